@@ -1,0 +1,76 @@
+/* Configuration: mosquitto.conf syntax and option names, parsed into a plain
+ * struct. Nothing here touches sockets or the broker; main applies it.
+ *
+ * Syntax: one "option value..." per line, '#' starts a comment line, blank
+ * lines ignored, values separated by whitespace. `listener` starts a listener
+ * section: listener-scoped options that follow apply to it (and, with
+ * per_listener_settings true, so do allow_anonymous and friends).
+ * include_dir reads every *.conf in that directory in alphabetical order.
+ * An unknown option, a missing or bad value, or an option we do not support
+ * yet is an error naming file, line and option. */
+#ifndef FM_CONFIG_CONF_H
+#define FM_CONFIG_CONF_H
+
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum conf_protocol {
+	CONF_PROTO_MQTT = 0,
+	CONF_PROTO_WEBSOCKETS = 1,
+};
+
+struct conf_listener {
+	uint16_t port;            /* 0 = ephemeral (tests read the bound port from the log) */
+	char *bind_address;       /* NULL: all interfaces; owned */
+	enum conf_protocol protocol;
+	int max_connections;      /* -1: unlimited */
+	int allow_anonymous;      /* -1: not set here (use the global), else 0/1 */
+	char *file;               /* where the listener line was; owned */
+	int line;
+};
+
+struct conf {
+	struct conf_listener *listeners; /* owned array */
+	size_t n_listeners;
+	bool per_listener_settings;      /* default false */
+	bool allow_anonymous;            /* default false once a listener is configured, as mosquitto 2.0 */
+	bool allow_anonymous_set;        /* the file said so explicitly */
+	int max_connections;             /* -1 unlimited (global, when listeners do not set it) */
+	uint32_t max_inflight_messages;  /* default 20; 0 = unlimited */
+	uint32_t max_queued_messages;    /* default 1000; 0 = unlimited */
+	uint64_t max_queued_bytes;       /* default 0 = unlimited */
+	uint32_t message_size_limit;     /* payload bytes; default 0 = MQTT maximum */
+	uint16_t max_keepalive;          /* seconds; default 65535 */
+	bool retain_available;           /* default true */
+	bool persistence;                /* default true (fleetmq: sqlite store) */
+	char *persistence_location;      /* default "./data"; owned */
+	unsigned log_types;              /* enum log_type mask; default LOG_T_DEFAULT */
+	unsigned log_dests;              /* enum log_dest mask; default stderr */
+	char *log_file;                  /* for log_dest file; owned */
+	char *pid_file;                  /* owned or NULL */
+	uint32_t connect_timeout_s;      /* fleetmq: close sockets without CONNECT; default 10 */
+	uint32_t workers;                /* fleetmq: worker threads; 0 = one per core */
+};
+
+/* Defaults as with no config file at all. */
+void conf_init(struct conf *c);
+/* Free everything the struct owns; leaves it re-initialisable. */
+void conf_fini(struct conf *c);
+
+/* Parse path into c (which must be conf_init'ed). On error returns
+ * FM_ECONFIG with eb->msg like "fleetmq.conf:12: unknown option 'lisener'". */
+int conf_load_file(struct conf *c, const char *path, struct fm_errbuf *eb);
+/* Parse config text (for tests); name is used in messages. */
+int conf_load_string(struct conf *c, const char *name, const char *text, struct fm_errbuf *eb);
+
+/* After loading: if no listener was configured, add the embedded default
+ * (127.0.0.1:1883, anonymous allowed, as mosquitto 2.0 does without a config). */
+int conf_finish(struct conf *c, struct fm_errbuf *eb);
+
+/* Effective allow_anonymous for a listener (per_listener_settings aware). */
+bool conf_listener_allow_anonymous(const struct conf *c, const struct conf_listener *l);
+
+#endif

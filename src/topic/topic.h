@@ -1,0 +1,87 @@
+/* Topic names, topic filters, the subscription tree and the retained tree.
+ *
+ * Topic rules (MQTT 3.1.1 section 4.7, 5.0 section 4.7):
+ *  - levels are separated by '/'; empty levels are allowed ("a//b", "/a").
+ *  - '#' matches the parent level and any number of children; it must be the
+ *    whole last level of a filter [MQTT-4.7.1-2]. "sport/#" matches "sport".
+ *  - '+' matches exactly one level and must occupy a whole level [MQTT-4.7.1-3].
+ *  - topic names never contain wildcards [MQTT-4.7.3-1 / MQTT-3.3.2-2].
+ *  - topics and filters are at least one character long [MQTT-4.7.3-1].
+ *  - a filter starting with a wildcard does not match topics starting with
+ *    '$' [MQTT-4.7.2-1]: "#" and "+/x" never match "$SYS/x".
+ *
+ * Both trees store one node per level with children in a hash table, so the
+ * cost of matching grows with the topic's depth and the number of matching
+ * wildcard branches, never with the number of subscriptions. Subscribers and
+ * retained values are opaque pointers to this module. */
+#ifndef FM_TOPIC_TOPIC_H
+#define FM_TOPIC_TOPIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Validation of the wildcard/structure rules; UTF-8 is the codec's job. */
+bool topic_name_valid(const char *name, size_t len);
+bool topic_filter_valid(const char *filter, size_t len);
+/* Does filter match topic name? (Reference matcher; the trees do not use it.) */
+bool topic_match(const char *filter, size_t flen, const char *name, size_t nlen);
+/* Number of levels in a topic or filter ("a/b" = 2, "" = 1, "/" = 2). */
+unsigned topic_levels(const char *t, size_t len);
+
+/* --- subscription tree --------------------------------------------------- */
+
+struct topic_tree;
+
+/* One subscription as stored: who and with which options. */
+struct topic_sub {
+	void *subscriber;   /* opaque (a session) */
+	uint8_t options;    /* QoS in bits 0-1; 5.0 subscription options above */
+	uint32_t sub_id;    /* 5.0 subscription identifier, 0 if none */
+};
+
+struct topic_tree *topic_tree_new(void);
+/* Free the tree; subscribers are not touched. Accepts NULL. */
+void topic_tree_free(struct topic_tree *t);
+
+/* Add or replace the subscription of subscriber to filter (filter already
+ * validated). *replaced tells whether it existed (options are updated).
+ * FM_OK or FM_ENOMEM. */
+int topic_tree_add(struct topic_tree *t, const char *filter, size_t len,
+		   const struct topic_sub *sub, bool *replaced);
+/* Remove subscriber's subscription to filter. FM_OK or FM_ENOTFOUND. Nodes
+ * left without children and subscribers are freed. */
+int topic_tree_del(struct topic_tree *t, const char *filter, size_t len, void *subscriber);
+
+/* Called once per matching subscription (a subscriber with several matching
+ * filters is reported once per filter; de-duplication is the caller's). */
+typedef void topic_match_fn(void *arg, const struct topic_sub *sub);
+/* Match a topic name (already validated) against all filters. Performs no
+ * allocation. */
+void topic_tree_match(const struct topic_tree *t, const char *name, size_t len,
+		      topic_match_fn *fn, void *arg);
+/* Number of stored subscriptions. */
+size_t topic_tree_count(const struct topic_tree *t);
+
+/* --- retained tree ------------------------------------------------------- */
+
+struct retain_tree;
+/* unref is called on a value when it is replaced, deleted or the tree is freed. */
+typedef void retain_unref_fn(void *value);
+
+struct retain_tree *retain_tree_new(retain_unref_fn *unref);
+void retain_tree_free(struct retain_tree *t);
+/* Store value under topic name, taking over the caller's reference; a
+ * previous value is unref'ed. value NULL deletes. FM_OK or FM_ENOMEM. */
+int retain_tree_set(struct retain_tree *t, const char *name, size_t len, void *value);
+/* Value stored exactly under name, or NULL (borrowed). */
+void *retain_tree_get(const struct retain_tree *t, const char *name, size_t len);
+
+typedef void retain_match_fn(void *arg, void *value);
+/* Every stored value whose topic matches filter. Walks only matching branches:
+ * "a/+/c" does not visit "b/...". Values are borrowed for the callback. */
+void retain_tree_match(const struct retain_tree *t, const char *filter, size_t len,
+		       retain_match_fn *fn, void *arg);
+size_t retain_tree_count(const struct retain_tree *t);
+
+#endif
