@@ -1,2 +1,106 @@
+/* fleetmq: parse the command line, load the config, run the broker.
+ * No logic lives here beyond wiring. */
+#include "config/conf.h"
+#include "proto/broker.h"
+
 #include <stdio.h>
-int main(void) { puts("fleetmq: not yet"); return 1; }
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"fleetmq %s - an MQTT broker for large IoT fleets\n"
+		"\n"
+		"usage: fleetmq [-c FILE] [-p PORT] [-v]\n"
+		"\n"
+		"  -c FILE     read the configuration from FILE (mosquitto.conf syntax)\n"
+		"  -p PORT     listen on 127.0.0.1:PORT instead of the default 1883\n"
+		"              (only when the configuration defines no listener)\n"
+		"  -v          verbose: log every log_type\n"
+		"  -h, --help  this text\n"
+		"  --version   print the version\n"
+		"\n"
+		"Without -c, fleetmq listens on 127.0.0.1:1883 and allows anonymous clients.\n",
+		FLEETMQ_VERSION);
+}
+
+struct args {
+	const char *conf_path;
+	long port;      /* -1: not given */
+	bool verbose;
+};
+
+/* Returns 0 to run, 1 to exit successfully, 2 on a usage error. */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	a->conf_path = NULL;
+	a->port = -1;
+	a->verbose = false;
+	for (int i = 1; i < argc; i++) {
+		const char *s = argv[i];
+		if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+			usage(stdout);
+			return 1;
+		} else if (!strcmp(s, "--version")) {
+			printf("fleetmq %s\n", FLEETMQ_VERSION);
+			return 1;
+		} else if (!strcmp(s, "-v") || !strcmp(s, "--verbose")) {
+			a->verbose = true;
+		} else if ((!strcmp(s, "-c") || !strcmp(s, "--config-file")) && i + 1 < argc) {
+			a->conf_path = argv[++i];
+		} else if ((!strcmp(s, "-p") || !strcmp(s, "--port")) && i + 1 < argc) {
+			char *end;
+			a->port = strtol(argv[++i], &end, 10);
+			if (*end || a->port < 1 || a->port > 65535) {
+				fprintf(stderr, "fleetmq: -p: invalid port '%s'\n", argv[i]);
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "fleetmq: unknown or incomplete option '%s'\n\n", s);
+			usage(stderr);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+static int load_conf(const struct args *a, struct conf *c, struct fm_errbuf *eb)
+{
+	conf_init(c);
+	if (a->conf_path && conf_load_file(c, a->conf_path, eb) != FM_OK)
+		return FM_ECONFIG;
+	if (a->port >= 0) {
+		if (c->n_listeners > 0)
+			return fm_errbuf_set(eb, "-p cannot be combined with listeners in %s", a->conf_path);
+		if (conf_load_string(c, "-p", "listener 0 127.0.0.1\nallow_anonymous true\n", eb) != FM_OK)
+			return FM_ECONFIG;
+		c->listeners[0].port = (uint16_t)a->port;
+	}
+	if (a->verbose)
+		c->log_types = 0xff;
+	return conf_finish(c, eb);
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	int r = parse_args(argc, argv, &a);
+	if (r)
+		return r == 1 ? EXIT_SUCCESS : 2;
+	struct conf c;
+	struct fm_errbuf eb = { { 0 } };
+	if (load_conf(&a, &c, &eb) != FM_OK) {
+		fprintf(stderr, "fleetmq: %s\n", eb.msg);
+		conf_fini(&c);
+		return 3;
+	}
+	struct broker b;
+	int rc = broker_init(&b, &c, a.conf_path, &eb);
+	if (rc == FM_OK)
+		rc = broker_run(&b);
+	else
+		fprintf(stderr, "fleetmq: %s\n", eb.msg);
+	broker_fini(&b);
+	return rc == FM_OK ? EXIT_SUCCESS : 1;
+}

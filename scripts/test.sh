@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The whole test suite: install what is missing, build with gcc, run unit and
+# integration tests; then again under AddressSanitizer + UndefinedBehavior-
+# Sanitizer (clang); then check that clang builds warning-free. Prints one
+# closing line "tests: N passed, N failed" (criterion test cases, all passes).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh || exit 1
+
+passed=0
+failed=0
+status=0
+
+# Sum criterion's per-executable "Synthesis" lines from a meson test log.
+count_cases() {
+	local log="$1" p f
+	p=$(grep -ho 'Passing: [0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
+	f=$(grep -hoE '(Failing|Crashing): [0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+run_suite() {
+	local dir="$1" label="$2"
+	shift 2
+	echo "== $label: build ($dir)"
+	if ! scripts/build.sh "$dir" "$@"; then
+		echo "== $label: BUILD FAILED"
+		status=1
+		failed=$((failed + 1))
+		return
+	fi
+	echo "== $label: tests"
+	if ! meson test -C "$dir" --print-errorlogs --num-processes 2 >"$dir/test-output.txt" 2>&1; then
+		status=1
+	fi
+	tail -n 12 "$dir/test-output.txt"
+	if [ "$status" -ne 0 ]; then
+		grep -E '^(FAIL|TIMEOUT)|\[FAIL\]|Assertion|ERROR' "$dir/test-output.txt" | head -40
+	fi
+	count_cases "$dir/meson-logs/testlog.txt"
+}
+
+run_suite build "gcc"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	CC=clang run_suite build-asan "clang asan+ubsan" -Db_sanitize=address,undefined -Db_lundef=false
+
+echo "tests: $passed passed, $failed failed"
+exit $status

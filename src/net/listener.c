@@ -1,0 +1,105 @@
+/* Listening sockets and accept(). */
+#include "net/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int bind_one(const struct addrinfo *ai, int *fd_out)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static unsigned bound_port_of(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return 0;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+int net_listen(const char *addr, unsigned port, int *fd, unsigned *bound_port, struct fm_errbuf *eb)
+{
+	char service[8];
+	snprintf(service, sizeof(service), "%u", port);
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	int gai = getaddrinfo(addr, service, &hints, &res);
+	if (gai != 0) {
+		fm_errbuf_set(eb, "cannot resolve listener address '%s': %s", addr ? addr : "*", gai_strerror(gai));
+		return FM_EIO;
+	}
+	/* With no address, prefer the IPv4 wildcard: one socket per listener. */
+	int err = 0;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		if (!addr && ai->ai_family != AF_INET && ai->ai_next)
+			continue;
+		err = bind_one(ai, fd);
+		if (err == 0)
+			break;
+	}
+	freeaddrinfo(res);
+	if (err) {
+		fm_errbuf_set(eb, "cannot listen on %s:%u: %s", addr ? addr : "*", port, strerror(-err));
+		return FM_EIO;
+	}
+	*bound_port = bound_port_of(*fd);
+	return FM_OK;
+}
+
+static void format_peer(const struct sockaddr_storage *ss, char *peer, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(peer, len, "%s:%u", host, port);
+}
+
+int net_accept(int lfd, int *fd, char *peer, size_t peer_len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int c;
+	do
+		c = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	while (c < 0 && errno == EINTR);
+	if (c < 0)
+		return (errno == EAGAIN || errno == EWOULDBLOCK) ? FM_EAGAIN : fm_err_errno(errno);
+	int one = 1;
+	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	format_peer(&ss, peer, peer_len);
+	*fd = c;
+	return FM_OK;
+}

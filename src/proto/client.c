@@ -1,0 +1,317 @@
+/* Connection life cycle: accept, read and frame, dispatch, flush, timers,
+ * backpressure and close. Protocol decisions live in the per-packet files;
+ * this file only moves bytes and enforces the connection-level rules
+ * (first packet CONNECT, one CONNECT, packet size, timeouts). */
+#include "proto/client.h"
+#include "proto/proto.h"
+#include "mqtt/codec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void on_io(struct loop *lp, int fd, unsigned events, void *arg);
+static void on_timer(struct loop *lp, struct loop_timer *t, void *arg);
+
+static void set_events(struct client *c, unsigned events)
+{
+	if (c->io_events == events || c->state == CLIENT_CLOSED)
+		return;
+	if (loop_io_mod(c->w->loop, c->conn.fd, events) == FM_OK)
+		c->io_events = events;
+}
+
+static void close_raw_fd(int fd)
+{
+	struct conn tmp;
+	conn_tcp_init(&tmp, fd);
+	conn_close(&tmp);
+}
+
+int client_accept(struct worker *w, struct listener_rt *l, int fd, const char *peer)
+{
+	struct client *c = calloc(1, sizeof(*c));
+	if (!c || loop_io_add(w->loop, fd, LOOP_READ, on_io, c) != FM_OK) {
+		free(c);
+		close_raw_fd(fd);
+		return FM_ENOMEM;
+	}
+	c->w = w;
+	c->b = w->b;
+	c->listener = l;
+	conn_tcp_init(&c->conn, fd);
+	snprintf(c->conn.peer, sizeof(c->conn.peer), "%s", peer);
+	c->id_for_log = "?";
+	c->io_events = LOOP_READ;
+	list_init(&c->dirty_link);
+	list_init(&c->waiters);
+	list_init(&c->wait_link);
+	list_push_back(&w->clients, &c->link);
+	w->n_clients++;
+	w->b->n_clients++;
+	l->connections++;
+	c->last_rx_ms = loop_now_ms(w->loop);
+	loop_timer_init(&c->timer, on_timer, c);
+	loop_timer_start(w->loop, &c->timer, (uint64_t)w->b->conf.connect_timeout_s * 1000u);
+	return FM_OK;
+}
+
+void client_start_keepalive(struct client *c)
+{
+	loop_timer_stop(c->w->loop, &c->timer);
+	if (c->keepalive_s == 0)
+		return; /* keepalive 0 turns the mechanism off (3.1.1 section 3.1.2.10) */
+	loop_timer_start(c->w->loop, &c->timer, (uint64_t)c->keepalive_s * 1500u);
+}
+
+/* Connect timeout before CONNECT; afterwards, keepalive: close if nothing
+ * arrived within 1.5 x keepalive [MQTT-3.1.2-24], else re-arm for the rest. */
+static void on_timer(struct loop *lp, struct loop_timer *t, void *arg)
+{
+	(void)t;
+	struct client *c = arg;
+	if (c->state == CLIENT_NEW) {
+		client_close(c, "no CONNECT within connect_timeout");
+		return;
+	}
+	uint64_t limit = (uint64_t)c->keepalive_s * 1500u;
+	uint64_t idle = loop_now_ms(lp) - c->last_rx_ms;
+	if (idle >= limit)
+		client_close(c, "keepalive timeout");
+	else
+		loop_timer_start(lp, &c->timer, limit - idle);
+}
+
+static int dispatch(struct client *c, const struct mqtt_frame *f, const char **why)
+{
+	if (c->state == CLIENT_NEW && f->type != MQTT_CONNECT) {
+		*why = "first packet was not CONNECT"; /* [MQTT-3.1.0-1] */
+		return FM_EPROTO;
+	}
+	switch (f->type) {
+	case MQTT_CONNECT:
+		if (c->state != CLIENT_NEW) {
+			*why = "second CONNECT"; /* [MQTT-3.1.0-2] */
+			return FM_EPROTO;
+		}
+		return proto_on_connect(c, f, why);
+	case MQTT_PUBLISH: return proto_on_publish(c, f, why);
+	case MQTT_PUBACK:
+	case MQTT_PUBREC:
+	case MQTT_PUBREL:
+	case MQTT_PUBCOMP: return proto_on_ack(c, f, why);
+	case MQTT_SUBSCRIBE: return proto_on_subscribe(c, f, why);
+	case MQTT_UNSUBSCRIBE: return proto_on_unsubscribe(c, f, why);
+	case MQTT_PINGREQ: return proto_on_pingreq(c, f, why);
+	case MQTT_DISCONNECT: return proto_on_disconnect(c, f, why);
+	default:
+		*why = "packet type a client may not send";
+		return FM_EPROTO;
+	}
+}
+
+/* Largest whole packet accepted: with message_size_limit set, the payload
+ * limit plus the largest possible topic and headers; else the MQTT maximum. */
+static uint32_t max_packet(const struct broker *b)
+{
+	uint32_t lim = b->conf.message_size_limit;
+	if (lim == 0 || lim > MQTT_MAX_REMAINING_LENGTH - 65536)
+		return 0;
+	return lim + 65536 + 5;
+}
+
+/* Frame and dispatch every complete packet in p[0, len). Returns bytes
+ * consumed, or -1 if the connection was closed. */
+static ssize_t process(struct client *c, const uint8_t *p, size_t len)
+{
+	size_t done = 0;
+	while (done < len && c->state != CLIENT_CLOSED) {
+		struct mqtt_frame f;
+		size_t used;
+		uint8_t reason = 0;
+		int rc = mqtt_frame_parse(p + done, len - done, max_packet(c->b), &f, &used, &reason);
+		if (rc == FM_EAGAIN)
+			break;
+		if (rc != FM_OK) {
+			client_close(c, reason == MQTT_RC_PACKET_TOO_LARGE ? "packet too large"
+									   : "malformed fixed header");
+			return -1;
+		}
+		const char *why = NULL;
+		c->last_rx_ms = loop_now_ms(c->w->loop);
+		c->b->stats.bytes_in += used;
+		if (dispatch(c, &f, &why) != FM_OK) {
+			client_close(c, why ? why : "protocol error");
+			return -1;
+		}
+		done += used;
+	}
+	return c->state == CLIENT_CLOSED ? -1 : (ssize_t)done;
+}
+
+/* Parse from wherever the bytes are: straight from the worker's scratch
+ * buffer when nothing is pending (no copy), else appended to c->in. Only an
+ * incomplete tail is kept per connection. */
+static int consume_input(struct client *c, const uint8_t *p, size_t n)
+{
+	if (buf_used(&c->in) == 0) {
+		ssize_t done = process(c, p, n);
+		if (done < 0)
+			return FM_ECLOSED;
+		return buf_append(&c->in, p + done, n - (size_t)done);
+	}
+	if (buf_append(&c->in, p, n))
+		return FM_ENOMEM;
+	ssize_t done = process(c, buf_head(&c->in), buf_used(&c->in));
+	if (done < 0)
+		return FM_ECLOSED;
+	buf_consume(&c->in, (size_t)done);
+	buf_shrink_if_empty(&c->in);
+	return FM_OK;
+}
+
+static void on_readable(struct client *c)
+{
+	size_t budget = FM_READ_BUDGET;
+	while (budget > 0 && c->state != CLIENT_CLOSED && !c->read_paused) {
+		ssize_t n = conn_read(&c->conn, c->w->scratch, c->w->scratch_len);
+		if (n == FM_EAGAIN)
+			return;
+		if (n < 0) {
+			client_close(c, n == FM_ECLOSED ? "connection closed by peer" : "read error");
+			return;
+		}
+		int rc = consume_input(c, c->w->scratch, (size_t)n);
+		if (rc == FM_ENOMEM)
+			client_close(c, "out of memory");
+		if (rc != FM_OK || (size_t)n < c->w->scratch_len)
+			return;
+		budget -= (size_t)n > budget ? budget : (size_t)n;
+	}
+}
+
+static void wake_waiters(struct client *c)
+{
+	struct list *pos, *tmp;
+	list_foreach_safe(pos, tmp, &c->waiters) {
+		struct client *pub = list_entry(pos, struct client, wait_link);
+		list_del(&pub->wait_link);
+		pub->read_paused = false;
+		set_events(pub, pub->io_events | LOOP_READ);
+	}
+}
+
+/* Write as much of c->out as the socket takes. Watches for writability only
+ * while something is left. */
+static void flush(struct client *c)
+{
+	while (buf_used(&c->out) > 0) {
+		struct iovec iov = { .iov_base = buf_head(&c->out), .iov_len = buf_used(&c->out) };
+		ssize_t n = conn_writev(&c->conn, &iov, 1);
+		if (n == FM_EAGAIN)
+			break;
+		if (n < 0) {
+			client_close(c, "write error");
+			return;
+		}
+		c->b->stats.bytes_out += (uint64_t)n;
+		buf_consume(&c->out, (size_t)n);
+	}
+	unsigned want = c->read_paused ? 0 : LOOP_READ;
+	if (buf_used(&c->out) > 0)
+		want |= LOOP_WRITE;
+	else
+		buf_shrink_if_empty(&c->out);
+	set_events(c, want);
+	if (buf_used(&c->out) < FM_OUT_LOW)
+		wake_waiters(c);
+}
+
+static void on_io(struct loop *lp, int fd, unsigned events, void *arg)
+{
+	(void)lp;
+	(void)fd;
+	struct client *c = arg;
+	if (events & LOOP_WRITE)
+		flush(c);
+	if (c->state != CLIENT_CLOSED && (events & (LOOP_READ | LOOP_HUP)))
+		on_readable(c);
+	if (c->state != CLIENT_CLOSED && (events & LOOP_HUP) && !(events & LOOP_READ))
+		client_close(c, "connection reset");
+}
+
+static void flush_dirty(struct loop *lp, void *arg)
+{
+	(void)lp;
+	struct worker *w = arg;
+	w->flush_pending = false;
+	struct list *pos, *tmp;
+	list_foreach_safe(pos, tmp, &w->dirty) {
+		struct client *c = list_entry(pos, struct client, dirty_link);
+		list_del(&c->dirty_link);
+		if (c->state != CLIENT_CLOSED)
+			flush(c);
+	}
+}
+
+void client_mark_dirty(struct client *c)
+{
+	if (c->state == CLIENT_CLOSED || list_linked(&c->dirty_link))
+		return;
+	list_push_back(&c->w->dirty, &c->dirty_link);
+	if (!c->w->flush_pending && loop_defer(c->w->loop, flush_dirty, c->w) == FM_OK)
+		c->w->flush_pending = true;
+}
+
+void client_pause_for(struct client *publisher, struct client *target)
+{
+	if (!publisher || publisher == target || publisher->read_paused ||
+	    publisher->state == CLIENT_CLOSED)
+		return;
+	/* A publisher that is itself not draining its output may be the reason
+	 * the target cannot read; pausing it could deadlock both. */
+	if (client_out_over(publisher, FM_OUT_HIGH))
+		return;
+	publisher->read_paused = true;
+	list_push_back(&target->waiters, &publisher->wait_link);
+	set_events(publisher, publisher->io_events & ~LOOP_READ);
+}
+
+static void free_client(struct loop *lp, void *arg)
+{
+	(void)lp;
+	struct client *c = arg;
+	conn_close(&c->conn);
+	buf_fini(&c->in);
+	buf_fini(&c->out);
+	free(c);
+}
+
+void client_close(struct client *c, const char *reason)
+{
+	if (c->state == CLIENT_CLOSED)
+		return;
+	struct broker *b = c->b;
+	bool was_active = c->state == CLIENT_ACTIVE;
+	/* Best effort: push out what is already queued (e.g. a CONNACK refusal). */
+	if (buf_used(&c->out) > 0)
+		flush(c);
+	if (was_active || c->session)
+		log_notice(&b->log, "client %s (%s) disconnected: %s", c->id_for_log, c->conn.peer, reason);
+	else
+		log_info(&b->log, "connection from %s closed: %s", c->conn.peer, reason);
+	c->state = CLIENT_CLOSED;
+	loop_io_del(c->w->loop, c->conn.fd);
+	loop_timer_stop(c->w->loop, &c->timer);
+	list_del(&c->dirty_link);
+	list_del(&c->wait_link);
+	wake_waiters(c);
+	list_del(&c->link);
+	c->w->n_clients--;
+	b->n_clients--;
+	c->listener->connections--;
+	if (c->session)
+		proto_session_detach(c);
+	if (loop_defer(c->w->loop, free_client, c) != FM_OK)
+		free_client(c->w->loop, c); /* nothing else references c now */
+}

@@ -1,0 +1,70 @@
+/* One network connection speaking MQTT: its transport, buffers, timers and
+ * the session attached once CONNECT succeeded.
+ *
+ * Life cycle: client_accept() -> NEW (connect timeout armed) -> CONNECT
+ * accepted -> ACTIVE (keepalive armed) -> client_close() -> CLOSED, freed on
+ * the loop's deferred queue after the current iteration, so no callback ever
+ * touches freed memory (Redis's freeClientAsync idea).
+ *
+ * Output is appended to c->out and flushed once per loop iteration with
+ * one writev per connection. */
+#ifndef FM_PROTO_CLIENT_H
+#define FM_PROTO_CLIENT_H
+
+#include "core/buf.h"
+#include "core/list.h"
+#include "loop/loop.h"
+#include "net/conn.h"
+#include "proto/broker.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum client_state {
+	CLIENT_NEW,      /* waiting for CONNECT */
+	CLIENT_ACTIVE,   /* CONNECT accepted */
+	CLIENT_CLOSED,   /* closed; waiting to be freed */
+};
+
+struct client {
+	struct worker *w;
+	struct broker *b;
+	struct listener_rt *listener;
+	struct conn conn;
+	enum client_state state;
+	uint8_t version;          /* protocol level from CONNECT */
+	uint16_t keepalive_s;
+	struct session *session;  /* attached session, NULL before CONNECT */
+	struct buf in;            /* bytes of an incomplete packet */
+	struct buf out;           /* bytes waiting to be written */
+	struct loop_timer timer;  /* connect timeout, then keepalive */
+	uint64_t last_rx_ms;      /* loop time of the last packet received */
+	unsigned io_events;       /* events registered with the loop */
+	bool read_paused;         /* backpressure: not reading */
+	bool will_on_close;       /* publish the will if we close (not after DISCONNECT) */
+	struct list link;         /* worker->clients */
+	struct list dirty_link;   /* worker->dirty while output is pending */
+	struct list waiters;      /* publishers paused on this client's output */
+	struct list wait_link;    /* in a target's waiters while paused */
+	const char *id_for_log;   /* client id once known, else "?" */
+};
+
+/* Take over an accepted socket. FM_OK or an fm_err (fd closed on error). */
+int client_accept(struct worker *w, struct listener_rt *l, int fd, const char *peer);
+
+/* Close the connection: unregister, detach the session (publishing the will
+ * if will_on_close), and free after this loop iteration. reason is logged.
+ * Idempotent. After this call c is still valid memory until the deferred free. */
+void client_close(struct client *c, const char *reason);
+
+/* Output is pending: flush it at the end of this iteration. */
+void client_mark_dirty(struct client *c);
+static inline bool client_out_over(const struct client *c, size_t limit) { return buf_used(&c->out) > limit; }
+
+/* Backpressure: publisher stops reading until target drains below FM_OUT_LOW. */
+void client_pause_for(struct client *publisher, struct client *target);
+
+/* Start keepalive supervision (1.5 x keepalive) after CONNECT [MQTT-3.1.2-24]. */
+void client_start_keepalive(struct client *c);
+
+#endif

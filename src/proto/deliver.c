@@ -1,0 +1,103 @@
+/* Delivery to one session: send now, queue, or drop.
+ *
+ * Online session: QoS 0 goes straight to the connection's output (dropped
+ * and counted when the output is over FM_OUT_HARD); QoS 1/2 takes an
+ * inflight slot and a packet id, or waits in the session queue when the
+ * window (max_inflight_messages) is full, when older messages are already
+ * waiting (order [MQTT-4.6.0-6]), or when the output is over FM_OUT_HARD.
+ * Offline persistent session: QoS 1/2 is queued [MQTT-3.1.2-5], QoS 0 is
+ * dropped (as mosquitto does without queue_qos0_messages). */
+#include "proto/proto.h"
+
+static void encode_publish(struct client *c, struct msg *m, uint8_t qos, uint16_t packet_id, bool dup)
+{
+	struct mqtt_publish pub = {
+		.qos = qos & 0x03,
+		.dup = dup,
+		/* retain is 0 on deliveries to established subscriptions [MQTT-3.3.1-9] */
+		.retain = (qos & DELIVER_RETAIN) != 0,
+		.topic = { .p = m->topic, .len = m->topic_len },
+		.packet_id = packet_id,
+		.payload = { .p = m->payload, .len = m->payload_len },
+	};
+	if (mqtt_encode_publish(&c->out, c->version, &pub) == FM_OK) {
+		c->b->stats.msgs_out++;
+		client_mark_dirty(c);
+	}
+}
+
+static void send_pubrel(struct client *c, uint16_t packet_id)
+{
+	struct mqtt_ack rel = { .type = MQTT_PUBREL, .packet_id = packet_id };
+	if (mqtt_encode_ack(&c->out, c->version, &rel) == FM_OK)
+		client_mark_dirty(c);
+}
+
+static bool can_send_now(struct broker *b, struct session *s, const struct client *c)
+{
+	struct session_limits lim = broker_session_limits(b);
+	return s->queued == 0 && !session_inflight_full(s, &lim) && !client_out_over(c, FM_OUT_HARD);
+}
+
+static void send_inflight(struct broker *b, struct session *s, struct client *c, struct msg *m, uint8_t qos)
+{
+	uint16_t id;
+	if (session_inflight_add(s, m, qos, &id) != FM_OK) {
+		b->stats.dropped_queue++;
+		return;
+	}
+	encode_publish(c, m, qos, id, false);
+}
+
+static void enqueue(struct broker *b, struct session *s, struct msg *m, uint8_t qos)
+{
+	struct session_limits lim = broker_session_limits(b);
+	if (session_queue_push(s, m, qos, &lim) != FM_OK)
+		b->stats.dropped_queue++;
+}
+
+void deliver_msg(struct broker *b, struct session *s, struct msg *m, uint8_t qos)
+{
+	struct client *c = s->owner;
+	if ((qos & 0x03) == 0) {
+		if (c && !client_out_over(c, FM_OUT_HARD))
+			encode_publish(c, m, qos, 0, false);
+		else if (c)
+			b->stats.dropped_qos0++;
+		else
+			b->stats.dropped_offline++;
+		return;
+	}
+	if (c && can_send_now(b, s, c))
+		send_inflight(b, s, c, m, qos);
+	else if (c || s->persistent)
+		enqueue(b, s, m, qos);
+	else
+		b->stats.dropped_offline++;
+}
+
+void deliver_pump(struct broker *b, struct session *s)
+{
+	struct client *c = s->owner;
+	struct session_limits lim = broker_session_limits(b);
+	while (c && s->queued > 0 && !session_inflight_full(s, &lim) && !client_out_over(c, FM_OUT_HARD)) {
+		struct msg *m;
+		uint8_t qos;
+		session_queue_pop(s, &m, &qos);
+		send_inflight(b, s, c, m, qos);
+		msg_unref(m); /* the queue's reference; inflight took its own */
+	}
+}
+
+void deliver_resume(struct broker *b, struct session *s)
+{
+	struct client *c = s->owner;
+	for (uint32_t i = 0; i < s->n_inflight; i++) {
+		struct inflight *in = &s->inflight[i];
+		if (in->state == INFLIGHT_WAIT_PUBCOMP)
+			send_pubrel(c, in->packet_id);
+		else
+			encode_publish(c, in->msg, in->qos, in->packet_id, true); /* [MQTT-4.4.0-1] */
+	}
+	deliver_pump(b, s);
+}

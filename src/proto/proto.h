@@ -1,0 +1,51 @@
+/* Protocol handlers, one file per packet family. Each reads top to bottom:
+ * decode, check, act, reply. A handler returns FM_OK if the connection stays
+ * open; any other code means "close it" and *why is set to a reason for the
+ * log (the caller closes). Replies are appended to c->out. */
+#ifndef FM_PROTO_PROTO_H
+#define FM_PROTO_PROTO_H
+
+#include "mqtt/codec.h"
+#include "proto/client.h"
+#include "session/msg.h"
+
+int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **why);
+int proto_on_publish(struct client *c, const struct mqtt_frame *f, const char **why);
+int proto_on_ack(struct client *c, const struct mqtt_frame *f, const char **why);
+int proto_on_subscribe(struct client *c, const struct mqtt_frame *f, const char **why);
+int proto_on_unsubscribe(struct client *c, const struct mqtt_frame *f, const char **why);
+int proto_on_pingreq(struct client *c, const struct mqtt_frame *f, const char **why);
+int proto_on_disconnect(struct client *c, const struct mqtt_frame *f, const char **why);
+
+/* --- routing and delivery (route.c, deliver.c) --------------------------- */
+
+/* Flag or'ed into a delivery QoS: send with RETAIN set (retained message
+ * sent because of a new subscription [MQTT-3.3.1-8]). */
+#define DELIVER_RETAIN 0x04u
+
+/* Route m to every matching subscription, one delivery per session at the
+ * highest granted QoS [MQTT-3.3.5-1]. from is the publishing client or NULL
+ * (will messages); it may be paused if a target's output is saturated. */
+void route_publish(struct broker *b, struct client *from, struct msg *m);
+/* Store, replace or delete (empty payload) the retained message for m's topic. */
+void route_retain(struct broker *b, struct msg *m);
+/* The retained tree's unref callback: values are struct msg. */
+void route_retained_unref(void *value);
+
+/* Deliver m to session s at delivery QoS qos (| DELIVER_RETAIN). Sends now
+ * if the session is online and its window allows, else queues (persistent
+ * sessions, QoS > 0) or drops. */
+void deliver_msg(struct broker *b, struct session *s, struct msg *m, uint8_t qos);
+/* Fill the inflight window from the session queue (after an ack or on resume). */
+void deliver_pump(struct broker *b, struct session *s);
+/* On session resume: resend inflight PUBLISH with DUP and pending PUBREL
+ * [MQTT-4.4.0-1], then pump the queue. */
+void deliver_resume(struct broker *b, struct session *s);
+
+/* --- sessions (connect.c) ------------------------------------------------ */
+
+/* Detach c from its session at close: publish the will when due, discard a
+ * clean session, keep a persistent one offline. */
+void proto_session_detach(struct client *c);
+
+#endif

@@ -1,0 +1,86 @@
+/* Incoming PUBLISH: decode, check, route (and retain), acknowledge.
+ *
+ * QoS 2 uses the spec's method B [MQTT-4.3.3-2]: the message is routed when
+ * first received and its packet id remembered until PUBREL; a re-sent
+ * PUBLISH with an id still remembered is acknowledged again but not routed,
+ * so subscribers get it exactly once. */
+#include "proto/proto.h"
+
+#include <string.h>
+
+static void send_ack(struct client *c, uint8_t type, uint16_t packet_id)
+{
+	struct mqtt_ack ack = { .type = type, .packet_id = packet_id };
+	if (mqtt_encode_ack(&c->out, c->version, &ack) == FM_OK)
+		client_mark_dirty(c);
+}
+
+/* Topics beginning with "$SYS" are the broker's own: clients may not
+ * publish there (section 4.7.2). The message is acknowledged and dropped,
+ * as 3.1.1 has no way to refuse a PUBLISH. */
+static bool reserved_topic(const struct mqtt_str *t)
+{
+	return t->len >= 4 && memcmp(t->p, "$SYS", 4) == 0;
+}
+
+static int publish_check(struct client *c, const struct mqtt_publish *pub, const char **why)
+{
+	const struct conf *cf = &c->b->conf;
+	if (cf->message_size_limit && pub->payload.len > cf->message_size_limit) {
+		*why = "payload above message_size_limit";
+		return FM_ETOOBIG;
+	}
+	if (pub->retain && !cf->retain_available) {
+		*why = "retained PUBLISH while retain_available is false";
+		return FM_EPROTO;
+	}
+	return FM_OK;
+}
+
+static int publish_route(struct client *c, const struct mqtt_publish *pub)
+{
+	if (reserved_topic(&pub->topic))
+		return FM_OK;
+	struct msg *m = msg_new(pub->topic.p, pub->topic.len, pub->payload.p, pub->payload.len,
+				pub->qos, pub->retain);
+	if (!m)
+		return FM_ENOMEM;
+	if (pub->retain)
+		route_retain(c->b, m); /* [MQTT-3.3.1-5] */
+	route_publish(c->b, c, m);
+	msg_unref(m);
+	return FM_OK;
+}
+
+int proto_on_publish(struct client *c, const struct mqtt_frame *f, const char **why)
+{
+	struct mqtt_publish pub;
+	uint8_t reason = 0;
+	int rc = mqtt_decode_publish(f, c->version, &pub, &reason);
+	if (rc != FM_OK) {
+		*why = "malformed PUBLISH";
+		return rc;
+	}
+	if ((rc = publish_check(c, &pub, why)) != FM_OK)
+		return rc;
+	c->b->stats.msgs_in++;
+	struct session *s = c->session;
+	if (pub.qos == 2 && session_qos2_in_has(s, pub.packet_id)) {
+		send_ack(c, MQTT_PUBREC, pub.packet_id); /* duplicate: not routed again */
+		return FM_OK;
+	}
+	if ((rc = publish_route(c, &pub)) != FM_OK) {
+		*why = "out of memory";
+		return rc;
+	}
+	if (pub.qos == 1) {
+		send_ack(c, MQTT_PUBACK, pub.packet_id); /* [MQTT-4.3.2-2] */
+	} else if (pub.qos == 2) {
+		if (session_qos2_in_add(s, pub.packet_id) != FM_OK) {
+			*why = "out of memory";
+			return FM_ENOMEM;
+		}
+		send_ack(c, MQTT_PUBREC, pub.packet_id); /* [MQTT-4.3.3-2] */
+	}
+	return FM_OK;
+}

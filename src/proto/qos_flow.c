@@ -1,0 +1,61 @@
+/* Acknowledgement flows: PUBACK, PUBREC, PUBREL, PUBCOMP.
+ *
+ * Outgoing (we published to the client): PUBACK or PUBCOMP ends the flow
+ * and frees the inflight slot, which lets the next queued message go;
+ * PUBREC moves QoS 2 to "PUBREL sent". Incoming QoS 2: PUBREL releases the
+ * remembered packet id and is answered with PUBCOMP [MQTT-4.3.3-2].
+ * An ack for an id we do not know is ignored in 3.1.1 (it may be a late
+ * duplicate after a resend); PUBREL is answered with PUBCOMP regardless,
+ * since the client cannot finish its flow otherwise. */
+#include "proto/proto.h"
+
+static void send_ack(struct client *c, uint8_t type, uint16_t packet_id)
+{
+	struct mqtt_ack ack = { .type = type, .packet_id = packet_id };
+	if (mqtt_encode_ack(&c->out, c->version, &ack) == FM_OK)
+		client_mark_dirty(c);
+}
+
+static void on_puback_or_pubcomp(struct client *c, const struct mqtt_ack *a)
+{
+	struct session *s = c->session;
+	struct inflight *in = session_inflight_find(s, a->packet_id);
+	uint8_t want = a->type == MQTT_PUBACK ? INFLIGHT_WAIT_PUBACK : INFLIGHT_WAIT_PUBCOMP;
+	if (!in || in->state != want)
+		return;
+	session_inflight_del(s, a->packet_id);
+	deliver_pump(c->b, s);
+}
+
+static void on_pubrec(struct client *c, const struct mqtt_ack *a)
+{
+	struct inflight *in = session_inflight_find(c->session, a->packet_id);
+	if (!in || in->state == INFLIGHT_WAIT_PUBACK)
+		return;
+	in->state = INFLIGHT_WAIT_PUBCOMP;
+	send_ack(c, MQTT_PUBREL, a->packet_id); /* [MQTT-4.3.3-2] */
+}
+
+static void on_pubrel(struct client *c, const struct mqtt_ack *a)
+{
+	session_qos2_in_del(c->session, a->packet_id);
+	send_ack(c, MQTT_PUBCOMP, a->packet_id); /* [MQTT-4.3.3-2] */
+}
+
+int proto_on_ack(struct client *c, const struct mqtt_frame *f, const char **why)
+{
+	struct mqtt_ack a;
+	uint8_t reason = 0;
+	int rc = mqtt_decode_ack(f, c->version, &a, &reason);
+	if (rc != FM_OK) {
+		*why = "malformed acknowledgement";
+		return rc;
+	}
+	switch (a.type) {
+	case MQTT_PUBACK:
+	case MQTT_PUBCOMP: on_puback_or_pubcomp(c, &a); break;
+	case MQTT_PUBREC: on_pubrec(c, &a); break;
+	case MQTT_PUBREL: on_pubrel(c, &a); break;
+	}
+	return FM_OK;
+}

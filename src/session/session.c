@@ -1,0 +1,234 @@
+/* Session state: subscriptions list, inflight window, offline/overflow
+ * queue, incoming QoS 2 ids and will. See session.h for the model. */
+#include "session/session.h"
+#include "fleetmq/errors.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct queued {
+	struct list link;
+	struct msg *msg;   /* queue's reference */
+	uint8_t qos;
+};
+
+struct session *session_new(const char *client_id, size_t len, bool persistent)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->client_id = malloc(len + 1);
+	if (!s->client_id) {
+		free(s);
+		return NULL;
+	}
+	memcpy(s->client_id, client_id, len);
+	s->client_id[len] = '\0';
+	s->id_len = len;
+	s->persistent = persistent;
+	list_init(&s->queue);
+	return s;
+}
+
+void session_reset_messages(struct session *s)
+{
+	for (uint32_t i = 0; i < s->n_inflight; i++)
+		msg_unref(s->inflight[i].msg);
+	s->n_inflight = 0;
+	struct msg *m;
+	uint8_t qos;
+	while (session_queue_pop(s, &m, &qos))
+		msg_unref(m);
+	s->n_qos2_in = 0;
+}
+
+void session_free(struct session *s)
+{
+	if (!s)
+		return;
+	session_reset_messages(s);
+	for (uint32_t i = 0; i < s->n_subs; i++)
+		free(s->subs[i].filter);
+	free(s->subs);
+	free(s->inflight);
+	free(s->qos2_in);
+	msg_unref(s->will);
+	free(s->client_id);
+	free(s);
+}
+
+/* Grow *arr (of elem bytes) so it holds at least need elements. */
+static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem)
+{
+	if (need <= *cap)
+		return FM_OK;
+	uint32_t ncap = *cap ? *cap * 2 : 4;
+	while (ncap < need)
+		ncap *= 2;
+	void *p = realloc(*arr, (size_t)ncap * elem);
+	if (!p)
+		return FM_ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return FM_OK;
+}
+
+static struct session_sub *sub_find(struct session *s, const char *filter, size_t len)
+{
+	for (uint32_t i = 0; i < s->n_subs; i++)
+		if (s->subs[i].len == len && memcmp(s->subs[i].filter, filter, len) == 0)
+			return &s->subs[i];
+	return NULL;
+}
+
+int session_sub_set(struct session *s, const char *filter, size_t len, uint8_t options)
+{
+	struct session_sub *sub = sub_find(s, filter, len);
+	if (sub) {
+		sub->options = options;
+		return FM_OK;
+	}
+	if (grow((void **)&s->subs, &s->cap_subs, s->n_subs + 1, sizeof(*s->subs)))
+		return FM_ENOMEM;
+	char *copy = malloc(len + 1);
+	if (!copy)
+		return FM_ENOMEM;
+	memcpy(copy, filter, len);
+	copy[len] = '\0';
+	s->subs[s->n_subs++] = (struct session_sub){ .filter = copy, .len = (uint16_t)len, .options = options };
+	return FM_OK;
+}
+
+int session_sub_del(struct session *s, const char *filter, size_t len)
+{
+	struct session_sub *sub = sub_find(s, filter, len);
+	if (!sub)
+		return FM_ENOTFOUND;
+	free(sub->filter);
+	*sub = s->subs[--s->n_subs];
+	return FM_OK;
+}
+
+bool session_inflight_full(const struct session *s, const struct session_limits *lim)
+{
+	uint32_t max = lim->max_inflight ? lim->max_inflight : 65535;
+	return s->n_inflight >= max;
+}
+
+/* Next packet id not used by an inflight message [MQTT-2.3.1-2]. The window
+ * is small (max_inflight_messages), so a linear check is cheap. */
+static uint16_t next_free_id(struct session *s)
+{
+	for (;;) {
+		s->next_packet_id++;
+		if (s->next_packet_id == 0)
+			s->next_packet_id = 1;
+		if (!session_inflight_find(s, s->next_packet_id))
+			return s->next_packet_id;
+	}
+}
+
+int session_inflight_add(struct session *s, struct msg *msg, uint8_t qos, uint16_t *packet_id)
+{
+	if (s->n_inflight >= 65535)
+		return FM_ELIMIT;
+	if (grow((void **)&s->inflight, &s->cap_inflight, s->n_inflight + 1, sizeof(*s->inflight)))
+		return FM_ENOMEM;
+	uint16_t id = next_free_id(s);
+	s->inflight[s->n_inflight++] = (struct inflight){
+		.msg = msg_ref(msg),
+		.packet_id = id,
+		.qos = qos,
+		.state = (qos & 0x03) == 1 ? INFLIGHT_WAIT_PUBACK : INFLIGHT_WAIT_PUBREC,
+	};
+	*packet_id = id;
+	return FM_OK;
+}
+
+struct inflight *session_inflight_find(struct session *s, uint16_t packet_id)
+{
+	for (uint32_t i = 0; i < s->n_inflight; i++)
+		if (s->inflight[i].packet_id == packet_id)
+			return &s->inflight[i];
+	return NULL;
+}
+
+void session_inflight_del(struct session *s, uint16_t packet_id)
+{
+	struct inflight *in = session_inflight_find(s, packet_id);
+	if (!in)
+		return;
+	msg_unref(in->msg);
+	size_t idx = (size_t)(in - s->inflight);
+	/* keep send order: redelivery on reconnect goes out oldest first [MQTT-4.6.0-1] */
+	memmove(in, in + 1, (s->n_inflight - idx - 1) * sizeof(*in));
+	s->n_inflight--;
+}
+
+int session_queue_push(struct session *s, struct msg *msg, uint8_t qos,
+		       const struct session_limits *lim)
+{
+	bool over_count = lim->max_queued && s->queued >= lim->max_queued;
+	bool over_bytes = lim->max_queued_bytes &&
+			  s->queued_bytes + msg_size(msg) > lim->max_queued_bytes;
+	if (over_count || over_bytes) {
+		s->dropped++;
+		return FM_ELIMIT;
+	}
+	struct queued *q = malloc(sizeof(*q));
+	if (!q)
+		return FM_ENOMEM;
+	q->msg = msg_ref(msg);
+	q->qos = qos;
+	list_push_back(&s->queue, &q->link);
+	s->queued++;
+	s->queued_bytes += msg_size(msg);
+	return FM_OK;
+}
+
+bool session_queue_pop(struct session *s, struct msg **msg, uint8_t *qos)
+{
+	struct list *first = list_first(&s->queue);
+	if (!first)
+		return false;
+	struct queued *q = list_entry(first, struct queued, link);
+	list_del(&q->link);
+	s->queued--;
+	s->queued_bytes -= msg_size(q->msg);
+	*msg = q->msg;
+	*qos = q->qos;
+	free(q);
+	return true;
+}
+
+bool session_qos2_in_has(const struct session *s, uint16_t packet_id)
+{
+	for (uint32_t i = 0; i < s->n_qos2_in; i++)
+		if (s->qos2_in[i] == packet_id)
+			return true;
+	return false;
+}
+
+int session_qos2_in_add(struct session *s, uint16_t packet_id)
+{
+	if (grow((void **)&s->qos2_in, &s->cap_qos2_in, s->n_qos2_in + 1, sizeof(*s->qos2_in)))
+		return FM_ENOMEM;
+	s->qos2_in[s->n_qos2_in++] = packet_id;
+	return FM_OK;
+}
+
+void session_qos2_in_del(struct session *s, uint16_t packet_id)
+{
+	for (uint32_t i = 0; i < s->n_qos2_in; i++) {
+		if (s->qos2_in[i] == packet_id) {
+			s->qos2_in[i] = s->qos2_in[--s->n_qos2_in];
+			return;
+		}
+	}
+}
+
+void session_will_set(struct session *s, struct msg *will)
+{
+	msg_unref(s->will);
+	s->will = will;
+}

@@ -1,0 +1,163 @@
+/* Session state: inflight window and packet ids, queue limits and order,
+ * incoming QoS 2 ids, subscriptions list, the session table. */
+#include "fleetmq/errors.h"
+#include "session/session.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+static struct msg *mk(const char *topic, const char *payload)
+{
+	return msg_new(topic, strlen(topic), payload, strlen(payload), 1, false);
+}
+
+Test(msg, shares_one_allocation_and_counts_references)
+{
+	struct msg *m = mk("a/b", "hello");
+	cr_assert_str_eq(m->topic, "a/b");
+	cr_assert_eq(memcmp(m->payload, "hello", 5), 0);
+	cr_assert_eq(msg_size(m), 8);
+	msg_ref(m);
+	cr_assert_eq(atomic_load(&m->refs), 2);
+	msg_unref(m);
+	msg_unref(m); /* freed here; ASan reports if not or twice */
+}
+
+/* [MQTT-2.3.1-2] a new packet id must not be one still in use, and ids
+ * are never 0 [MQTT-2.3.1-1]. */
+Test(session_inflight, MQTT_2_3_1_2_packet_ids_unique_and_nonzero)
+{
+	struct session *s = session_new("c", 1, true);
+	struct msg *m = mk("t", "x");
+	s->next_packet_id = 65533; /* force wrap-around */
+	uint16_t ids[5];
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(session_inflight_add(s, m, 1, &ids[i]), FM_OK);
+	for (int i = 0; i < 5; i++) {
+		cr_assert_neq(ids[i], 0);
+		for (int j = 0; j < i; j++)
+			cr_assert_neq(ids[i], ids[j]);
+	}
+	/* free one in the middle; wrapping again must skip the ones in use */
+	session_inflight_del(s, ids[1]);
+	s->next_packet_id = 65533;
+	uint16_t id;
+	cr_assert_eq(session_inflight_add(s, m, 1, &id), FM_OK);
+	cr_assert_eq(id, ids[1], "the only free id in the range is reused");
+	msg_unref(m);
+	session_free(s);
+}
+
+Test(session_inflight, window_limit_and_send_order_kept_on_delete)
+{
+	struct session *s = session_new("c", 1, true);
+	struct session_limits lim = { .max_inflight = 3 };
+	struct msg *m = mk("t", "x");
+	uint16_t ids[3];
+	for (int i = 0; i < 3; i++) {
+		cr_assert_not(session_inflight_full(s, &lim));
+		session_inflight_add(s, m, (uint8_t)(i == 2 ? 2 : 1), &ids[i]);
+	}
+	cr_assert(session_inflight_full(s, &lim));
+	cr_assert_eq(session_inflight_find(s, ids[0])->state, INFLIGHT_WAIT_PUBACK);
+	cr_assert_eq(session_inflight_find(s, ids[2])->state, INFLIGHT_WAIT_PUBREC);
+	session_inflight_del(s, ids[0]);
+	cr_assert_not(session_inflight_full(s, &lim));
+	cr_assert_eq(s->inflight[0].packet_id, ids[1]);
+	cr_assert_eq(s->inflight[1].packet_id, ids[2]);
+	cr_assert_null(session_inflight_find(s, ids[0]));
+	cr_assert_eq(atomic_load(&m->refs), 3, "two inflight refs plus ours");
+	msg_unref(m);
+	session_free(s);
+}
+
+Test(session_queue, fifo_with_count_limit)
+{
+	struct session *s = session_new("c", 1, true);
+	struct session_limits lim = { .max_queued = 2 };
+	struct msg *a = mk("t", "a"), *b = mk("t", "b"), *c = mk("t", "c");
+	cr_assert_eq(session_queue_push(s, a, 1, &lim), FM_OK);
+	cr_assert_eq(session_queue_push(s, b, 2, &lim), FM_OK);
+	cr_assert_eq(session_queue_push(s, c, 1, &lim), FM_ELIMIT);
+	cr_assert_eq(s->dropped, 1);
+	struct msg *m;
+	uint8_t qos;
+	cr_assert(session_queue_pop(s, &m, &qos));
+	cr_assert_eq(m, a);
+	cr_assert_eq(qos, 1);
+	msg_unref(m);
+	cr_assert(session_queue_pop(s, &m, &qos));
+	cr_assert_eq(m, b);
+	cr_assert_eq(qos, 2);
+	msg_unref(m);
+	cr_assert_not(session_queue_pop(s, &m, &qos));
+	msg_unref(a);
+	msg_unref(b);
+	msg_unref(c);
+	session_free(s);
+}
+
+Test(session_queue, byte_limit)
+{
+	struct session *s = session_new("c", 1, true);
+	struct session_limits lim = { .max_queued_bytes = 10 };
+	struct msg *m = mk("t", "1234"); /* 5 bytes */
+	cr_assert_eq(session_queue_push(s, m, 1, &lim), FM_OK);
+	cr_assert_eq(session_queue_push(s, m, 1, &lim), FM_OK);
+	cr_assert_eq(session_queue_push(s, m, 1, &lim), FM_ELIMIT);
+	cr_assert_eq(s->queued_bytes, 10);
+	msg_unref(m);
+	session_free(s); /* frees the two queued references */
+}
+
+Test(session_qos2, MQTT_4_3_3_2_incoming_ids_remembered_until_pubrel)
+{
+	struct session *s = session_new("c", 1, true);
+	cr_assert_not(session_qos2_in_has(s, 7));
+	session_qos2_in_add(s, 7);
+	session_qos2_in_add(s, 9);
+	cr_assert(session_qos2_in_has(s, 7));
+	session_qos2_in_del(s, 7);
+	cr_assert_not(session_qos2_in_has(s, 7));
+	cr_assert(session_qos2_in_has(s, 9));
+	session_free(s);
+}
+
+Test(session_subs, set_replaces_and_del_removes)
+{
+	struct session *s = session_new("c", 1, true);
+	session_sub_set(s, "a/#", 3, 0);
+	session_sub_set(s, "b", 1, 1);
+	session_sub_set(s, "a/#", 3, 2);
+	cr_assert_eq(s->n_subs, 2);
+	cr_assert_eq(s->subs[0].options, 2);
+	cr_assert_eq(session_sub_del(s, "a/#", 3), FM_OK);
+	cr_assert_eq(session_sub_del(s, "a/#", 3), FM_ENOTFOUND);
+	cr_assert_eq(s->n_subs, 1);
+	cr_assert_str_eq(s->subs[0].filter, "b");
+	session_free(s);
+}
+
+Test(session_table, add_get_del_across_growth)
+{
+	struct session_table *t = session_table_new();
+	char id[32];
+	for (int i = 0; i < 1000; i++) {
+		snprintf(id, sizeof(id), "client-%d", i);
+		cr_assert_eq(session_table_add(t, session_new(id, strlen(id), false)), FM_OK);
+	}
+	cr_assert_eq(session_table_count(t), 1000);
+	for (int i = 0; i < 1000; i += 7) {
+		snprintf(id, sizeof(id), "client-%d", i);
+		struct session *s = session_table_get(t, id, strlen(id));
+		cr_assert_not_null(s);
+		cr_assert_str_eq(s->client_id, id);
+	}
+	struct session *s = session_table_get(t, "client-5", 8);
+	session_table_del(t, s);
+	session_free(s);
+	cr_assert_null(session_table_get(t, "client-5", 8));
+	cr_assert_eq(session_table_count(t), 999);
+	session_table_free(t);
+}
