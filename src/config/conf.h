@@ -73,4 +73,8 @@ int conf_finish(struct conf *c, struct fm_errbuf *eb);
 /* Effective allow_anonymous for a listener (per_listener_settings aware). */
 bool conf_listener_allow_anonymous(const struct conf *c, const struct conf_listener *l);
 
+/* Copy into live the options of fresh that may change on SIGHUP without
+ * reopening listeners; the rest of live is left as it is. */
+void conf_apply_reloadable(struct conf *live, const struct conf *fresh);
+
 #endif
