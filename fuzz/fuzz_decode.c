@@ -2,6 +2,7 @@
  * decoder for every packet type. The first input byte picks the protocol
  * version (3, 4 or 5), the rest is the stream, fed in two pieces split at
  * the second byte's value to exercise resumable framing. */
+#include "fleetmq/errors.h"
 #include "mqtt/codec.h"
 
 #include <stddef.h>

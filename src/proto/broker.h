@@ -24,6 +24,7 @@
 #define FM_OUT_LOW (64u * 1024u)
 #define FM_OUT_HIGH (1024u * 1024u)
 #define FM_OUT_HARD (8u * 1024u * 1024u)
+#define FM_STALL_MS 5000u
 
 /* Bytes read from a socket per readiness event before moving on to others. */
 #define FM_READ_BUDGET (256u * 1024u)
@@ -45,6 +46,7 @@ struct broker_stats {
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	uint64_t dropped_qos0;     /* output over FM_OUT_HARD */
+	uint64_t slow_consumers;   /* closed for not reading their output */
 	uint64_t dropped_queue;    /* session queue limits */
 	uint64_t dropped_offline;  /* QoS 0 for offline sessions */
 };

@@ -12,6 +12,7 @@
 
 static void on_io(struct loop *lp, int fd, unsigned events, void *arg);
 static void on_timer(struct loop *lp, struct loop_timer *t, void *arg);
+static void on_stall_timer(struct loop *lp, struct loop_timer *t, void *arg);
 
 static void set_events(struct client *c, unsigned events)
 {
@@ -52,6 +53,7 @@ int client_accept(struct worker *w, struct listener_rt *l, int fd, const char *p
 	l->connections++;
 	c->last_rx_ms = loop_now_ms(w->loop);
 	loop_timer_init(&c->timer, on_timer, c);
+	loop_timer_init(&c->stall_timer, on_stall_timer, c);
 	loop_timer_start(w->loop, &c->timer, (uint64_t)w->b->conf.connect_timeout_s * 1000u);
 	return FM_OK;
 }
@@ -76,6 +78,9 @@ static void on_timer(struct loop *lp, struct loop_timer *t, void *arg)
 	}
 	uint64_t limit = (uint64_t)c->keepalive_s * 1500u;
 	uint64_t idle = loop_now_ms(lp) - c->last_rx_ms;
+	/* a paused publisher's PINGREQs sit unread in the socket: not its fault */
+	if (c->read_paused)
+		idle = 0;
 	if (idle >= limit)
 		client_close(c, "keepalive timeout");
 	else
@@ -215,6 +220,7 @@ static void flush(struct client *c)
 			return;
 		}
 		c->b->stats.bytes_out += (uint64_t)n;
+		c->bytes_written += (uint64_t)n;
 		buf_consume(&c->out, (size_t)n);
 	}
 	unsigned want = c->read_paused ? 0 : LOOP_READ;
@@ -275,6 +281,26 @@ void client_pause_for(struct client *publisher, struct client *target)
 	publisher->read_paused = true;
 	list_push_back(&target->waiters, &publisher->wait_link);
 	set_events(publisher, publisher->io_events & ~LOOP_READ);
+	if (!loop_timer_armed(&target->stall_timer)) {
+		target->stall_mark = target->bytes_written;
+		loop_timer_start(target->w->loop, &target->stall_timer, FM_STALL_MS);
+	}
+}
+
+/* Publishers have waited FM_STALL_MS on this client's output: if not one
+ * byte went out meanwhile, the reader is stuck; drop it to free them. */
+static void on_stall_timer(struct loop *lp, struct loop_timer *t, void *arg)
+{
+	struct client *c = arg;
+	if (list_empty(&c->waiters))
+		return;
+	if (c->bytes_written == c->stall_mark) {
+		c->b->stats.slow_consumers++;
+		client_close(c, "slow consumer: output not draining");
+		return;
+	}
+	c->stall_mark = c->bytes_written;
+	loop_timer_start(lp, t, FM_STALL_MS);
 }
 
 static void free_client(struct loop *lp, void *arg)
@@ -303,6 +329,7 @@ void client_close(struct client *c, const char *reason)
 	c->state = CLIENT_CLOSED;
 	loop_io_del(c->w->loop, c->conn.fd);
 	loop_timer_stop(c->w->loop, &c->timer);
+	loop_timer_stop(c->w->loop, &c->stall_timer);
 	list_del(&c->dirty_link);
 	list_del(&c->wait_link);
 	wake_waiters(c);

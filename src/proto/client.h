@@ -38,6 +38,9 @@ struct client {
 	struct buf in;            /* bytes of an incomplete packet */
 	struct buf out;           /* bytes waiting to be written */
 	struct loop_timer timer;  /* connect timeout, then keepalive */
+	struct loop_timer stall_timer; /* armed while publishers wait on our output */
+	uint64_t bytes_written;   /* total written to the socket (progress marker) */
+	uint64_t stall_mark;      /* bytes_written when stall_timer was armed */
 	uint64_t last_rx_ms;      /* loop time of the last packet received */
 	unsigned io_events;       /* events registered with the loop */
 	bool read_paused;         /* backpressure: not reading */
@@ -61,7 +64,10 @@ void client_close(struct client *c, const char *reason);
 void client_mark_dirty(struct client *c);
 static inline bool client_out_over(const struct client *c, size_t limit) { return buf_used(&c->out) > limit; }
 
-/* Backpressure: publisher stops reading until target drains below FM_OUT_LOW. */
+/* Backpressure: publisher stops reading until target drains below FM_OUT_LOW.
+ * A target that writes nothing at all for FM_STALL_MS while publishers wait
+ * is a stuck consumer and is closed, so one dead reader cannot stall the
+ * publishers it shares with everyone else. */
 void client_pause_for(struct client *publisher, struct client *target);
 
 /* Start keepalive supervision (1.5 x keepalive) after CONNECT [MQTT-3.1.2-24]. */

@@ -1,0 +1,41 @@
+/* Internal to src/config: the parser's state and the option table. */
+#ifndef FM_CONFIG_CONF_PARSE_H
+#define FM_CONFIG_CONF_PARSE_H
+
+#include "config/conf.h"
+
+#define CONF_MAX_ARGS 8
+#define CONF_MAX_INCLUDE_DEPTH 4
+
+struct conf_parse {
+	struct conf *c;
+	struct fm_errbuf *eb;
+	const char *file;              /* file being read, for messages */
+	int line;
+	int cur;                       /* index of the listener section we are in, or -1 */
+	int port_listener;             /* index of the `port` listener, or -1 */
+	bool log_dest_seen;            /* the first log_dest replaces the default */
+	bool log_type_seen;            /* the first log_type replaces the default */
+	int depth;                     /* include_dir nesting */
+};
+
+/* Handle one option line: args[0] is the option, args[1..n-1] its values.
+ * FM_OK or FM_ECONFIG with px->eb set. */
+int conf_apply_option(struct conf_parse *px, char **args, int n);
+
+/* Parse text (a whole file's contents) named name. */
+int conf_parse_text(struct conf_parse *px, const char *name, char *text);
+
+/* "FILE:LINE: " + message; returns FM_ECONFIG. */
+int conf_error(struct conf_parse *px, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The listener section we are in, or NULL. */
+struct conf_listener *conf_cur_listener(struct conf_parse *px);
+
+/* Append a listener (port, bind address or NULL) and make it current. */
+int conf_add_listener(struct conf_parse *px, uint16_t port, const char *bind);
+
+/* Read every *.conf file in dir in alphabetical order. */
+int conf_include_dir(struct conf_parse *px, const char *dir);
+
+#endif

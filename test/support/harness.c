@@ -1,0 +1,251 @@
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* FLEETMQ_TEST_BIN, when set, replaces the build's own binary: that is how
+ * the same tests drive a ThreadSanitizer build of the broker (criterion
+ * itself cannot run under TSan). */
+const char *hb_binary(void)
+{
+	const char *bin = getenv("FLEETMQ_TEST_BIN");
+	if (!bin || !*bin)
+		bin = getenv("FLEETMQ_BIN");
+	cr_assert(bin && *bin, "FLEETMQ_BIN is not set (run the tests through meson test)");
+	return bin;
+}
+
+uint16_t hb_free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+		  getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Write text to path, replacing each %PORT% with port. */
+static void write_with_port(const char *path, const char *text, uint16_t port)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert(f, "cannot write %s", path);
+	for (const char *p = text; *p;) {
+		const char *hit = strstr(p, "%PORT%");
+		size_t n = hit ? (size_t)(hit - p) : strlen(p);
+		fwrite(p, 1, n, f);
+		p += n;
+		if (hit) {
+			fprintf(f, "%u", port);
+			p += 6;
+		}
+	}
+	fclose(f);
+}
+
+void hb_write_conf(struct hb *b, const char *conf_text)
+{
+	write_with_port(b->conf_path, conf_text, b->port);
+}
+
+static pid_t spawn(const char *const *argv, const char *out_path)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static bool port_accepts(uint16_t port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	bool ok = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return ok;
+}
+
+bool hb_alive(const struct hb *b)
+{
+	int status;
+	return b->pid > 0 && waitpid(b->pid, &status, WNOHANG) == 0;
+}
+
+static void dump_log(const struct hb *b)
+{
+	char buf[4096] = {0};
+	FILE *f = fopen(b->log_path, "r");
+	if (f) {
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		fclose(f);
+	}
+	cr_log_error("broker log:\n%s", buf);
+}
+
+/* Start once; false if the broker exited (e.g. the port was taken). */
+static bool try_start(struct hb *b, const char *conf_text)
+{
+	b->port = hb_free_port();
+	write_with_port(b->conf_path, conf_text, b->port);
+	const char *argv[] = {hb_binary(), "-c", b->conf_path, NULL};
+	b->pid = spawn(argv, b->log_path);
+	for (int waited = 0; waited < 10000; waited += 10) {
+		if (port_accepts(b->port))
+			return true;
+		if (!hb_alive(b)) {
+			b->pid = -1;
+			return false;
+		}
+		sleep_ms(10);
+	}
+	return false;
+}
+
+void hb_start_raw(struct hb *b, const char *conf_text)
+{
+	memset(b, 0, sizeof(*b));
+	strcpy(b->dir, "/tmp/fleetmq-test-XXXXXX");
+	cr_assert(mkdtemp(b->dir), "mkdtemp: %s", strerror(errno));
+	snprintf(b->conf_path, sizeof(b->conf_path), "%s/fleetmq.conf", b->dir);
+	snprintf(b->log_path, sizeof(b->log_path), "%s/broker.log", b->dir);
+	for (int attempt = 0; attempt < 3; attempt++)
+		if (try_start(b, conf_text))
+			return;
+	dump_log(b);
+	cr_assert_fail("fleetmq did not start");
+}
+
+void hb_start(struct hb *b, const char *extra_conf)
+{
+	char conf[8192];
+	snprintf(conf, sizeof(conf),
+		 "listener %%PORT%% 127.0.0.1\nallow_anonymous true\nlog_type all\n%s\n",
+		 extra_conf ? extra_conf : "");
+	hb_start_raw(b, conf);
+}
+
+void hb_signal(const struct hb *b, int sig)
+{
+	if (b->pid > 0)
+		kill(b->pid, sig);
+}
+
+static void remove_dir(const char *dir)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		cr_log_warn("could not remove %s", dir);
+}
+
+/* Wait for pid up to timeout_ms; -1 if it is still running. */
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+	int status;
+	for (int waited = 0; waited <= timeout_ms; waited += 10) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return status;
+		if (r < 0)
+			return -1;
+		sleep_ms(10);
+	}
+	return -1;
+}
+
+int hb_stop(struct hb *b)
+{
+	int status = -1;
+	if (b->pid > 0) {
+		kill(b->pid, SIGTERM);
+		status = wait_exit(b->pid, 10000);
+		if (status == -1) {
+			kill(b->pid, SIGKILL);
+			waitpid(b->pid, &status, 0);
+			dump_log(b);
+			cr_log_error("fleetmq did not stop on SIGTERM");
+			status = -1;
+		}
+		b->pid = -1;
+	}
+	if (status != 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		dump_log(b);
+	remove_dir(b->dir);
+	return status;
+}
+
+bool hb_log_contains(const struct hb *b, const char *needle, int wait_ms)
+{
+	static char buf[1 << 20];
+	for (int waited = 0;; waited += 20) {
+		FILE *f = fopen(b->log_path, "r");
+		if (f) {
+			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+			buf[n] = '\0';
+			fclose(f);
+			if (strstr(buf, needle))
+				return true;
+		}
+		if (waited >= wait_ms)
+			return false;
+		sleep_ms(20);
+	}
+}
+
+int hb_run_capture(const char *const *args, char *out, size_t out_len, int timeout_s)
+{
+	char path[] = "/tmp/fleetmq-out-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	close(fd);
+	pid_t pid = spawn(args, path);
+	int status = wait_exit(pid, timeout_s * 1000);
+	if (status == -1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(out, 1, out_len - 1, f) : 0;
+	out[n] = '\0';
+	if (f)
+		fclose(f);
+	unlink(path);
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
