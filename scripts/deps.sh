@@ -11,6 +11,7 @@ PACKAGES=(
 	mosquitto-clients         # mosquitto_pub / mosquitto_sub interop tests
 	mosquitto                 # reference broker for side-by-side benchmarks
 	python3
+	python3-paho-mqtt        # paho (Python) interop test
 )
 
 missing=()

@@ -117,13 +117,11 @@ static void dump_log(const struct hb *b)
 	cr_log_error("broker log:\n%s", buf);
 }
 
-/* Start once; false if the broker exited (e.g. the port was taken). */
-static bool try_start(struct hb *b, const char *conf_text)
+/* Spawn args and wait until port accepts connections; false if the
+ * process exited first (e.g. the port was taken meanwhile). */
+static bool spawn_and_wait(struct hb *b, const char *const *args)
 {
-	b->port = hb_free_port();
-	write_with_port(b->conf_path, conf_text, b->port);
-	const char *argv[] = {hb_binary(), "-c", b->conf_path, NULL};
-	b->pid = spawn(argv, b->log_path);
+	b->pid = spawn(args, b->log_path);
 	for (int waited = 0; waited < 10000; waited += 10) {
 		if (port_accepts(b->port))
 			return true;
@@ -136,18 +134,37 @@ static bool try_start(struct hb *b, const char *conf_text)
 	return false;
 }
 
-void hb_start_raw(struct hb *b, const char *conf_text)
+static void make_dir(struct hb *b)
 {
 	memset(b, 0, sizeof(*b));
 	strcpy(b->dir, "/tmp/fleetmq-test-XXXXXX");
 	cr_assert(mkdtemp(b->dir), "mkdtemp: %s", strerror(errno));
 	snprintf(b->conf_path, sizeof(b->conf_path), "%s/fleetmq.conf", b->dir);
 	snprintf(b->log_path, sizeof(b->log_path), "%s/broker.log", b->dir);
-	for (int attempt = 0; attempt < 3; attempt++)
-		if (try_start(b, conf_text))
+}
+
+void hb_start_raw(struct hb *b, const char *conf_text)
+{
+	make_dir(b);
+	const char *argv[] = {hb_binary(), "-c", b->conf_path, NULL};
+	for (int attempt = 0; attempt < 3; attempt++) {
+		b->port = hb_free_port();
+		write_with_port(b->conf_path, conf_text, b->port);
+		if (spawn_and_wait(b, argv))
 			return;
+	}
 	dump_log(b);
 	cr_assert_fail("fleetmq did not start");
+}
+
+void hb_start_argv(struct hb *b, const char *const *args, uint16_t port)
+{
+	make_dir(b);
+	b->port = port;
+	if (!spawn_and_wait(b, args)) {
+		dump_log(b);
+		cr_assert_fail("fleetmq did not start listening on port %u", port);
+	}
 }
 
 void hb_start(struct hb *b, const char *extra_conf)

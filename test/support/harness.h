@@ -26,6 +26,9 @@ struct hb {
 void hb_start(struct hb *b, const char *extra_conf);
 /* Start with exactly conf_text (which may use the %PORT% placeholder). */
 void hb_start_raw(struct hb *b, const char *conf_text);
+/* Start `args` (args[0] is the binary) in a fresh temp dir and wait until
+ * 127.0.0.1:port accepts connections. */
+void hb_start_argv(struct hb *b, const char *const *args, uint16_t port);
 /* SIGTERM and wait (10 s, then SIGKILL). Returns the exit status as
  * waitpid reports it; removes the temp directory. */
 int hb_stop(struct hb *b);

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Eclipse paho (Python) against fleetmq: QoS 0/1/2 round trips, a retained
+message, a will on abrupt close, and a clean SIGTERM exit.
+
+Starts $FLEETMQ_TEST_BIN or $FLEETMQ_BIN on a free loopback port; every wait
+is bounded. Exits nonzero with a message on the first failure."""
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import paho.mqtt.client as mqtt
+
+TIMEOUT = 10.0
+
+
+def fail(msg):
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_broker(tmp):
+    binary = os.environ.get("FLEETMQ_TEST_BIN") or os.environ.get("FLEETMQ_BIN")
+    if not binary:
+        fail("FLEETMQ_BIN is not set (run through meson test)")
+    port = free_port()
+    conf = os.path.join(tmp, "fleetmq.conf")
+    with open(conf, "w") as f:
+        f.write("listener %d 127.0.0.1\nallow_anonymous true\n" % port)
+    log = open(os.path.join(tmp, "broker.log"), "w")
+    proc = subprocess.Popen([binary, "-c", conf], stdout=log, stderr=log)
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            if proc.poll() is not None:
+                fail("broker exited with %d" % proc.returncode)
+            time.sleep(0.02)
+    proc.kill()
+    fail("broker did not start listening")
+
+
+class Client:
+    """A paho client whose received messages land in a queue."""
+
+    def __init__(self, port, client_id, will=None):
+        self.messages = queue.Queue()
+        self.connected = queue.Queue()
+        self.c = mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv311, clean_session=True)
+        if will:
+            self.c.will_set(*will)
+        self.c.on_connect = lambda c, u, f, rc: self.connected.put(rc)
+        self.c.on_message = lambda c, u, m: self.messages.put(m)
+        self.c.connect("127.0.0.1", port, keepalive=30)
+        self.c.loop_start()
+        if self.connected.get(timeout=TIMEOUT) != 0:
+            fail("CONNECT of %s refused" % client_id)
+
+    def subscribe(self, topic, qos):
+        result, mid = self.c.subscribe(topic, qos)
+        if result != mqtt.MQTT_ERR_SUCCESS:
+            fail("subscribe %s: %d" % (topic, result))
+        time.sleep(0.2)  # SUBACK is processed by the network thread
+
+    def expect(self, topic, payload, qos, retain=False):
+        try:
+            m = self.messages.get(timeout=TIMEOUT)
+        except queue.Empty:
+            fail("no message on %s" % topic)
+        got = (m.topic, m.payload, m.qos, bool(m.retain))
+        want = (topic, payload, qos, retain)
+        if got != want:
+            fail("got %r, want %r" % (got, want))
+
+    def close(self):
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, port = start_broker(tmp)
+        try:
+            run_checks(port)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                rc = proc.wait(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                fail("broker did not exit on SIGTERM")
+        if rc != 0:
+            fail("broker exit status %d" % rc)
+    print("paho: all checks passed")
+
+
+def run_checks(port):
+    sub = Client(port, "paho-sub")
+    sub.subscribe("paho/#", 2)
+    pub = Client(port, "paho-pub")
+    for qos in (0, 1, 2):
+        info = pub.c.publish("paho/q%d" % qos, b"m%d" % qos, qos=qos)
+        info.wait_for_publish()
+        sub.expect("paho/q%d" % qos, b"m%d" % qos, qos)
+
+    pub.c.publish("paho/kept", b"retained", qos=1, retain=True).wait_for_publish()
+    sub.expect("paho/kept", b"retained", 1)  # live delivery: retain flag 0
+    late = Client(port, "paho-late")
+    late.subscribe("paho/kept", 1)
+    late.expect("paho/kept", b"retained", 1, retain=True)
+
+    # a will on abrupt close: drop the socket without DISCONNECT
+    dying = Client(port, "paho-dying", will=("paho/will", b"gone", 1, False))
+    dying.c.loop_stop()
+    dying.c.socket().close()
+    sub.expect("paho/will", b"gone", 1)
+
+    for c in (sub, pub, late):
+        c.close()
+
+
+if __name__ == "__main__":
+    main()
