@@ -43,6 +43,7 @@ run_suite() {
 
 run_suite build "gcc"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	LSAN_OPTIONS=suppressions=$PWD/test/lsan.supp \
 	CC=clang run_suite build-asan "clang asan+ubsan" -Db_sanitize=address,undefined -Db_lundef=false
 
 echo "tests: $passed passed, $failed failed"

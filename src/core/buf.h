@@ -18,7 +18,8 @@ struct buf {
 };
 
 static inline size_t buf_used(const struct buf *b) { return b->len - b->off; }
-static inline uint8_t *buf_head(const struct buf *b) { return b->data + b->off; }
+/* An empty buffer may own no memory (data NULL): no pointer arithmetic then. */
+static inline uint8_t *buf_head(const struct buf *b) { return b->data ? b->data + b->off : NULL; }
 
 void buf_init(struct buf *b);
 /* Free the storage; b is left empty and reusable. */
@@ -35,7 +36,7 @@ void buf_consume(struct buf *b, size_t n);
 /* Release storage if the buffer is empty (idle connection shrink). */
 void buf_shrink_if_empty(struct buf *b);
 /* Writable tail: pointer and room after buf_reserve. */
-static inline uint8_t *buf_tail(const struct buf *b) { return b->data + b->len; }
+static inline uint8_t *buf_tail(const struct buf *b) { return b->data ? b->data + b->len : NULL; }
 static inline size_t buf_room(const struct buf *b) { return b->cap - b->len; }
 
 #endif
