@@ -46,5 +46,30 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 	LSAN_OPTIONS=suppressions=$PWD/test/lsan.supp \
 	CC=clang run_suite build-asan "clang asan+ubsan" -Db_sanitize=address,undefined -Db_lundef=false
 
+# Threaded code under ThreadSanitizer: the stress programs in a TSan build,
+# then the integration suite of the gcc build driving a TSan broker (the
+# criterion runner itself cannot run under TSan).
+echo "== clang tsan: build (build-tsan)"
+if CC=clang scripts/build.sh build-tsan -Db_sanitize=thread -Db_lundef=false; then
+	if ! TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --suite stress --print-errorlogs \
+		>build-tsan/test-output.txt 2>&1; then
+		status=1
+		failed=$((failed + 1))
+	fi
+	tail -n 3 build-tsan/test-output.txt
+	echo "== clang tsan: integration tests against build-tsan/fleetmq"
+	if ! FLEETMQ_TEST_BIN="$PWD/build-tsan/fleetmq" meson test -C build --suite integration \
+		--print-errorlogs --num-processes 2 >build-tsan/integration-output.txt 2>&1; then
+		status=1
+		grep -E '^(FAIL|TIMEOUT)|\[FAIL\]|Assertion|ThreadSanitizer' build-tsan/integration-output.txt | head -40
+	fi
+	tail -n 8 build-tsan/integration-output.txt
+	count_cases build/meson-logs/testlog.txt
+else
+	echo "== clang tsan: BUILD FAILED"
+	status=1
+	failed=$((failed + 1))
+fi
+
 echo "tests: $passed passed, $failed failed"
 exit $status

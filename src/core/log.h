@@ -44,7 +44,16 @@ void log_init(struct log *lg, unsigned types, unsigned dests);
 int log_open_file(struct log *lg, const char *path);
 void log_fini(struct log *lg);
 
-static inline bool log_enabled(const struct log *lg, unsigned type) { return lg && (lg->types & type); }
+/* types may change at runtime (SIGHUP) while other threads log: it is
+ * read and written atomically. */
+static inline bool log_enabled(const struct log *lg, unsigned type)
+{
+	return lg && (__atomic_load_n(&lg->types, __ATOMIC_RELAXED) & type);
+}
+static inline void log_set_types(struct log *lg, unsigned types)
+{
+	__atomic_store_n(&lg->types, types, __ATOMIC_RELAXED);
+}
 
 void log_msg(const struct log *lg, unsigned type, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

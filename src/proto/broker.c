@@ -1,13 +1,14 @@
-/* Broker set-up, the accept path, signals (SIGINT/SIGTERM graceful stop,
- * SIGHUP reload) and tear-down. Everything a packet does is elsewhere. */
+/* Broker set-up, the accept path, the control thread (signals: SIGINT and
+ * SIGTERM stop gracefully, SIGHUP reloads) and tear-down. Everything a
+ * packet does is elsewhere. */
 #include "proto/broker.h"
 #include "proto/client.h"
 #include "proto/proto.h"
+#include "proto/worker.h"
 #include "core/clock.h"
 #include "net/conn.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,24 +16,55 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#define SCRATCH_BYTES (64u * 1024u)
 #define ACCEPTS_PER_EVENT 64
+#define MAX_AUTO_WORKERS 64
 
-struct session_limits broker_session_limits(const struct broker *b)
+struct worker_limits broker_limits(const struct broker *b)
 {
-	return (struct session_limits){
-		.max_inflight = b->conf.max_inflight_messages,
-		.max_queued = b->conf.max_queued_messages,
-		.max_queued_bytes = b->conf.max_queued_bytes,
+	const struct conf *c = &b->conf;
+	return (struct worker_limits){
+		.session = {
+			.max_inflight = c->max_inflight_messages,
+			.max_queued = c->max_queued_messages,
+			.max_queued_bytes = c->max_queued_bytes,
+		},
+		.message_size_limit = c->message_size_limit,
+		.connect_timeout_s = c->connect_timeout_s,
+		.max_keepalive = c->max_keepalive,
+		.retain_available = c->retain_available,
 	};
 }
 
+struct broker_stats broker_stats_sum(const struct broker *b)
+{
+	struct broker_stats sum = {0};
+	for (unsigned i = 0; i < b->n_workers; i++) {
+		const struct broker_stats *s = &b->workers[i].stats;
+		sum.connects_total += s->connects_total;
+		sum.msgs_in += s->msgs_in;
+		sum.msgs_out += s->msgs_out;
+		sum.bytes_in += s->bytes_in;
+		sum.bytes_out += s->bytes_out;
+		sum.dropped_qos0 += s->dropped_qos0;
+		sum.slow_consumers += s->slow_consumers;
+		sum.dropped_queue += s->dropped_queue;
+		sum.dropped_offline += s->dropped_offline;
+		sum.remote_batches += s->remote_batches;
+	}
+	return sum;
+}
+
+/* --- accepting ------------------------------------------------------------ */
+
 static bool over_connection_limits(struct broker *b, struct listener_rt *l)
 {
+	pthread_rwlock_rdlock(&b->conf_lock);
 	int per_listener = l->conf->max_connections;
-	if (per_listener >= 0 && l->connections >= (uint32_t)per_listener)
+	int global = b->conf.max_connections;
+	pthread_rwlock_unlock(&b->conf_lock);
+	if (per_listener >= 0 && atomic_load(&b->listener_conns[l->index]) >= (unsigned)per_listener)
 		return true;
-	return b->conf.max_connections >= 0 && b->n_clients >= (uint32_t)b->conf.max_connections;
+	return global >= 0 && atomic_load(&b->n_clients) >= (unsigned)global;
 }
 
 static void on_accept(struct loop *lp, int fd, unsigned events, void *arg)
@@ -56,35 +88,56 @@ static void on_accept(struct loop *lp, int fd, unsigned events, void *arg)
 			close(cfd);
 			continue;
 		}
-		if (client_accept(&b->worker, l, cfd, peer) != FM_OK)
+		if (client_accept(l->w, l, cfd, peer) != FM_OK)
 			log_warn(&b->log, "connection from %s dropped: out of memory", peer);
 	}
 }
 
-static int open_listeners(struct broker *b, struct fm_errbuf *eb)
+/* Every worker gets its own socket for every listener (SO_REUSEPORT); the
+ * first one resolves an ephemeral port that the others then share. */
+static int open_listener(struct broker *b, size_t index, struct fm_errbuf *eb)
 {
-	b->listeners = calloc(b->conf.n_listeners, sizeof(*b->listeners));
-	if (!b->listeners)
-		return FM_ENOMEM;
-	for (size_t i = 0; i < b->conf.n_listeners; i++) {
-		struct listener_rt *l = &b->listeners[i];
-		const struct conf_listener *cl = &b->conf.listeners[i];
-		l->b = b;
-		l->conf = cl;
-		l->fd = -1;
-		b->n_listeners++;
-		int rc = net_listen(cl->bind_address, cl->port, &l->fd, &l->port, eb);
+	const struct conf_listener *cl = &b->conf.listeners[index];
+	unsigned port = cl->port;
+	for (unsigned i = 0; i < b->n_workers; i++) {
+		struct worker *w = &b->workers[i];
+		struct listener_rt *l = &w->listeners[index];
+		*l = (struct listener_rt){ .b = b, .w = w, .conf = cl, .index = index, .fd = -1 };
+		int rc = net_listen(cl->bind_address, port, &l->fd, &l->port, eb);
 		if (rc == FM_OK)
-			rc = loop_io_add(b->worker.loop, l->fd, LOOP_READ, on_accept, l);
+			rc = loop_io_add(w->loop, l->fd, LOOP_READ, on_accept, l);
 		if (rc != FM_OK)
 			return rc;
-		log_notice(&b->log, "listening on %s:%u (mqtt)",
-			   cl->bind_address ? cl->bind_address : "0.0.0.0", l->port);
+		port = l->port;
+	}
+	log_notice(&b->log, "listening on %s:%u (mqtt)", cl->bind_address ? cl->bind_address : "0.0.0.0", port);
+	return FM_OK;
+}
+
+static int open_listeners(struct broker *b, struct fm_errbuf *eb)
+{
+	size_t n = b->conf.n_listeners;
+	b->listener_conns = calloc(n, sizeof(*b->listener_conns));
+	if (!b->listener_conns)
+		return FM_ENOMEM;
+	for (unsigned i = 0; i < b->n_workers; i++) {
+		b->workers[i].listeners = calloc(n, sizeof(struct listener_rt));
+		if (!b->workers[i].listeners)
+			return FM_ENOMEM;
+		for (size_t k = 0; k < n; k++)
+			b->workers[i].listeners[k].fd = -1;
+	}
+	for (size_t k = 0; k < n; k++) {
+		int rc = open_listener(b, k, eb);
+		if (rc != FM_OK)
+			return rc;
 	}
 	return FM_OK;
 }
 
-static int apply_log_conf(struct log *lg, const struct conf *c, struct fm_errbuf *eb)
+/* --- control thread: logging, reload, signals ---------------------------- */
+
+static int open_log(struct log *lg, const struct conf *c, struct fm_errbuf *eb)
 {
 	lg->types = c->log_types;
 	lg->dests = c->log_dests & ~(unsigned)LOG_D_FILE;
@@ -96,6 +149,9 @@ static int apply_log_conf(struct log *lg, const struct conf *c, struct fm_errbuf
 	return FM_OK;
 }
 
+/* Re-read the config file; apply what may change without reopening
+ * listeners, hand every worker its new limits. A broken file changes
+ * nothing. */
 static void reload(struct broker *b)
 {
 	if (!b->conf_path) {
@@ -108,15 +164,21 @@ static void reload(struct broker *b)
 	int rc = conf_load_file(&fresh, b->conf_path, &eb);
 	if (rc == FM_OK)
 		rc = conf_finish(&fresh, &eb);
-	if (rc == FM_OK) {
-		conf_apply_reloadable(&b->conf, &fresh);
-		rc = apply_log_conf(&b->log, &b->conf, &eb);
-	}
-	if (rc == FM_OK)
-		log_notice(&b->log, "SIGHUP: reloaded %s (listeners and workers need a restart)", b->conf_path);
-	else
+	if (rc != FM_OK) {
 		log_error(&b->log, "SIGHUP: keeping the previous configuration: %s", eb.msg);
+		conf_fini(&fresh);
+		return;
+	}
+	pthread_rwlock_wrlock(&b->conf_lock);
+	conf_apply_reloadable(&b->conf, &fresh);
+	struct worker_limits lim = broker_limits(b);
+	pthread_rwlock_unlock(&b->conf_lock);
+	log_set_types(&b->log, fresh.log_types);
+	for (unsigned i = 0; i < b->n_workers; i++)
+		worker_post_limits(&b->workers[i], &lim);
 	conf_fini(&fresh);
+	log_notice(&b->log, "SIGHUP: reloaded %s (listeners, workers and log destinations need a restart)",
+		   b->conf_path);
 }
 
 static void on_signal(struct loop *lp, int fd, unsigned events, void *arg)
@@ -129,7 +191,6 @@ static void on_signal(struct loop *lp, int fd, unsigned events, void *arg)
 			reload(b);
 		} else {
 			log_notice(&b->log, "signal %u: shutting down", si.ssi_signo);
-			b->stopping = true;
 			loop_stop(lp);
 		}
 	}
@@ -142,13 +203,14 @@ static int setup_signals(struct broker *b, struct fm_errbuf *eb)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
-	/* blocked before any thread starts, so every thread inherits the mask */
+	/* blocked before any worker starts, so every thread inherits the mask
+	 * and only the control loop's signalfd sees them */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	b->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (b->signal_fd < 0)
 		return fm_errbuf_set(eb, "signalfd: %s", strerror(errno));
-	return loop_io_add(b->worker.loop, b->signal_fd, LOOP_READ, on_signal, b);
+	return loop_io_add(b->control, b->signal_fd, LOOP_READ, on_signal, b);
 }
 
 static int write_pid_file(const struct broker *b, struct fm_errbuf *eb)
@@ -163,15 +225,44 @@ static int write_pid_file(const struct broker *b, struct fm_errbuf *eb)
 	return FM_OK;
 }
 
-static int worker_init(struct worker *w, struct broker *b)
+/* --- life cycle ------------------------------------------------------------ */
+
+static unsigned worker_count(const struct conf *c)
 {
-	w->b = b;
-	list_init(&w->clients);
-	list_init(&w->dirty);
-	w->loop = loop_new();
-	w->scratch = malloc(SCRATCH_BYTES);
-	w->scratch_len = SCRATCH_BYTES;
-	return w->loop && w->scratch ? FM_OK : FM_ENOMEM;
+	if (c->workers)
+		return c->workers;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > MAX_AUTO_WORKERS ? MAX_AUTO_WORKERS : (unsigned)n;
+}
+
+static int init_shared(struct broker *b)
+{
+	pthread_rwlock_init(&b->conf_lock, NULL);
+	pthread_rwlock_init(&b->subs_lock, NULL);
+	pthread_rwlock_init(&b->retained_lock, NULL);
+	pthread_mutex_init(&b->sessions_lock, NULL);
+	b->locks_ready = true;
+	b->subs = topic_tree_new();
+	b->retained = retain_tree_new(route_retained_unref);
+	b->sessions = session_table_new();
+	b->control = loop_new();
+	return b->subs && b->retained && b->sessions && b->control ? FM_OK : FM_ENOMEM;
+}
+
+static int init_workers(struct broker *b)
+{
+	unsigned n = worker_count(&b->conf);
+	b->workers = calloc(n, sizeof(*b->workers));
+	if (!b->workers)
+		return FM_ENOMEM;
+	struct worker_limits lim = broker_limits(b);
+	for (unsigned i = 0; i < n; i++) {
+		b->n_workers++;
+		if (worker_init(&b->workers[i], b, i) != FM_OK)
+			return FM_ENOMEM;
+		b->workers[i].lim = lim;
+	}
+	return FM_OK;
 }
 
 int broker_init(struct broker *b, struct conf *conf, const char *conf_path, struct fm_errbuf *eb)
@@ -184,64 +275,60 @@ int broker_init(struct broker *b, struct conf *conf, const char *conf_path, stru
 	b->start_ms = clock_wall_ms();
 	srand((unsigned)(b->start_ms ^ (uint64_t)getpid()));
 	log_init(&b->log, b->conf.log_types, 0);
-	int rc = apply_log_conf(&b->log, &b->conf, eb);
+	int rc = open_log(&b->log, &b->conf, eb);
 	if (rc != FM_OK)
 		return rc;
-	b->subs = topic_tree_new();
-	b->retained = retain_tree_new(route_retained_unref);
-	b->sessions = session_table_new();
-	if (!b->subs || !b->retained || !b->sessions || worker_init(&b->worker, b) != FM_OK)
-		return fm_errbuf_set(eb, "out of memory") , FM_ENOMEM;
+	if (init_shared(b) != FM_OK || init_workers(b) != FM_OK)
+		return fm_errbuf_set(eb, "out of memory"), FM_ENOMEM;
 	if ((rc = setup_signals(b, eb)) != FM_OK || (rc = open_listeners(b, eb)) != FM_OK)
 		return rc;
 	return write_pid_file(b, eb);
 }
 
-/* Graceful stop: stop accepting, close every connection (flushing what is
- * already queued for it), then let the loop run its deferred frees. Wills
- * are not published: the clients did not go away, the broker did. */
-static void shutdown_clients(struct broker *b)
-{
-	for (size_t i = 0; i < b->n_listeners; i++) {
-		if (b->listeners[i].fd >= 0) {
-			loop_io_del(b->worker.loop, b->listeners[i].fd);
-			close(b->listeners[i].fd);
-			b->listeners[i].fd = -1;
-		}
-	}
-	struct list *pos, *tmp;
-	list_foreach_safe(pos, tmp, &b->worker.clients) {
-		struct client *c = list_entry(pos, struct client, link);
-		c->will_on_close = false;
-		client_close(c, "server shutting down");
-	}
-	loop_stop(b->worker.loop);
-	loop_run(b->worker.loop); /* one iteration: deferred frees */
-}
-
 int broker_run(struct broker *b)
 {
-	log_notice(&b->log, "fleetmq %s running", FLEETMQ_VERSION);
-	int rc = loop_run(b->worker.loop);
-	shutdown_clients(b);
+	int rc = FM_OK;
+	for (unsigned i = 0; i < b->n_workers && rc == FM_OK; i++)
+		rc = worker_start(&b->workers[i]);
+	if (rc == FM_OK) {
+		log_notice(&b->log, "fleetmq %s running with %u worker%s", FLEETMQ_VERSION, b->n_workers,
+			   b->n_workers == 1 ? "" : "s");
+		rc = loop_run(b->control);
+	}
+	for (unsigned i = 0; i < b->n_workers; i++)
+		worker_stop_and_join(&b->workers[i]);
+	/* every thread is gone: what is still in flight between workers is
+	 * released, not delivered */
+	for (unsigned i = 0; i < b->n_workers; i++)
+		worker_drain_final(&b->workers[i]);
+	for (unsigned i = 0; i < b->n_workers && rc == FM_OK; i++)
+		rc = b->workers[i].rc;
 	log_notice(&b->log, "fleetmq stopped");
 	return rc;
 }
 
 void broker_fini(struct broker *b)
 {
-	for (size_t i = 0; i < b->n_listeners; i++)
-		if (b->listeners[i].fd >= 0)
-			close(b->listeners[i].fd);
-	free(b->listeners);
+	for (unsigned i = 0; i < b->n_workers; i++) {
+		worker_stop_and_join(&b->workers[i]);
+		worker_drain_final(&b->workers[i]);
+	}
+	for (unsigned i = 0; i < b->n_workers; i++)
+		worker_fini(&b->workers[i]);
+	free(b->workers);
+	free(b->listener_conns);
 	if (b->signal_fd >= 0)
 		close(b->signal_fd);
-	session_table_free(b->sessions);
-	retain_tree_free(b->retained);
+	loop_free(b->control);
 	topic_tree_free(b->subs);
-	free(b->targets);
-	loop_free(b->worker.loop);
-	free(b->worker.scratch);
+	retain_tree_free(b->retained);
+	session_table_free(b->sessions);
+	if (b->locks_ready) {
+		pthread_rwlock_destroy(&b->conf_lock);
+		pthread_rwlock_destroy(&b->subs_lock);
+		pthread_rwlock_destroy(&b->retained_lock);
+		pthread_mutex_destroy(&b->sessions_lock);
+	}
 	if (b->conf.pid_file)
 		unlink(b->conf.pid_file);
 	log_fini(&b->log);

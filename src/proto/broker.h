@@ -1,19 +1,25 @@
 /* The broker: the state every protocol handler acts on, passed explicitly
- * (there is no global). One struct broker per process; worker-owned parts
- * (the loop, the client list, the output flush list) are grouped in struct
- * worker so the multi-core work can run N of them.
+ * (there is no global). One struct broker per process.
  *
- * Threading today: one worker, run on the main thread. */
+ * Threading: N workers (`workers`, default one per core), each a thread
+ * with its own loop, listening sockets, connections and the sessions homed
+ * there. Shared between them: the subscription tree and the retained tree
+ * (read-mostly, rwlocks), the session table (mutex, CONNECT and session end
+ * only). Everything else crosses threads as messages (worker.h). The main
+ * thread runs the control loop: signals, reload, shutdown. */
 #ifndef FM_PROTO_BROKER_H
 #define FM_PROTO_BROKER_H
 
 #include "config/conf.h"
 #include "core/list.h"
 #include "core/log.h"
+#include "loop/inbox.h"
 #include "loop/loop.h"
 #include "session/session.h"
 #include "topic/topic.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -30,15 +36,21 @@
 #define FM_READ_BUDGET (256u * 1024u)
 
 struct broker;
+struct worker;
 
+/* One listening socket of one worker: every worker has its own socket per
+ * configured listener (SO_REUSEPORT), so the kernel spreads connections. */
 struct listener_rt {
 	struct broker *b;
+	struct worker *w;
 	const struct conf_listener *conf; /* in b->conf */
+	size_t index;                     /* in b->conf.listeners */
 	int fd;
 	unsigned port;                    /* bound port (ephemeral resolved) */
-	uint32_t connections;             /* currently open on this listener */
 };
 
+/* Counters of one worker; summed across workers when reported. Only the
+ * owning worker writes them. */
 struct broker_stats {
 	uint64_t connects_total;
 	uint64_t msgs_in;          /* PUBLISH received */
@@ -49,44 +61,68 @@ struct broker_stats {
 	uint64_t slow_consumers;   /* closed for not reading their output */
 	uint64_t dropped_queue;    /* session queue limits */
 	uint64_t dropped_offline;  /* QoS 0 for offline sessions */
+	uint64_t remote_batches;   /* delivery batches sent to other workers */
 };
 
 /* A routing target collected during one fan-out, de-duplicated by session. */
 struct route_target {
 	struct session *s;
+	struct worker *home;       /* s's home when matched */
 	uint8_t qos;               /* highest granted QoS among matching filters */
+};
+
+/* The reloadable limits a worker applies on its hot paths. Each worker has
+ * its own copy, replaced by a message from the control thread on SIGHUP, so
+ * a reload never races with a worker reading them. */
+struct worker_limits {
+	struct session_limits session;
+	uint32_t message_size_limit;
+	uint32_t connect_timeout_s;
+	uint16_t max_keepalive;
+	bool retain_available;
 };
 
 struct worker {
 	struct broker *b;
+	unsigned id;
+	pthread_t thread;
+	bool started;
 	struct loop *loop;
+	struct inbox inbox;        /* messages from other workers and the control thread */
+	struct listener_rt *listeners; /* one per configured listener */
 	struct list clients;       /* struct client, all connections of this worker */
 	uint32_t n_clients;
 	struct list dirty;         /* clients with output to flush this iteration */
 	bool flush_pending;        /* a flush task is deferred */
 	uint8_t *scratch;          /* read buffer shared by this worker's connections */
 	size_t scratch_len;
+	struct route_target *targets; /* fan-out scratch */
+	uint32_t n_targets, cap_targets;
+	struct worker_limits lim;
+	struct broker_stats stats;
+	int rc;                    /* what its loop returned */
 };
 
 struct broker {
-	struct conf conf;          /* live config; reloadable fields change on SIGHUP */
+	struct conf conf;          /* live config; the control thread changes reloadable fields */
+	pthread_rwlock_t conf_lock; /* readers: workers at CONNECT; writer: reload */
 	const char *conf_path;     /* NULL: embedded default */
 	struct log log;
-	struct worker worker;      /* the single worker for now */
-	struct listener_rt *listeners;
-	size_t n_listeners;
-	uint32_t n_clients;        /* all connections (max_connections) */
-	struct topic_tree *subs;
+	struct worker *workers;
+	unsigned n_workers;
+	atomic_uint *listener_conns; /* open connections per configured listener */
+	atomic_uint n_clients;     /* all connections (max_connections) */
+	struct topic_tree *subs;   /* shared, read-mostly: */
+	pthread_rwlock_t subs_lock;
 	struct retain_tree *retained;
+	pthread_rwlock_t retained_lock;
 	struct session_table *sessions;
-	struct route_target *targets; /* fan-out scratch */
-	uint32_t n_targets, cap_targets;
-	uint64_t match_epoch;
-	uint64_t client_seq;       /* for assigned client ids */
+	pthread_mutex_t sessions_lock;
+	atomic_ullong client_seq;  /* for assigned client ids */
 	uint64_t start_ms;         /* wall clock at start */
-	bool stopping;
+	struct loop *control;      /* main thread: signals */
 	int signal_fd;
-	struct broker_stats stats;
+	bool locks_ready;
 };
 
 /* Build the broker from a finished config (taken over: b owns it). Opens the
@@ -96,7 +132,9 @@ int broker_init(struct broker *b, struct conf *conf, const char *conf_path, stru
 int broker_run(struct broker *b);
 void broker_fini(struct broker *b);
 
-/* Limits for session queues as currently configured. */
-struct session_limits broker_session_limits(const struct broker *b);
+/* The current reloadable limits from b->conf (caller holds conf_lock). */
+struct worker_limits broker_limits(const struct broker *b);
+/* Sum of every worker's counters (approximate while workers run). */
+struct broker_stats broker_stats_sum(const struct broker *b);
 
 #endif

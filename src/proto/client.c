@@ -49,12 +49,12 @@ int client_accept(struct worker *w, struct listener_rt *l, int fd, const char *p
 	list_init(&c->wait_link);
 	list_push_back(&w->clients, &c->link);
 	w->n_clients++;
-	w->b->n_clients++;
-	l->connections++;
+	atomic_fetch_add(&w->b->n_clients, 1);
+	atomic_fetch_add(&w->b->listener_conns[l->index], 1);
 	c->last_rx_ms = loop_now_ms(w->loop);
 	loop_timer_init(&c->timer, on_timer, c);
 	loop_timer_init(&c->stall_timer, on_stall_timer, c);
-	loop_timer_start(w->loop, &c->timer, (uint64_t)w->b->conf.connect_timeout_s * 1000u);
+	loop_timer_start(w->loop, &c->timer, (uint64_t)w->lim.connect_timeout_s * 1000u);
 	return FM_OK;
 }
 
@@ -117,9 +117,9 @@ static int dispatch(struct client *c, const struct mqtt_frame *f, const char **w
 
 /* Largest whole packet accepted: with message_size_limit set, the payload
  * limit plus the largest possible topic and headers; else the MQTT maximum. */
-static uint32_t max_packet(const struct broker *b)
+static uint32_t max_packet(const struct worker *w)
 {
-	uint32_t lim = b->conf.message_size_limit;
+	uint32_t lim = w->lim.message_size_limit;
 	if (lim == 0 || lim > MQTT_MAX_REMAINING_LENGTH - 65536)
 		return 0;
 	return lim + 65536 + 5;
@@ -134,7 +134,7 @@ static ssize_t process(struct client *c, const uint8_t *p, size_t len)
 		struct mqtt_frame f;
 		size_t used;
 		uint8_t reason = 0;
-		int rc = mqtt_frame_parse(p + done, len - done, max_packet(c->b), &f, &used, &reason);
+		int rc = mqtt_frame_parse(p + done, len - done, max_packet(c->w), &f, &used, &reason);
 		if (rc == FM_EAGAIN)
 			break;
 		if (rc != FM_OK) {
@@ -144,11 +144,14 @@ static ssize_t process(struct client *c, const uint8_t *p, size_t len)
 		}
 		const char *why = NULL;
 		c->last_rx_ms = loop_now_ms(c->w->loop);
-		c->b->stats.bytes_in += used;
-		if (dispatch(c, &f, &why) != FM_OK) {
+		rc = dispatch(c, &f, &why);
+		if (rc == FM_EAGAIN)
+			break; /* CONNECT waits for a handoff; it stays unconsumed */
+		if (rc != FM_OK) {
 			client_close(c, why ? why : "protocol error");
 			return -1;
 		}
+		c->w->stats.bytes_in += used;
 		done += used;
 	}
 	return c->state == CLIENT_CLOSED ? -1 : (ssize_t)done;
@@ -178,7 +181,7 @@ static int consume_input(struct client *c, const uint8_t *p, size_t n)
 static void on_readable(struct client *c)
 {
 	size_t budget = FM_READ_BUDGET;
-	while (budget > 0 && c->state != CLIENT_CLOSED && !c->read_paused) {
+	while (budget > 0 && c->state != CLIENT_CLOSED && !c->read_paused && !c->connect_pending) {
 		ssize_t n = conn_read(&c->conn, c->w->scratch, c->w->scratch_len);
 		if (n == FM_EAGAIN)
 			return;
@@ -202,7 +205,8 @@ static void wake_waiters(struct client *c)
 		struct client *pub = list_entry(pos, struct client, wait_link);
 		list_del(&pub->wait_link);
 		pub->read_paused = false;
-		set_events(pub, pub->io_events | LOOP_READ);
+		if (!pub->connect_pending)
+			set_events(pub, pub->io_events | LOOP_READ);
 	}
 }
 
@@ -219,13 +223,17 @@ static void flush(struct client *c)
 			client_close(c, "write error");
 			return;
 		}
-		c->b->stats.bytes_out += (uint64_t)n;
+		c->w->stats.bytes_out += (uint64_t)n;
 		c->bytes_written += (uint64_t)n;
 		buf_consume(&c->out, (size_t)n);
 	}
-	unsigned want = c->read_paused ? 0 : LOOP_READ;
+	unsigned want = c->read_paused || c->connect_pending ? 0 : LOOP_READ;
 	if (buf_used(&c->out) > 0)
 		want |= LOOP_WRITE;
+	if (client_out_over(c, FM_OUT_HIGH) && !loop_timer_armed(&c->stall_timer)) {
+		c->stall_mark = c->bytes_written;
+		loop_timer_start(c->w->loop, &c->stall_timer, FM_STALL_MS);
+	}
 	else
 		buf_shrink_if_empty(&c->out);
 	set_events(c, want);
@@ -281,21 +289,18 @@ void client_pause_for(struct client *publisher, struct client *target)
 	publisher->read_paused = true;
 	list_push_back(&target->waiters, &publisher->wait_link);
 	set_events(publisher, publisher->io_events & ~LOOP_READ);
-	if (!loop_timer_armed(&target->stall_timer)) {
-		target->stall_mark = target->bytes_written;
-		loop_timer_start(target->w->loop, &target->stall_timer, FM_STALL_MS);
-	}
 }
 
-/* Publishers have waited FM_STALL_MS on this client's output: if not one
- * byte went out meanwhile, the reader is stuck; drop it to free them. */
+/* Output has stayed above FM_OUT_HIGH for FM_STALL_MS: if not one byte went
+ * out meanwhile, the reader is stuck; drop it, which frees the publishers
+ * waiting on it and the memory its output holds. */
 static void on_stall_timer(struct loop *lp, struct loop_timer *t, void *arg)
 {
 	struct client *c = arg;
-	if (list_empty(&c->waiters))
+	if (!client_out_over(c, FM_OUT_HIGH))
 		return;
 	if (c->bytes_written == c->stall_mark) {
-		c->b->stats.slow_consumers++;
+		c->w->stats.slow_consumers++;
 		client_close(c, "slow consumer: output not draining");
 		return;
 	}
@@ -335,10 +340,35 @@ void client_close(struct client *c, const char *reason)
 	wake_waiters(c);
 	list_del(&c->link);
 	c->w->n_clients--;
-	b->n_clients--;
-	c->listener->connections--;
+	atomic_fetch_sub(&b->n_clients, 1);
+	atomic_fetch_sub(&b->listener_conns[c->listener->index], 1);
 	if (c->session)
 		proto_session_detach(c);
+	if (c->connect_pending)
+		return; /* another worker holds c until its handoff comes back */
 	if (loop_defer(c->w->loop, free_client, c) != FM_OK)
 		free_client(c->w->loop, c); /* nothing else references c now */
+}
+
+void client_wait_handoff(struct client *c)
+{
+	c->connect_pending = true;
+	set_events(c, c->io_events & ~(unsigned)LOOP_READ);
+}
+
+void client_handoff_done(struct client *c)
+{
+	c->connect_pending = false;
+	if (c->state == CLIENT_CLOSED) {
+		free_client(c->w->loop, c);
+		return;
+	}
+	/* the CONNECT is still first in c->in: run it (and what followed) again */
+	ssize_t done = process(c, buf_head(&c->in), buf_used(&c->in));
+	if (done < 0)
+		return;
+	buf_consume(&c->in, (size_t)done);
+	buf_shrink_if_empty(&c->in);
+	if (!c->connect_pending)
+		set_events(c, (c->read_paused ? 0 : LOOP_READ) | (buf_used(&c->out) ? LOOP_WRITE : 0));
 }

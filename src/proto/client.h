@@ -38,12 +38,13 @@ struct client {
 	struct buf in;            /* bytes of an incomplete packet */
 	struct buf out;           /* bytes waiting to be written */
 	struct loop_timer timer;  /* connect timeout, then keepalive */
-	struct loop_timer stall_timer; /* armed while publishers wait on our output */
+	struct loop_timer stall_timer; /* armed while output is above FM_OUT_HIGH */
 	uint64_t bytes_written;   /* total written to the socket (progress marker) */
 	uint64_t stall_mark;      /* bytes_written when stall_timer was armed */
 	uint64_t last_rx_ms;      /* loop time of the last packet received */
 	unsigned io_events;       /* events registered with the loop */
 	bool read_paused;         /* backpressure: not reading */
+	bool connect_pending;     /* CONNECT waits for a session from another worker */
 	bool will_on_close;       /* publish the will if we close (not after DISCONNECT) */
 	struct list link;         /* worker->clients */
 	struct list dirty_link;   /* worker->dirty while output is pending */
@@ -60,14 +61,27 @@ int client_accept(struct worker *w, struct listener_rt *l, int fd, const char *p
  * Idempotent. After this call c is still valid memory until the deferred free. */
 void client_close(struct client *c, const char *reason);
 
+/* The worker that owns c (fixed for c's life; safe to read anywhere). */
+static inline struct worker *client_worker(const struct client *c) { return c->w; }
+
+/* c's CONNECT needs a session homed on another worker: stop reading until
+ * client_handoff_done(). The CONNECT stays unconsumed in c->in. */
+void client_wait_handoff(struct client *c);
+
+/* The session c's CONNECT waited for was handed over (or ended): run the
+ * CONNECT again, now locally; a client closed meanwhile is freed instead.
+ * Called on c's worker, or single-threaded at the final drain. */
+void client_handoff_done(struct client *c);
+
 /* Output is pending: flush it at the end of this iteration. */
 void client_mark_dirty(struct client *c);
 static inline bool client_out_over(const struct client *c, size_t limit) { return buf_used(&c->out) > limit; }
 
 /* Backpressure: publisher stops reading until target drains below FM_OUT_LOW.
- * A target that writes nothing at all for FM_STALL_MS while publishers wait
- * is a stuck consumer and is closed, so one dead reader cannot stall the
- * publishers it shares with everyone else. */
+ * A client whose output stays above FM_OUT_HIGH without one byte written
+ * for FM_STALL_MS is a stuck consumer and is closed, so one dead reader can
+ * neither stall the publishers it shares with everyone else nor hold
+ * memory. */
 void client_pause_for(struct client *publisher, struct client *target);
 
 /* Start keepalive supervision (1.5 x keepalive) after CONNECT [MQTT-3.1.2-24]. */

@@ -21,7 +21,7 @@ static void encode_publish(struct client *c, struct msg *m, uint8_t qos, uint16_
 		.payload = { .p = m->payload, .len = m->payload_len },
 	};
 	if (mqtt_encode_publish(&c->out, c->version, &pub) == FM_OK) {
-		c->b->stats.msgs_out++;
+		c->w->stats.msgs_out++;
 		client_mark_dirty(c);
 	}
 }
@@ -33,63 +33,61 @@ static void send_pubrel(struct client *c, uint16_t packet_id)
 		client_mark_dirty(c);
 }
 
-static bool can_send_now(struct broker *b, struct session *s, const struct client *c)
+static bool can_send_now(struct worker *w, struct session *s, const struct client *c)
 {
-	struct session_limits lim = broker_session_limits(b);
-	return s->queued == 0 && !session_inflight_full(s, &lim) && !client_out_over(c, FM_OUT_HARD);
+	return s->queued == 0 && !session_inflight_full(s, &w->lim.session) && !client_out_over(c, FM_OUT_HARD);
 }
 
-static void send_inflight(struct broker *b, struct session *s, struct client *c, struct msg *m, uint8_t qos)
+static void send_inflight(struct worker *w, struct session *s, struct client *c, struct msg *m, uint8_t qos)
 {
 	uint16_t id;
 	if (session_inflight_add(s, m, qos, &id) != FM_OK) {
-		b->stats.dropped_queue++;
+		w->stats.dropped_queue++;
 		return;
 	}
 	encode_publish(c, m, qos, id, false);
 }
 
-static void enqueue(struct broker *b, struct session *s, struct msg *m, uint8_t qos)
+static void enqueue(struct worker *w, struct session *s, struct msg *m, uint8_t qos)
 {
-	struct session_limits lim = broker_session_limits(b);
-	if (session_queue_push(s, m, qos, &lim) != FM_OK)
-		b->stats.dropped_queue++;
+	if (session_queue_push(s, m, qos, &w->lim.session) != FM_OK)
+		w->stats.dropped_queue++;
 }
 
-void deliver_msg(struct broker *b, struct session *s, struct msg *m, uint8_t qos)
+void deliver_msg(struct worker *w, struct session *s, struct msg *m, uint8_t qos)
 {
 	struct client *c = s->owner;
 	if ((qos & 0x03) == 0) {
 		if (c && !client_out_over(c, FM_OUT_HARD))
 			encode_publish(c, m, qos, 0, false);
 		else if (c)
-			b->stats.dropped_qos0++;
+			w->stats.dropped_qos0++;
 		else
-			b->stats.dropped_offline++;
+			w->stats.dropped_offline++;
 		return;
 	}
-	if (c && can_send_now(b, s, c))
-		send_inflight(b, s, c, m, qos);
+	if (c && can_send_now(w, s, c))
+		send_inflight(w, s, c, m, qos);
 	else if (c || s->persistent)
-		enqueue(b, s, m, qos);
+		enqueue(w, s, m, qos);
 	else
-		b->stats.dropped_offline++;
+		w->stats.dropped_offline++;
 }
 
-void deliver_pump(struct broker *b, struct session *s)
+void deliver_pump(struct worker *w, struct session *s)
 {
 	struct client *c = s->owner;
-	struct session_limits lim = broker_session_limits(b);
-	while (c && s->queued > 0 && !session_inflight_full(s, &lim) && !client_out_over(c, FM_OUT_HARD)) {
+	const struct session_limits *lim = &w->lim.session;
+	while (c && s->queued > 0 && !session_inflight_full(s, lim) && !client_out_over(c, FM_OUT_HARD)) {
 		struct msg *m;
 		uint8_t qos;
 		session_queue_pop(s, &m, &qos);
-		send_inflight(b, s, c, m, qos);
+		send_inflight(w, s, c, m, qos);
 		msg_unref(m); /* the queue's reference; inflight took its own */
 	}
 }
 
-void deliver_resume(struct broker *b, struct session *s)
+void deliver_resume(struct worker *w, struct session *s)
 {
 	struct client *c = s->owner;
 	for (uint32_t i = 0; i < s->n_inflight; i++) {
@@ -99,5 +97,5 @@ void deliver_resume(struct broker *b, struct session *s)
 		else
 			encode_publish(c, in->msg, in->qos, in->packet_id, true); /* [MQTT-4.4.0-1] */
 	}
-	deliver_pump(b, s);
+	deliver_pump(w, s);
 }

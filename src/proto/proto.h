@@ -26,21 +26,21 @@ int proto_on_disconnect(struct client *c, const struct mqtt_frame *f, const char
 /* Route m to every matching subscription, one delivery per session at the
  * highest granted QoS [MQTT-3.3.5-1]. from is the publishing client or NULL
  * (will messages); it may be paused if a target's output is saturated. */
-void route_publish(struct broker *b, struct client *from, struct msg *m);
+void route_publish(struct worker *w, struct client *from, struct msg *m);
 /* Store, replace or delete (empty payload) the retained message for m's topic. */
 void route_retain(struct broker *b, struct msg *m);
 /* The retained tree's unref callback: values are struct msg. */
 void route_retained_unref(void *value);
 
-/* Deliver m to session s at delivery QoS qos (| DELIVER_RETAIN). Sends now
+/* Deliver m to session s, homed on w, at delivery QoS qos (| DELIVER_RETAIN). Sends now
  * if the session is online and its window allows, else queues (persistent
  * sessions, QoS > 0) or drops. */
-void deliver_msg(struct broker *b, struct session *s, struct msg *m, uint8_t qos);
+void deliver_msg(struct worker *w, struct session *s, struct msg *m, uint8_t qos);
 /* Fill the inflight window from the session queue (after an ack or on resume). */
-void deliver_pump(struct broker *b, struct session *s);
+void deliver_pump(struct worker *w, struct session *s);
 /* On session resume: resend inflight PUBLISH with DUP and pending PUBREL
  * [MQTT-4.4.0-1], then pump the queue. */
-void deliver_resume(struct broker *b, struct session *s);
+void deliver_resume(struct worker *w, struct session *s);
 
 /* --- sessions (connect.c) ------------------------------------------------ */
 

@@ -25,12 +25,12 @@ static bool reserved_topic(const struct mqtt_str *t)
 
 static int publish_check(struct client *c, const struct mqtt_publish *pub, const char **why)
 {
-	const struct conf *cf = &c->b->conf;
-	if (cf->message_size_limit && pub->payload.len > cf->message_size_limit) {
+	const struct worker_limits *lim = &c->w->lim;
+	if (lim->message_size_limit && pub->payload.len > lim->message_size_limit) {
 		*why = "payload above message_size_limit";
 		return FM_ETOOBIG;
 	}
-	if (pub->retain && !cf->retain_available) {
+	if (pub->retain && !lim->retain_available) {
 		*why = "retained PUBLISH while retain_available is false";
 		return FM_EPROTO;
 	}
@@ -47,7 +47,7 @@ static int publish_route(struct client *c, const struct mqtt_publish *pub)
 		return FM_ENOMEM;
 	if (pub->retain)
 		route_retain(c->b, m); /* [MQTT-3.3.1-5] */
-	route_publish(c->b, c, m);
+	route_publish(c->w, c, m);
 	msg_unref(m);
 	return FM_OK;
 }
@@ -63,7 +63,7 @@ int proto_on_publish(struct client *c, const struct mqtt_frame *f, const char **
 	}
 	if ((rc = publish_check(c, &pub, why)) != FM_OK)
 		return rc;
-	c->b->stats.msgs_in++;
+	c->w->stats.msgs_in++;
 	struct session *s = c->session;
 	if (pub.qos == 2 && session_qos2_in_has(s, pub.packet_id)) {
 		send_ack(c, MQTT_PUBREC, pub.packet_id); /* duplicate: not routed again */

@@ -24,7 +24,7 @@ static void on_puback_or_pubcomp(struct client *c, const struct mqtt_ack *a)
 	if (!in || in->state != want)
 		return;
 	session_inflight_del(s, a->packet_id);
-	deliver_pump(c->b, s);
+	deliver_pump(c->w, s);
 }
 
 static void on_pubrec(struct client *c, const struct mqtt_ack *a)

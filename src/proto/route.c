@@ -1,49 +1,83 @@
 /* Routing: match a message against the subscription tree, collapse the
  * matches to one target per session at the highest granted QoS
- * [MQTT-3.3.5-1], and hand each target to delivery. The retained tree is
- * updated here too.
+ * [MQTT-3.3.5-1], deliver to sessions homed on this worker and send one
+ * batch per other worker to its inbox. The retained tree is updated here
+ * too.
  *
- * De-duplication uses an epoch stamped on each session instead of a set:
- * no allocation per message and O(1) per match. The targets array grows
- * geometrically and is reused across messages. */
+ * Matching runs under the tree's read lock. Sessions homed elsewhere get a
+ * reference while the lock is held (their home may end them as soon as it
+ * is released); sessions homed here need none, since only this thread can
+ * end or move them. The targets array is per worker, grows geometrically
+ * and is reused across messages: no allocation per message here. */
 #include "proto/proto.h"
+#include "proto/worker.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
-static bool targets_reserve(struct broker *b)
+static bool targets_reserve(struct worker *w)
 {
-	if (b->n_targets < b->cap_targets)
+	if (w->n_targets < w->cap_targets)
 		return true;
-	uint32_t cap = b->cap_targets ? b->cap_targets * 2 : 64;
-	struct route_target *t = realloc(b->targets, cap * sizeof(*t));
+	uint32_t cap = w->cap_targets ? w->cap_targets * 2 : 64;
+	struct route_target *t = realloc(w->targets, cap * sizeof(*t));
 	if (!t)
 		return false;
-	b->targets = t;
-	b->cap_targets = cap;
+	w->targets = t;
+	w->cap_targets = cap;
 	return true;
 }
 
 static void collect(void *arg, const struct topic_sub *sub)
 {
-	struct broker *b = arg;
+	struct worker *w = arg;
 	struct session *s = sub->subscriber;
-	uint8_t qos = sub->options & 0x03;
-	if (s->match_epoch == b->match_epoch) {
-		struct route_target *t = &b->targets[s->match_slot];
-		if (qos > t->qos)
-			t->qos = qos;
+	if (!targets_reserve(w)) {
+		w->stats.dropped_queue++; /* out of memory: this delivery is lost, counted */
 		return;
 	}
-	if (!targets_reserve(b)) {
-		b->stats.dropped_queue++; /* out of memory: this delivery is lost, counted */
-		return;
-	}
-	s->match_epoch = b->match_epoch;
-	s->match_slot = b->n_targets;
-	b->targets[b->n_targets++] = (struct route_target){ .s = s, .qos = qos };
+	struct worker *home = session_home(s);
+	if (home != w)
+		session_ref(s);
+	w->targets[w->n_targets++] = (struct route_target){ .s = s, .home = home, .qos = sub->options & 0x03 };
 }
 
-/* Publishers feeding a saturated subscriber are paused (backpressure). */
+/* Order by home worker, then session: runs of one home become one batch,
+ * and duplicates of one session (overlapping filters) sit side by side. */
+static int by_home_then_session(const void *a, const void *b)
+{
+	const struct route_target *x = a, *y = b;
+	uintptr_t hx = (uintptr_t)x->home, hy = (uintptr_t)y->home;
+	if (hx != hy)
+		return hx < hy ? -1 : 1;
+	uintptr_t sx = (uintptr_t)x->s, sy = (uintptr_t)y->s;
+	return sx < sy ? -1 : sx > sy;
+}
+
+static void dedupe(struct worker *w)
+{
+	if (w->n_targets < 2)
+		return;
+	qsort(w->targets, w->n_targets, sizeof(w->targets[0]), by_home_then_session);
+	uint32_t out = 0;
+	for (uint32_t i = 0; i < w->n_targets; i++) {
+		struct route_target *t = &w->targets[i];
+		struct route_target *last = out ? &w->targets[out - 1] : NULL;
+		if (last && last->s == t->s) {
+			if (t->qos > last->qos)
+				last->qos = t->qos;
+			if (t->home != w)
+				session_unref(t->s); /* the duplicate's extra reference */
+			continue;
+		}
+		w->targets[out++] = *t;
+	}
+	w->n_targets = out;
+}
+
+/* Publishers feeding a saturated subscriber on this worker are paused
+ * (backpressure). Subscribers on other workers are bounded by their own
+ * output limits and queues instead. */
 static void apply_backpressure(struct client *from, struct session *target)
 {
 	struct client *tc = target->owner;
@@ -51,16 +85,35 @@ static void apply_backpressure(struct client *from, struct session *target)
 		client_pause_for(from, tc);
 }
 
-void route_publish(struct broker *b, struct client *from, struct msg *m)
+static uint8_t delivery_qos(const struct route_target *t, const struct msg *m)
 {
-	b->match_epoch++;
-	b->n_targets = 0;
-	topic_tree_match(b->subs, m->topic, m->topic_len, collect, b);
-	for (uint32_t i = 0; i < b->n_targets; i++) {
-		struct route_target *t = &b->targets[i];
-		uint8_t qos = t->qos < m->qos ? t->qos : m->qos; /* [MQTT-3.8.4-6] */
-		deliver_msg(b, t->s, m, qos);
-		apply_backpressure(from, t->s);
+	return t->qos < m->qos ? t->qos : m->qos; /* [MQTT-3.8.4-6] */
+}
+
+void route_publish(struct worker *w, struct client *from, struct msg *m)
+{
+	struct broker *b = w->b;
+	w->n_targets = 0;
+	pthread_rwlock_rdlock(&b->subs_lock);
+	topic_tree_match(b->subs, m->topic, m->topic_len, collect, w);
+	pthread_rwlock_unlock(&b->subs_lock);
+	dedupe(w);
+	for (uint32_t i = 0; i < w->n_targets; i++)
+		w->targets[i].qos = delivery_qos(&w->targets[i], m);
+	for (uint32_t i = 0; i < w->n_targets;) {
+		struct route_target *t = &w->targets[i];
+		if (t->home == w) {
+			deliver_msg(w, t->s, m, t->qos);
+			apply_backpressure(from, t->s);
+			i++;
+			continue;
+		}
+		uint32_t run = 1;
+		while (i + run < w->n_targets && w->targets[i + run].home == t->home)
+			run++;
+		worker_post_deliver(t->home, m, t, run); /* the references travel */
+		w->stats.remote_batches++;
+		i += run;
 	}
 }
 
@@ -74,6 +127,9 @@ void route_retain(struct broker *b, struct msg *m)
 	/* a retained message with an empty payload removes the stored one
 	 * and is not itself stored [MQTT-3.3.1-10], [MQTT-3.3.1-11] */
 	void *value = m->payload_len ? msg_ref(m) : NULL;
-	if (retain_tree_set(b->retained, m->topic, m->topic_len, value) != FM_OK && value)
+	pthread_rwlock_wrlock(&b->retained_lock);
+	int rc = retain_tree_set(b->retained, m->topic, m->topic_len, value);
+	pthread_rwlock_unlock(&b->retained_lock);
+	if (rc != FM_OK && value)
 		msg_unref(m);
 }

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 
 struct retained_ctx {
-	struct broker *b;
+	struct worker *w;
 	struct session *s;
 	uint8_t granted;
 };
@@ -21,7 +21,7 @@ static void send_retained(void *arg, void *value)
 	struct retained_ctx *rc = arg;
 	struct msg *m = value;
 	uint8_t qos = m->qos < rc->granted ? m->qos : rc->granted;
-	deliver_msg(rc->b, rc->s, m, qos | DELIVER_RETAIN);
+	deliver_msg(rc->w, rc->s, m, qos | DELIVER_RETAIN);
 }
 
 /* Subscribe one filter; returns the SUBACK code for it. */
@@ -33,10 +33,15 @@ static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e)
 	uint8_t qos = e->options & 0x03;
 	struct topic_sub sub = { .subscriber = c->session, .options = qos };
 	bool replaced;
-	if (topic_tree_add(b->subs, e->filter.p, e->filter.len, &sub, &replaced) != FM_OK)
+	pthread_rwlock_wrlock(&b->subs_lock);
+	int rc = topic_tree_add(b->subs, e->filter.p, e->filter.len, &sub, &replaced);
+	pthread_rwlock_unlock(&b->subs_lock);
+	if (rc != FM_OK)
 		return MQTT_SUBACK_FAILURE;
 	if (session_sub_set(c->session, e->filter.p, e->filter.len, qos) != FM_OK) {
+		pthread_rwlock_wrlock(&b->subs_lock);
 		topic_tree_del(b->subs, e->filter.p, e->filter.len, c->session);
+		pthread_rwlock_unlock(&b->subs_lock);
 		return MQTT_SUBACK_FAILURE;
 	}
 	if (log_enabled(&b->log, LOG_T_SUBSCRIBE))
@@ -47,8 +52,12 @@ static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e)
 
 static void deliver_retained_for(struct client *c, const struct mqtt_sub_entry *e, uint8_t granted)
 {
-	struct retained_ctx rc = { .b = c->b, .s = c->session, .granted = granted };
+	/* delivery only encodes into this client's output, so it is done
+	 * under the read lock rather than copying the matches out */
+	struct retained_ctx rc = { .w = c->w, .s = c->session, .granted = granted };
+	pthread_rwlock_rdlock(&c->b->retained_lock);
 	retain_tree_match(c->b->retained, e->filter.p, e->filter.len, send_retained, &rc);
+	pthread_rwlock_unlock(&c->b->retained_lock);
 }
 
 int proto_on_subscribe(struct client *c, const struct mqtt_frame *f, const char **why)
@@ -97,8 +106,11 @@ int proto_on_unsubscribe(struct client *c, const struct mqtt_frame *f, const cha
 	mqtt_entries_begin(&uns, false, &it);
 	while (mqtt_entries_next(&it, &e)) {
 		/* [MQTT-3.10.4-1] stop matching; a filter we do not have is not an error */
-		if (session_sub_del(c->session, e.filter.p, e.filter.len) == FM_OK)
+		if (session_sub_del(c->session, e.filter.p, e.filter.len) == FM_OK) {
+			pthread_rwlock_wrlock(&c->b->subs_lock);
 			topic_tree_del(c->b->subs, e.filter.p, e.filter.len, c->session);
+			pthread_rwlock_unlock(&c->b->subs_lock);
+		}
 		if (log_enabled(&c->b->log, LOG_T_UNSUBSCRIBE))
 			log_msg(&c->b->log, LOG_T_UNSUBSCRIBE, "%s %.*s", c->id_for_log,
 				(int)e.filter.len, e.filter.p);

@@ -12,7 +12,7 @@ struct queued {
 	uint8_t qos;
 };
 
-struct session *session_new(const char *client_id, size_t len, bool persistent)
+struct session *session_new(const char *client_id, size_t len, bool persistent, void *home)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -26,8 +26,17 @@ struct session *session_new(const char *client_id, size_t len, bool persistent)
 	s->client_id[len] = '\0';
 	s->id_len = len;
 	s->persistent = persistent;
+	atomic_init(&s->home, home);
+	atomic_init(&s->dead, false);
+	atomic_init(&s->refs, 1);
 	list_init(&s->queue);
 	return s;
+}
+
+void session_unref(struct session *s)
+{
+	if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+		session_free(s);
 }
 
 void session_reset_messages(struct session *s)

@@ -10,14 +10,19 @@
  * incoming QoS 2 messages awaiting PUBREL, and the will message.
  * Limits are passed in on each call so a SIGHUP reload applies at once.
  *
- * A session is owned by one worker at a time (the one running its client),
- * so nothing here is locked. */
+ * A session is owned by one worker at a time, its home: only the home
+ * worker reads or changes its state, so nothing here is locked. Other
+ * workers hold references (deliveries in flight to the home's inbox, a
+ * takeover in progress) and read only `home` and `dead`, both atomic. The
+ * session table holds one reference while the session is alive; the last
+ * reference frees it. */
 #ifndef FM_SESSION_SESSION_H
 #define FM_SESSION_SESSION_H
 
 #include "core/list.h"
 #include "session/msg.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,6 +58,9 @@ struct session {
 	size_t id_len;
 	bool persistent;        /* 3.1.1 clean session 0: survives disconnect */
 	void *owner;            /* connected client (opaque), NULL while offline */
+	_Atomic(void *) home;   /* owning worker (opaque); changes only by handoff */
+	atomic_bool dead;       /* ended: no longer in the table or the router */
+	atomic_uint refs;
 
 	struct session_sub *subs;    /* owned array */
 	uint32_t n_subs, cap_subs;
@@ -71,15 +79,27 @@ struct session {
 
 	struct msg *will;            /* owned reference or NULL */
 
-	uint64_t match_epoch;        /* router scratch: de-duplicates fan-out */
-	uint32_t match_slot;
 	struct session *hash_next;   /* session table chain */
 };
 
-struct session *session_new(const char *client_id, size_t len, bool persistent);
+/* A new session with one reference (the caller's), homed at home. */
+struct session *session_new(const char *client_id, size_t len, bool persistent, void *home);
 /* Release everything the session holds (messages, subscriptions list, will).
- * The caller has removed its subscriptions from the router. Accepts NULL. */
+ * The caller has removed its subscriptions from the router. Accepts NULL.
+ * Used directly only where no other reference can exist. */
 void session_free(struct session *s);
+static inline struct session *session_ref(struct session *s)
+{
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	return s;
+}
+/* Drop a reference; the last one frees the session (from any thread: by
+ * then nothing else can reach it). */
+void session_unref(struct session *s);
+static inline void *session_home(const struct session *s)
+{
+	return atomic_load_explicit(&((struct session *)s)->home, memory_order_acquire);
+}
 /* Drop queued and inflight state (clean session start, or takeover with clean). */
 void session_reset_messages(struct session *s);
 
@@ -117,7 +137,7 @@ void session_will_set(struct session *s, struct msg *will);
 
 struct session_table;
 struct session_table *session_table_new(void);
-/* Frees the table and every session still in it. */
+/* Frees the table and drops its reference on every session still in it. */
 void session_table_free(struct session_table *t);
 struct session *session_table_get(const struct session_table *t, const char *id, size_t len);
 /* Insert s (its id must not be present). FM_OK or FM_ENOMEM. */

@@ -44,7 +44,8 @@ void session_table_free(struct session_table *t)
 		struct session *s = t->buckets[i];
 		while (s) {
 			struct session *next = s->hash_next;
-			session_free(s);
+			s->hash_next = NULL;
+			session_unref(s);
 			s = next;
 		}
 	}

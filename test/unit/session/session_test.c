@@ -28,7 +28,7 @@ Test(msg, shares_one_allocation_and_counts_references)
  * are never 0 [MQTT-2.3.1-1]. */
 Test(session_inflight, MQTT_2_3_1_2_packet_ids_unique_and_nonzero)
 {
-	struct session *s = session_new("c", 1, true);
+	struct session *s = session_new("c", 1, true, NULL);
 	struct msg *m = mk("t", "x");
 	s->next_packet_id = 65533; /* force wrap-around */
 	uint16_t ids[5];
@@ -51,7 +51,7 @@ Test(session_inflight, MQTT_2_3_1_2_packet_ids_unique_and_nonzero)
 
 Test(session_inflight, window_limit_and_send_order_kept_on_delete)
 {
-	struct session *s = session_new("c", 1, true);
+	struct session *s = session_new("c", 1, true, NULL);
 	struct session_limits lim = { .max_inflight = 3 };
 	struct msg *m = mk("t", "x");
 	uint16_t ids[3];
@@ -74,7 +74,7 @@ Test(session_inflight, window_limit_and_send_order_kept_on_delete)
 
 Test(session_queue, fifo_with_count_limit)
 {
-	struct session *s = session_new("c", 1, true);
+	struct session *s = session_new("c", 1, true, NULL);
 	struct session_limits lim = { .max_queued = 2 };
 	struct msg *a = mk("t", "a"), *b = mk("t", "b"), *c = mk("t", "c");
 	cr_assert_eq(session_queue_push(s, a, 1, &lim), FM_OK);
@@ -100,7 +100,7 @@ Test(session_queue, fifo_with_count_limit)
 
 Test(session_queue, byte_limit)
 {
-	struct session *s = session_new("c", 1, true);
+	struct session *s = session_new("c", 1, true, NULL);
 	struct session_limits lim = { .max_queued_bytes = 10 };
 	struct msg *m = mk("t", "1234"); /* 5 bytes */
 	cr_assert_eq(session_queue_push(s, m, 1, &lim), FM_OK);
@@ -113,7 +113,7 @@ Test(session_queue, byte_limit)
 
 Test(session_qos2, MQTT_4_3_3_2_incoming_ids_remembered_until_pubrel)
 {
-	struct session *s = session_new("c", 1, true);
+	struct session *s = session_new("c", 1, true, NULL);
 	cr_assert_not(session_qos2_in_has(s, 7));
 	session_qos2_in_add(s, 7);
 	session_qos2_in_add(s, 9);
@@ -126,7 +126,7 @@ Test(session_qos2, MQTT_4_3_3_2_incoming_ids_remembered_until_pubrel)
 
 Test(session_subs, set_replaces_and_del_removes)
 {
-	struct session *s = session_new("c", 1, true);
+	struct session *s = session_new("c", 1, true, NULL);
 	session_sub_set(s, "a/#", 3, 0);
 	session_sub_set(s, "b", 1, 1);
 	session_sub_set(s, "a/#", 3, 2);
@@ -145,7 +145,7 @@ Test(session_table, add_get_del_across_growth)
 	char id[32];
 	for (int i = 0; i < 1000; i++) {
 		snprintf(id, sizeof(id), "client-%d", i);
-		cr_assert_eq(session_table_add(t, session_new(id, strlen(id), false)), FM_OK);
+		cr_assert_eq(session_table_add(t, session_new(id, strlen(id), false, NULL)), FM_OK);
 	}
 	cr_assert_eq(session_table_count(t), 1000);
 	for (int i = 0; i < 1000; i += 7) {
@@ -160,4 +160,13 @@ Test(session_table, add_get_del_across_growth)
 	cr_assert_null(session_table_get(t, "client-5", 8));
 	cr_assert_eq(session_table_count(t), 999);
 	session_table_free(t);
+}
+
+Test(session, last_reference_frees_the_session)
+{
+	struct session *s = session_new("r", 1, true, NULL);
+	session_ref(s);
+	session_unref(s);
+	cr_assert_eq(atomic_load(&s->refs), 1);
+	session_unref(s); /* freed here; ASan reports a leak otherwise */
 }

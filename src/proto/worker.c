@@ -1,0 +1,261 @@
+/* Worker threads: start, stop, and the inbox messages between workers
+ * (see worker.h for the protocol). */
+#include "proto/worker.h"
+
+#include "proto/client.h"
+#include "proto/proto.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SCRATCH_BYTES (64u * 1024u)
+
+enum wmsg_type { WMSG_DELIVER, WMSG_TAKEOVER, WMSG_HANDOFF, WMSG_LIMITS };
+
+struct wmsg {
+	struct inbox_node node;
+	enum wmsg_type type;
+};
+
+struct wmsg_deliver {
+	struct wmsg h;
+	struct msg *m;            /* one reference for the whole batch */
+	uint32_t n;
+	struct route_target t[];  /* each holds a session reference */
+};
+
+/* TAKEOVER and HANDOFF: the session (a reference) and the waiting client. */
+struct wmsg_handover {
+	struct wmsg h;
+	struct session *s;
+	struct client *c;
+};
+
+struct wmsg_limits {
+	struct wmsg h;
+	struct worker_limits lim;
+};
+
+static void post(struct worker *w, struct wmsg *m, enum wmsg_type type)
+{
+	m->type = type;
+	inbox_push(&w->inbox, &m->node);
+}
+
+void worker_post_deliver(struct worker *w, struct msg *m, const struct route_target *targets, uint32_t n)
+{
+	struct wmsg_deliver *d = malloc(sizeof(*d) + n * sizeof(d->t[0]));
+	if (!d) {
+		for (uint32_t i = 0; i < n; i++)
+			session_unref(targets[i].s);
+		return; /* out of memory: these deliveries are lost */
+	}
+	d->m = msg_ref(m);
+	d->n = n;
+	memcpy(d->t, targets, n * sizeof(d->t[0]));
+	post(w, &d->h, WMSG_DELIVER);
+}
+
+static void post_handover(struct worker *w, enum wmsg_type type, struct session *s, struct client *c)
+{
+	/* A handover cannot be dropped: the waiting client would never be
+	 * answered. Allocation failure here is treated as fatal. */
+	struct wmsg_handover *h = malloc(sizeof(*h));
+	if (!h)
+		fm_panic("out of memory posting a session handover");
+	h->s = s;
+	h->c = c;
+	post(w, &h->h, type);
+}
+
+void worker_post_takeover(struct worker *w, struct session *s, struct client *c)
+{
+	post_handover(w, WMSG_TAKEOVER, s, c);
+}
+
+void worker_post_limits(struct worker *w, const struct worker_limits *lim)
+{
+	struct wmsg_limits *l = malloc(sizeof(*l));
+	if (!l)
+		return; /* the worker keeps its previous limits */
+	l->lim = *lim;
+	post(w, &l->h, WMSG_LIMITS);
+}
+
+/* --- handling ----------------------------------------------------------- */
+
+static void on_deliver(struct worker *w, struct wmsg_deliver *d)
+{
+	for (uint32_t i = 0; i < d->n; i++) {
+		struct session *s = d->t[i].s;
+		struct worker *home = session_home(s);
+		if (atomic_load(&s->dead)) {
+			session_unref(s);
+		} else if (home != w) {
+			worker_post_deliver(home, d->m, &d->t[i], 1); /* it moved: follow it */
+		} else {
+			deliver_msg(w, s, d->m, d->t[i].qos);
+			session_unref(s);
+		}
+	}
+	msg_unref(d->m);
+	free(d);
+}
+
+/* We are (or were) the session's home; another worker's client wants it. */
+static void on_takeover(struct worker *w, struct wmsg_handover *h)
+{
+	struct session *s = h->s;
+	struct worker *home = session_home(s);
+	if (!atomic_load(&s->dead) && home != w) {
+		post_handover(home, WMSG_TAKEOVER, s, h->c); /* moved meanwhile */
+		free(h);
+		return;
+	}
+	if (!atomic_load(&s->dead) && s->owner)
+		client_close(s->owner, "session taken over by a new connection"); /* [MQTT-3.1.4-2] */
+	/* detaching may have ended a clean session; otherwise hand it over
+	 * now that nothing here touches it any more */
+	struct worker *to = client_worker(h->c);
+	if (!atomic_load(&s->dead))
+		atomic_store_explicit(&s->home, to, memory_order_release);
+	post_handover(to, WMSG_HANDOFF, s, h->c);
+	free(h);
+}
+
+static void on_handoff(struct worker *w, struct wmsg_handover *h)
+{
+	(void)w;
+	client_handoff_done(h->c);
+	session_unref(h->s);
+	free(h);
+}
+
+static void handle(struct worker *w, struct wmsg *m)
+{
+	switch (m->type) {
+	case WMSG_DELIVER: on_deliver(w, (struct wmsg_deliver *)m); break;
+	case WMSG_TAKEOVER: on_takeover(w, (struct wmsg_handover *)m); break;
+	case WMSG_HANDOFF: on_handoff(w, (struct wmsg_handover *)m); break;
+	case WMSG_LIMITS:
+		w->lim = ((struct wmsg_limits *)m)->lim;
+		free(m);
+		break;
+	}
+}
+
+static struct wmsg *pop(struct worker *w)
+{
+	struct inbox_node *n = inbox_pop(&w->inbox);
+	return n ? (struct wmsg *)((char *)n - offsetof(struct wmsg, node)) : NULL;
+}
+
+/* The loop's wake callback: everything that arrived since the last drain. */
+static void drain(struct loop *lp, void *arg)
+{
+	(void)lp;
+	struct worker *w = arg;
+	inbox_begin_drain(&w->inbox);
+	for (struct wmsg *m; (m = pop(w)) != NULL;)
+		handle(w, m);
+}
+
+/* Nobody runs any more: release what is left without acting on it. */
+void worker_drain_final(struct worker *w)
+{
+	for (struct wmsg *m; (m = pop(w)) != NULL;) {
+		if (m->type == WMSG_DELIVER) {
+			struct wmsg_deliver *d = (struct wmsg_deliver *)m;
+			for (uint32_t i = 0; i < d->n; i++)
+				session_unref(d->t[i].s);
+			msg_unref(d->m);
+		} else if (m->type != WMSG_LIMITS) {
+			struct wmsg_handover *h = (struct wmsg_handover *)m;
+			client_handoff_done(h->c); /* closed by now: just freed */
+			session_unref(h->s);
+		}
+		free(m);
+	}
+}
+
+/* --- life cycle ---------------------------------------------------------- */
+
+int worker_init(struct worker *w, struct broker *b, unsigned id)
+{
+	memset(w, 0, sizeof(*w));
+	w->b = b;
+	w->id = id;
+	list_init(&w->clients);
+	list_init(&w->dirty);
+	w->loop = loop_new();
+	w->scratch = malloc(SCRATCH_BYTES);
+	w->scratch_len = SCRATCH_BYTES;
+	if (!w->loop || !w->scratch)
+		return FM_ENOMEM;
+	inbox_init(&w->inbox, w->loop);
+	loop_set_wake_fn(w->loop, drain, w);
+	return FM_OK;
+}
+
+static void close_listeners(struct worker *w)
+{
+	for (size_t i = 0; w->listeners && i < w->b->conf.n_listeners; i++) {
+		struct listener_rt *l = &w->listeners[i];
+		if (l->fd >= 0) {
+			loop_io_del(w->loop, l->fd);
+			close(l->fd);
+			l->fd = -1;
+		}
+	}
+}
+
+/* Graceful stop of this worker: stop accepting, close every connection
+ * (flushing what is queued for it), run the deferred frees. Wills are not
+ * published: the clients did not go away, the broker did. */
+static void shutdown_clients(struct worker *w)
+{
+	close_listeners(w);
+	struct list *pos, *tmp;
+	list_foreach_safe(pos, tmp, &w->clients) {
+		struct client *c = list_entry(pos, struct client, link);
+		c->will_on_close = false;
+		client_close(c, "server shutting down");
+	}
+	loop_stop(w->loop);
+	loop_run(w->loop); /* one iteration: deferred frees */
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	w->rc = loop_run(w->loop);
+	shutdown_clients(w);
+	return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+		return FM_ENOMEM;
+	w->started = true;
+	return FM_OK;
+}
+
+void worker_stop_and_join(struct worker *w)
+{
+	if (!w->started)
+		return;
+	loop_stop(w->loop);
+	pthread_join(w->thread, NULL);
+	w->started = false;
+}
+
+void worker_fini(struct worker *w)
+{
+	close_listeners(w);
+	free(w->listeners);
+	free(w->targets);
+	loop_free(w->loop);
+	free(w->scratch);
+}

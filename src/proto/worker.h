@@ -1,0 +1,41 @@
+/* Worker threads and the messages between them.
+ *
+ * A worker owns its connections and the sessions homed on it; no other
+ * thread touches them. Other threads ask through the worker's inbox:
+ *
+ *   DELIVER   a routed message for sessions homed here (one batch per
+ *             message per worker, each target holding a session reference)
+ *   TAKEOVER  a CONNECT on another worker wants a session homed here: close
+ *             its connection, re-home the session there, answer HANDOFF
+ *   HANDOFF   the session asked for is ours now (or gone): resume CONNECT
+ *   LIMITS    new reloadable limits after SIGHUP
+ *
+ * A message for a session that moved meanwhile is forwarded to its new
+ * home; one for a session that ended is dropped. */
+#ifndef FM_PROTO_WORKER_H
+#define FM_PROTO_WORKER_H
+
+#include "proto/broker.h"
+#include "session/msg.h"
+
+struct client;
+
+int worker_init(struct worker *w, struct broker *b, unsigned id);
+/* Start the worker's thread running its loop. */
+int worker_start(struct worker *w);
+/* Stop the loop (any thread) and wait for the thread to finish closing its
+ * connections. */
+void worker_stop_and_join(struct worker *w);
+/* After every worker has stopped: release whatever is still in the inbox. */
+void worker_drain_final(struct worker *w);
+void worker_fini(struct worker *w);
+
+/* Send target sessions homed on w a message: targets[i].s references are
+ * taken over by the message. qos per target is the delivery QoS. */
+void worker_post_deliver(struct worker *w, struct msg *m, const struct route_target *targets, uint32_t n);
+/* Ask w (the session's home) to hand s over to client c on c's worker. The
+ * caller's reference on s travels with the message. */
+void worker_post_takeover(struct worker *w, struct session *s, struct client *c);
+void worker_post_limits(struct worker *w, const struct worker_limits *lim);
+
+#endif
