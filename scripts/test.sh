@@ -58,7 +58,7 @@ if CC=clang scripts/build.sh build-tsan -Db_sanitize=thread -Db_lundef=false; th
 	fi
 	tail -n 3 build-tsan/test-output.txt
 	echo "== clang tsan: integration tests against build-tsan/fleetmq"
-	if ! FLEETMQ_TEST_BIN="$PWD/build-tsan/fleetmq" meson test -C build --suite integration \
+	if ! FLEETMQ_TEST_BIN="$PWD/build-tsan/fleetmq" FLEETMQ_TEST_SANITIZED=1 meson test -C build --suite integration \
 		--print-errorlogs --num-processes 2 >build-tsan/integration-output.txt 2>&1; then
 		status=1
 		grep -E '^(FAIL|TIMEOUT)|\[FAIL\]|Assertion|ThreadSanitizer' build-tsan/integration-output.txt | head -40

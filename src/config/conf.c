@@ -99,12 +99,13 @@ static int split_words(char *line, char **args)
 
 static int parse_line(struct conf_parse *px, char *line)
 {
+	line += strspn(line, " \t\r");
+	if (*line == '\0' || *line == '#')
+		return FM_OK; /* blank or comment (any length) */
 	char *args[CONF_MAX_ARGS];
 	int n = split_words(line, args);
 	if (n < 0)
 		return conf_error(px, "too many values on one line");
-	if (n == 0 || args[0][0] == '#')
-		return FM_OK; /* blank or comment */
 	return conf_apply_option(px, args, n);
 }
 

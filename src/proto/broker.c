@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #define ACCEPTS_PER_EVENT 64
-#define MAX_AUTO_WORKERS 64
 
 struct worker_limits broker_limits(const struct broker *b)
 {
@@ -230,9 +229,9 @@ static int write_pid_file(const struct broker *b, struct fm_errbuf *eb)
 static unsigned worker_count(const struct conf *c)
 {
 	if (c->workers)
-		return c->workers;
+		return c->workers > WORKER_MAX ? WORKER_MAX : c->workers;
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > MAX_AUTO_WORKERS ? MAX_AUTO_WORKERS : (unsigned)n;
+	return n < 1 ? 1 : n > WORKER_MAX ? WORKER_MAX : (unsigned)n;
 }
 
 static int init_shared(struct broker *b)
@@ -303,7 +302,13 @@ int broker_run(struct broker *b)
 		worker_drain_final(&b->workers[i]);
 	for (unsigned i = 0; i < b->n_workers && rc == FM_OK; i++)
 		rc = b->workers[i].rc;
-	log_notice(&b->log, "fleetmq stopped");
+	struct broker_stats st = broker_stats_sum(b);
+	log_notice(&b->log, "fleetmq stopped: %llu connections, %llu messages in, %llu out; dropped: "
+		   "%llu queue limit, %llu QoS 0 over output limit, %llu QoS 0 offline; %llu slow consumers closed",
+		   (unsigned long long)st.connects_total, (unsigned long long)st.msgs_in,
+		   (unsigned long long)st.msgs_out, (unsigned long long)st.dropped_queue,
+		   (unsigned long long)st.dropped_qos0, (unsigned long long)st.dropped_offline,
+		   (unsigned long long)st.slow_consumers);
 	return rc;
 }
 

@@ -31,6 +31,9 @@
 #define FM_OUT_HIGH (1024u * 1024u)
 #define FM_OUT_HARD (8u * 1024u * 1024u)
 #define FM_STALL_MS 5000u
+/* Deliveries to one session waiting in its home worker's inbox above which
+ * the session counts as saturated (publishers on other workers pause). */
+#define FM_INBOUND_HIGH 256u
 
 /* Bytes read from a socket per readiness event before moving on to others. */
 #define FM_READ_BUDGET (256u * 1024u)
@@ -93,6 +96,7 @@ struct worker {
 	struct list clients;       /* struct client, all connections of this worker */
 	uint32_t n_clients;
 	struct list dirty;         /* clients with output to flush this iteration */
+	struct list remote_waiters; /* publishers paused on sessions homed elsewhere */
 	bool flush_pending;        /* a flush task is deferred */
 	uint8_t *scratch;          /* read buffer shared by this worker's connections */
 	size_t scratch_len;

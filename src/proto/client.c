@@ -4,6 +4,7 @@
  * (first packet CONNECT, one CONNECT, packet size, timeouts). */
 #include "proto/client.h"
 #include "proto/proto.h"
+#include "proto/worker.h"
 #include "mqtt/codec.h"
 
 #include <stdio.h>
@@ -130,7 +131,9 @@ static uint32_t max_packet(const struct worker *w)
 static ssize_t process(struct client *c, const uint8_t *p, size_t len)
 {
 	size_t done = 0;
-	while (done < len && c->state != CLIENT_CLOSED) {
+	/* a pause (backpressure) takes effect at once: the packets after it
+	 * stay unconsumed until the client is resumed */
+	while (done < len && c->state != CLIENT_CLOSED && !c->read_paused) {
 		struct mqtt_frame f;
 		size_t used;
 		uint8_t reason = 0;
@@ -157,6 +160,17 @@ static ssize_t process(struct client *c, const uint8_t *p, size_t len)
 	return c->state == CLIENT_CLOSED ? -1 : (ssize_t)done;
 }
 
+/* Frame and dispatch what is buffered in c->in; keep what is left. */
+static int process_buffered(struct client *c)
+{
+	ssize_t done = process(c, buf_head(&c->in), buf_used(&c->in));
+	if (done < 0)
+		return FM_ECLOSED;
+	buf_consume(&c->in, (size_t)done);
+	buf_shrink_if_empty(&c->in);
+	return FM_OK;
+}
+
 /* Parse from wherever the bytes are: straight from the worker's scratch
  * buffer when nothing is pending (no copy), else appended to c->in. Only an
  * incomplete tail is kept per connection. */
@@ -170,12 +184,7 @@ static int consume_input(struct client *c, const uint8_t *p, size_t n)
 	}
 	if (buf_append(&c->in, p, n))
 		return FM_ENOMEM;
-	ssize_t done = process(c, buf_head(&c->in), buf_used(&c->in));
-	if (done < 0)
-		return FM_ECLOSED;
-	buf_consume(&c->in, (size_t)done);
-	buf_shrink_if_empty(&c->in);
-	return FM_OK;
+	return process_buffered(c);
 }
 
 static void on_readable(struct client *c)
@@ -198,20 +207,58 @@ static void on_readable(struct client *c)
 	}
 }
 
+/* Run the packets a pause left unconsumed in c->in. Deferred, never run
+ * from inside another client's flush; a client closed meanwhile is skipped
+ * (its deferred free runs after this task). */
+static void process_pending(struct loop *lp, void *arg)
+{
+	(void)lp;
+	struct client *c = arg;
+	c->pending_task = false;
+	if (c->state != CLIENT_CLOSED && !c->read_paused && !c->connect_pending && buf_used(&c->in) > 0)
+		process_buffered(c);
+}
+
+static void resume_reading(struct client *pub)
+{
+	list_del(&pub->wait_link);
+	pub->read_paused = false;
+	if (!pub->connect_pending)
+		set_events(pub, pub->io_events | LOOP_READ);
+	if (buf_used(&pub->in) > 0 && !pub->pending_task &&
+	    loop_defer(pub->w->loop, process_pending, pub) == FM_OK)
+		pub->pending_task = true;
+}
+
+/* Our output is no longer saturated: let the publishers waiting on it read
+ * again, here and on the other workers that asked to be told. */
 static void wake_waiters(struct client *c)
 {
 	struct list *pos, *tmp;
-	list_foreach_safe(pos, tmp, &c->waiters) {
-		struct client *pub = list_entry(pos, struct client, wait_link);
-		list_del(&pub->wait_link);
-		pub->read_paused = false;
-		if (!pub->connect_pending)
-			set_events(pub, pub->io_events | LOOP_READ);
-	}
+	list_foreach_safe(pos, tmp, &c->waiters)
+		resume_reading(list_entry(pos, struct client, wait_link));
+	struct session *s = c->session;
+	if (!s || !atomic_load(&s->saturated))
+		return;
+	/* clear first, then collect the waiting workers: a publisher that sets
+	 * its bit after this exchange re-checks the flag and sees it clear */
+	atomic_store(&s->saturated, false);
+	unsigned mask = atomic_exchange(&s->waiting_workers, 0);
+	for (unsigned i = 0; mask; i++, mask >>= 1)
+		if (mask & 1)
+			worker_post_wake(&c->b->workers[i]);
+}
+
+static void mark_saturated(struct client *c)
+{
+	if (c->session && !atomic_load_explicit(&c->session->saturated, memory_order_relaxed))
+		atomic_store(&c->session->saturated, true);
 }
 
 /* Write as much of c->out as the socket takes. Watches for writability only
- * while something is left. */
+ * while something is left. Above FM_OUT_HIGH the session is marked
+ * saturated (publishers pause) and the stuck-consumer timer runs; below
+ * FM_OUT_LOW the waiting publishers resume. */
 static void flush(struct client *c)
 {
 	while (buf_used(&c->out) > 0) {
@@ -230,15 +277,52 @@ static void flush(struct client *c)
 	unsigned want = c->read_paused || c->connect_pending ? 0 : LOOP_READ;
 	if (buf_used(&c->out) > 0)
 		want |= LOOP_WRITE;
-	if (client_out_over(c, FM_OUT_HIGH) && !loop_timer_armed(&c->stall_timer)) {
-		c->stall_mark = c->bytes_written;
-		loop_timer_start(c->w->loop, &c->stall_timer, FM_STALL_MS);
-	}
 	else
 		buf_shrink_if_empty(&c->out);
 	set_events(c, want);
-	if (buf_used(&c->out) < FM_OUT_LOW)
+	client_update_pressure(c);
+}
+
+/* A session's queue counts as saturated from a quarter of
+ * max_queued_messages (1000 when unlimited) and as drained again at an
+ * eighth: the rest is headroom for what is already on its way when the
+ * publishers pause (their last packets, deliveries in inboxes). */
+static uint32_t queue_high(const struct client *c)
+{
+	uint32_t max = c->w->lim.session.max_queued;
+	return max ? (max / 4 ? max / 4 : 1) : 1000;
+}
+
+static bool queue_saturated(const struct client *c)
+{
+	return c->session && !c->lagging && c->session->queued >= queue_high(c);
+}
+
+static unsigned inbound(const struct client *c)
+{
+	return c->session ? atomic_load_explicit(&c->session->inbound, memory_order_relaxed) : 0;
+}
+
+static bool queue_drained(const struct client *c)
+{
+	return !c->session || (c->session->queued <= queue_high(c) / 2 && inbound(c) <= FM_INBOUND_HIGH / 2);
+}
+
+void client_update_pressure(struct client *c)
+{
+	if (c->state == CLIENT_CLOSED)
+		return;
+	if (client_out_over(c, FM_OUT_HIGH) || queue_saturated(c) || inbound(c) > FM_INBOUND_HIGH) {
+		mark_saturated(c);
+		if (!loop_timer_armed(&c->stall_timer)) {
+			c->stall_mark = c->bytes_written;
+			c->ack_mark = c->acks_received;
+			loop_timer_start(c->w->loop, &c->stall_timer, FM_STALL_MS);
+		}
+	} else if (buf_used(&c->out) < FM_OUT_LOW && queue_drained(c)) {
+		c->lagging = false;
 		wake_waiters(c);
+	}
 }
 
 static void on_io(struct loop *lp, int fd, unsigned events, void *arg)
@@ -291,20 +375,54 @@ void client_pause_for(struct client *publisher, struct client *target)
 	set_events(publisher, publisher->io_events & ~LOOP_READ);
 }
 
-/* Output has stayed above FM_OUT_HIGH for FM_STALL_MS: if not one byte went
- * out meanwhile, the reader is stuck; drop it, which frees the publishers
- * waiting on it and the memory its output holds. */
+void client_pause_for_remote(struct client *publisher, struct session *target)
+{
+	if (!publisher || publisher->read_paused || publisher->state == CLIENT_CLOSED ||
+	    client_out_over(publisher, FM_OUT_HIGH))
+		return;
+	struct worker *w = publisher->w;
+	atomic_fetch_or(&target->waiting_workers, 1u << w->id);
+	if (!atomic_load(&target->saturated))
+		return; /* drained meanwhile; the wake we asked for is harmless */
+	publisher->read_paused = true;
+	list_push_back(&w->remote_waiters, &publisher->wait_link);
+	set_events(publisher, publisher->io_events & ~LOOP_READ);
+}
+
+void client_wake_remote_waiters(struct worker *w)
+{
+	struct list *pos, *tmp;
+	list_foreach_safe(pos, tmp, &w->remote_waiters)
+		resume_reading(list_entry(pos, struct client, wait_link));
+}
+
+/* The client has been saturated for FM_STALL_MS. Output above FM_OUT_HIGH
+ * with not one byte written meanwhile: the reader is stuck; drop it, which
+ * frees the publishers waiting on it and the memory its output holds. A
+ * queue kept full with not one acknowledgement meanwhile: the client reads
+ * but does not acknowledge; stop holding publishers back for it and let its
+ * queue limit drop instead (until it drains). */
 static void on_stall_timer(struct loop *lp, struct loop_timer *t, void *arg)
 {
 	struct client *c = arg;
-	if (!client_out_over(c, FM_OUT_HIGH))
-		return;
-	if (c->bytes_written == c->stall_mark) {
-		c->w->stats.slow_consumers++;
-		client_close(c, "slow consumer: output not draining");
+	if (client_out_over(c, FM_OUT_HIGH)) {
+		if (c->bytes_written == c->stall_mark) {
+			c->w->stats.slow_consumers++;
+			client_close(c, "slow consumer: output not draining");
+			return;
+		}
+	} else if (queue_saturated(c)) {
+		if (c->acks_received == c->ack_mark) {
+			c->lagging = true;
+			log_info(&c->b->log, "client %s acknowledges nothing: its queue limit applies", c->id_for_log);
+			wake_waiters(c);
+			return;
+		}
+	} else {
 		return;
 	}
 	c->stall_mark = c->bytes_written;
+	c->ack_mark = c->acks_received;
 	loop_timer_start(lp, t, FM_STALL_MS);
 }
 
@@ -364,11 +482,8 @@ void client_handoff_done(struct client *c)
 		return;
 	}
 	/* the CONNECT is still first in c->in: run it (and what followed) again */
-	ssize_t done = process(c, buf_head(&c->in), buf_used(&c->in));
-	if (done < 0)
+	if (process_buffered(c) != FM_OK)
 		return;
-	buf_consume(&c->in, (size_t)done);
-	buf_shrink_if_empty(&c->in);
 	if (!c->connect_pending)
 		set_events(c, (c->read_paused ? 0 : LOOP_READ) | (buf_used(&c->out) ? LOOP_WRITE : 0));
 }

@@ -38,13 +38,17 @@ struct client {
 	struct buf in;            /* bytes of an incomplete packet */
 	struct buf out;           /* bytes waiting to be written */
 	struct loop_timer timer;  /* connect timeout, then keepalive */
-	struct loop_timer stall_timer; /* armed while output is above FM_OUT_HIGH */
+	struct loop_timer stall_timer; /* armed while saturated (output or queue) */
 	uint64_t bytes_written;   /* total written to the socket (progress marker) */
 	uint64_t stall_mark;      /* bytes_written when stall_timer was armed */
+	uint64_t acks_received;   /* PUBACK/PUBCOMP from the client (progress marker) */
+	uint64_t ack_mark;        /* acks_received when stall_timer was armed */
+	bool lagging;             /* holds a full queue without acking: no backpressure for it */
 	uint64_t last_rx_ms;      /* loop time of the last packet received */
 	unsigned io_events;       /* events registered with the loop */
 	bool read_paused;         /* backpressure: not reading */
 	bool connect_pending;     /* CONNECT waits for a session from another worker */
+	bool pending_task;        /* process_pending is deferred for c->in */
 	bool will_on_close;       /* publish the will if we close (not after DISCONNECT) */
 	struct list link;         /* worker->clients */
 	struct list dirty_link;   /* worker->dirty while output is pending */
@@ -83,6 +87,17 @@ static inline bool client_out_over(const struct client *c, size_t limit) { retur
  * neither stall the publishers it shares with everyone else nor hold
  * memory. */
 void client_pause_for(struct client *publisher, struct client *target);
+
+/* Re-evaluate whether c is saturated (output above FM_OUT_HIGH, or its
+ * session's queue past half its limit): mark it so publishers pause, or,
+ * once drained, let them go. Called after writes, queueing and acks. */
+void client_update_pressure(struct client *c);
+
+/* Backpressure across workers: target (homed elsewhere) is saturated, so
+ * publisher stops reading until target's home worker says it drained
+ * (worker WAKE message, then client_wake_remote_waiters). */
+void client_pause_for_remote(struct client *publisher, struct session *target);
+void client_wake_remote_waiters(struct worker *w);
 
 /* Start keepalive supervision (1.5 x keepalive) after CONNECT [MQTT-3.1.2-24]. */
 void client_start_keepalive(struct client *c);

@@ -52,6 +52,8 @@ static void enqueue(struct worker *w, struct session *s, struct msg *m, uint8_t 
 {
 	if (session_queue_push(s, m, qos, &w->lim.session) != FM_OK)
 		w->stats.dropped_queue++;
+	if (s->owner)
+		client_update_pressure(s->owner); /* a filling queue slows its publishers */
 }
 
 void deliver_msg(struct worker *w, struct session *s, struct msg *m, uint8_t qos)
@@ -85,6 +87,8 @@ void deliver_pump(struct worker *w, struct session *s)
 		send_inflight(w, s, c, m, qos);
 		msg_unref(m); /* the queue's reference; inflight took its own */
 	}
+	if (c)
+		client_update_pressure(c);
 }
 
 void deliver_resume(struct worker *w, struct session *s)

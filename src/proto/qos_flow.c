@@ -24,6 +24,7 @@ static void on_puback_or_pubcomp(struct client *c, const struct mqtt_ack *a)
 	if (!in || in->state != want)
 		return;
 	session_inflight_del(s, a->packet_id);
+	c->acks_received++;
 	deliver_pump(c->w, s);
 }
 

@@ -75,13 +75,13 @@ static void dedupe(struct worker *w)
 	w->n_targets = out;
 }
 
-/* Publishers feeding a saturated subscriber on this worker are paused
- * (backpressure). Subscribers on other workers are bounded by their own
- * output limits and queues instead. */
+/* Publishers feeding a saturated subscriber are paused (backpressure):
+ * directly for one on this worker, through the session's saturated flag
+ * and a WAKE message for one homed elsewhere. */
 static void apply_backpressure(struct client *from, struct session *target)
 {
 	struct client *tc = target->owner;
-	if (from && tc && client_out_over(tc, FM_OUT_HIGH))
+	if (from && tc && atomic_load_explicit(&target->saturated, memory_order_relaxed))
 		client_pause_for(from, tc);
 }
 
@@ -111,6 +111,16 @@ void route_publish(struct worker *w, struct client *from, struct msg *m)
 		uint32_t run = 1;
 		while (i + run < w->n_targets && w->targets[i + run].home == t->home)
 			run++;
+		for (uint32_t k = 0; k < run; k++) {
+			struct session *ts = t[k].s;
+			/* deliveries waiting in the home's inbox count as its
+			 * backlog: too many and the session is saturated */
+			if (atomic_fetch_add_explicit(&ts->inbound, 1, memory_order_relaxed) + 1 > FM_INBOUND_HIGH &&
+			    !atomic_load_explicit(&ts->saturated, memory_order_relaxed))
+				atomic_store(&ts->saturated, true);
+			if (from && atomic_load_explicit(&ts->saturated, memory_order_relaxed))
+				client_pause_for_remote(from, ts);
+		}
 		worker_post_deliver(t->home, m, t, run); /* the references travel */
 		w->stats.remote_batches++;
 		i += run;

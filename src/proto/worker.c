@@ -11,7 +11,7 @@
 
 #define SCRATCH_BYTES (64u * 1024u)
 
-enum wmsg_type { WMSG_DELIVER, WMSG_TAKEOVER, WMSG_HANDOFF, WMSG_LIMITS };
+enum wmsg_type { WMSG_DELIVER, WMSG_TAKEOVER, WMSG_HANDOFF, WMSG_LIMITS, WMSG_WAKE };
 
 struct wmsg {
 	struct inbox_node node;
@@ -83,6 +83,14 @@ void worker_post_limits(struct worker *w, const struct worker_limits *lim)
 	post(w, &l->h, WMSG_LIMITS);
 }
 
+void worker_post_wake(struct worker *w)
+{
+	struct wmsg *m = malloc(sizeof(*m));
+	if (!m)
+		fm_panic("out of memory posting a wake-up"); /* publishers would stay paused */
+	post(w, m, WMSG_WAKE);
+}
+
 /* --- handling ----------------------------------------------------------- */
 
 static void on_deliver(struct worker *w, struct wmsg_deliver *d)
@@ -90,9 +98,11 @@ static void on_deliver(struct worker *w, struct wmsg_deliver *d)
 	for (uint32_t i = 0; i < d->n; i++) {
 		struct session *s = d->t[i].s;
 		struct worker *home = session_home(s);
+		atomic_fetch_sub_explicit(&s->inbound, 1, memory_order_relaxed);
 		if (atomic_load(&s->dead)) {
 			session_unref(s);
 		} else if (home != w) {
+			atomic_fetch_add_explicit(&s->inbound, 1, memory_order_relaxed);
 			worker_post_deliver(home, d->m, &d->t[i], 1); /* it moved: follow it */
 		} else {
 			deliver_msg(w, s, d->m, d->t[i].qos);
@@ -142,6 +152,10 @@ static void handle(struct worker *w, struct wmsg *m)
 		w->lim = ((struct wmsg_limits *)m)->lim;
 		free(m);
 		break;
+	case WMSG_WAKE:
+		client_wake_remote_waiters(w);
+		free(m);
+		break;
 	}
 }
 
@@ -170,7 +184,7 @@ void worker_drain_final(struct worker *w)
 			for (uint32_t i = 0; i < d->n; i++)
 				session_unref(d->t[i].s);
 			msg_unref(d->m);
-		} else if (m->type != WMSG_LIMITS) {
+		} else if (m->type == WMSG_TAKEOVER || m->type == WMSG_HANDOFF) {
 			struct wmsg_handover *h = (struct wmsg_handover *)m;
 			client_handoff_done(h->c); /* closed by now: just freed */
 			session_unref(h->s);
@@ -188,6 +202,7 @@ int worker_init(struct worker *w, struct broker *b, unsigned id)
 	w->id = id;
 	list_init(&w->clients);
 	list_init(&w->dirty);
+	list_init(&w->remote_waiters);
 	w->loop = loop_new();
 	w->scratch = malloc(SCRATCH_BYTES);
 	w->scratch_len = SCRATCH_BYTES;

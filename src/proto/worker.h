@@ -8,6 +8,8 @@
  *   TAKEOVER  a CONNECT on another worker wants a session homed here: close
  *             its connection, re-home the session there, answer HANDOFF
  *   HANDOFF   the session asked for is ours now (or gone): resume CONNECT
+ *   WAKE      a saturated session homed elsewhere drained: publishers
+ *             paused on it may read again
  *   LIMITS    new reloadable limits after SIGHUP
  *
  * A message for a session that moved meanwhile is forwarded to its new
@@ -37,5 +39,9 @@ void worker_post_deliver(struct worker *w, struct msg *m, const struct route_tar
  * caller's reference on s travels with the message. */
 void worker_post_takeover(struct worker *w, struct session *s, struct client *c);
 void worker_post_limits(struct worker *w, const struct worker_limits *lim);
+void worker_post_wake(struct worker *w);
+
+/* Bits in a session's waiting_workers mask: at most this many workers. */
+#define WORKER_MAX 32
 
 #endif

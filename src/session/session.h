@@ -61,6 +61,9 @@ struct session {
 	_Atomic(void *) home;   /* owning worker (opaque); changes only by handoff */
 	atomic_bool dead;       /* ended: no longer in the table or the router */
 	atomic_uint refs;
+	atomic_bool saturated;       /* its client's output is over the high watermark */
+	atomic_uint waiting_workers; /* bit per worker with publishers paused on it */
+	atomic_uint inbound;         /* deliveries posted to its home, not yet applied */
 
 	struct session_sub *subs;    /* owned array */
 	uint32_t n_subs, cap_subs;

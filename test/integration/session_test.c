@@ -8,6 +8,7 @@
 
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 static struct hb broker;
@@ -23,6 +24,16 @@ static bool connect_persistent(struct raw *r, const char *id)
 	bool present = false;
 	cr_assert_eq(raw_connect(r, broker.port, &o, &present), 0);
 	return present;
+}
+
+/* Leave with DISCONNECT and wait for the broker's close, so the broker has
+ * seen the session go offline before the test publishes to it. */
+static void go_offline(struct raw *r)
+{
+	static const uint8_t disconnect[] = {0xE0, 0x00};
+	raw_send(r, disconnect, sizeof(disconnect));
+	cr_assert(raw_closed_within(r, 5000, NULL));
+	raw_close(r);
 }
 
 /* Publish n QoS 1 messages "0".."n-1" on topic and wait for every PUBACK. */
@@ -64,10 +75,13 @@ Test(session, qos1_and_qos2_queued_while_offline_are_delivered_in_order_MQTT_3_1
 	struct raw r;
 	connect_persistent(&r, "dev");
 	raw_subscribe(&r, 1, "q/#", 2);
-	raw_close(&r);
+	go_offline(&r);
 	publish_n("q/1", 5, 1);
 	publish_n("q/2", 5, 2);
 	publish_n("q/0", 3, 0); /* QoS 0 is not queued for offline clients */
+	/* the publisher's acks come from its own worker; the session's worker
+	 * applies the deliveries a moment later: let it, before reconnecting */
+	usleep(200000);
 	cr_assert(connect_persistent(&r, "dev"));
 	/* PUBLISHes and the PUBRELs of the QoS 2 ones interleave on the wire */
 	char want[16];
@@ -143,7 +157,7 @@ Test(session, clean_session_discards_the_stored_state_MQTT_3_1_2_6)
 	struct raw r;
 	connect_persistent(&r, "dev");
 	raw_subscribe(&r, 1, "gone", 1);
-	raw_close(&r);
+	go_offline(&r);
 	publish_n("gone", 2, 1);
 	struct raw_connect_opts o = {.client_id = "dev", .clean = true};
 	bool present = true;
@@ -185,7 +199,7 @@ Test(session, queue_beyond_max_queued_messages_is_dropped)
 	struct raw r;
 	connect_persistent(&r, "offline");
 	raw_subscribe(&r, 1, "flood", 1);
-	raw_close(&r);
+	go_offline(&r);
 	publish_n("flood", 150, 1);
 	connect_persistent(&r, "offline");
 	int got = 0;
@@ -297,6 +311,9 @@ Test(session_bytes, offline_queue_bounded_by_max_queued_bytes, .timeout = 60)
 	struct raw_connect_opts o = {.client_id = "offline", .clean = false};
 	cr_assert_eq(raw_connect(&r, b.port, &o, NULL), 0);
 	raw_subscribe(&r, 1, "bytes", 1);
+	static const uint8_t disconnect[] = {0xE0, 0x00};
+	raw_send(&r, disconnect, sizeof(disconnect));
+	cr_assert(raw_closed_within(&r, 5000, NULL));
 	raw_close(&r);
 	raw_connect_simple(&pub, b.port, "pub");
 	static char payload[101];

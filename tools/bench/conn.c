@@ -1,0 +1,322 @@
+/* The bench's event loop and MQTT client connections (edge-triggered
+ * epoll, one buffer each way per connection). */
+#include "bench.h"
+
+#include "fleetmq/errors.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void bench_fail(struct bench_run *r, const char *fmt, ...)
+{
+	if (r->failed)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->error, sizeof(r->error), fmt, ap);
+	va_end(ap);
+	r->failed = true;
+}
+
+static void flush(struct bench_run *r, struct bconn *c)
+{
+	while (buf_used(&c->out) > 0) {
+		ssize_t n = send(c->fd, buf_head(&c->out), buf_used(&c->out), MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			bench_fail(r, "connection %u: send: %s", c->index, strerror(errno));
+			return;
+		}
+		buf_consume(&c->out, (size_t)n);
+	}
+}
+
+static int open_socket(struct bench_run *r, struct bconn *c)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(r->o->port)};
+	if (inet_pton(AF_INET, r->o->host, &a.sin_addr) != 1) {
+		bench_fail(r, "--host must be an IPv4 address, got '%s'", r->o->host);
+		return FM_EINVAL;
+	}
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		bench_fail(r, "socket: %s (raise the open files limit?)", strerror(errno));
+		return FM_EIO;
+	}
+	int one = 1;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(c->fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS) {
+		bench_fail(r, "connect to %s:%u: %s", r->o->host, r->o->port, strerror(errno));
+		return FM_EIO;
+	}
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u32 = c->index};
+	epoll_ctl(r->epfd, EPOLL_CTL_ADD, c->fd, &ev);
+	return FM_OK;
+}
+
+static bool all_connected(struct bench_run *r)
+{
+	for (uint32_t i = 0; i < r->n; i++)
+		if (!r->conns[i].connected)
+			return false;
+	return true;
+}
+
+int bench_open(struct bench_run *r, uint32_t n, const char *prefix)
+{
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	r->conns = calloc(n, sizeof(*r->conns));
+	if (r->epfd < 0 || !r->conns)
+		return FM_ENOMEM;
+	r->n = n;
+	for (uint32_t i = 0; i < n; i++) {
+		struct bconn *c = &r->conns[i];
+		c->index = i;
+		c->fd = -1;
+		buf_init(&c->in);
+		buf_init(&c->out);
+		if (open_socket(r, c) != FM_OK)
+			return FM_EIO;
+		char id[64];
+		snprintf(id, sizeof(id), "%s-%u-%d", prefix, i, (int)getpid());
+		struct mqtt_connect ct = {.version = MQTT_V311, .clean_start = true, .keepalive_s = 300,
+					  .client_id = {id, (uint16_t)strlen(id)}};
+		mqtt_encode_connect(&c->out, &ct);
+	}
+	if (!bench_poll(r, 30000, all_connected))
+		return FM_EIO;
+	return FM_OK;
+}
+
+void bench_close(struct bench_run *r)
+{
+	for (uint32_t i = 0; r->conns && i < r->n; i++) {
+		struct bconn *c = &r->conns[i];
+		if (c->fd >= 0)
+			close(c->fd);
+		buf_fini(&c->in);
+		buf_fini(&c->out);
+		free(c->next_seq);
+		free(c->ack_wait_ns);
+	}
+	free(r->conns);
+	free(r->latencies_ns);
+	if (r->epfd >= 0)
+		close(r->epfd);
+	r->conns = NULL;
+}
+
+int bench_subscribe(struct bench_run *r, struct bconn *c, const char *filter, uint8_t qos)
+{
+	struct mqtt_sub_entry e = {.filter = {filter, (uint16_t)strlen(filter)}, .options = qos};
+	mqtt_encode_subscribe(&c->out, MQTT_V311, 1, &e, 1);
+	flush(r, c);
+	return FM_OK;
+}
+
+uint16_t bench_publish(struct bench_run *r, struct bconn *c, const char *topic, uint8_t qos, uint32_t seq)
+{
+	uint8_t payload[65536];
+	uint32_t size = r->o->size < BENCH_HEADER ? BENCH_HEADER : r->o->size;
+	if (size > sizeof(payload))
+		size = sizeof(payload);
+	uint64_t now = bench_now_ns();
+	memcpy(payload, &c->index, 4);
+	memcpy(payload + 4, &seq, 4);
+	memcpy(payload + 8, &now, 8);
+	memset(payload + BENCH_HEADER, 'x', size - BENCH_HEADER);
+	uint16_t pid = 0;
+	if (qos) {
+		pid = ++c->next_pid ? c->next_pid : ++c->next_pid;
+		c->inflight++;
+		if (c->ack_wait_ns)
+			c->ack_wait_ns[pid] = now;
+	}
+	struct mqtt_publish p = {.qos = qos, .topic = {topic, (uint16_t)strlen(topic)}, .packet_id = pid,
+				 .payload = {payload, size}};
+	mqtt_encode_publish(&c->out, MQTT_V311, &p);
+	c->sent++;
+	flush(r, c);
+	return pid;
+}
+
+static void send_ack(struct bench_run *r, struct bconn *c, uint8_t type, uint16_t pid)
+{
+	mqtt_encode_ack(&c->out, MQTT_V311, &(struct mqtt_ack){.type = type, .packet_id = pid});
+	(void)r;
+}
+
+static void record_latency(struct bench_run *r, uint64_t ns)
+{
+	if (r->n_latencies == r->cap_latencies) {
+		uint64_t cap = r->cap_latencies ? r->cap_latencies * 2 : 4096;
+		uint64_t *v = realloc(r->latencies_ns, cap * sizeof(*v));
+		if (!v)
+			return;
+		r->latencies_ns = v;
+		r->cap_latencies = cap;
+	}
+	r->latencies_ns[r->n_latencies++] = ns;
+}
+
+/* Check (publisher, sequence) against what this subscriber saw before. */
+static void check_sequence(struct bench_run *r, struct bconn *c, const struct mqtt_publish *p)
+{
+	if (p->payload.len < BENCH_HEADER)
+		return;
+	uint32_t pub, seq;
+	uint64_t sent;
+	memcpy(&pub, p->payload.p, 4);
+	memcpy(&seq, p->payload.p + 4, 4);
+	memcpy(&sent, p->payload.p + 8, 8);
+	record_latency(r, bench_now_ns() - sent);
+	c->received++;
+	if (!c->next_seq || pub >= r->n_publishers)
+		return;
+	uint32_t *next = &c->next_seq[pub];
+	if (seq == *next) {
+		(*next)++;
+	} else if (seq > *next) {
+		c->lost += seq - *next; /* provisional: a later arrival counts as reordered */
+		*next = seq + 1;
+	} else if (p->dup) {
+		c->dups++;
+	} else {
+		c->reordered++;
+		if (c->lost)
+			c->lost--;
+	}
+}
+
+static void on_packet(struct bench_run *r, struct bconn *c, const struct mqtt_frame *f)
+{
+	uint8_t reason;
+	struct mqtt_ack a;
+	switch (f->type) {
+	case MQTT_CONNACK:
+		if (f->remaining_len < 2 || f->body[1] != 0)
+			bench_fail(r, "connection %u refused (CONNACK %u)", c->index, f->remaining_len >= 2 ? f->body[1] : 255);
+		c->connected = true;
+		break;
+	case MQTT_SUBACK:
+		c->subscribed = true;
+		break;
+	case MQTT_PUBLISH: {
+		struct mqtt_publish p;
+		if (mqtt_decode_publish(f, MQTT_V311, &p, &reason) != FM_OK) {
+			bench_fail(r, "undecodable PUBLISH");
+			return;
+		}
+		check_sequence(r, c, &p);
+		if (p.qos == 1)
+			send_ack(r, c, MQTT_PUBACK, p.packet_id);
+		else if (p.qos == 2)
+			send_ack(r, c, MQTT_PUBREC, p.packet_id);
+		if (r->on_publish)
+			r->on_publish(r, c, &p);
+		break;
+	}
+	case MQTT_PUBREC:
+	case MQTT_PUBREL:
+	case MQTT_PUBACK:
+	case MQTT_PUBCOMP:
+		if (mqtt_decode_ack(f, MQTT_V311, &a, &reason) != FM_OK)
+			return;
+		if (f->type == MQTT_PUBREC) {
+			send_ack(r, c, MQTT_PUBREL, a.packet_id);
+		} else if (f->type == MQTT_PUBREL) {
+			send_ack(r, c, MQTT_PUBCOMP, a.packet_id);
+		} else {
+			c->inflight--;
+			c->acked++;
+			if (r->on_ack)
+				r->on_ack(r, c, f->type, a.packet_id);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_readable(struct bench_run *r, struct bconn *c)
+{
+	for (;;) {
+		if (buf_reserve(&c->in, 65536) != FM_OK)
+			return;
+		ssize_t n = recv(c->fd, buf_tail(&c->in), buf_room(&c->in), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			bench_fail(r, "connection %u closed by the broker", c->index);
+			return;
+		}
+		c->in.len += (size_t)n;
+	}
+	for (;;) {
+		struct mqtt_frame f;
+		size_t used;
+		uint8_t reason;
+		int rc = mqtt_frame_parse(buf_head(&c->in), buf_used(&c->in), 0, &f, &used, &reason);
+		if (rc == FM_EAGAIN)
+			break;
+		if (rc != FM_OK) {
+			bench_fail(r, "connection %u: malformed packet from the broker", c->index);
+			return;
+		}
+		on_packet(r, c, &f);
+		buf_consume(&c->in, used);
+	}
+	flush(r, c);
+}
+
+bool bench_poll(struct bench_run *r, int timeout_ms, bool (*done)(struct bench_run *r))
+{
+	uint64_t until = bench_now_ns() + (uint64_t)timeout_ms * 1000000u;
+	struct epoll_event evs[256];
+	while (!r->failed) {
+		if (done(r))
+			return true;
+		uint64_t now = bench_now_ns();
+		if (now > until || now > r->deadline_ns) {
+			bench_fail(r, "time limit reached before the run completed");
+			break;
+		}
+		if (r->pump)
+			r->pump(r);
+		int n = epoll_wait(r->epfd, evs, 256, 1);
+		for (int i = 0; i < n; i++) {
+			struct bconn *c = &r->conns[evs[i].data.u32];
+			if (evs[i].events & (EPOLLERR | EPOLLHUP) && !(evs[i].events & EPOLLIN)) {
+				bench_fail(r, "connection %u to %s:%u failed", c->index, r->o->host, r->o->port);
+				break;
+			}
+			if (evs[i].events & EPOLLIN)
+				on_readable(r, c);
+			if (evs[i].events & EPOLLOUT)
+				flush(r, c);
+		}
+	}
+	return false;
+}

@@ -1,0 +1,328 @@
+/* The scenarios: fan-in, fan-out, latency at a fixed rate, idle
+ * connections. Each sets up its connections, drives the loop until done
+ * (bounded by --time-limit), and measures. */
+#include "bench.h"
+
+#include "fleetmq/errors.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define QOS0_OUT_LIMIT (64u * 1024u) /* bytes queued per QoS 0 publisher */
+#define QUIET_NS 2000000000ull       /* no delivery for 2 s: what was lost is lost */
+
+/* State shared by the throughput scenarios. */
+struct flow {
+	uint32_t first_pub, n_pubs;  /* publisher connections */
+	uint32_t first_sub, n_subs;  /* subscriber connections */
+	uint64_t expected;           /* deliveries if nothing is lost */
+	uint64_t start_ns, last_rx_ns;
+	char topic_prefix[32];
+};
+
+static struct flow *flow_of(struct bench_run *r) { return (struct flow *)(r + 1); }
+
+static uint64_t delivered(struct bench_run *r)
+{
+	struct flow *fl = flow_of(r);
+	uint64_t sum = 0;
+	for (uint32_t i = 0; i < fl->n_subs; i++)
+		sum += r->conns[fl->first_sub + i].received;
+	return sum;
+}
+
+static bool publishers_done(struct bench_run *r)
+{
+	struct flow *fl = flow_of(r);
+	for (uint32_t i = 0; i < fl->n_pubs; i++) {
+		struct bconn *c = &r->conns[fl->first_pub + i];
+		if (c->sent < r->o->msgs || c->inflight > 0 || buf_used(&c->out) > 0)
+			return false;
+	}
+	return true;
+}
+
+static bool flow_done(struct bench_run *r)
+{
+	struct flow *fl = flow_of(r);
+	if (delivered(r) >= fl->expected)
+		return true;
+	return publishers_done(r) && fl->last_rx_ns && bench_now_ns() - fl->last_rx_ns > QUIET_NS;
+}
+
+static void flow_on_publish(struct bench_run *r, struct bconn *c, const struct mqtt_publish *p)
+{
+	(void)c;
+	(void)p;
+	flow_of(r)->last_rx_ns = bench_now_ns();
+}
+
+static void flow_pump(struct bench_run *r)
+{
+	struct flow *fl = flow_of(r);
+	const struct bench_opts *o = r->o;
+	for (uint32_t i = 0; i < fl->n_pubs; i++) {
+		struct bconn *c = &r->conns[fl->first_pub + i];
+		char topic[64];
+		snprintf(topic, sizeof(topic), "%s/%u", fl->topic_prefix, c->index);
+		while (c->sent < o->msgs) {
+			if (o->qos == 0 ? buf_used(&c->out) >= QOS0_OUT_LIMIT : c->inflight >= o->window)
+				break;
+			bench_publish(r, c, topic, o->qos, c->sent);
+		}
+	}
+}
+
+static struct bench_run *run_new(const struct bench_opts *o)
+{
+	struct bench_run *r = calloc(1, sizeof(*r) + sizeof(struct flow));
+	if (!r)
+		return NULL;
+	r->o = o;
+	r->epfd = -1;
+	r->deadline_ns = bench_now_ns() + (uint64_t)(o->time_limit_s * 1e9);
+	return r;
+}
+
+static int run_fail(struct bench_run *r)
+{
+	fprintf(stderr, "fleetmq-bench %s: %s\n", r->o->scenario, r->error[0] ? r->error : "failed");
+	bench_close(r);
+	free(r);
+	return 1;
+}
+
+static void sample(pid_t pid, struct proc_sample *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (pid > 0)
+		proc_sample(pid, s);
+}
+
+static int alloc_seq(struct bench_run *r, uint32_t first, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		r->conns[first + i].next_seq = calloc(r->n_publishers, sizeof(uint32_t));
+		if (!r->conns[first + i].next_seq)
+			return FM_ENOMEM;
+	}
+	return FM_OK;
+}
+
+static bool all_subscribed(struct bench_run *r)
+{
+	struct flow *fl = flow_of(r);
+	for (uint32_t i = 0; i < fl->n_subs; i++)
+		if (!r->conns[fl->first_sub + i].subscribed)
+			return false;
+	return true;
+}
+
+/* Set up subscribers on filter, run the flow, fill res. */
+static int run_flow(struct bench_run *r, const char *filter, struct bench_result *res)
+{
+	struct flow *fl = flow_of(r);
+	const struct bench_opts *o = r->o;
+	r->n_publishers = r->n;
+	if (alloc_seq(r, fl->first_sub, fl->n_subs) != FM_OK)
+		return run_fail(r);
+	for (uint32_t i = 0; i < fl->n_subs; i++)
+		bench_subscribe(r, &r->conns[fl->first_sub + i], filter, o->qos);
+	if (!bench_poll(r, 30000, all_subscribed))
+		return run_fail(r);
+	struct proc_sample before, after;
+	sample(o->broker_pid, &before);
+	double self_before = self_cpu_s();
+	r->on_publish = flow_on_publish;
+	r->pump = flow_pump;
+	fl->start_ns = bench_now_ns();
+	if (!bench_poll(r, (int)(o->time_limit_s * 1000), flow_done))
+		return run_fail(r);
+	sample(o->broker_pid, &after);
+	uint64_t got = delivered(r);
+	double elapsed = (double)(fl->last_rx_ns - fl->start_ns) / 1e9;
+	res->count = got;
+	res->elapsed_s = elapsed;
+	res->rate = elapsed > 0 ? (double)got / elapsed : 0;
+	for (uint32_t i = 0; i < fl->n_subs; i++) {
+		struct bconn *c = &r->conns[fl->first_sub + i];
+		res->lost += c->lost;
+		res->dups += c->dups;
+		res->reordered += c->reordered;
+	}
+	/* messages never seen at all (the tail) are lost too */
+	if (got + res->lost < fl->expected)
+		res->lost = fl->expected - got;
+	if (o->broker_pid > 0 && got > 0) {
+		res->broker_cpu_us_per_msg = (after.cpu_s - before.cpu_s) * 1e6 / (double)got;
+		res->broker_rss_kb = (double)after.rss_kb;
+	}
+	double wall = (double)(bench_now_ns() - fl->start_ns) / 1e9;
+	res->self_cpu_pct = wall > 0 ? (self_cpu_s() - self_before) * 100.0 / wall : 0;
+	bench_close(r);
+	free(r);
+	return 0;
+}
+
+int scenario_fanin(const struct bench_opts *o, struct bench_result *res)
+{
+	struct bench_run *r = run_new(o);
+	if (!r)
+		return 1;
+	struct flow *fl = flow_of(r);
+	*fl = (struct flow){.first_sub = 0, .n_subs = 1, .first_pub = 1, .n_pubs = o->pubs,
+			    .expected = (uint64_t)o->pubs * o->msgs};
+	snprintf(fl->topic_prefix, sizeof(fl->topic_prefix), "bench/in");
+	res->unit = "msg/s";
+	if (bench_open(r, o->pubs + 1, "fanin") != FM_OK)
+		return run_fail(r);
+	return run_flow(r, "bench/in/#", res);
+}
+
+int scenario_fanout(const struct bench_opts *o, struct bench_result *res)
+{
+	struct bench_run *r = run_new(o);
+	if (!r)
+		return 1;
+	struct flow *fl = flow_of(r);
+	*fl = (struct flow){.first_pub = 0, .n_pubs = 1, .first_sub = 1, .n_subs = o->subs,
+			    .expected = (uint64_t)o->subs * o->msgs};
+	snprintf(fl->topic_prefix, sizeof(fl->topic_prefix), "bench/out");
+	res->unit = "deliveries/s";
+	if (bench_open(r, o->subs + 1, "fanout") != FM_OK)
+		return run_fail(r);
+	return run_flow(r, "bench/out/0", res);
+}
+
+/* --- latency at a fixed rate --------------------------------------------- */
+
+struct lat {
+	uint64_t next_send_ns, interval_ns;
+	uint64_t *rtt_ns;
+	uint64_t n_rtt;
+};
+
+static struct lat *lat_of(struct bench_run *r) { return (struct lat *)(r + 1); }
+
+static void lat_pump(struct bench_run *r)
+{
+	struct lat *l = lat_of(r);
+	struct bconn *pub = &r->conns[0];
+	uint64_t now = bench_now_ns();
+	if (pub->sent < r->o->msgs && now >= l->next_send_ns) {
+		bench_publish(r, pub, "bench/lat", 1, pub->sent);
+		l->next_send_ns += l->interval_ns;
+	}
+}
+
+static void lat_on_ack(struct bench_run *r, struct bconn *c, uint8_t type, uint16_t pid)
+{
+	(void)type;
+	struct lat *l = lat_of(r);
+	if (c->ack_wait_ns && l->n_rtt < r->o->msgs)
+		l->rtt_ns[l->n_rtt++] = bench_now_ns() - c->ack_wait_ns[pid];
+}
+
+static bool lat_done(struct bench_run *r)
+{
+	return r->conns[1].received >= r->o->msgs && lat_of(r)->n_rtt >= r->o->msgs;
+}
+
+static bool lat_subscribed(struct bench_run *r)
+{
+	return r->conns[1].subscribed;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double pct_us(uint64_t *v, uint64_t n, double pct)
+{
+	if (n == 0)
+		return 0;
+	uint64_t i = (uint64_t)(pct / 100.0 * (double)(n - 1));
+	return (double)v[i] / 1000.0;
+}
+
+int scenario_latency(const struct bench_opts *o, struct bench_result *res)
+{
+	struct bench_run *r = calloc(1, sizeof(*r) + sizeof(struct lat));
+	if (!r)
+		return 1;
+	r->o = o;
+	r->epfd = -1;
+	r->deadline_ns = bench_now_ns() + (uint64_t)(o->time_limit_s * 1e9);
+	res->unit = "us";
+	if (bench_open(r, 2, "lat") != FM_OK)
+		return run_fail(r);
+	struct lat *l = lat_of(r);
+	l->rtt_ns = calloc(o->msgs, sizeof(uint64_t));
+	r->conns[0].ack_wait_ns = calloc(65536, sizeof(uint64_t));
+	r->n_publishers = 1;
+	if (!l->rtt_ns || !r->conns[0].ack_wait_ns || alloc_seq(r, 1, 1) != FM_OK)
+		return run_fail(r);
+	bench_subscribe(r, &r->conns[1], "bench/lat", 1);
+	if (!bench_poll(r, 10000, lat_subscribed)) {
+		free(l->rtt_ns);
+		return run_fail(r);
+	}
+	l->interval_ns = 1000000000ull / (o->rate ? o->rate : 1000);
+	l->next_send_ns = bench_now_ns();
+	r->pump = lat_pump;
+	r->on_ack = lat_on_ack;
+	uint64_t start = bench_now_ns();
+	if (!bench_poll(r, (int)(o->time_limit_s * 1000), lat_done)) {
+		free(l->rtt_ns);
+		return run_fail(r);
+	}
+	qsort(r->latencies_ns, r->n_latencies, sizeof(uint64_t), cmp_u64);
+	qsort(l->rtt_ns, l->n_rtt, sizeof(uint64_t), cmp_u64);
+	res->count = r->n_latencies;
+	res->elapsed_s = (double)(bench_now_ns() - start) / 1e9;
+	res->p50_us = pct_us(r->latencies_ns, r->n_latencies, 50);
+	res->p99_us = pct_us(r->latencies_ns, r->n_latencies, 99);
+	res->max_us = pct_us(r->latencies_ns, r->n_latencies, 100);
+	res->rtt_p50_us = pct_us(l->rtt_ns, l->n_rtt, 50);
+	res->rtt_p99_us = pct_us(l->rtt_ns, l->n_rtt, 99);
+	res->rate = res->rtt_p50_us;
+	res->lost = r->conns[1].lost;
+	res->dups = r->conns[1].dups;
+	res->reordered = r->conns[1].reordered;
+	free(l->rtt_ns);
+	bench_close(r);
+	free(r);
+	return 0;
+}
+
+/* --- idle connections ----------------------------------------------------- */
+
+int scenario_idle(const struct bench_opts *o, struct bench_result *res)
+{
+	struct bench_run *r = run_new(o);
+	if (!r)
+		return 1;
+	res->unit = "connections/s";
+	struct proc_sample before, after;
+	sample(o->broker_pid, &before);
+	uint64_t start = bench_now_ns();
+	if (bench_open(r, o->conns, "idle") != FM_OK)
+		return run_fail(r);
+	double elapsed = (double)(bench_now_ns() - start) / 1e9;
+	sleep(1); /* let the broker settle before measuring it */
+	sample(o->broker_pid, &after);
+	res->count = o->conns;
+	res->elapsed_s = elapsed;
+	res->rate = elapsed > 0 ? o->conns / elapsed : 0;
+	if (o->broker_pid > 0) {
+		res->broker_rss_kb = (double)after.rss_kb;
+		res->bytes_per_conn = (double)(after.rss_kb - before.rss_kb) * 1024.0 / o->conns;
+	}
+	bench_close(r);
+	free(r);
+	return 0;
+}
