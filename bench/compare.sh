@@ -97,28 +97,30 @@ for r in rows:
     key = r["name"]
     if key not in runs:
         order.append(key)
-        runs[key] = {"metric": r["metric"], "higher": r["higher"], "fleetmq": [], "mosquitto": [], "extra": []}
-    runs[key][r["broker"]].append(r["r"][r["metric"]])
-    if r["broker"] == "fleetmq":
-        runs[key]["extra"].append(r["r"])
+        runs[key] = {"metric": r["metric"], "higher": r["higher"],
+                     "fleetmq": [], "mosquitto": [], "lost": {"fleetmq": 0, "mosquitto": 0},
+                     "count": {"fleetmq": 0, "mosquitto": 0}}
+    d = runs[key]
+    d[r["broker"]].append(r["r"][r["metric"]])
+    d["lost"][r["broker"]] += r["r"].get("lost", 0)
+    d["count"][r["broker"]] += r["r"].get("count", 0) + r["r"].get("lost", 0)
 def fmt(v):
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
-print("| scenario | metric | fleetmq (median) | mosquitto (median) | fleetmq vs mosquitto |")
-print("| --- | --- | ---: | ---: | ---: |")
+def loss(d, b):
+    n = d["count"][b]
+    return f"{100.0 * d['lost'][b] / n:.1f}%" if n else "-"
+print("| scenario | metric | fleetmq (median) | mosquitto (median) | fleetmq vs mosquitto | lost: fleetmq / mosquitto |")
+print("| --- | --- | ---: | ---: | ---: | ---: |")
 for key in order:
     d = runs[key]
     if not d["fleetmq"] or not d["mosquitto"]:
         continue
     f, m = statistics.median(d["fleetmq"]), statistics.median(d["mosquitto"])
     if d["higher"]:
-        ratio = f / m if m else float("inf")
-        rtxt = f"{ratio:.1f}x higher"
+        rtxt = f"{f / m:.1f}x higher" if m else "-"
     else:
-        ratio = m / f if f else float("inf")
-        rtxt = f"{ratio:.1f}x lower"
-    print(f"| {key} | {d['metric']} | {fmt(f)} | {fmt(m)} | {rtxt} |")
-lost = sum(x.get("lost", 0) for x in (r["r"] for r in rows if r["broker"] == "fleetmq"))
+        rtxt = f"{m / f:.1f}x lower" if f else "-"
+    print(f"| {key} | {d['metric']} | {fmt(f)} | {fmt(m)} | {rtxt} | {loss(d, 'fleetmq')} / {loss(d, 'mosquitto')} |")
 print()
-print(f"runs: {len(rows)}; messages lost by fleetmq across all runs: {lost} "
-      "(QoS 0 may be dropped under overload; QoS 1 must be 0)")
+print(f"{len(rows)} runs, {max(r['round'] for r in rows)} per scenario and broker, alternating.")
 PYEOF

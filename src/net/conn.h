@@ -8,6 +8,7 @@
 #include "core/err.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -23,10 +24,24 @@ struct conn_ops {
 	void (*close)(struct conn *c);
 };
 
+/* A peer address kept compact (every connection holds one; only logs
+ * turn it into text). */
+struct net_addr {
+	uint8_t family;   /* AF_INET, AF_INET6 or 0 (unknown) */
+	uint16_t port;
+	uint8_t ip[16];   /* 4 bytes used for IPv4 */
+};
+
+/* Longest net_addr_format() result: "[v6 address]:port" and the NUL. */
+#define NET_ADDR_STRLEN 56
+
+/* Format a as "1.2.3.4:5" or "[::1]:5" into out (NET_ADDR_STRLEN bytes). */
+const char *net_addr_format(const struct net_addr *a, char *out, size_t len);
+
 struct conn {
 	const struct conn_ops *ops;
 	int fd;
-	char peer[64];  /* "ip:port" for logs */
+	struct net_addr peer;
 };
 
 /* Wrap an accepted, non-blocking TCP socket. */
@@ -45,8 +60,8 @@ static inline void conn_close(struct conn *c) { c->ops->close(c); }
 int net_listen(const char *addr, unsigned port, int *fd, unsigned *bound_port, struct fm_errbuf *eb);
 
 /* Accept one connection: non-blocking, close-on-exec, TCP_NODELAY (no
- * Nagle: MQTT acks are small and latency-bound). peer receives "ip:port".
- * FM_OK, FM_EAGAIN when the backlog is empty, or an fm_err. */
-int net_accept(int lfd, int *fd, char *peer, size_t peer_len);
+ * Nagle: MQTT acks are small and latency-bound). FM_OK, FM_EAGAIN when the
+ * backlog is empty, or an fm_err. */
+int net_accept(int lfd, int *fd, struct net_addr *peer);
 
 #endif

@@ -55,5 +55,5 @@ void conn_tcp_init(struct conn *c, int fd)
 {
 	c->ops = &tcp_ops;
 	c->fd = fd;
-	c->peer[0] = '\0';
+	c->peer = (struct net_addr){0};
 }

@@ -11,6 +11,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Connection storms (a fleet reconnecting after an outage) must not
+ * overflow the accept queue; the kernel caps this at net.core.somaxconn. */
+#define LISTEN_BACKLOG 65535
+
 static int bind_one(const struct addrinfo *ai, int *fd_out)
 {
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
@@ -21,7 +25,7 @@ static int bind_one(const struct addrinfo *ai, int *fd_out)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
 		int e = errno;
 		close(fd);
 		return -e;
@@ -71,23 +75,32 @@ int net_listen(const char *addr, unsigned port, int *fd, unsigned *bound_port, s
 	return FM_OK;
 }
 
-static void format_peer(const struct sockaddr_storage *ss, char *peer, size_t len)
+static void addr_of(const struct sockaddr_storage *ss, struct net_addr *a)
 {
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
+	*a = (struct net_addr){0};
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		port = ntohs(in->sin_port);
+		a->family = AF_INET;
+		a->port = ntohs(in->sin_port);
+		memcpy(a->ip, &in->sin_addr, 4);
 	} else if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		port = ntohs(in6->sin6_port);
+		a->family = AF_INET6;
+		a->port = ntohs(in6->sin6_port);
+		memcpy(a->ip, &in6->sin6_addr, 16);
 	}
-	snprintf(peer, len, "%s:%u", host, port);
 }
 
-int net_accept(int lfd, int *fd, char *peer, size_t peer_len)
+const char *net_addr_format(const struct net_addr *a, char *out, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	if (a->family == AF_INET || a->family == AF_INET6)
+		inet_ntop(a->family, a->ip, host, sizeof(host));
+	snprintf(out, len, a->family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, a->port);
+	return out;
+}
+
+int net_accept(int lfd, int *fd, struct net_addr *peer)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -99,7 +112,7 @@ int net_accept(int lfd, int *fd, char *peer, size_t peer_len)
 		return (errno == EAGAIN || errno == EWOULDBLOCK) ? FM_EAGAIN : fm_err_errno(errno);
 	int one = 1;
 	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	format_peer(&ss, peer, peer_len);
+	addr_of(&ss, peer);
 	*fd = c;
 	return FM_OK;
 }

@@ -74,8 +74,9 @@ static void on_accept(struct loop *lp, int fd, unsigned events, void *arg)
 	struct broker *b = l->b;
 	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
 		int cfd;
-		char peer[64];
-		int rc = net_accept(fd, &cfd, peer, sizeof(peer));
+		struct net_addr peer;
+		char peer_text[NET_ADDR_STRLEN];
+		int rc = net_accept(fd, &cfd, &peer);
 		if (rc == FM_EAGAIN)
 			return;
 		if (rc != FM_OK) {
@@ -83,12 +84,14 @@ static void on_accept(struct loop *lp, int fd, unsigned events, void *arg)
 			return;
 		}
 		if (over_connection_limits(b, l)) {
-			log_notice(&b->log, "connection from %s refused: max_connections reached", peer);
+			log_notice(&b->log, "connection from %s refused: max_connections reached",
+				   net_addr_format(&peer, peer_text, sizeof(peer_text)));
 			close(cfd);
 			continue;
 		}
-		if (client_accept(l->w, l, cfd, peer) != FM_OK)
-			log_warn(&b->log, "connection from %s dropped: out of memory", peer);
+		if (client_accept(l->w, l, cfd, &peer) != FM_OK)
+			log_warn(&b->log, "connection from %s dropped: out of memory",
+				 net_addr_format(&peer, peer_text, sizeof(peer_text)));
 	}
 }
 

@@ -15,6 +15,14 @@ static void on_io(struct loop *lp, int fd, unsigned events, void *arg);
 static void on_timer(struct loop *lp, struct loop_timer *t, void *arg);
 static void on_stall_timer(struct loop *lp, struct loop_timer *t, void *arg);
 
+/* Allocated only while a client is saturated, so idle connections do not
+ * carry a second timer. */
+struct client_stall {
+	struct loop_timer timer;
+	uint64_t bytes_mark;      /* bytes_written when armed */
+	uint64_t ack_mark;        /* acks_received when armed */
+};
+
 static void set_events(struct client *c, unsigned events)
 {
 	if (c->io_events == events || c->state == CLIENT_CLOSED)
@@ -30,7 +38,7 @@ static void close_raw_fd(int fd)
 	conn_close(&tmp);
 }
 
-int client_accept(struct worker *w, struct listener_rt *l, int fd, const char *peer)
+int client_accept(struct worker *w, struct listener_rt *l, int fd, const struct net_addr *peer)
 {
 	struct client *c = calloc(1, sizeof(*c));
 	if (!c || loop_io_add(w->loop, fd, LOOP_READ, on_io, c) != FM_OK) {
@@ -42,7 +50,7 @@ int client_accept(struct worker *w, struct listener_rt *l, int fd, const char *p
 	c->b = w->b;
 	c->listener = l;
 	conn_tcp_init(&c->conn, fd);
-	snprintf(c->conn.peer, sizeof(c->conn.peer), "%s", peer);
+	c->conn.peer = *peer;
 	c->id_for_log = "?";
 	c->io_events = LOOP_READ;
 	list_init(&c->dirty_link);
@@ -54,7 +62,6 @@ int client_accept(struct worker *w, struct listener_rt *l, int fd, const char *p
 	atomic_fetch_add(&w->b->listener_conns[l->index], 1);
 	c->last_rx_ms = loop_now_ms(w->loop);
 	loop_timer_init(&c->timer, on_timer, c);
-	loop_timer_init(&c->stall_timer, on_stall_timer, c);
 	loop_timer_start(w->loop, &c->timer, (uint64_t)w->lim.connect_timeout_s * 1000u);
 	return FM_OK;
 }
@@ -298,29 +305,48 @@ static bool queue_saturated(const struct client *c)
 	return c->session && !c->lagging && c->session->queued >= queue_high(c);
 }
 
-static unsigned inbound(const struct client *c)
-{
-	return c->session ? atomic_load_explicit(&c->session->inbound, memory_order_relaxed) : 0;
-}
-
 static bool queue_drained(const struct client *c)
 {
-	return !c->session || (c->session->queued <= queue_high(c) / 2 && inbound(c) <= FM_INBOUND_HIGH / 2);
+	return !c->session || c->session->queued <= queue_high(c) / 2;
+}
+
+static void arm_stall(struct client *c)
+{
+	c->stall->bytes_mark = c->bytes_written;
+	c->stall->ack_mark = c->acks_received;
+	loop_timer_start(c->w->loop, &c->stall->timer, FM_STALL_MS);
+}
+
+static void watch_stall(struct client *c)
+{
+	if (c->stall)
+		return;
+	c->stall = malloc(sizeof(*c->stall));
+	if (!c->stall)
+		return; /* out of memory: no stuck-consumer detection for now */
+	loop_timer_init(&c->stall->timer, on_stall_timer, c);
+	arm_stall(c);
+}
+
+static void unwatch_stall(struct client *c)
+{
+	if (!c->stall)
+		return;
+	loop_timer_stop(c->w->loop, &c->stall->timer);
+	free(c->stall);
+	c->stall = NULL;
 }
 
 void client_update_pressure(struct client *c)
 {
 	if (c->state == CLIENT_CLOSED)
 		return;
-	if (client_out_over(c, FM_OUT_HIGH) || queue_saturated(c) || inbound(c) > FM_INBOUND_HIGH) {
+	if (client_out_over(c, FM_OUT_HIGH) || queue_saturated(c)) {
 		mark_saturated(c);
-		if (!loop_timer_armed(&c->stall_timer)) {
-			c->stall_mark = c->bytes_written;
-			c->ack_mark = c->acks_received;
-			loop_timer_start(c->w->loop, &c->stall_timer, FM_STALL_MS);
-		}
+		watch_stall(c);
 	} else if (buf_used(&c->out) < FM_OUT_LOW && queue_drained(c)) {
 		c->lagging = false;
+		unwatch_stall(c);
 		wake_waiters(c);
 	}
 }
@@ -381,8 +407,11 @@ void client_pause_for_remote(struct client *publisher, struct session *target)
 	    client_out_over(publisher, FM_OUT_HIGH))
 		return;
 	struct worker *w = publisher->w;
+	/* bit first, then the re-check: the home clears its flag or lowers the
+	 * backlog first and then collects the bits, so one of the two sides
+	 * always sees the other */
 	atomic_fetch_or(&target->waiting_workers, 1u << w->id);
-	if (!atomic_load(&target->saturated))
+	if (!atomic_load(&target->saturated) && atomic_load(&target->inbound) <= FM_INBOUND_HIGH)
 		return; /* drained meanwhile; the wake we asked for is harmless */
 	publisher->read_paused = true;
 	list_push_back(&w->remote_waiters, &publisher->wait_link);
@@ -404,26 +433,28 @@ void client_wake_remote_waiters(struct worker *w)
  * queue limit drop instead (until it drains). */
 static void on_stall_timer(struct loop *lp, struct loop_timer *t, void *arg)
 {
+	(void)lp;
+	(void)t;
 	struct client *c = arg;
 	if (client_out_over(c, FM_OUT_HIGH)) {
-		if (c->bytes_written == c->stall_mark) {
+		if (c->bytes_written == c->stall->bytes_mark) {
 			c->w->stats.slow_consumers++;
 			client_close(c, "slow consumer: output not draining");
 			return;
 		}
 	} else if (queue_saturated(c)) {
-		if (c->acks_received == c->ack_mark) {
+		if (c->acks_received == c->stall->ack_mark) {
 			c->lagging = true;
 			log_info(&c->b->log, "client %s acknowledges nothing: its queue limit applies", c->id_for_log);
+			unwatch_stall(c);
 			wake_waiters(c);
 			return;
 		}
 	} else {
+		unwatch_stall(c);
 		return;
 	}
-	c->stall_mark = c->bytes_written;
-	c->ack_mark = c->acks_received;
-	loop_timer_start(lp, t, FM_STALL_MS);
+	arm_stall(c);
 }
 
 static void free_client(struct loop *lp, void *arg)
@@ -445,14 +476,17 @@ void client_close(struct client *c, const char *reason)
 	/* Best effort: push out what is already queued (e.g. a CONNACK refusal). */
 	if (buf_used(&c->out) > 0)
 		flush(c);
+	char peer[NET_ADDR_STRLEN];
 	if (was_active || c->session)
-		log_notice(&b->log, "client %s (%s) disconnected: %s", c->id_for_log, c->conn.peer, reason);
+		log_notice(&b->log, "client %s (%s) disconnected: %s", c->id_for_log,
+			   net_addr_format(&c->conn.peer, peer, sizeof(peer)), reason);
 	else
-		log_info(&b->log, "connection from %s closed: %s", c->conn.peer, reason);
+		log_info(&b->log, "connection from %s closed: %s",
+			 net_addr_format(&c->conn.peer, peer, sizeof(peer)), reason);
 	c->state = CLIENT_CLOSED;
 	loop_io_del(c->w->loop, c->conn.fd);
 	loop_timer_stop(c->w->loop, &c->timer);
-	loop_timer_stop(c->w->loop, &c->stall_timer);
+	unwatch_stall(c);
 	list_del(&c->dirty_link);
 	list_del(&c->wait_link);
 	wake_waiters(c);

@@ -38,11 +38,9 @@ struct client {
 	struct buf in;            /* bytes of an incomplete packet */
 	struct buf out;           /* bytes waiting to be written */
 	struct loop_timer timer;  /* connect timeout, then keepalive */
-	struct loop_timer stall_timer; /* armed while saturated (output or queue) */
+	struct client_stall *stall; /* while saturated only: the stuck-consumer watch */
 	uint64_t bytes_written;   /* total written to the socket (progress marker) */
-	uint64_t stall_mark;      /* bytes_written when stall_timer was armed */
 	uint64_t acks_received;   /* PUBACK/PUBCOMP from the client (progress marker) */
-	uint64_t ack_mark;        /* acks_received when stall_timer was armed */
 	bool lagging;             /* holds a full queue without acking: no backpressure for it */
 	uint64_t last_rx_ms;      /* loop time of the last packet received */
 	unsigned io_events;       /* events registered with the loop */
@@ -58,7 +56,7 @@ struct client {
 };
 
 /* Take over an accepted socket. FM_OK or an fm_err (fd closed on error). */
-int client_accept(struct worker *w, struct listener_rt *l, int fd, const char *peer);
+int client_accept(struct worker *w, struct listener_rt *l, int fd, const struct net_addr *peer);
 
 /* Close the connection: unregister, detach the session (publishing the will
  * if will_on_close), and free after this loop iteration. reason is logged.

@@ -253,8 +253,10 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 	c->w->stats.connects_total++;
 	client_start_keepalive(c);
 	send_connack(c, present, MQTT_CONNACK_ACCEPTED); /* [MQTT-3.2.0-1] */
+	char peer[NET_ADDR_STRLEN];
 	log_notice(&c->b->log, "client %s connected from %s (v%u, clean %d, keepalive %u%s)",
-		   c->id_for_log, c->conn.peer, ct.version, ct.clean_start, ct.keepalive_s,
+		   c->id_for_log, net_addr_format(&c->conn.peer, peer, sizeof(peer)), ct.version,
+		   ct.clean_start, ct.keepalive_s,
 		   present ? ", session resumed" : "");
 	if (present)
 		deliver_resume(c->w, c->session);

@@ -113,12 +113,11 @@ void route_publish(struct worker *w, struct client *from, struct msg *m)
 			run++;
 		for (uint32_t k = 0; k < run; k++) {
 			struct session *ts = t[k].s;
-			/* deliveries waiting in the home's inbox count as its
-			 * backlog: too many and the session is saturated */
-			if (atomic_fetch_add_explicit(&ts->inbound, 1, memory_order_relaxed) + 1 > FM_INBOUND_HIGH &&
-			    !atomic_load_explicit(&ts->saturated, memory_order_relaxed))
-				atomic_store(&ts->saturated, true);
-			if (from && atomic_load_explicit(&ts->saturated, memory_order_relaxed))
+			/* deliveries waiting in the home's inbox are its backlog:
+			 * too many, and publishers wait as for a saturated client */
+			unsigned backlog = atomic_fetch_add(&ts->inbound, 1) + 1;
+			if (from && (backlog > FM_INBOUND_HIGH ||
+				     atomic_load_explicit(&ts->saturated, memory_order_relaxed)))
 				client_pause_for_remote(from, ts);
 		}
 		worker_post_deliver(t->home, m, t, run); /* the references travel */

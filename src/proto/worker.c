@@ -93,12 +93,27 @@ void worker_post_wake(struct worker *w)
 
 /* --- handling ----------------------------------------------------------- */
 
+/* The home applied a delivery: once the backlog is down to half, the
+ * publishers that paused on it may go (unless the session is saturated
+ * for another reason; its own drain wakes them then). */
+static void backlog_applied(struct worker *w, struct session *s)
+{
+	if (atomic_fetch_sub(&s->inbound, 1) - 1 > FM_INBOUND_HIGH / 2 || atomic_load(&s->saturated))
+		return;
+	if (atomic_load(&s->waiting_workers) == 0)
+		return;
+	unsigned mask = atomic_exchange(&s->waiting_workers, 0);
+	for (unsigned i = 0; mask; i++, mask >>= 1)
+		if (mask & 1)
+			worker_post_wake(&w->b->workers[i]);
+}
+
 static void on_deliver(struct worker *w, struct wmsg_deliver *d)
 {
 	for (uint32_t i = 0; i < d->n; i++) {
 		struct session *s = d->t[i].s;
 		struct worker *home = session_home(s);
-		atomic_fetch_sub_explicit(&s->inbound, 1, memory_order_relaxed);
+		backlog_applied(w, s);
 		if (atomic_load(&s->dead)) {
 			session_unref(s);
 		} else if (home != w) {

@@ -14,14 +14,11 @@ struct queued {
 
 struct session *session_new(const char *client_id, size_t len, bool persistent, void *home)
 {
-	struct session *s = calloc(1, sizeof(*s));
+	/* the id lives in the same allocation: one less per session */
+	struct session *s = calloc(1, sizeof(*s) + len + 1);
 	if (!s)
 		return NULL;
-	s->client_id = malloc(len + 1);
-	if (!s->client_id) {
-		free(s);
-		return NULL;
-	}
+	s->client_id = (char *)(s + 1);
 	memcpy(s->client_id, client_id, len);
 	s->client_id[len] = '\0';
 	s->id_len = len;
@@ -65,7 +62,6 @@ void session_free(struct session *s)
 	free(s->inflight);
 	free(s->qos2_in);
 	msg_unref(s->will);
-	free(s->client_id);
 	free(s);
 }
 

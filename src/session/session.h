@@ -54,7 +54,7 @@ struct session_limits {
 };
 
 struct session {
-	char *client_id;        /* owned, NUL-terminated */
+	char *client_id;        /* NUL-terminated, stored after the struct */
 	size_t id_len;
 	bool persistent;        /* 3.1.1 clean session 0: survives disconnect */
 	void *owner;            /* connected client (opaque), NULL while offline */
