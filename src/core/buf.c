@@ -26,15 +26,16 @@ int buf_reserve(struct buf *b, size_t n)
 	if (b->off && b->cap - used >= n) {
 		memmove(b->data, b->data + b->off, used);
 		b->off = 0;
-		b->len = used;
+		b->len = (uint32_t)used;
 		return FM_OK;
 	}
+	if (n > BUF_MAX - used)
+		return FM_ENOMEM;
 	size_t cap = b->cap ? b->cap : 256;
-	while (cap - used < n) {
-		if (cap > SIZE_MAX / 2)
-			return FM_ENOMEM;
+	while (cap - used < n)
 		cap *= 2;
-	}
+	if (cap > BUF_MAX)
+		cap = BUF_MAX;
 	uint8_t *p = malloc(cap);
 	if (!p)
 		return FM_ENOMEM;
@@ -43,8 +44,8 @@ int buf_reserve(struct buf *b, size_t n)
 	free(b->data);
 	b->data = p;
 	b->off = 0;
-	b->len = used;
-	b->cap = cap;
+	b->len = (uint32_t)used;
+	b->cap = (uint32_t)cap;
 	return FM_OK;
 }
 
@@ -56,7 +57,7 @@ int buf_append(struct buf *b, const void *p, size_t n)
 	if (rc)
 		return rc;
 	memcpy(b->data + b->len, p, n);
-	b->len += n;
+	b->len += (uint32_t)n;
 	return FM_OK;
 }
 
@@ -79,7 +80,7 @@ int buf_append_u32(struct buf *b, uint32_t v)
 
 void buf_consume(struct buf *b, size_t n)
 {
-	b->off += n;
+	b->off += (uint32_t)n;
 	if (b->off >= b->len)
 		b->off = b->len = 0;
 }

@@ -10,11 +10,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Largest buffer: beyond the largest MQTT packet with room to spare, and
+ * small enough that positions fit in 32 bits (every connection has two
+ * buffers, so their size matters). */
+#define BUF_MAX (1u << 30)
+
 struct buf {
 	uint8_t *data; /* owned; NULL while cap == 0 */
-	size_t off;    /* first unconsumed byte */
-	size_t len;    /* end of valid bytes */
-	size_t cap;    /* allocated bytes */
+	uint32_t off;  /* first unconsumed byte */
+	uint32_t len;  /* end of valid bytes */
+	uint32_t cap;  /* allocated bytes */
 };
 
 static inline size_t buf_used(const struct buf *b) { return b->len - b->off; }
@@ -24,7 +29,8 @@ static inline uint8_t *buf_head(const struct buf *b) { return b->data ? b->data 
 void buf_init(struct buf *b);
 /* Free the storage; b is left empty and reusable. */
 void buf_fini(struct buf *b);
-/* Make room for at least n more bytes at the tail. FM_OK or FM_ENOMEM. */
+/* Make room for at least n more bytes at the tail. FM_OK or FM_ENOMEM
+ * (also past BUF_MAX). */
 int buf_reserve(struct buf *b, size_t n);
 /* Append n bytes. FM_OK or FM_ENOMEM. */
 int buf_append(struct buf *b, const void *p, size_t n);

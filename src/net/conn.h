@@ -7,6 +7,7 @@
 
 #include "core/err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -55,9 +56,12 @@ static inline void conn_close(struct conn *c) { c->ops->close(c); }
 
 /* Bind and listen on addr:port (addr NULL = all interfaces, IPv4 and IPv6
  * names and literals accepted) with SO_REUSEADDR and SO_REUSEPORT, so every
- * worker can have its own socket on the same port. port 0 binds an
- * ephemeral port, reported in *bound_port. FM_OK or FM_EIO with eb set. */
-int net_listen(const char *addr, unsigned port, int *fd, unsigned *bound_port, struct fm_errbuf *eb);
+ * worker can have its own socket on the same port. first: the listener's
+ * first socket, which also checks that no other process holds the port.
+ * port 0 binds an ephemeral port, reported in *bound_port. FM_OK or FM_EIO
+ * with eb set. */
+int net_listen(const char *addr, unsigned port, bool first, int *fd, unsigned *bound_port,
+	       struct fm_errbuf *eb);
 
 /* Accept one connection: non-blocking, close-on-exec, TCP_NODELAY (no
  * Nagle: MQTT acks are small and latency-bound). FM_OK, FM_EAGAIN when the

@@ -2,6 +2,7 @@
 #include "net/conn.h"
 
 #include <arpa/inet.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -15,8 +16,31 @@
  * overflow the accept queue; the kernel caps this at net.core.somaxconn. */
 #define LISTEN_BACKLOG 65535
 
-static int bind_one(const struct addrinfo *ai, int *fd_out)
+/* SO_REUSEPORT would let a second broker (same user) share a port that is
+ * already ours, silently splitting the clients between the two. So the
+ * first socket of a listener first proves the port free with a plain bind,
+ * which fails with EADDRINUSE whatever the other holder did. */
+static int probe_free(const struct addrinfo *ai)
 {
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	int rc = bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+static int bind_one(const struct addrinfo *ai, bool first, int *fd_out)
+{
+	if (first) {
+		int rc = probe_free(ai);
+		if (rc)
+			return rc;
+	}
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd < 0)
 		return -errno;
@@ -45,7 +69,8 @@ static unsigned bound_port_of(int fd)
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-int net_listen(const char *addr, unsigned port, int *fd, unsigned *bound_port, struct fm_errbuf *eb)
+int net_listen(const char *addr, unsigned port, bool first, int *fd, unsigned *bound_port,
+	       struct fm_errbuf *eb)
 {
 	char service[8];
 	snprintf(service, sizeof(service), "%u", port);
@@ -62,7 +87,7 @@ int net_listen(const char *addr, unsigned port, int *fd, unsigned *bound_port, s
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
 		if (!addr && ai->ai_family != AF_INET && ai->ai_next)
 			continue;
-		err = bind_one(ai, fd);
+		err = bind_one(ai, first && port != 0, fd);
 		if (err == 0)
 			break;
 	}

@@ -105,7 +105,7 @@ static int open_listener(struct broker *b, size_t index, struct fm_errbuf *eb)
 		struct worker *w = &b->workers[i];
 		struct listener_rt *l = &w->listeners[index];
 		*l = (struct listener_rt){ .b = b, .w = w, .conf = cl, .index = index, .fd = -1 };
-		int rc = net_listen(cl->bind_address, port, &l->fd, &l->port, eb);
+		int rc = net_listen(cl->bind_address, port, i == 0, &l->fd, &l->port, eb);
 		if (rc == FM_OK)
 			rc = loop_io_add(w->loop, l->fd, LOOP_READ, on_accept, l);
 		if (rc != FM_OK)

@@ -64,6 +64,7 @@ struct bench_run {
 	bench_ack_fn *on_ack;           /* optional */
 	void (*pump)(struct bench_run *r); /* each iteration: send what may be sent */
 	uint32_t n_publishers;   /* size of next_seq arrays */
+	uint32_t n_connected;    /* CONNACKs received */
 	uint64_t *latencies_ns;  /* one-way samples */
 	uint64_t n_latencies, cap_latencies;
 	bool failed;

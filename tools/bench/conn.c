@@ -51,6 +51,21 @@ static void flush(struct bench_run *r, struct bconn *c)
 	}
 }
 
+/* Many connections from one source address to one port make the kernel
+ * search ever longer for a free ephemeral port; spreading them over
+ * 127.0.0.1-127.0.0.16 (all loopback) keeps connect() cheap. The port is
+ * still chosen at connect time (IP_BIND_ADDRESS_NO_PORT). */
+#define SOURCE_ADDRESSES 16
+
+static void spread_source(struct bconn *c)
+{
+	int one = 1;
+	setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+	struct sockaddr_in src = {.sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK + c->index % SOURCE_ADDRESSES)};
+	bind(c->fd, (struct sockaddr *)&src, sizeof(src)); /* best effort */
+}
+
 static int open_socket(struct bench_run *r, struct bconn *c)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(r->o->port)};
@@ -65,6 +80,7 @@ static int open_socket(struct bench_run *r, struct bconn *c)
 	}
 	int one = 1;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	spread_source(c);
 	if (connect(c->fd, (struct sockaddr *)&a, sizeof(a)) < 0 && errno != EINPROGRESS) {
 		bench_fail(r, "connect to %s:%u: %s", r->o->host, r->o->port, strerror(errno));
 		return FM_EIO;
@@ -76,10 +92,40 @@ static int open_socket(struct bench_run *r, struct bconn *c)
 
 static bool all_connected(struct bench_run *r)
 {
-	for (uint32_t i = 0; i < r->n; i++)
-		if (!r->conns[i].connected)
-			return false;
-	return true;
+	return r->n_connected == r->n;
+}
+
+/* Connections still waiting for their CONNACK at any time: enough to keep
+ * the broker busy, few enough not to overflow the kernel's SYN and accept
+ * queues (net.ipv4.tcp_max_syn_backlog, net.core.somaxconn), which would
+ * measure retransmission timers instead of the broker. */
+#define CONNECTS_IN_FLIGHT 512
+
+struct opening {
+	const char *prefix;
+	uint32_t opened;
+};
+
+static struct opening opening; /* one bench_open at a time */
+
+static int open_one(struct bench_run *r, uint32_t i)
+{
+	struct bconn *c = &r->conns[i];
+	if (open_socket(r, c) != FM_OK)
+		return FM_EIO;
+	char id[64];
+	snprintf(id, sizeof(id), "%s-%u-%d", opening.prefix, i, (int)getpid());
+	struct mqtt_connect ct = {.version = MQTT_V311, .clean_start = true, .keepalive_s = 300,
+				  .client_id = {id, (uint16_t)strlen(id)}};
+	mqtt_encode_connect(&c->out, &ct);
+	return FM_OK;
+}
+
+static void open_more(struct bench_run *r)
+{
+	while (opening.opened < r->n && opening.opened - r->n_connected < CONNECTS_IN_FLIGHT)
+		if (open_one(r, opening.opened++) != FM_OK)
+			return;
 }
 
 int bench_open(struct bench_run *r, uint32_t n, const char *prefix)
@@ -90,22 +136,17 @@ int bench_open(struct bench_run *r, uint32_t n, const char *prefix)
 		return FM_ENOMEM;
 	r->n = n;
 	for (uint32_t i = 0; i < n; i++) {
-		struct bconn *c = &r->conns[i];
-		c->index = i;
-		c->fd = -1;
-		buf_init(&c->in);
-		buf_init(&c->out);
-		if (open_socket(r, c) != FM_OK)
-			return FM_EIO;
-		char id[64];
-		snprintf(id, sizeof(id), "%s-%u-%d", prefix, i, (int)getpid());
-		struct mqtt_connect ct = {.version = MQTT_V311, .clean_start = true, .keepalive_s = 300,
-					  .client_id = {id, (uint16_t)strlen(id)}};
-		mqtt_encode_connect(&c->out, &ct);
+		r->conns[i].index = i;
+		r->conns[i].fd = -1;
+		buf_init(&r->conns[i].in);
+		buf_init(&r->conns[i].out);
 	}
-	if (!bench_poll(r, 30000, all_connected))
-		return FM_EIO;
-	return FM_OK;
+	opening = (struct opening){.prefix = prefix};
+	void (*saved)(struct bench_run *) = r->pump;
+	r->pump = open_more;
+	bool ok = bench_poll(r, 60000, all_connected);
+	r->pump = saved;
+	return ok ? FM_OK : FM_EIO;
 }
 
 void bench_close(struct bench_run *r)
@@ -216,6 +257,8 @@ static void on_packet(struct bench_run *r, struct bconn *c, const struct mqtt_fr
 	case MQTT_CONNACK:
 		if (f->remaining_len < 2 || f->body[1] != 0)
 			bench_fail(r, "connection %u refused (CONNACK %u)", c->index, f->remaining_len >= 2 ? f->body[1] : 255);
+		if (!c->connected)
+			r->n_connected++;
 		c->connected = true;
 		break;
 	case MQTT_SUBACK:
