@@ -8,6 +8,8 @@
 # env:   FLEETMQ, BENCH, MOSQUITTO      binaries (defaults: build/fleetmq,
 #        build/tools/bench/fleetmq-bench, /usr/sbin/mosquitto)
 #        SCENARIOS                      names to run (default: all)
+#        FLEETMQ_EXTRA                  extra config lines for fleetmq only
+#                                       (e.g. "workers 1" for the scaling curve)
 # Every run is bounded by fleetmq-bench --time-limit; brokers are stopped by
 # the PIDs this script started.
 set -euo pipefail
@@ -52,6 +54,7 @@ start_broker() {
 	local kind=$1 port=$2 conf="$WORK/$1.conf"
 	printf 'listener %s 127.0.0.1\nallow_anonymous true\nlog_type error\n' "$port" >"$conf"
 	if [ "$kind" = fleetmq ]; then
+		printf '%b\n' "${FLEETMQ_EXTRA:-}" >>"$conf"
 		"$FLEETMQ" -c "$conf" >"$WORK/$kind.log" 2>&1 &
 	else
 		"$MOSQUITTO" -c "$conf" >"$WORK/$kind.log" 2>&1 &

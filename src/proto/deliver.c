@@ -23,6 +23,11 @@ static void encode_publish(struct client *c, struct msg *m, uint8_t qos, uint16_
 	if (mqtt_encode_publish(&c->out, c->version, &pub) == FM_OK) {
 		c->w->stats.msgs_out++;
 		client_mark_dirty(c);
+		/* saturate now, not at the end of the iteration: one iteration can
+		 * read enough to fill the output far past its hard limit */
+		if (client_out_over(c, FM_OUT_HIGH) && c->session &&
+		    !atomic_load_explicit(&c->session->saturated, memory_order_relaxed))
+			client_update_pressure(c);
 	}
 }
 
