@@ -331,6 +331,7 @@ void broker_fini(struct broker *b)
 	topic_tree_free(b->subs);
 	retain_tree_free(b->retained);
 	session_table_free(b->sessions);
+	session_thread_release(); /* nodes the final drain freed on this thread */
 	if (b->locks_ready) {
 		pthread_rwlock_destroy(&b->conf_lock);
 		pthread_rwlock_destroy(&b->subs_lock);

@@ -261,6 +261,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	w->rc = loop_run(w->loop);
 	shutdown_clients(w);
+	session_thread_release();
 	return NULL;
 }
 

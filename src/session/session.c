@@ -12,6 +12,47 @@ struct queued {
 	uint8_t qos;
 };
 
+/* Queue nodes are recycled per thread: a session is only touched by its
+ * home worker, so the node a message leaves the queue with goes back to
+ * that thread's cache and the next queued message takes it, with no malloc
+ * in the steady state. The cache is bounded; session_thread_release() frees
+ * it when a worker thread ends. */
+#define NODE_CACHE_MAX 4096u
+
+static _Thread_local struct queued *node_cache; /* linked through link.next */
+static _Thread_local unsigned node_cache_n;
+
+static struct queued *node_get(void)
+{
+	struct queued *q = node_cache;
+	if (!q)
+		return malloc(sizeof(*q));
+	node_cache = (struct queued *)q->link.next;
+	node_cache_n--;
+	return q;
+}
+
+static void node_put(struct queued *q)
+{
+	if (node_cache_n >= NODE_CACHE_MAX) {
+		free(q);
+		return;
+	}
+	q->link.next = (struct list *)node_cache;
+	node_cache = q;
+	node_cache_n++;
+}
+
+void session_thread_release(void)
+{
+	while (node_cache) {
+		struct queued *q = node_cache;
+		node_cache = (struct queued *)q->link.next;
+		free(q);
+	}
+	node_cache_n = 0;
+}
+
 struct session *session_new(const char *client_id, size_t len, bool persistent, void *home)
 {
 	/* the id lives in the same allocation: one less per session */
@@ -183,7 +224,7 @@ int session_queue_push(struct session *s, struct msg *msg, uint8_t qos,
 		s->dropped++;
 		return FM_ELIMIT;
 	}
-	struct queued *q = malloc(sizeof(*q));
+	struct queued *q = node_get();
 	if (!q)
 		return FM_ENOMEM;
 	q->msg = msg_ref(msg);
@@ -205,7 +246,7 @@ bool session_queue_pop(struct session *s, struct msg **msg, uint8_t *qos)
 	s->queued_bytes -= msg_size(q->msg);
 	*msg = q->msg;
 	*qos = q->qos;
-	free(q);
+	node_put(q);
 	return true;
 }
 

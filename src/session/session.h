@@ -136,6 +136,10 @@ void session_qos2_in_del(struct session *s, uint16_t packet_id);
 /* Replace the will (taking over the caller's reference; NULL clears). */
 void session_will_set(struct session *s, struct msg *will);
 
+/* Free this thread's cache of queue nodes (call when a thread that
+ * handled sessions ends). */
+void session_thread_release(void);
+
 /* --- session table: client id -> session --------------------------------- */
 
 struct session_table;
