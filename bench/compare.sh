@@ -34,8 +34,9 @@ ALL_SCENARIOS=(
 	"cpu-per-msg-qos0|fanin --pubs 100 --msgs 3000 --qos 0|broker_cpu_us_per_msg|0"
 	"latency-oneway-p99|latency --msgs 3000 --rate 1000|p99_us|0"
 	"latency-puback-p50|latency --msgs 3000 --rate 1000|rtt_p50_us|0"
-	"idle-bytes-per-conn|idle --conns 19000|bytes_per_conn|0"
-	"connect-rate|idle --conns 19000|rate|1"
+	"idle-bytes-per-conn|idle --conns 19000 --procs 2|bytes_per_conn|0"
+	"connect-rate|idle --conns 19000 --procs 2|rate|1"
+	"connect-cpu-per-conn|idle --conns 19000 --procs 2|broker_cpu_us_per_msg|0"
 )
 SCENARIOS=${SCENARIOS:-}
 

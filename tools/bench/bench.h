@@ -25,6 +25,7 @@ struct bench_opts {
 	uint32_t msgs;        /* messages per publisher (fan-in/fan-out/latency) */
 	uint32_t size;        /* payload bytes (>= BENCH_HEADER) */
 	uint32_t pubs, subs, conns;
+	uint32_t procs;       /* idle: generator processes */
 	uint32_t rate;        /* latency: messages per second */
 	uint32_t window;      /* unacknowledged QoS 1/2 messages per publisher */
 	double time_limit_s;  /* hard stop */

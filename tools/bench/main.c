@@ -21,6 +21,7 @@ static void usage(FILE *out)
 		"  --host ADDR (127.0.0.1)  --port N (1883)  --qos 0|1|2 (0)\n"
 		"  --msgs N per publisher (10000)  --size BYTES (64)  --pubs N (10)  --subs N (10)\n"
 		"  --conns N (1000)  --rate N (1000)  --window N (100 unacknowledged per publisher)\n"
+		"  --procs N (1): idle only, spread the connections over N generator processes\n"
 		"  --time-limit SECONDS (60): the run fails if it has not finished by then\n"
 		"  --broker-pid PID: sample the broker's CPU and RSS from /proc\n"
 		"  --json: one JSON object on stdout\n");
@@ -39,7 +40,7 @@ static bool parse_u32(const char *s, uint32_t *out)
 static int parse_args(int argc, char **argv, struct bench_opts *o)
 {
 	*o = (struct bench_opts){.host = "127.0.0.1", .port = 1883, .msgs = 10000, .size = 64,
-				 .pubs = 10, .subs = 10, .conns = 1000, .rate = 1000, .window = 100,
+				 .pubs = 10, .subs = 10, .conns = 1000, .rate = 1000, .window = 100, .procs = 1,
 				 .time_limit_s = 60};
 	if (argc < 2)
 		return -1;
@@ -69,6 +70,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 			ok = parse_u32(v, &o->pubs) && o->pubs > 0;
 		else if (!strcmp(a, "--subs"))
 			ok = parse_u32(v, &o->subs) && o->subs > 0;
+		else if (!strcmp(a, "--procs"))
+			ok = parse_u32(v, &o->procs) && o->procs > 0 && o->procs <= 64;
 		else if (!strcmp(a, "--conns"))
 			ok = parse_u32(v, &o->conns) && o->conns > 0;
 		else if (!strcmp(a, "--rate"))
@@ -119,8 +122,10 @@ static void report(const struct bench_opts *o, const struct bench_result *r)
 		       "PUBACK round trip p50 %.1f us p99 %.1f us\n",
 		       (unsigned long long)r->count, r->p50_us, r->p99_us, r->max_us, r->rtt_p50_us, r->rtt_p99_us);
 	} else if (!strcmp(o->scenario, "idle")) {
-		printf("idle: %llu connections at %.0f connections/s; broker %.0f bytes per connection (RSS %.0f kB)\n",
-		       (unsigned long long)r->count, r->rate, r->bytes_per_conn, r->broker_rss_kb);
+		printf("idle: %llu connections at %.0f connections/s; broker %.0f bytes per connection (RSS %.0f kB), "
+		       "%.1f us CPU per connection; generator CPU %.0f%%\n",
+		       (unsigned long long)r->count, r->rate, r->bytes_per_conn, r->broker_rss_kb,
+		       r->broker_cpu_us_per_msg, r->self_cpu_pct);
 	} else {
 		printf("%s qos %u: %llu delivered in %.2f s = %.0f %s; lost %llu, duplicates %llu, reordered %llu; "
 		       "broker %.2f us CPU per message; generator CPU %.0f%%\n",

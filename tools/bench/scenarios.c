@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define QOS0_OUT_LIMIT (64u * 1024u) /* bytes queued per QoS 0 publisher */
@@ -301,28 +302,139 @@ int scenario_latency(const struct bench_opts *o, struct bench_result *res)
 
 /* --- idle connections ----------------------------------------------------- */
 
-int scenario_idle(const struct bench_opts *o, struct bench_result *res)
+/* Open n connections in this process; elapsed seconds, or < 0 on failure. */
+static double open_idle(const struct bench_opts *o, uint32_t n, const char *prefix, struct bench_run **out)
 {
 	struct bench_run *r = run_new(o);
 	if (!r)
+		return -1;
+	uint64_t start = bench_now_ns();
+	if (bench_open(r, n, prefix) != FM_OK) {
+		run_fail(r);
+		return -1;
+	}
+	*out = r;
+	return (double)(bench_now_ns() - start) / 1e9;
+}
+
+static struct held {
+	int fd;       /* write end of the hold pipe: closing it releases the children */
+	pid_t *kids;
+	unsigned n;
+} held;
+
+struct idle_report {
+	double elapsed_s;
+	double cpu_s;
+};
+
+/* One generator process of several: open its share, report, then hold the
+ * connections until the parent closes the hold pipe. */
+static _Noreturn void idle_child(const struct bench_opts *o, unsigned i, uint32_t share, int report_fd, int hold_fd)
+{
+	char prefix[32];
+	snprintf(prefix, sizeof(prefix), "idle%u", i);
+	double cpu0 = self_cpu_s();
+	struct bench_run *r = NULL;
+	struct idle_report rep = {.elapsed_s = open_idle(o, share, prefix, &r)};
+	rep.cpu_s = self_cpu_s() - cpu0;
+	ssize_t w = write(report_fd, &rep, sizeof(rep));
+	char c;
+	ssize_t n = read(hold_fd, &c, 1); /* returns at EOF: the parent is done measuring */
+	(void)w;
+	(void)n;
+	if (r) {
+		bench_close(r);
+		free(r);
+	}
+	_exit(rep.elapsed_s < 0 ? 1 : 0);
+}
+
+/* Spread the connections over --procs processes (past one process's
+ * open-file limit, and past one generator core). Fills elapsed and the
+ * generators' summed CPU. */
+static int open_idle_procs(const struct bench_opts *o, double *elapsed, double *cpu)
+{
+	int report[2], hold[2];
+	if (pipe(report) || pipe(hold))
 		return 1;
+	pid_t *kids = calloc(o->procs, sizeof(pid_t));
+	if (!kids)
+		return 1;
+	for (unsigned i = 0; i < o->procs; i++) {
+		uint32_t share = o->conns / o->procs + (i < o->conns % o->procs);
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			close(report[0]);
+			close(hold[1]);
+			idle_child(o, i, share, report[1], hold[0]);
+		}
+	}
+	close(report[1]);
+	close(hold[0]);
+	int failed = 0;
+	*elapsed = 0;
+	*cpu = 0;
+	for (unsigned i = 0; i < o->procs; i++) {
+		struct idle_report rep;
+		if (read(report[0], &rep, sizeof(rep)) != (ssize_t)sizeof(rep) || rep.elapsed_s < 0) {
+			failed = 1;
+			continue;
+		}
+		if (rep.elapsed_s > *elapsed)
+			*elapsed = rep.elapsed_s;
+		*cpu += rep.cpu_s;
+	}
+	close(report[0]);
+	sleep(1); /* let the broker settle; the caller samples it now */
+	held = (struct held){.fd = hold[1], .kids = kids, .n = o->procs};
+	return failed;
+}
+
+/* Let the generator processes go and reap them. */
+static void idle_release(void)
+{
+	close(held.fd);
+	for (unsigned i = 0; i < held.n; i++)
+		if (held.kids[i] > 0)
+			waitpid(held.kids[i], NULL, 0);
+	free(held.kids);
+}
+
+int scenario_idle(const struct bench_opts *o, struct bench_result *res)
+{
 	res->unit = "connections/s";
 	struct proc_sample before, after;
 	sample(o->broker_pid, &before);
-	uint64_t start = bench_now_ns();
-	if (bench_open(r, o->conns, "idle") != FM_OK)
-		return run_fail(r);
-	double elapsed = (double)(bench_now_ns() - start) / 1e9;
-	sleep(1); /* let the broker settle before measuring it */
+	double elapsed, gen_cpu;
+	int failed;
+	struct bench_run *r = NULL;
+	if (o->procs > 1) {
+		failed = open_idle_procs(o, &elapsed, &gen_cpu);
+	} else {
+		double cpu0 = self_cpu_s();
+		elapsed = open_idle(o, o->conns, "idle", &r);
+		gen_cpu = self_cpu_s() - cpu0;
+		failed = elapsed < 0;
+		sleep(1); /* let the broker settle before measuring it */
+	}
 	sample(o->broker_pid, &after);
+	if (o->procs > 1)
+		idle_release();
+	else if (r) {
+		bench_close(r);
+		free(r);
+	}
+	if (failed)
+		return 1;
 	res->count = o->conns;
 	res->elapsed_s = elapsed;
 	res->rate = elapsed > 0 ? o->conns / elapsed : 0;
+	res->self_cpu_pct = elapsed > 0 ? gen_cpu * 100.0 / elapsed : 0;
 	if (o->broker_pid > 0) {
 		res->broker_rss_kb = (double)after.rss_kb;
 		res->bytes_per_conn = (double)(after.rss_kb - before.rss_kb) * 1024.0 / o->conns;
+		res->broker_cpu_us_per_msg = (after.cpu_s - before.cpu_s) * 1e6 / o->conns;
 	}
-	bench_close(r);
-	free(r);
 	return 0;
 }
