@@ -1,4 +1,5 @@
-/* The epoll loop: fd registrations, deferred tasks, stop and wake. */
+/* The epoll loop: fd registrations (embedded in their owners), deferred
+ * tasks, stop and wake. */
 #include "loop/loop.h"
 
 #include "core/clock.h"
@@ -16,16 +17,6 @@
 
 #define LOOP_MAX_EVENTS 256
 
-/* One registration per fd, indexed by fd number. The generation travels in
- * the epoll event so that an event queued for an fd that was deleted (and
- * perhaps reused by accept) within the same iteration is recognised as
- * stale and dropped. */
-struct io_slot {
-	loop_io_fn *fn;
-	void *arg;
-	uint32_t gen;
-};
-
 struct task {
 	loop_task_fn *fn;
 	void *arg;
@@ -39,8 +30,7 @@ struct task_queue {
 struct loop {
 	int epfd;
 	int eventfd; /* stop and wake requests from other threads or signals */
-	struct io_slot *io;
-	size_t io_cap;
+	struct loop_io wake_io;
 	struct wheel wheel;
 	struct task_queue tasks;
 	uint64_t now_ms;
@@ -49,9 +39,7 @@ struct loop {
 	void *wake_arg;
 };
 
-static uint64_t pack(int fd, uint32_t gen) { return (uint64_t)gen << 32 | (uint32_t)fd; }
-
-static void on_eventfd(struct loop *lp, int fd, unsigned events, void *arg);
+static void on_eventfd(struct loop *lp, struct loop_io *io, unsigned events);
 
 struct loop *loop_new(void)
 {
@@ -64,7 +52,7 @@ struct loop *loop_new(void)
 	wheel_init(&lp->wheel, lp->now_ms);
 	atomic_init(&lp->stop_requested, false);
 	if (lp->epfd < 0 || lp->eventfd < 0 ||
-	    loop_io_add(lp, lp->eventfd, LOOP_READ, on_eventfd, NULL) != FM_OK) {
+	    loop_io_add(lp, &lp->wake_io, lp->eventfd, LOOP_READ, on_eventfd) != FM_OK) {
 		loop_free(lp);
 		return NULL;
 	}
@@ -79,25 +67,8 @@ void loop_free(struct loop *lp)
 		close(lp->epfd);
 	if (lp->eventfd >= 0)
 		close(lp->eventfd);
-	free(lp->io);
 	free(lp->tasks.v);
 	free(lp);
-}
-
-static int io_reserve(struct loop *lp, int fd)
-{
-	if ((size_t)fd < lp->io_cap)
-		return FM_OK;
-	size_t cap = lp->io_cap ? lp->io_cap : 64;
-	while (cap <= (size_t)fd)
-		cap *= 2;
-	struct io_slot *io = realloc(lp->io, cap * sizeof(*io));
-	if (!io)
-		return FM_ENOMEM;
-	memset(io + lp->io_cap, 0, (cap - lp->io_cap) * sizeof(*io));
-	lp->io = io;
-	lp->io_cap = cap;
-	return FM_OK;
 }
 
 static uint32_t epoll_mask(unsigned events)
@@ -110,47 +81,45 @@ static uint32_t epoll_mask(unsigned events)
 	return m;
 }
 
-int loop_io_add(struct loop *lp, int fd, unsigned events, loop_io_fn *fn, void *arg)
+int loop_io_add(struct loop *lp, struct loop_io *io, int fd, unsigned events, loop_io_fn *fn)
 {
 	if (fd < 0 || !fn)
 		return FM_EINVAL;
-	int rc = io_reserve(lp, fd);
-	if (rc != FM_OK)
-		return rc;
-	struct io_slot *s = &lp->io[fd];
-	s->gen++;
-	struct epoll_event ev = {.events = epoll_mask(events), .data.u64 = pack(fd, s->gen)};
+	struct epoll_event ev = {.events = epoll_mask(events), .data.ptr = io};
 	if (epoll_ctl(lp->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return fm_err_errno(errno);
-	s->fn = fn;
-	s->arg = arg;
+	io->fn = fn;
+	io->fd = fd;
+	io->events = events;
 	return FM_OK;
 }
 
-int loop_io_mod(struct loop *lp, int fd, unsigned events)
+int loop_io_mod(struct loop *lp, struct loop_io *io, unsigned events)
 {
-	if (fd < 0 || (size_t)fd >= lp->io_cap || !lp->io[fd].fn)
+	if (!io->fn)
 		return FM_ENOTFOUND;
-	struct epoll_event ev = {.events = epoll_mask(events), .data.u64 = pack(fd, lp->io[fd].gen)};
-	return epoll_ctl(lp->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? fm_err_errno(errno) : FM_OK;
+	if (io->events == events)
+		return FM_OK;
+	struct epoll_event ev = {.events = epoll_mask(events), .data.ptr = io};
+	if (epoll_ctl(lp->epfd, EPOLL_CTL_MOD, io->fd, &ev) < 0)
+		return fm_err_errno(errno);
+	io->events = events;
+	return FM_OK;
 }
 
-void loop_io_del(struct loop *lp, int fd)
+void loop_io_del(struct loop *lp, struct loop_io *io)
 {
-	if (fd < 0 || (size_t)fd >= lp->io_cap || !lp->io[fd].fn)
+	if (!io->fn)
 		return;
-	epoll_ctl(lp->epfd, EPOLL_CTL_DEL, fd, NULL);
-	lp->io[fd].fn = NULL;
-	lp->io[fd].arg = NULL;
-	lp->io[fd].gen++;
+	epoll_ctl(lp->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	io->fn = NULL; /* an event already fetched for it is now stale */
 }
 
-void loop_timer_init(struct loop_timer *t, loop_timer_fn *fn, void *arg)
+void loop_timer_init(struct loop_timer *t, loop_timer_fn *fn)
 {
 	list_init(&t->link);
 	t->deadline_ms = 0;
 	t->fn = fn;
-	t->arg = arg;
 }
 
 void loop_timer_start(struct loop *lp, struct loop_timer *t, uint64_t delay_ms)
@@ -201,12 +170,11 @@ void loop_set_wake_fn(struct loop *lp, loop_task_fn *fn, void *arg)
 	lp->wake_arg = arg;
 }
 
-static void on_eventfd(struct loop *lp, int fd, unsigned events, void *arg)
+static void on_eventfd(struct loop *lp, struct loop_io *io, unsigned events)
 {
 	(void)events;
-	(void)arg;
 	uint64_t count;
-	ssize_t n = read(fd, &count, sizeof(count));
+	ssize_t n = read(io->fd, &count, sizeof(count));
 	(void)n;
 	if (lp->wake_fn)
 		lp->wake_fn(lp, lp->wake_arg);
@@ -214,9 +182,8 @@ static void on_eventfd(struct loop *lp, int fd, unsigned events, void *arg)
 
 static void dispatch(struct loop *lp, const struct epoll_event *ev)
 {
-	int fd = (int)(uint32_t)ev->data.u64;
-	uint32_t gen = (uint32_t)(ev->data.u64 >> 32);
-	if ((size_t)fd >= lp->io_cap || !lp->io[fd].fn || lp->io[fd].gen != gen)
+	struct loop_io *io = ev->data.ptr;
+	if (!io->fn)
 		return; /* deleted earlier in this iteration */
 	unsigned events = 0;
 	if (ev->events & (EPOLLIN | EPOLLRDHUP))
@@ -225,14 +192,14 @@ static void dispatch(struct loop *lp, const struct epoll_event *ev)
 		events |= LOOP_WRITE;
 	if (ev->events & (EPOLLERR | EPOLLHUP))
 		events |= LOOP_HUP | LOOP_READ; /* reading reveals the error */
-	lp->io[fd].fn(lp, fd, events, lp->io[fd].arg);
+	io->fn(lp, io, events);
 }
 
 static void run_timers(struct loop *lp)
 {
 	struct loop_timer *t;
 	while ((t = wheel_pop_due(&lp->wheel, lp->now_ms)) != NULL)
-		t->fn(lp, t, t->arg);
+		t->fn(lp, t);
 }
 
 /* Tasks deferred by tasks run in the same pass (a flush may defer a free),

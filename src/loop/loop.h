@@ -25,11 +25,15 @@ enum loop_events {
 };
 
 struct loop;
-typedef void loop_io_fn(struct loop *lp, int fd, unsigned events, void *arg);
+struct loop_io;
+/* Called with the events that fired; the owner finds itself from io with
+ * list_entry() (the registration is embedded in it). */
+typedef void loop_io_fn(struct loop *lp, struct loop_io *io, unsigned events);
 typedef void loop_task_fn(struct loop *lp, void *arg);
 
 struct loop_timer;
-typedef void loop_timer_fn(struct loop *lp, struct loop_timer *t, void *arg);
+/* The owner finds itself from t with list_entry() (t is embedded in it). */
+typedef void loop_timer_fn(struct loop *lp, struct loop_timer *t);
 
 /* A timer is embedded in its owner; the owner's memory must outlive it or
  * loop_timer_stop() must be called first. */
@@ -37,22 +41,33 @@ struct loop_timer {
 	struct list link;     /* in a wheel slot while armed */
 	uint64_t deadline_ms; /* absolute, loop clock */
 	loop_timer_fn *fn;
-	void *arg;
 };
 
 struct loop *loop_new(void);
 /* Free the loop. Registered fds are not closed. Accepts NULL. */
 void loop_free(struct loop *lp);
 
-/* Watch fd for events (LOOP_READ|LOOP_WRITE). fn is called with the events
- * that fired. FM_OK or an fm_err. */
-int loop_io_add(struct loop *lp, int fd, unsigned events, loop_io_fn *fn, void *arg);
-/* Change the watched events of a registered fd. */
-int loop_io_mod(struct loop *lp, int fd, unsigned events);
-/* Stop watching fd; safe to call from inside its own callback. */
-void loop_io_del(struct loop *lp, int fd);
+/* A file descriptor registration, embedded in its owner (no per-fd table
+ * in the loop: an idle connection pays 16 bytes, not a slot in an array as
+ * large as the highest fd of the process). After loop_io_del() the owner's
+ * memory must stay valid until the current iteration's callbacks are done,
+ * which freeing through loop_defer() guarantees: an event already fetched
+ * for it is then recognised as stale and dropped. */
+struct loop_io {
+	loop_io_fn *fn;      /* NULL while not registered */
+	int fd;
+	unsigned events;     /* currently watched */
+};
 
-void loop_timer_init(struct loop_timer *t, loop_timer_fn *fn, void *arg);
+/* Watch fd for events (LOOP_READ|LOOP_WRITE) through io. FM_OK or an fm_err. */
+int loop_io_add(struct loop *lp, struct loop_io *io, int fd, unsigned events, loop_io_fn *fn);
+/* Change the watched events (no system call if they are unchanged). */
+int loop_io_mod(struct loop *lp, struct loop_io *io, unsigned events);
+/* Stop watching; safe inside callbacks, including io's own. No-op if io is
+ * not registered. */
+void loop_io_del(struct loop *lp, struct loop_io *io);
+
+void loop_timer_init(struct loop_timer *t, loop_timer_fn *fn);
 /* (Re)arm t to fire once, delay_ms from now. */
 void loop_timer_start(struct loop *lp, struct loop_timer *t, uint64_t delay_ms);
 /* Disarm t; no-op if not armed. */

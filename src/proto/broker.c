@@ -66,11 +66,12 @@ static bool over_connection_limits(struct broker *b, struct listener_rt *l)
 	return global >= 0 && atomic_load(&b->n_clients) >= (unsigned)global;
 }
 
-static void on_accept(struct loop *lp, int fd, unsigned events, void *arg)
+static void on_accept(struct loop *lp, struct loop_io *io, unsigned events)
 {
 	(void)lp;
 	(void)events;
-	struct listener_rt *l = arg;
+	struct listener_rt *l = list_entry(io, struct listener_rt, io);
+	int fd = io->fd;
 	struct broker *b = l->b;
 	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
 		int cfd;
@@ -107,7 +108,7 @@ static int open_listener(struct broker *b, size_t index, struct fm_errbuf *eb)
 		*l = (struct listener_rt){ .b = b, .w = w, .conf = cl, .index = index, .fd = -1 };
 		int rc = net_listen(cl->bind_address, port, i == 0, &l->fd, &l->port, eb);
 		if (rc == FM_OK)
-			rc = loop_io_add(w->loop, l->fd, LOOP_READ, on_accept, l);
+			rc = loop_io_add(w->loop, &l->io, l->fd, LOOP_READ, on_accept);
 		if (rc != FM_OK)
 			return rc;
 		port = l->port;
@@ -183,12 +184,12 @@ static void reload(struct broker *b)
 		   b->conf_path);
 }
 
-static void on_signal(struct loop *lp, int fd, unsigned events, void *arg)
+static void on_signal(struct loop *lp, struct loop_io *io, unsigned events)
 {
 	(void)events;
-	struct broker *b = arg;
+	struct broker *b = list_entry(io, struct broker, signal_io);
 	struct signalfd_siginfo si;
-	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+	while (read(io->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			reload(b);
 		} else {
@@ -212,7 +213,7 @@ static int setup_signals(struct broker *b, struct fm_errbuf *eb)
 	b->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (b->signal_fd < 0)
 		return fm_errbuf_set(eb, "signalfd: %s", strerror(errno));
-	return loop_io_add(b->control, b->signal_fd, LOOP_READ, on_signal, b);
+	return loop_io_add(b->control, &b->signal_io, b->signal_fd, LOOP_READ, on_signal);
 }
 
 static int write_pid_file(const struct broker *b, struct fm_errbuf *eb)

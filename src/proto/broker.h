@@ -48,6 +48,7 @@ struct listener_rt {
 	struct worker *w;
 	const struct conf_listener *conf; /* in b->conf */
 	size_t index;                     /* in b->conf.listeners */
+	struct loop_io io;
 	int fd;
 	unsigned port;                    /* bound port (ephemeral resolved) */
 };
@@ -125,6 +126,7 @@ struct broker {
 	atomic_ullong client_seq;  /* for assigned client ids */
 	uint64_t start_ms;         /* wall clock at start */
 	struct loop *control;      /* main thread: signals */
+	struct loop_io signal_io;
 	int signal_fd;
 	bool locks_ready;
 };

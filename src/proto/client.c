@@ -11,24 +11,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void on_io(struct loop *lp, int fd, unsigned events, void *arg);
-static void on_timer(struct loop *lp, struct loop_timer *t, void *arg);
-static void on_stall_timer(struct loop *lp, struct loop_timer *t, void *arg);
+static void on_io(struct loop *lp, struct loop_io *io, unsigned events);
+static void on_timer(struct loop *lp, struct loop_timer *t);
+static void on_stall_timer(struct loop *lp, struct loop_timer *t);
 
 /* Allocated only while a client is saturated, so idle connections do not
  * carry a second timer. */
 struct client_stall {
 	struct loop_timer timer;
-	uint64_t bytes_mark;      /* bytes_written when armed */
-	uint64_t ack_mark;        /* acks_received when armed */
+	struct client *c;
+	uint32_t bytes_mark;      /* bytes_written when armed */
+	uint32_t ack_mark;        /* acks_received when armed */
 };
 
 static void set_events(struct client *c, unsigned events)
 {
-	if (c->io_events == events || c->state == CLIENT_CLOSED)
-		return;
-	if (loop_io_mod(c->w->loop, c->conn.fd, events) == FM_OK)
-		c->io_events = events;
+	if (c->state != CLIENT_CLOSED)
+		loop_io_mod(c->w->loop, &c->io, events);
 }
 
 static void close_raw_fd(int fd)
@@ -41,18 +40,16 @@ static void close_raw_fd(int fd)
 int client_accept(struct worker *w, struct listener_rt *l, int fd, const struct net_addr *peer)
 {
 	struct client *c = calloc(1, sizeof(*c));
-	if (!c || loop_io_add(w->loop, fd, LOOP_READ, on_io, c) != FM_OK) {
+	if (!c || loop_io_add(w->loop, &c->io, fd, LOOP_READ, on_io) != FM_OK) {
 		free(c);
 		close_raw_fd(fd);
 		return FM_ENOMEM;
 	}
 	c->w = w;
-	c->b = w->b;
 	c->listener = l;
 	conn_tcp_init(&c->conn, fd);
 	c->conn.peer = *peer;
 	c->id_for_log = "?";
-	c->io_events = LOOP_READ;
 	list_init(&c->dirty_link);
 	list_init(&c->waiters);
 	list_init(&c->wait_link);
@@ -61,7 +58,7 @@ int client_accept(struct worker *w, struct listener_rt *l, int fd, const struct 
 	atomic_fetch_add(&w->b->n_clients, 1);
 	atomic_fetch_add(&w->b->listener_conns[l->index], 1);
 	c->last_rx_ms = loop_now_ms(w->loop);
-	loop_timer_init(&c->timer, on_timer, c);
+	loop_timer_init(&c->timer, on_timer);
 	loop_timer_start(w->loop, &c->timer, (uint64_t)w->lim.connect_timeout_s * 1000u);
 	return FM_OK;
 }
@@ -76,10 +73,9 @@ void client_start_keepalive(struct client *c)
 
 /* Connect timeout before CONNECT; afterwards, keepalive: close if nothing
  * arrived within 1.5 x keepalive [MQTT-3.1.2-24], else re-arm for the rest. */
-static void on_timer(struct loop *lp, struct loop_timer *t, void *arg)
+static void on_timer(struct loop *lp, struct loop_timer *t)
 {
-	(void)t;
-	struct client *c = arg;
+	struct client *c = list_entry(t, struct client, timer);
 	if (c->state == CLIENT_NEW) {
 		client_close(c, "no CONNECT within connect_timeout");
 		return;
@@ -231,7 +227,7 @@ static void resume_reading(struct client *pub)
 	list_del(&pub->wait_link);
 	pub->read_paused = false;
 	if (!pub->connect_pending)
-		set_events(pub, pub->io_events | LOOP_READ);
+		set_events(pub, pub->io.events | LOOP_READ);
 	if (buf_used(&pub->in) > 0 && !pub->pending_task &&
 	    loop_defer(pub->w->loop, process_pending, pub) == FM_OK)
 		pub->pending_task = true;
@@ -253,7 +249,7 @@ static void wake_waiters(struct client *c)
 	unsigned mask = atomic_exchange(&s->waiting_workers, 0);
 	for (unsigned i = 0; mask; i++, mask >>= 1)
 		if (mask & 1)
-			worker_post_wake(&c->b->workers[i]);
+			worker_post_wake(&c->w->b->workers[i]);
 }
 
 static void mark_saturated(struct client *c)
@@ -278,7 +274,7 @@ static void flush(struct client *c)
 			return;
 		}
 		c->w->stats.bytes_out += (uint64_t)n;
-		c->bytes_written += (uint64_t)n;
+		c->bytes_written += (uint32_t)n;
 		buf_consume(&c->out, (size_t)n);
 	}
 	unsigned want = c->read_paused || c->connect_pending ? 0 : LOOP_READ;
@@ -324,7 +320,8 @@ static void watch_stall(struct client *c)
 	c->stall = malloc(sizeof(*c->stall));
 	if (!c->stall)
 		return; /* out of memory: no stuck-consumer detection for now */
-	loop_timer_init(&c->stall->timer, on_stall_timer, c);
+	c->stall->c = c;
+	loop_timer_init(&c->stall->timer, on_stall_timer);
 	arm_stall(c);
 }
 
@@ -351,11 +348,10 @@ void client_update_pressure(struct client *c)
 	}
 }
 
-static void on_io(struct loop *lp, int fd, unsigned events, void *arg)
+static void on_io(struct loop *lp, struct loop_io *io, unsigned events)
 {
 	(void)lp;
-	(void)fd;
-	struct client *c = arg;
+	struct client *c = list_entry(io, struct client, io);
 	if (events & LOOP_WRITE)
 		flush(c);
 	if (c->state != CLIENT_CLOSED && (events & (LOOP_READ | LOOP_HUP)))
@@ -398,7 +394,7 @@ void client_pause_for(struct client *publisher, struct client *target)
 		return;
 	publisher->read_paused = true;
 	list_push_back(&target->waiters, &publisher->wait_link);
-	set_events(publisher, publisher->io_events & ~LOOP_READ);
+	set_events(publisher, publisher->io.events & ~LOOP_READ);
 }
 
 void client_pause_for_remote(struct client *publisher, struct session *target)
@@ -415,7 +411,7 @@ void client_pause_for_remote(struct client *publisher, struct session *target)
 		return; /* drained meanwhile; the wake we asked for is harmless */
 	publisher->read_paused = true;
 	list_push_back(&w->remote_waiters, &publisher->wait_link);
-	set_events(publisher, publisher->io_events & ~LOOP_READ);
+	set_events(publisher, publisher->io.events & ~LOOP_READ);
 }
 
 void client_wake_remote_waiters(struct worker *w)
@@ -425,18 +421,19 @@ void client_wake_remote_waiters(struct worker *w)
 		resume_reading(list_entry(pos, struct client, wait_link));
 }
 
-/* The client has been saturated for FM_STALL_MS. Output above FM_OUT_HIGH
- * with not one byte written meanwhile: the reader is stuck; drop it, which
+/* The client has been saturated for FM_STALL_MS. Output not drained below
+ * FM_OUT_LOW with not one byte written meanwhile: the reader is stuck; drop it, which
  * frees the publishers waiting on it and the memory its output holds. A
  * queue kept full with not one acknowledgement meanwhile: the client reads
  * but does not acknowledge; stop holding publishers back for it and let its
  * queue limit drop instead (until it drains). */
-static void on_stall_timer(struct loop *lp, struct loop_timer *t, void *arg)
+static void on_stall_timer(struct loop *lp, struct loop_timer *t)
 {
 	(void)lp;
-	(void)t;
-	struct client *c = arg;
-	if (client_out_over(c, FM_OUT_HIGH)) {
+	struct client *c = list_entry(t, struct client_stall, timer)->c;
+	/* still above the low watermark: the output has not drained since it
+	 * crossed the high one */
+	if (buf_used(&c->out) >= FM_OUT_LOW) {
 		if (c->bytes_written == c->stall->bytes_mark) {
 			c->w->stats.slow_consumers++;
 			client_close(c, "slow consumer: output not draining");
@@ -445,14 +442,17 @@ static void on_stall_timer(struct loop *lp, struct loop_timer *t, void *arg)
 	} else if (queue_saturated(c)) {
 		if (c->acks_received == c->stall->ack_mark) {
 			c->lagging = true;
-			log_info(&c->b->log, "client %s acknowledges nothing: its queue limit applies", c->id_for_log);
+			log_info(&c->w->b->log, "client %s acknowledges nothing: its queue limit applies", c->id_for_log);
 			unwatch_stall(c);
 			wake_waiters(c);
 			return;
 		}
 	} else {
-		unwatch_stall(c);
-		return;
+		/* drained without a flush noticing: release, or keep watching
+		 * while the queue is still between its marks */
+		client_update_pressure(c);
+		if (!c->stall)
+			return;
 	}
 	arm_stall(c);
 }
@@ -471,7 +471,7 @@ void client_close(struct client *c, const char *reason)
 {
 	if (c->state == CLIENT_CLOSED)
 		return;
-	struct broker *b = c->b;
+	struct broker *b = c->w->b;
 	bool was_active = c->state == CLIENT_ACTIVE;
 	/* Best effort: push out what is already queued (e.g. a CONNACK refusal). */
 	if (buf_used(&c->out) > 0)
@@ -484,7 +484,7 @@ void client_close(struct client *c, const char *reason)
 		log_info(&b->log, "connection from %s closed: %s",
 			 net_addr_format(&c->conn.peer, peer, sizeof(peer)), reason);
 	c->state = CLIENT_CLOSED;
-	loop_io_del(c->w->loop, c->conn.fd);
+	loop_io_del(c->w->loop, &c->io);
 	loop_timer_stop(c->w->loop, &c->timer);
 	unwatch_stall(c);
 	list_del(&c->dirty_link);
@@ -505,14 +505,16 @@ void client_close(struct client *c, const char *reason)
 void client_wait_handoff(struct client *c)
 {
 	c->connect_pending = true;
-	set_events(c, c->io_events & ~(unsigned)LOOP_READ);
+	set_events(c, c->io.events & ~(unsigned)LOOP_READ);
 }
 
 void client_handoff_done(struct client *c)
 {
 	c->connect_pending = false;
 	if (c->state == CLIENT_CLOSED) {
-		free_client(c->w->loop, c);
+		/* deferred: an event for it may still be in this iteration's batch */
+		if (loop_defer(c->w->loop, free_client, c) != FM_OK)
+			free_client(c->w->loop, c);
 		return;
 	}
 	/* the CONNECT is still first in c->in: run it (and what followed) again */

@@ -27,32 +27,32 @@ enum client_state {
 };
 
 struct client {
-	struct worker *w;
-	struct broker *b;
+	/* ordered to pack: every idle connection costs sizeof(struct client) */
+	struct worker *w;         /* owner (and w->b, the broker) */
 	struct listener_rt *listener;
-	struct conn conn;
-	enum client_state state;
-	uint8_t version;          /* protocol level from CONNECT */
-	uint16_t keepalive_s;
 	struct session *session;  /* attached session, NULL before CONNECT */
+	struct client_stall *stall; /* while saturated only: the stuck-consumer watch */
+	const char *id_for_log;   /* client id once known, else "?" */
+	struct conn conn;
+	struct loop_io io;        /* registration with the worker's loop */
 	struct buf in;            /* bytes of an incomplete packet */
 	struct buf out;           /* bytes waiting to be written */
 	struct loop_timer timer;  /* connect timeout, then keepalive */
-	struct client_stall *stall; /* while saturated only: the stuck-consumer watch */
-	uint64_t bytes_written;   /* total written to the socket (progress marker) */
-	uint64_t acks_received;   /* PUBACK/PUBCOMP from the client (progress marker) */
-	bool lagging;             /* holds a full queue without acking: no backpressure for it */
 	uint64_t last_rx_ms;      /* loop time of the last packet received */
-	unsigned io_events;       /* events registered with the loop */
-	bool read_paused;         /* backpressure: not reading */
-	bool connect_pending;     /* CONNECT waits for a session from another worker */
-	bool pending_task;        /* process_pending is deferred for c->in */
-	bool will_on_close;       /* publish the will if we close (not after DISCONNECT) */
+	uint32_t bytes_written;   /* progress marker (wraps; compared for change only) */
+	uint32_t acks_received;   /* PUBACK/PUBCOMP from the client (progress marker) */
 	struct list link;         /* worker->clients */
 	struct list dirty_link;   /* worker->dirty while output is pending */
 	struct list waiters;      /* publishers paused on this client's output */
 	struct list wait_link;    /* in a target's waiters while paused */
-	const char *id_for_log;   /* client id once known, else "?" */
+	uint8_t state;            /* enum client_state */
+	uint8_t version;          /* protocol level from CONNECT */
+	uint16_t keepalive_s;
+	bool read_paused;         /* backpressure: not reading */
+	bool connect_pending;     /* CONNECT waits for a session from another worker */
+	bool pending_task;        /* process_pending is deferred for c->in */
+	bool will_on_close;       /* publish the will if we close (not after DISCONNECT) */
+	bool lagging;             /* holds a full queue without acking: no backpressure for it */
 };
 
 /* Take over an accepted socket. FM_OK or an fm_err (fd closed on error). */

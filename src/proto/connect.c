@@ -39,7 +39,7 @@ static void assign_id(struct broker *b, char *out, size_t len)
 
 static bool anonymous_allowed(struct client *c)
 {
-	struct broker *b = c->b;
+	struct broker *b = c->w->b;
 	pthread_rwlock_rdlock(&b->conf_lock);
 	bool ok = conf_listener_allow_anonymous(&b->conf, c->listener->conf);
 	pthread_rwlock_unlock(&b->conf_lock);
@@ -108,7 +108,7 @@ void proto_session_detach(struct client *c)
 	else
 		session_will_set(s, NULL); /* [MQTT-3.1.2-10] */
 	if (!s->persistent)
-		session_end(c->b, s); /* [MQTT-3.1.2-6] */
+		session_end(c->w->b, s); /* [MQTT-3.1.2-6] */
 }
 
 /* The session with this id, with a reference for the caller, or NULL. */
@@ -127,7 +127,7 @@ static struct session *lookup_ref(struct broker *b, const char *id, size_t len)
  * got there first. */
 static int insert_new(struct client *c, bool persistent, const char *id, size_t len, struct session **out)
 {
-	struct broker *b = c->b;
+	struct broker *b = c->w->b;
 	struct session *s = session_new(id, len, persistent, c->w);
 	if (!s)
 		return FM_ENOMEM;
@@ -159,7 +159,7 @@ static void adopt(struct client *c, struct session *s, bool clean_start)
 static int attach_session(struct client *c, const struct mqtt_connect *ct,
 			  const char *id, size_t id_len, bool *present)
 {
-	struct broker *b = c->b;
+	struct broker *b = c->w->b;
 	/* each round either finishes or lost a race to a concurrent CONNECT
 	 * or session end with the same id; a few rounds always settle it */
 	for (int round = 0; round < 16; round++) {
@@ -234,7 +234,7 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 	const char *id = ct.client_id.p;
 	size_t id_len = ct.client_id.len;
 	if (id_len == 0) {
-		assign_id(c->b, assigned, sizeof(assigned));
+		assign_id(c->w->b, assigned, sizeof(assigned));
 		id = assigned;
 		id_len = strlen(assigned);
 	}
@@ -254,7 +254,7 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 	client_start_keepalive(c);
 	send_connack(c, present, MQTT_CONNACK_ACCEPTED); /* [MQTT-3.2.0-1] */
 	char peer[NET_ADDR_STRLEN];
-	log_notice(&c->b->log, "client %s connected from %s (v%u, clean %d, keepalive %u%s)",
+	log_notice(&c->w->b->log, "client %s connected from %s (v%u, clean %d, keepalive %u%s)",
 		   c->id_for_log, net_addr_format(&c->conn.peer, peer, sizeof(peer)), ct.version,
 		   ct.clean_start, ct.keepalive_s,
 		   present ? ", session resumed" : "");

@@ -46,7 +46,7 @@ static int publish_route(struct client *c, const struct mqtt_publish *pub)
 	if (!m)
 		return FM_ENOMEM;
 	if (pub->retain)
-		route_retain(c->b, m); /* [MQTT-3.3.1-5] */
+		route_retain(c->w->b, m); /* [MQTT-3.3.1-5] */
 	route_publish(c->w, c, m);
 	msg_unref(m);
 	return FM_OK;

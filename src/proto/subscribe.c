@@ -27,7 +27,7 @@ static void send_retained(void *arg, void *value)
 /* Subscribe one filter; returns the SUBACK code for it. */
 static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e)
 {
-	struct broker *b = c->b;
+	struct broker *b = c->w->b;
 	if (!topic_filter_valid(e->filter.p, e->filter.len))
 		return MQTT_SUBACK_FAILURE;
 	uint8_t qos = e->options & 0x03;
@@ -55,9 +55,9 @@ static void deliver_retained_for(struct client *c, const struct mqtt_sub_entry *
 	/* delivery only encodes into this client's output, so it is done
 	 * under the read lock rather than copying the matches out */
 	struct retained_ctx rc = { .w = c->w, .s = c->session, .granted = granted };
-	pthread_rwlock_rdlock(&c->b->retained_lock);
-	retain_tree_match(c->b->retained, e->filter.p, e->filter.len, send_retained, &rc);
-	pthread_rwlock_unlock(&c->b->retained_lock);
+	pthread_rwlock_rdlock(&c->w->b->retained_lock);
+	retain_tree_match(c->w->b->retained, e->filter.p, e->filter.len, send_retained, &rc);
+	pthread_rwlock_unlock(&c->w->b->retained_lock);
 }
 
 int proto_on_subscribe(struct client *c, const struct mqtt_frame *f, const char **why)
@@ -107,12 +107,12 @@ int proto_on_unsubscribe(struct client *c, const struct mqtt_frame *f, const cha
 	while (mqtt_entries_next(&it, &e)) {
 		/* [MQTT-3.10.4-1] stop matching; a filter we do not have is not an error */
 		if (session_sub_del(c->session, e.filter.p, e.filter.len) == FM_OK) {
-			pthread_rwlock_wrlock(&c->b->subs_lock);
-			topic_tree_del(c->b->subs, e.filter.p, e.filter.len, c->session);
-			pthread_rwlock_unlock(&c->b->subs_lock);
+			pthread_rwlock_wrlock(&c->w->b->subs_lock);
+			topic_tree_del(c->w->b->subs, e.filter.p, e.filter.len, c->session);
+			pthread_rwlock_unlock(&c->w->b->subs_lock);
 		}
-		if (log_enabled(&c->b->log, LOG_T_UNSUBSCRIBE))
-			log_msg(&c->b->log, LOG_T_UNSUBSCRIBE, "%s %.*s", c->id_for_log,
+		if (log_enabled(&c->w->b->log, LOG_T_UNSUBSCRIBE))
+			log_msg(&c->w->b->log, LOG_T_UNSUBSCRIBE, "%s %.*s", c->id_for_log,
 				(int)e.filter.len, e.filter.p);
 	}
 	struct mqtt_suback ack = { .packet_id = uns.packet_id };

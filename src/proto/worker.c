@@ -233,7 +233,7 @@ static void close_listeners(struct worker *w)
 	for (size_t i = 0; w->listeners && i < w->b->conf.n_listeners; i++) {
 		struct listener_rt *l = &w->listeners[i];
 		if (l->fd >= 0) {
-			loop_io_del(w->loop, l->fd);
+			loop_io_del(w->loop, &l->io);
 			close(l->fd);
 			l->fd = -1;
 		}

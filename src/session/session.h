@@ -54,35 +54,35 @@ struct session_limits {
 };
 
 struct session {
+	/* ordered to pack: every session, online or not, costs this much */
 	char *client_id;        /* NUL-terminated, stored after the struct */
-	size_t id_len;
-	bool persistent;        /* 3.1.1 clean session 0: survives disconnect */
 	void *owner;            /* connected client (opaque), NULL while offline */
 	_Atomic(void *) home;   /* owning worker (opaque); changes only by handoff */
-	atomic_bool dead;       /* ended: no longer in the table or the router */
-	atomic_uint refs;
-	atomic_bool saturated;       /* its client's output is over the high watermark */
-	atomic_uint waiting_workers; /* bit per worker with publishers paused on it */
-	atomic_uint inbound;         /* deliveries posted to its home, not yet applied */
+	struct msg *will;            /* owned reference or NULL */
+	struct session *hash_next;   /* session table chain */
 
 	struct session_sub *subs;    /* owned array */
 	uint32_t n_subs, cap_subs;
 
 	struct inflight *inflight;   /* owned array, send order */
 	uint32_t n_inflight, cap_inflight;
-	uint16_t next_packet_id;     /* last id handed out */
-
-	struct list queue;           /* struct queued, oldest first */
-	uint32_t queued;             /* messages in queue */
-	uint64_t queued_bytes;       /* msg_size() sum of queue */
-	uint64_t dropped;            /* messages dropped by queue limits */
 
 	uint16_t *qos2_in;           /* incoming QoS 2 ids awaiting PUBREL */
 	uint32_t n_qos2_in, cap_qos2_in;
 
-	struct msg *will;            /* owned reference or NULL */
+	struct list queue;           /* struct queued, oldest first */
+	uint64_t queued_bytes;       /* msg_size() sum of queue */
+	uint32_t queued;             /* messages in queue */
+	uint32_t dropped;            /* messages dropped by queue limits */
 
-	struct session *hash_next;   /* session table chain */
+	atomic_uint refs;
+	atomic_uint waiting_workers; /* bit per worker with publishers paused on it */
+	atomic_uint inbound;         /* deliveries posted to its home, not yet applied */
+	uint16_t id_len;             /* client ids are at most 65535 bytes */
+	uint16_t next_packet_id;     /* last id handed out */
+	atomic_bool dead;            /* ended: no longer in the table or the router */
+	atomic_bool saturated;       /* its client's output is over the high watermark */
+	bool persistent;             /* 3.1.1 clean session 0: survives disconnect */
 };
 
 /* A new session with one reference (the caller's), homed at home. */

@@ -8,17 +8,18 @@
 #include <unistd.h>
 
 struct pipe_ctx {
+	struct loop_io io;
 	int fds[2];
 	int reads;
-	int other_fd; /* deleted by the first callback */
+	struct loop_io *other; /* deleted by the first callback */
 };
 
-static void on_read_count(struct loop *lp, int fd, unsigned events, void *arg)
+static void on_read_count(struct loop *lp, struct loop_io *io, unsigned events)
 {
-	struct pipe_ctx *p = arg;
+	struct pipe_ctx *p = list_entry(io, struct pipe_ctx, io);
 	char c;
 	cr_assert(events & LOOP_READ);
-	cr_assert_eq(read(fd, &c, 1), 1);
+	cr_assert_eq(read(io->fd, &c, 1), 1);
 	p->reads++;
 	loop_stop(lp);
 }
@@ -28,7 +29,7 @@ Test(loop, read_event_dispatched_to_its_callback)
 	struct loop *lp = loop_new();
 	struct pipe_ctx p = {0};
 	cr_assert_eq(pipe(p.fds), 0);
-	cr_assert_eq(loop_io_add(lp, p.fds[0], LOOP_READ, on_read_count, &p), FM_OK);
+	cr_assert_eq(loop_io_add(lp, &p.io, p.fds[0], LOOP_READ, on_read_count), FM_OK);
 	cr_assert_eq(write(p.fds[1], "x", 1), 1);
 	cr_assert_eq(loop_run(lp), FM_OK);
 	cr_assert_eq(p.reads, 1);
@@ -37,15 +38,15 @@ Test(loop, read_event_dispatched_to_its_callback)
 	close(p.fds[1]);
 }
 
-static void on_read_delete_other(struct loop *lp, int fd, unsigned events, void *arg)
+static void on_read_delete_other(struct loop *lp, struct loop_io *io, unsigned events)
 {
 	(void)events;
-	struct pipe_ctx *p = arg;
+	struct pipe_ctx *p = list_entry(io, struct pipe_ctx, io);
 	char c;
-	if (read(fd, &c, 1) == 1)
+	if (read(io->fd, &c, 1) == 1)
 		p->reads++;
-	loop_io_del(lp, p->other_fd);
-	loop_io_del(lp, fd);
+	loop_io_del(lp, p->other);
+	loop_io_del(lp, io);
 	loop_stop(lp);
 }
 
@@ -55,10 +56,10 @@ Test(loop, fd_deleted_by_an_earlier_callback_gets_no_event)
 	struct pipe_ctx a = {0}, b = {0};
 	cr_assert_eq(pipe(a.fds), 0);
 	cr_assert_eq(pipe(b.fds), 0);
-	a.other_fd = b.fds[0];
-	b.other_fd = a.fds[0];
-	loop_io_add(lp, a.fds[0], LOOP_READ, on_read_delete_other, &a);
-	loop_io_add(lp, b.fds[0], LOOP_READ, on_read_delete_other, &b);
+	a.other = &b.io;
+	b.other = &a.io;
+	loop_io_add(lp, &a.io, a.fds[0], LOOP_READ, on_read_delete_other);
+	loop_io_add(lp, &b.io, b.fds[0], LOOP_READ, on_read_delete_other);
 	cr_assert_eq(write(a.fds[1], "x", 1), 1);
 	cr_assert_eq(write(b.fds[1], "x", 1), 1);
 	cr_assert_eq(loop_run(lp), FM_OK);
@@ -71,20 +72,24 @@ Test(loop, fd_deleted_by_an_earlier_callback_gets_no_event)
 	}
 }
 
-Test(loop, io_mod_and_del_of_unknown_fd)
+Test(loop, mod_and_del_of_an_unregistered_io)
 {
 	struct loop *lp = loop_new();
-	cr_assert_eq(loop_io_mod(lp, 999, LOOP_READ), FM_ENOTFOUND);
-	loop_io_del(lp, 999); /* no-op */
-	cr_assert_eq(loop_io_add(lp, -1, LOOP_READ, on_read_count, NULL), FM_EINVAL);
+	struct loop_io io = {0};
+	cr_assert_eq(loop_io_mod(lp, &io, LOOP_READ), FM_ENOTFOUND);
+	loop_io_del(lp, &io); /* no-op */
+	cr_assert_eq(loop_io_add(lp, &io, -1, LOOP_READ, on_read_count), FM_EINVAL);
 	loop_free(lp);
 }
 
-static void on_write_ready(struct loop *lp, int fd, unsigned events, void *arg)
+struct write_ctx {
+	struct loop_io io;
+	unsigned seen;
+};
+
+static void on_write_ready(struct loop *lp, struct loop_io *io, unsigned events)
 {
-	(void)fd;
-	unsigned *seen = arg;
-	*seen |= events;
+	list_entry(io, struct write_ctx, io)->seen |= events;
 	loop_stop(lp);
 }
 
@@ -93,11 +98,11 @@ Test(loop, write_interest_added_with_mod)
 	struct loop *lp = loop_new();
 	int fds[2];
 	cr_assert_eq(pipe(fds), 0);
-	unsigned seen = 0;
-	cr_assert_eq(loop_io_add(lp, fds[1], 0, on_write_ready, &seen), FM_OK);
-	cr_assert_eq(loop_io_mod(lp, fds[1], LOOP_WRITE), FM_OK);
+	struct write_ctx w = {0};
+	cr_assert_eq(loop_io_add(lp, &w.io, fds[1], 0, on_write_ready), FM_OK);
+	cr_assert_eq(loop_io_mod(lp, &w.io, LOOP_WRITE), FM_OK);
 	loop_run(lp);
-	cr_assert(seen & LOOP_WRITE);
+	cr_assert(w.seen & LOOP_WRITE);
 	loop_free(lp);
 	close(fds[0]);
 	close(fds[1]);
@@ -117,10 +122,9 @@ struct tagged_timer {
 	struct timer_log *log;
 };
 
-static void on_tagged(struct loop *lp, struct loop_timer *t, void *arg)
+static void on_tagged(struct loop *lp, struct loop_timer *t)
 {
-	(void)t;
-	struct tagged_timer *tt = arg;
+	struct tagged_timer *tt = list_entry(t, struct tagged_timer, t);
 	struct timer_log *l = tt->log;
 	l->fired_at[l->n] = loop_now_ms(lp);
 	l->order[l->n++] = tt->tag;
@@ -140,7 +144,7 @@ Test(loop, timers_fire_in_deadline_order_and_stopped_ones_never)
 	uint64_t delays[3] = {300, 100, 200};
 	for (int i = 0; i < 3; i++) {
 		t[i] = (struct tagged_timer){.tag = i, .log = &log};
-		loop_timer_init(&t[i].t, on_tagged, &t[i]);
+		loop_timer_init(&t[i].t, on_tagged);
 		loop_timer_start(lp, &t[i].t, delays[i]);
 	}
 	log.cancel = &t[2].t; /* the 100 ms timer cancels the 200 ms one */
@@ -160,7 +164,7 @@ Test(loop, timer_restart_moves_its_deadline)
 	struct loop *lp = loop_new();
 	struct timer_log log = {.stop_after = 1};
 	struct tagged_timer t = {.tag = 7, .log = &log};
-	loop_timer_init(&t.t, on_tagged, &t);
+	loop_timer_init(&t.t, on_tagged);
 	loop_timer_start(lp, &t.t, 10);
 	loop_timer_start(lp, &t.t, 150);
 	uint64_t start = loop_now_ms(lp);
