@@ -1,13 +1,16 @@
-/* Config life cycle and the line reader: defaults, files, includes, the
- * embedded default listener, and what a SIGHUP may change. The options
- * themselves are in conf_options.c. */
+/* Config life cycle: defaults, the load entry points, the embedded default
+ * listener, the effective allow_anonymous of a listener, and what a SIGHUP
+ * may change. Reading files and splitting lines is conf_lex.c; the options
+ * themselves are conf_options.c.
+ *
+ * Invariant: every message put in an fm_errbuf while parsing starts with
+ * "FILE:LINE: " (conf_error), except failures to open or read a whole file,
+ * which name the file only. */
 #include "config/conf_parse.h"
 
 #include "core/log.h"
 #include "fleetmq/errors.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,178 +64,27 @@ int conf_add_listener(struct conf_parse *px, uint16_t port, const char *bind)
 	struct conf *c = px->c;
 	struct conf_listener *v = realloc(c->listeners, (c->n_listeners + 1) * sizeof(*v));
 	if (!v)
-		return fm_errbuf_set(px->eb, "out of memory");
+		return conf_error(px, "out of memory adding a listener");
 	c->listeners = v;
-	struct conf_listener *l = &v[c->n_listeners++];
-	*l = (struct conf_listener){
+	char *bind_copy = bind ? strdup(bind) : NULL;
+	char *file_copy = strdup(px->file);
+	if ((bind && !bind_copy) || !file_copy) {
+		/* never fall back to "all interfaces" because a copy failed */
+		free(bind_copy);
+		free(file_copy);
+		return conf_error(px, "out of memory adding a listener");
+	}
+	v[c->n_listeners] = (struct conf_listener){
 		.port = port,
-		.bind_address = bind ? strdup(bind) : NULL,
+		.bind_address = bind_copy,
 		.protocol = CONF_PROTO_MQTT,
 		.max_connections = -1,
 		.allow_anonymous = -1,
-		.file = strdup(px->file),
+		.file = file_copy,
 		.line = px->line,
 	};
-	px->cur = (int)(c->n_listeners - 1);
+	px->cur = (int)c->n_listeners++;
 	return FM_OK;
-}
-
-/* Split line into whitespace-separated words in place. Returns the count,
- * or -1 if there are more than CONF_MAX_ARGS. */
-static int split_words(char *line, char **args)
-{
-	int n = 0;
-	for (char *p = line;;) {
-		while (*p == ' ' || *p == '\t' || *p == '\r')
-			p++;
-		if (!*p)
-			return n;
-		if (n == CONF_MAX_ARGS)
-			return -1;
-		args[n++] = p;
-		while (*p && *p != ' ' && *p != '\t' && *p != '\r')
-			p++;
-		if (*p)
-			*p++ = '\0';
-	}
-}
-
-static int parse_line(struct conf_parse *px, char *line)
-{
-	line += strspn(line, " \t\r");
-	if (*line == '\0' || *line == '#')
-		return FM_OK; /* blank or comment (any length) */
-	char *args[CONF_MAX_ARGS];
-	int n = split_words(line, args);
-	if (n < 0)
-		return conf_error(px, "too many values on one line");
-	return conf_apply_option(px, args, n);
-}
-
-int conf_parse_text(struct conf_parse *px, const char *name, char *text)
-{
-	const char *saved_file = px->file;
-	int saved_line = px->line;
-	px->file = name;
-	px->line = 0;
-	int rc = FM_OK;
-	for (char *line = text; line && rc == FM_OK;) {
-		char *nl = strchr(line, '\n');
-		if (nl)
-			*nl = '\0';
-		px->line++;
-		rc = parse_line(px, line);
-		line = nl ? nl + 1 : NULL;
-	}
-	px->file = saved_file;
-	px->line = saved_line;
-	return rc;
-}
-
-static int read_file(struct conf_parse *px, const char *path, char **out)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return fm_errbuf_set(px->eb, "cannot open config file '%s': %s", path, strerror(errno));
-	size_t len = 0, cap = 4096;
-	char *text = malloc(cap);
-	size_t got;
-	while (text && (got = fread(text + len, 1, cap - len - 1, f)) > 0) {
-		len += got;
-		if (cap - len - 1 == 0) {
-			char *bigger = realloc(text, cap * 2);
-			if (!bigger) {
-				free(text);
-				text = NULL;
-			}
-			text = bigger;
-			cap *= 2;
-		}
-	}
-	bool failed = ferror(f);
-	fclose(f);
-	if (!text)
-		return fm_errbuf_set(px->eb, "out of memory reading '%s'", path);
-	if (failed) {
-		free(text);
-		return fm_errbuf_set(px->eb, "cannot read config file '%s'", path);
-	}
-	text[len] = '\0';
-	if (memchr(text, '\0', len)) {
-		free(text);
-		return fm_errbuf_set(px->eb, "%s: not a text file (contains NUL bytes)", path);
-	}
-	*out = text;
-	return FM_OK;
-}
-
-static int parse_file(struct conf_parse *px, const char *path)
-{
-	char *text;
-	int rc = read_file(px, path, &text);
-	if (rc != FM_OK)
-		return rc;
-	rc = conf_parse_text(px, path, text);
-	free(text);
-	return rc;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool is_conf_name(const char *name)
-{
-	size_t n = strlen(name);
-	return n > 5 && strcmp(name + n - 5, ".conf") == 0;
-}
-
-/* Names of the *.conf files in dir, sorted; *n set. NULL on error. */
-static char **list_conf_files(DIR *d, size_t *n)
-{
-	char **names = NULL;
-	size_t cap = 0;
-	*n = 0;
-	for (struct dirent *e; (e = readdir(d)) != NULL;) {
-		if (!is_conf_name(e->d_name))
-			continue;
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			char **v = realloc(names, cap * sizeof(*v));
-			if (!v)
-				break;
-			names = v;
-		}
-		names[(*n)++] = strdup(e->d_name);
-	}
-	if (*n)
-		qsort(names, *n, sizeof(*names), cmp_names);
-	return names;
-}
-
-int conf_include_dir(struct conf_parse *px, const char *dir)
-{
-	if (px->depth >= CONF_MAX_INCLUDE_DEPTH)
-		return conf_error(px, "include_dir nested too deeply");
-	DIR *d = opendir(dir);
-	if (!d)
-		return conf_error(px, "include_dir '%s': %s", dir, strerror(errno));
-	size_t n;
-	char **names = list_conf_files(d, &n);
-	closedir(d);
-	int rc = FM_OK;
-	px->depth++;
-	for (size_t i = 0; i < n; i++) {
-		char path[4096];
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		if (rc == FM_OK)
-			rc = parse_file(px, path);
-		free(names[i]);
-	}
-	px->depth--;
-	free(names);
-	return rc;
 }
 
 static void parse_begin(struct conf_parse *px, struct conf *c, struct fm_errbuf *eb)
@@ -245,7 +97,7 @@ int conf_load_file(struct conf *c, const char *path, struct fm_errbuf *eb)
 {
 	struct conf_parse px;
 	parse_begin(&px, c, eb);
-	return parse_file(&px, path);
+	return conf_parse_file(&px, path);
 }
 
 int conf_load_string(struct conf *c, const char *name, const char *text, struct fm_errbuf *eb)

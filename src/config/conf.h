@@ -43,7 +43,7 @@ struct conf {
 	uint32_t max_queued_messages;    /* default 1000; 0 = unlimited */
 	uint64_t max_queued_bytes;       /* default 0 = unlimited */
 	uint32_t message_size_limit;     /* payload bytes; default 0 = MQTT maximum */
-	uint16_t max_keepalive;          /* seconds; default 65535 */
+	uint16_t max_keepalive;          /* seconds; default 65535 ("max_keepalive 0", no limit, is stored as 65535) */
 	bool retain_available;           /* default true */
 	bool persistence;                /* default true (fleetmq: sqlite store) */
 	char *persistence_location;      /* default "./data"; owned */
@@ -74,7 +74,14 @@ int conf_finish(struct conf *c, struct fm_errbuf *eb);
 bool conf_listener_allow_anonymous(const struct conf *c, const struct conf_listener *l);
 
 /* Copy into live the options of fresh that may change on SIGHUP without
- * reopening listeners; the rest of live is left as it is. */
+ * reopening listeners: allow_anonymous (and allow_anonymous_set),
+ * max_connections, max_inflight_messages, max_queued_messages,
+ * max_queued_bytes, message_size_limit, max_keepalive, retain_available,
+ * log_types, connect_timeout_s; and for each live listener that fresh has
+ * too (same port and bind_address), its allow_anonymous and
+ * max_connections. Everything else in live, listeners included, is left as
+ * it is; nothing is allocated or freed, so it cannot fail. Both should have
+ * been through conf_finish. */
 void conf_apply_reloadable(struct conf *live, const struct conf *fresh);
 
 #endif

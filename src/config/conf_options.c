@@ -76,7 +76,7 @@ static int set_string(struct conf_parse *px, char **field, const char *value)
 {
 	char *copy = strdup(value);
 	if (!copy)
-		return fm_errbuf_set(px->eb, "out of memory");
+		return conf_error(px, "out of memory");
 	free(*field);
 	*field = copy;
 	return FM_OK;
@@ -110,13 +110,14 @@ static int opt_port(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
 	uint32_t port;
-	int rc = parse_u32(px, "port", args[1], 0, 65535, &port);
-	struct conf_listener *l = rc == FM_OK ? port_listener(px) : NULL;
-	if (rc == FM_OK && !l)
-		return FM_ECONFIG;
-	if (l)
-		l->port = (uint16_t)port;
-	return rc;
+	int rc = parse_u32(px, args[0], args[1], 0, 65535, &port);
+	if (rc != FM_OK)
+		return rc;
+	struct conf_listener *l = port_listener(px);
+	if (!l)
+		return FM_ECONFIG; /* conf_add_listener said why */
+	l->port = (uint16_t)port;
+	return FM_OK;
 }
 
 static int opt_bind_address(struct conf_parse *px, char **args, int n)
@@ -200,13 +201,15 @@ static int opt_message_size_limit(struct conf_parse *px, char **args, int n)
 	return parse_u32(px, args[0], args[1], 0, MQTT_MAX_REMAINING_LENGTH, &px->c->message_size_limit);
 }
 
+/* 0 means "no limit" in mosquitto; our broker compares keepalive against the
+ * limit, so no limit is stored as the largest keepalive MQTT can express. */
 static int opt_max_keepalive(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
 	uint32_t v;
-	int rc = parse_u32(px, args[0], args[1], 10, 65535, &v);
+	int rc = parse_u32(px, args[0], args[1], 0, 65535, &v);
 	if (rc == FM_OK)
-		px->c->max_keepalive = (uint16_t)v;
+		px->c->max_keepalive = v == 0 ? 65535 : (uint16_t)v;
 	return rc;
 }
 
@@ -321,22 +324,25 @@ static const struct option options[] = {
 
 /* mosquitto options that later issues implement; refused clearly until then. */
 static const char *const not_yet[] = {
-	"acl_file", "address", "addresses", "allow_duplicate_messages", "allow_zero_length_clientid",
-	"auth_opt_", "auth_plugin", "auth_plugin_deny_special_chars", "auto_id_prefix",
-	"autosave_interval", "autosave_on_changes", "bind_interface", "bridge_",
-	"cafile", "capath", "certfile", "check_retain_source", "ciphers", "ciphers_tls1.3",
-	"cleansession", "clientid", "clientid_prefixes", "connection", "connection_messages",
-	"crlfile", "dhparamfile", "http_dir", "idle_timeout", "keepalive_interval", "keyfile",
-	"local_clientid", "local_password", "local_username", "log_facility", "log_timestamp",
-	"log_timestamp_format", "max_packet_size", "max_qos", "memory_limit", "mount_point",
-	"notifications", "notification_topic", "password_file", "persistence_file",
+	"acl_file", "address", "addresses", "allow_duplicate_messages",
+	"allow_zero_length_clientid", "auth_opt_", "auth_plugin",
+	"auth_plugin_deny_special_chars", "auto_id_prefix", "autosave_interval",
+	"autosave_on_changes", "bind_interface", "bridge_", "cafile", "capath", "certfile",
+	"check_retain_source", "ciphers", "ciphers_tls1.3", "cleansession", "clientid",
+	"clientid_prefixes", "connection", "connection_messages", "crlfile", "dhparamfile",
+	"global_plugin", "global_plugin_opt_", "http_dir", "idle_timeout",
+	"keepalive_interval", "keyfile", "local_cleansession", "local_clientid",
+	"local_password", "local_username", "log_facility", "log_timestamp",
+	"log_timestamp_format", "max_inflight_bytes", "max_packet_size", "max_qos",
+	"memory_limit", "mount_point", "notification_topic", "notifications",
+	"notifications_local_only", "password_file", "persistence_file",
 	"persistent_client_expiration", "plugin", "plugin_opt_", "psk_file", "psk_hint",
 	"queue_qos0_messages", "remote_clientid", "remote_password", "remote_username",
 	"require_certificate", "restart_timeout", "round_robin", "set_tcp_nodelay",
 	"socket_domain", "start_type", "sys_interval", "threshold", "tls_engine",
-	"tls_keyform", "tls_version", "topic", "try_private", "upgrade_outgoing_qos",
-	"use_identity_as_username", "use_subject_as_username", "use_username_as_clientid",
-	"user", "websockets_headers_size", "websockets_log_level",
+	"tls_engine_kpass_sha1", "tls_keyform", "tls_version", "topic", "try_private",
+	"upgrade_outgoing_qos", "use_identity_as_username", "use_subject_as_username",
+	"use_username_as_clientid", "user", "websockets_headers_size", "websockets_log_level",
 };
 
 static bool is_not_yet(const char *name)

@@ -11,7 +11,7 @@ struct conf_parse {
 	struct conf *c;
 	struct fm_errbuf *eb;
 	const char *file;              /* file being read, for messages */
-	int line;
+	int line;                      /* 1-based line in file */
 	int cur;                       /* index of the listener section we are in, or -1 */
 	int port_listener;             /* index of the `port` listener, or -1 */
 	bool log_dest_seen;            /* the first log_dest replaces the default */
@@ -19,12 +19,16 @@ struct conf_parse {
 	int depth;                     /* include_dir nesting */
 };
 
-/* Handle one option line: args[0] is the option, args[1..n-1] its values.
- * FM_OK or FM_ECONFIG with px->eb set. */
+/* Handle one option line: args[0] is the option, args[1..n-1] its values
+ * (n <= CONF_MAX_ARGS). FM_OK or FM_ECONFIG with px->eb set. (conf_options.c) */
 int conf_apply_option(struct conf_parse *px, char **args, int n);
 
-/* Parse text (a whole file's contents) named name. */
+/* Parse text (a whole file's contents, modified in place) named name;
+ * px->file and px->line are restored afterwards. (conf_lex.c) */
 int conf_parse_text(struct conf_parse *px, const char *name, char *text);
+
+/* Read and parse the file at path. (conf_lex.c) */
+int conf_parse_file(struct conf_parse *px, const char *path);
 
 /* "FILE:LINE: " + message; returns FM_ECONFIG. */
 int conf_error(struct conf_parse *px, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -35,7 +39,8 @@ struct conf_listener *conf_cur_listener(struct conf_parse *px);
 /* Append a listener (port, bind address or NULL) and make it current. */
 int conf_add_listener(struct conf_parse *px, uint16_t port, const char *bind);
 
-/* Read every *.conf file in dir in alphabetical order. */
+/* Read every *.conf file in dir in alphabetical (bytewise) order; errors
+ * inside name the included file and its line. (conf_lex.c) */
 int conf_include_dir(struct conf_parse *px, const char *dir);
 
 #endif
