@@ -73,12 +73,17 @@ static int load_conf(const struct args *a, struct conf *c, struct fm_errbuf *eb)
 	if (a->port >= 0) {
 		if (c->n_listeners > 0)
 			return fm_errbuf_set(eb, "-p cannot be combined with listeners in %s", a->conf_path);
-		if (conf_load_string(c, "-p", "listener 0 127.0.0.1\nallow_anonymous true\n", eb) != FM_OK)
+		if (conf_load_string(c, "-p", "listener 0 127.0.0.1\n", eb) != FM_OK)
 			return FM_ECONFIG;
+		/* anonymous on this loopback listener only, so that a reload of a
+		 * file without listeners does not take it away */
 		c->listeners[0].port = (uint16_t)a->port;
+		c->listeners[0].allow_anonymous = 1;
 	}
-	if (a->verbose)
+	if (a->verbose) {
 		c->log_types = 0xff;
+		c->log_types_fixed = true;
+	}
 	return conf_finish(c, eb);
 }
 

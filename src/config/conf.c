@@ -157,7 +157,8 @@ void conf_apply_reloadable(struct conf *live, const struct conf *fresh)
 	live->message_size_limit = fresh->message_size_limit;
 	live->max_keepalive = fresh->max_keepalive;
 	live->retain_available = fresh->retain_available;
-	live->log_types = fresh->log_types;
+	if (!live->log_types_fixed)
+		live->log_types = fresh->log_types;
 	live->connect_timeout_s = fresh->connect_timeout_s;
 	/* listeners stay open; their access settings follow the new file */
 	for (size_t i = 0; i < live->n_listeners; i++) {

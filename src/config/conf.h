@@ -48,6 +48,7 @@ struct conf {
 	bool persistence;                /* default true (fleetmq: sqlite store) */
 	char *persistence_location;      /* default "./data"; owned */
 	unsigned log_types;              /* enum log_type mask; default LOG_T_DEFAULT */
+	bool log_types_fixed;            /* set on the command line (-v): a reload keeps them */
 	unsigned log_dests;              /* enum log_dest mask; default stderr */
 	char *log_file;                  /* for log_dest file; owned */
 	char *pid_file;                  /* owned or NULL */

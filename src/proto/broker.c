@@ -176,7 +176,7 @@ static void reload(struct broker *b)
 	conf_apply_reloadable(&b->conf, &fresh);
 	struct worker_limits lim = broker_limits(b);
 	pthread_rwlock_unlock(&b->conf_lock);
-	log_set_types(&b->log, fresh.log_types);
+	log_set_types(&b->log, b->conf.log_types);
 	for (unsigned i = 0; i < b->n_workers; i++)
 		worker_post_limits(&b->workers[i], &lim);
 	conf_fini(&fresh);

@@ -201,3 +201,30 @@ Test(lifecycle, dash_p_listens_on_the_given_loopback_port)
 	raw_close(&r);
 	cr_assert_eq(hb_stop(&b), 0);
 }
+
+Test(lifecycle, dash_p_listener_stays_anonymous_across_a_reload)
+{
+	char dir[] = "/tmp/fleetmq-p-XXXXXX";
+	cr_assert(mkdtemp(dir));
+	char conf_path[128], port_s[16];
+	snprintf(conf_path, sizeof(conf_path), "%s/only-limits.conf", dir);
+	FILE *f = fopen(conf_path, "w");
+	cr_assert(f);
+	fputs("max_inflight_messages 10\n", f);
+	fclose(f);
+	uint16_t port = hb_free_port();
+	snprintf(port_s, sizeof(port_s), "%u", port);
+	const char *args[] = {hb_binary(), "-c", conf_path, "-p", port_s, NULL};
+	struct hb b;
+	hb_start_argv(&b, args, port);
+	struct raw r;
+	raw_connect_simple(&r, port, "before");
+	raw_close(&r);
+	hb_signal(&b, SIGHUP);
+	cr_assert(hb_log_contains(&b, "SIGHUP: reloaded", 5000));
+	raw_connect_simple(&r, port, "after"); /* still accepted */
+	raw_close(&r);
+	cr_assert_eq(hb_stop(&b), 0);
+	unlink(conf_path);
+	rmdir(dir);
+}

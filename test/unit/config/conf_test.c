@@ -725,3 +725,15 @@ Test(conf, shipped_config_file_documents_every_supported_option)
 		cr_assert(strstr(text, commented) || strstr(text, set), "option '%s' not documented", opts[i]);
 	}
 }
+
+Test(conf, log_types_fixed_on_the_command_line_survive_a_reload)
+{
+	c.log_types = LOG_T_ALL;
+	c.log_types_fixed = true; /* what -v does */
+	struct conf fresh;
+	conf_init(&fresh);
+	cr_assert_eq(conf_load_string(&fresh, "new.conf", "log_type error\n", &eb), FM_OK);
+	conf_apply_reloadable(&c, &fresh);
+	cr_assert_eq(c.log_types, LOG_T_ALL);
+	conf_fini(&fresh);
+}
