@@ -190,6 +190,28 @@ static int consume_input(struct client *c, const uint8_t *p, size_t n)
 	return process_buffered(c);
 }
 
+void client_drain_input(struct client *c)
+{
+	/* into c's own buffer, never the worker's scratch: the caller may be
+	 * in the middle of parsing another client's bytes from it */
+	size_t budget = FM_READ_BUDGET;
+	while (budget > 0 && c->state != CLIENT_CLOSED && !c->read_paused && !c->connect_pending) {
+		if (buf_reserve(&c->in, 16384) != FM_OK)
+			return;
+		ssize_t n = conn_read(&c->conn, buf_tail(&c->in), buf_room(&c->in));
+		if (n == FM_EAGAIN)
+			return;
+		if (n < 0) {
+			client_close(c, n == FM_ECLOSED ? "connection closed by peer" : "read error");
+			return;
+		}
+		c->in.len += (uint32_t)n;
+		if (process_buffered(c) != FM_OK)
+			return;
+		budget -= (size_t)n > budget ? budget : (size_t)n;
+	}
+}
+
 static void on_readable(struct client *c)
 {
 	size_t budget = FM_READ_BUDGET;

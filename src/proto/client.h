@@ -63,6 +63,10 @@ int client_accept(struct worker *w, struct listener_rt *l, int fd, const struct 
  * Idempotent. After this call c is still valid memory until the deferred free. */
 void client_close(struct client *c, const char *reason);
 
+/* Process what c has already sent but we have not read yet (its last
+ * acknowledgements, a DISCONNECT) before c is taken over and closed. */
+void client_drain_input(struct client *c);
+
 /* The worker that owns c (fixed for c's life; safe to read anywhere). */
 static inline struct worker *client_worker(const struct client *c) { return c->w; }
 

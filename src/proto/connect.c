@@ -181,6 +181,8 @@ static int attach_session(struct client *c, const struct mqtt_connect *ct,
 			return FM_EAGAIN;
 		}
 		if (s->owner)
+			client_drain_input(s->owner); /* acks it sent before we saw the new CONNECT */
+		if (s->owner)
 			client_close(s->owner, "session taken over by a new connection");
 		if (!atomic_load(&s->dead) && ct->clean_start)
 			session_end(b, s); /* [MQTT-3.1.2-6] */

@@ -139,6 +139,8 @@ static void on_takeover(struct worker *w, struct wmsg_handover *h)
 		return;
 	}
 	if (!atomic_load(&s->dead) && s->owner)
+		client_drain_input(s->owner); /* acks it sent before the new CONNECT */
+	if (!atomic_load(&s->dead) && s->owner)
 		client_close(s->owner, "session taken over by a new connection"); /* [MQTT-3.1.4-2] */
 	/* detaching may have ended a clean session; otherwise hand it over
 	 * now that nothing here touches it any more */
