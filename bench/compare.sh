@@ -30,6 +30,7 @@ ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 ALL_SCENARIOS=(
 	"fanin-qos0|fanin --pubs 100 --msgs 3000 --qos 0|rate|1"
 	"fanin-qos1|fanin --pubs 100 --msgs 1000 --qos 1 --window 5|rate|1"
+	"fanin-qos2|fanin --pubs 100 --msgs 500 --qos 2 --window 5|rate|1"
 	"fanout-qos0|fanout --subs 1000 --msgs 200 --qos 0|rate|1"
 	"cpu-per-msg-qos0|fanin --pubs 100 --msgs 3000 --qos 0|broker_cpu_us_per_msg|0"
 	"latency-oneway-p99|latency --msgs 3000 --rate 1000|p99_us|0"
