@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Eclipse paho (Python) against fleetmq: QoS 0/1/2 round trips, a retained
-message, a will on abrupt close, and a clean SIGTERM exit.
+message, a will on abrupt close (and none after DISCONNECT), and a clean
+SIGTERM exit.
 
 Starts $FLEETMQ_TEST_BIN or $FLEETMQ_BIN on a free loopback port; every wait
 is bounded. Exits nonzero with a message on the first failure."""
@@ -58,11 +59,15 @@ class Client:
     def __init__(self, port, client_id, will=None):
         self.messages = queue.Queue()
         self.connected = queue.Queue()
+        self.subacks = queue.Queue()
+        self.disconnected = queue.Queue()
         self.c = mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv311, clean_session=True)
         if will:
             self.c.will_set(*will)
         self.c.on_connect = lambda c, u, f, rc: self.connected.put(rc)
         self.c.on_message = lambda c, u, m: self.messages.put(m)
+        self.c.on_subscribe = lambda c, u, mid, granted: self.subacks.put((mid, granted))
+        self.c.on_disconnect = lambda c, u, rc: self.disconnected.put(rc)
         self.c.connect("127.0.0.1", port, keepalive=30)
         self.c.loop_start()
         if self.connected.get(timeout=TIMEOUT) != 0:
@@ -72,7 +77,27 @@ class Client:
         result, mid = self.c.subscribe(topic, qos)
         if result != mqtt.MQTT_ERR_SUCCESS:
             fail("subscribe %s: %d" % (topic, result))
-        time.sleep(0.2)  # SUBACK is processed by the network thread
+        try:
+            got_mid, granted = self.subacks.get(timeout=TIMEOUT)
+        except queue.Empty:
+            fail("no SUBACK for %s" % topic)
+        if got_mid != mid or tuple(granted) != (qos,):
+            fail("SUBACK for %s: mid %d granted %r, want mid %d granted (%d,)"
+                 % (topic, got_mid, granted, mid, qos))
+
+    def publish(self, topic, payload, qos, retain=False):
+        """Publish and wait (bounded) until the QoS flow completes."""
+        info = self.c.publish(topic, payload, qos=qos, retain=retain)
+        info.wait_for_publish(timeout=TIMEOUT)
+        if not info.is_published():
+            fail("QoS %d PUBLISH on %s not acknowledged" % (qos, topic))
+
+    def expect_nothing(self, quiet_s=0.5):
+        try:
+            m = self.messages.get(timeout=quiet_s)
+        except queue.Empty:
+            return
+        fail("unexpected message %r on %s" % (m.payload, m.topic))
 
     def expect(self, topic, payload, qos, retain=False):
         try:
@@ -85,7 +110,12 @@ class Client:
             fail("got %r, want %r" % (got, want))
 
     def close(self):
+        """DISCONNECT, and wait (bounded) until paho has sent it."""
         self.c.disconnect()
+        try:
+            self.disconnected.get(timeout=TIMEOUT)
+        except queue.Empty:
+            fail("DISCONNECT not completed")
         self.c.loop_stop()
 
 
@@ -111,12 +141,13 @@ def run_checks(port):
     sub.subscribe("paho/#", 2)
     pub = Client(port, "paho-pub")
     for qos in (0, 1, 2):
-        info = pub.c.publish("paho/q%d" % qos, b"m%d" % qos, qos=qos)
-        info.wait_for_publish()
+        pub.publish("paho/q%d" % qos, b"m%d" % qos, qos)
         sub.expect("paho/q%d" % qos, b"m%d" % qos, qos)
+    # a QoS 2 subscription delivers at the publisher's QoS [MQTT-3.8.4-6]
+    sub.expect_nothing()  # no duplicates
 
-    pub.c.publish("paho/kept", b"retained", qos=1, retain=True).wait_for_publish()
-    sub.expect("paho/kept", b"retained", 1)  # live delivery: retain flag 0
+    pub.publish("paho/kept", b"retained", 1, retain=True)
+    sub.expect("paho/kept", b"retained", 1)  # live delivery: retain 0 [MQTT-3.3.1-9]
     late = Client(port, "paho-late")
     late.subscribe("paho/kept", 1)
     late.expect("paho/kept", b"retained", 1, retain=True)
@@ -126,6 +157,11 @@ def run_checks(port):
     dying.c.loop_stop()
     dying.c.socket().close()
     sub.expect("paho/will", b"gone", 1)
+
+    # a DISCONNECT discards the will [MQTT-3.1.2-10]
+    polite = Client(port, "paho-polite", will=("paho/will", b"not sent", 1, False))
+    polite.close()
+    sub.expect_nothing(1.0)
 
     for c in (sub, pub, late):
         c.close()
