@@ -495,6 +495,9 @@ void client_close(struct client *c, const char *reason)
 		return;
 	struct broker *b = c->w->b;
 	bool was_active = c->state == CLIENT_ACTIVE;
+	/* closed first: the flush below may fail, and a failed write closes
+	 * the client, which must then be the no-op above, not a recursion */
+	c->state = CLIENT_CLOSED;
 	/* Best effort: push out what is already queued (e.g. a CONNACK refusal). */
 	if (buf_used(&c->out) > 0)
 		flush(c);
@@ -505,7 +508,6 @@ void client_close(struct client *c, const char *reason)
 	else
 		log_info(&b->log, "connection from %s closed: %s",
 			 net_addr_format(&c->conn.peer, peer, sizeof(peer)), reason);
-	c->state = CLIENT_CLOSED;
 	loop_io_del(c->w->loop, &c->io);
 	loop_timer_stop(c->w->loop, &c->timer);
 	unwatch_stall(c);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -279,6 +280,48 @@ Test(hostile, subscriber_that_stops_reading_does_not_grow_the_broker)
 	raw_close(&stuck);
 	raw_close(&healthy);
 	raw_close(&pub);
+}
+
+/* A subscriber that resets its connection while the broker still has
+ * output queued for it: the failed write closes that client once, and the
+ * broker keeps serving everyone else (this used to recurse until the stack
+ * ran out). */
+Test(hostile, reset_while_output_is_queued_closes_only_that_client)
+{
+	struct bystander by;
+	bystander_up(&by);
+	static char payload[10000];
+	memset(payload, 'b', sizeof(payload) - 1);
+	for (int round = 0; round < 3; round++) {
+		struct raw gone, pub[4];
+		raw_connect_simple(&gone, broker.port, "gone");
+		raw_subscribe(&gone, 1, "burst", 0);
+		for (int p = 0; p < 4; p++) {
+			char id[16];
+			snprintf(id, sizeof(id), "pub%d", p);
+			raw_connect_simple(&pub[p], broker.port, id);
+		}
+		/* 4 x 500 x 10 kB at a subscriber that reads nothing, then it goes
+		 * away while the broker still has output for it; the publishers
+		 * keep going so the broker writes into the dead connection */
+		for (int i = 0; i < 500; i++)
+			for (int p = 0; p < 4; p++)
+				raw_publish(&pub[p], "burst", payload, 0, false, 0);
+		struct linger reset = {.l_onoff = 1, .l_linger = 0};
+		if (round == 2)
+			setsockopt(gone.fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+		raw_close(&gone);
+		for (int i = 0; i < 200; i++)
+			for (int p = 0; p < 4; p++)
+				raw_publish(&pub[p], "burst", payload, 0, false, 0);
+		for (int p = 0; p < 4; p++) {
+			raw_subscribe(&pub[p], 9, "sync", 0); /* a round trip through the broker */
+			raw_close(&pub[p]);
+		}
+	}
+	cr_assert(hb_alive(&broker), "broker died");
+	bystander_check(&by);
+	bystander_down(&by);
 }
 
 /* Random bytes after a valid CONNECT must only ever close that one
