@@ -90,6 +90,8 @@ static uint8_t connect_flags(const struct mqtt_connect *c)
 
 int mqtt_encode_connect(struct buf *b, const struct mqtt_connect *c)
 {
+	assert(c->version >= MQTT_V31 && c->version <= MQTT_V5);
+	assert(c->will_qos <= 2 && (c->will_flag || (!c->will_qos && !c->will_retain)));
 	const char *name = c->version == MQTT_V31 ? "MQIsdp" : "MQTT";
 	uint16_t name_len = (uint16_t)strlen(name);
 	if (begin(b, MQTT_CONNECT, 0, connect_remaining(c, name_len)) != FM_OK)
@@ -144,6 +146,7 @@ size_t mqtt_publish_size(uint8_t version, const struct mqtt_publish *p)
 
 int mqtt_encode_publish(struct buf *b, uint8_t version, const struct mqtt_publish *p)
 {
+	assert(p->qos <= 2 && (p->qos == 0 || p->packet_id)); /* [MQTT-2.3.1-1] */
 	uint8_t flags = (uint8_t)((p->dup ? 0x08 : 0) | (p->qos & 3) << 1 | (p->retain ? 1 : 0));
 	if (begin(b, MQTT_PUBLISH, flags, publish_remaining(version, p)) != FM_OK)
 		return FM_ENOMEM;
@@ -160,6 +163,8 @@ int mqtt_encode_publish(struct buf *b, uint8_t version, const struct mqtt_publis
 
 /* 5.0 lets a success without properties end after the packet id, and a
  * reason without properties end after the reason [MQTT-3.4.2.1]. */
+/* Also DISCONNECT: reason 0x00 without properties may be left out
+ * entirely [MQTT-3.14.2.1]. */
 static size_t v5_tail_size(uint8_t code, struct mqtt_bin props)
 {
 	if (props.len)
@@ -177,6 +182,7 @@ static void put_v5_tail(struct buf *b, uint8_t code, struct mqtt_bin props)
 
 int mqtt_encode_ack(struct buf *b, uint8_t version, const struct mqtt_ack *a)
 {
+	assert(a->type >= MQTT_PUBACK && a->type <= MQTT_PUBCOMP && a->packet_id);
 	size_t remaining = 2 + (is_v5(version) ? v5_tail_size(a->reason, a->props) : 0);
 	if (begin(b, a->type, a->type == MQTT_PUBREL ? 0x2 : 0, remaining) != FM_OK)
 		return FM_ENOMEM;
@@ -191,6 +197,7 @@ int mqtt_encode_ack(struct buf *b, uint8_t version, const struct mqtt_ack *a)
 static int encode_entries(struct buf *b, uint8_t type, uint8_t version, uint16_t packet_id,
 			  const struct mqtt_sub_entry *e, uint32_t n, bool with_options)
 {
+	assert(n >= 1 && packet_id); /* [MQTT-3.8.3-3], [MQTT-3.10.3-2], [MQTT-2.3.1-1] */
 	size_t remaining = 2 + (is_v5(version) ? 1 : 0);
 	for (uint32_t i = 0; i < n; i++)
 		remaining += 2 + e[i].filter.len + (with_options ? 1 : 0);
@@ -221,6 +228,8 @@ int mqtt_encode_unsubscribe(struct buf *b, uint8_t version, uint16_t packet_id,
 
 int mqtt_encode_suback(struct buf *b, uint8_t version, uint8_t type, const struct mqtt_suback *s)
 {
+	assert(type == MQTT_SUBACK || type == MQTT_UNSUBACK);
+	assert(type == MQTT_SUBACK || is_v5(version) || s->codes.len == 0); /* 3.1.1 UNSUBACK: no payload */
 	size_t remaining = 2 + s->codes.len + (is_v5(version) ? props_size(s->props) : 0);
 	if (begin(b, type, 0, remaining) != FM_OK)
 		return FM_ENOMEM;
@@ -235,6 +244,7 @@ int mqtt_encode_suback(struct buf *b, uint8_t version, uint8_t type, const struc
 
 int mqtt_encode_empty(struct buf *b, uint8_t type)
 {
+	assert(type == MQTT_PINGREQ || type == MQTT_PINGRESP || type == MQTT_DISCONNECT);
 	return begin(b, type, 0, 0);
 }
 

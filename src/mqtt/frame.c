@@ -1,5 +1,12 @@
 /* Framing: the fixed header (type, flags, remaining length) and the
- * resumable split of a byte stream into whole packets. */
+ * resumable split of a byte stream into whole packets.
+ *
+ * The parser keeps no state between calls: it looks at the unconsumed bytes
+ * again each time, which is cheap (at most 5 header bytes) and makes any
+ * split of the stream frame the same. It knows nothing of the protocol
+ * version: AUTH (15) frames here and the protocol layer refuses it before
+ * 5.0, and a non-minimal remaining length (0x80 0x00 for 0) is accepted,
+ * as 3.1.1 allows; only a 5th length byte is malformed. */
 #include "mqtt/codec.h"
 
 #include "fleetmq/errors.h"
@@ -9,8 +16,9 @@ unsigned mqtt_varint_size(uint32_t v)
 	return v < 128u ? 1 : v < 16384u ? 2 : v < 2097152u ? 3 : 4;
 }
 
-/* Flags the fixed header must carry for each type [MQTT-2.2.2-1]; PUBLISH
- * (any but QoS 3) is checked apart. */
+/* Flags the fixed header must carry for each type [MQTT-2.2.2-1]; anything
+ * else is malformed [MQTT-2.2.2-2]. PUBLISH carries DUP, QoS and RETAIN:
+ * any value but QoS 3. */
 static bool flags_valid(uint8_t type, uint8_t flags)
 {
 	switch (type) {

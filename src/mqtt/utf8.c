@@ -1,4 +1,7 @@
-/* UTF-8 validation for MQTT strings (section 1.5.3). */
+/* UTF-8 validation for MQTT strings: section 1.5.3 of 3.1.1, 1.5.4 of 5.0.
+ * The statement ids differ between the versions (3.1.1 [MQTT-1.5.3-1] is
+ * 5.0 [MQTT-1.5.4-1]); both are cited. U+FEFF and non-characters are
+ * allowed, as both specifications say. */
 #include "mqtt/codec.h"
 
 /* Length of the sequence starting with lead byte c, 0 if c cannot lead. */
@@ -21,7 +24,7 @@ bool mqtt_utf8_valid(const char *s, size_t len)
 	while (p < end) {
 		uint8_t c = *p;
 		if (c == 0)
-			return false; /* U+0000 [MQTT-1.5.3-2] */
+			return false; /* U+0000 [MQTT-1.5.3-2] / [MQTT-1.5.4-2] */
 		unsigned n = seq_len(c);
 		if (n == 0 || (size_t)(end - p) < n)
 			return false;
@@ -34,7 +37,7 @@ bool mqtt_utf8_valid(const char *s, size_t len)
 		if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
 			return false; /* overlong or out of range */
 		if (cp >= 0xD800 && cp <= 0xDFFF)
-			return false; /* surrogates [MQTT-1.5.3-1] */
+			return false; /* surrogates [MQTT-1.5.3-1] / [MQTT-1.5.4-1] */
 		p += n;
 	}
 	return true;

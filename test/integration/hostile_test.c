@@ -4,6 +4,7 @@
 #include "harness.h"
 #include "raw.h"
 
+#include "core/procinfo.h"
 #include "fleetmq/errors.h"
 
 #include <criterion/criterion.h>
@@ -224,15 +225,8 @@ Test(hostile, many_packets_in_one_write_all_processed)
 
 static long broker_rss_kb(void)
 {
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)broker.pid);
-	FILE *f = fopen(path, "r");
-	cr_assert(f);
-	long kb = -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
+	long kb = proc_rss_kb(broker.pid);
+	cr_assert_geq(kb, 0, "cannot read the broker's RSS");
 	return kb;
 }
 

@@ -26,7 +26,7 @@ struct bench_opts {
 	uint32_t size;        /* payload bytes (>= BENCH_HEADER) */
 	uint32_t pubs, subs, conns;
 	uint32_t procs;       /* idle: generator processes */
-	uint32_t rate;        /* latency: messages per second */
+	uint32_t rate;        /* latency: messages per second; 0: closed loop */
 	uint32_t window;      /* unacknowledged QoS 1/2 messages per publisher */
 	double time_limit_s;  /* hard stop */
 	pid_t broker_pid;     /* 0: no broker sampling */
@@ -69,6 +69,7 @@ struct bench_run {
 	uint64_t *latencies_ns;  /* one-way samples */
 	uint64_t n_latencies, cap_latencies;
 	bool failed;
+	bool timed_out;          /* failed on --duration-limit (or a phase timeout) */
 	char error[256];
 };
 
@@ -106,12 +107,15 @@ struct bench_result {
 	double bytes_per_conn; /* idle */
 	double self_cpu_pct;
 	double p50_us, p99_us, max_us; /* latency */
-	double rtt_p50_us, rtt_p99_us;
+	double rtt_p50_us, rtt_p99_us, rtt_max_us; /* latency: round trip */
 };
 
 int scenario_fanin(const struct bench_opts *o, struct bench_result *res);
 int scenario_fanout(const struct bench_opts *o, struct bench_result *res);
 int scenario_latency(const struct bench_opts *o, struct bench_result *res);
 int scenario_idle(const struct bench_opts *o, struct bench_result *res);
+
+/* Print one run's result: a line of text, or one JSON object (--json). */
+void bench_report(const struct bench_opts *o, const struct bench_result *r);
 
 #endif

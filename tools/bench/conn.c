@@ -35,6 +35,22 @@ void bench_fail(struct bench_run *r, const char *fmt, ...)
 	r->failed = true;
 }
 
+/* A connection failed with err (0: orderly close by the peer). Before the
+ * CONNACK that usually means no broker listens there: say so. */
+static void conn_failed(struct bench_run *r, struct bconn *c, int err)
+{
+	if (!c->connected && err)
+		bench_fail(r, "cannot connect to %s:%u: %s (is the broker running?)", r->o->host, r->o->port,
+			   strerror(err));
+	else if (!c->connected)
+		bench_fail(r, "connection %u to %s:%u closed by the broker before its CONNACK", c->index,
+			   r->o->host, r->o->port);
+	else if (err)
+		bench_fail(r, "connection %u: %s", c->index, strerror(err));
+	else
+		bench_fail(r, "connection %u closed by the broker", c->index);
+}
+
 static void flush(struct bench_run *r, struct bconn *c)
 {
 	while (buf_used(&c->out) > 0) {
@@ -44,7 +60,7 @@ static void flush(struct bench_run *r, struct bconn *c)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (n <= 0) {
-			bench_fail(r, "connection %u: send: %s", c->index, strerror(errno));
+			conn_failed(r, c, n < 0 ? errno : 0);
 			return;
 		}
 		buf_consume(&c->out, (size_t)n);
@@ -312,7 +328,7 @@ static void on_readable(struct bench_run *r, struct bconn *c)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {
-			bench_fail(r, "connection %u closed by the broker", c->index);
+			conn_failed(r, c, n < 0 ? errno : 0);
 			return;
 		}
 		c->in.len += (size_t)n;
@@ -342,8 +358,14 @@ bool bench_poll(struct bench_run *r, int timeout_ms, bool (*done)(struct bench_r
 		if (done(r))
 			return true;
 		uint64_t now = bench_now_ns();
-		if (now > until || now > r->deadline_ns) {
-			bench_fail(r, "time limit reached before the run completed");
+		if (now > r->deadline_ns) {
+			bench_fail(r, "--duration-limit (%g s) reached before the run completed", r->o->time_limit_s);
+			r->timed_out = true;
+			break;
+		}
+		if (now > until) {
+			bench_fail(r, "no answer from the broker within %d ms", timeout_ms);
+			r->timed_out = true;
 			break;
 		}
 		if (r->pump)
@@ -352,7 +374,10 @@ bool bench_poll(struct bench_run *r, int timeout_ms, bool (*done)(struct bench_r
 		for (int i = 0; i < n; i++) {
 			struct bconn *c = &r->conns[evs[i].data.u32];
 			if (evs[i].events & (EPOLLERR | EPOLLHUP) && !(evs[i].events & EPOLLIN)) {
-				bench_fail(r, "connection %u to %s:%u failed", c->index, r->o->host, r->o->port);
+				int err = 0;
+				socklen_t len = sizeof(err);
+				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+				conn_failed(r, c, err ? err : ECONNRESET);
 				break;
 			}
 			if (evs[i].events & EPOLLIN)

@@ -14,15 +14,17 @@ static void usage(FILE *out)
 		"scenarios:\n"
 		"  fanin    --pubs P publishers -> 1 wildcard subscriber (msg/s at the subscriber)\n"
 		"  fanout   1 publisher -> --subs S subscribers (deliveries/s)\n"
-		"  latency  QoS 1 at --rate msg/s: one-way and PUBACK round trip percentiles\n"
+		"  latency  QoS 1 at --rate msg/s: one-way and PUBACK round trip percentiles;\n"
+		"           --rate 0: closed loop, publish and wait for the own delivery + PUBACK\n"
 		"  idle     open --conns C idle connections: connect rate, broker bytes per connection\n"
 		"\n"
 		"options:\n"
 		"  --host ADDR (127.0.0.1)  --port N (1883)  --qos 0|1|2 (0)\n"
 		"  --msgs N per publisher (10000)  --size BYTES (64)  --pubs N (10)  --subs N (10)\n"
-		"  --conns N (1000)  --rate N (1000)  --window N (100 unacknowledged per publisher)\n"
+		"  --conns N (1000)  --rate N (1000, 0 = closed loop)  --window N (100 unacknowledged per publisher)\n"
 		"  --procs N (1): idle only, spread the connections over N generator processes\n"
-		"  --time-limit SECONDS (60): the run fails if it has not finished by then\n"
+		"  --duration-limit SECONDS (60): hard stop; the run fails (exit 1) if it has\n"
+		"      not finished by then (--time-limit is the same option)\n"
 		"  --broker-pid PID: sample the broker's CPU and RSS from /proc\n"
 		"  --json: one JSON object on stdout\n");
 }
@@ -75,11 +77,11 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 		else if (!strcmp(a, "--conns"))
 			ok = parse_u32(v, &o->conns) && o->conns > 0;
 		else if (!strcmp(a, "--rate"))
-			ok = parse_u32(v, &o->rate) && o->rate > 0;
+			ok = parse_u32(v, &o->rate);
 		else if (!strcmp(a, "--window"))
 			ok = parse_u32(v, &o->window) && o->window > 0 && o->window < 65535;
-		else if (!strcmp(a, "--time-limit"))
-			ok = (o->time_limit_s = atof(v)) > 0;
+		else if (!strcmp(a, "--duration-limit") || !strcmp(a, "--time-limit"))
+			ok = (o->time_limit_s = atof(v)) > 0 && o->time_limit_s <= 86400;
 		else if (!strcmp(a, "--broker-pid") && (ok = parse_u32(v, &n)))
 			o->broker_pid = (pid_t)n;
 		else if (ok)
@@ -92,47 +94,40 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 	return 0;
 }
 
-/* Enough descriptors for --conns; the hard limit is the ceiling. */
-static void raise_nofile(uint32_t want)
+#define FD_RESERVE 64 /* descriptors kept free for epoll, pipes, /proc files */
+
+/* Raise the soft open-files limit to the hard one and check that the
+ * connections one process opens fit under it. Counts beyond one process's
+ * limit are for several processes (--procs), never silently cut short. */
+static bool check_nofile(const struct bench_opts *o)
 {
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return;
-	rlim_t need = (rlim_t)want + 64;
-	rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
-	setrlimit(RLIMIT_NOFILE, &rl);
-}
-
-static void report(const struct bench_opts *o, const struct bench_result *r)
-{
-	if (o->json) {
-		printf("{\"scenario\":\"%s\",\"qos\":%u,\"rate\":%.1f,\"unit\":\"%s\",\"count\":%llu,"
-		       "\"elapsed_s\":%.3f,\"lost\":%llu,\"dups\":%llu,\"reordered\":%llu,"
-		       "\"broker_cpu_us_per_msg\":%.3f,\"broker_rss_kb\":%.0f,\"bytes_per_conn\":%.1f,"
-		       "\"self_cpu_pct\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,"
-		       "\"rtt_p50_us\":%.1f,\"rtt_p99_us\":%.1f}\n",
-		       o->scenario, o->qos, r->rate, r->unit, (unsigned long long)r->count, r->elapsed_s,
-		       (unsigned long long)r->lost, (unsigned long long)r->dups, (unsigned long long)r->reordered,
-		       r->broker_cpu_us_per_msg, r->broker_rss_kb, r->bytes_per_conn, r->self_cpu_pct,
-		       r->p50_us, r->p99_us, r->max_us, r->rtt_p50_us, r->rtt_p99_us);
-		return;
+		return true;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (!strcmp(o->scenario, "latency")) {
-		printf("latency: %llu samples, one-way p50 %.1f us p99 %.1f us max %.1f us; "
-		       "PUBACK round trip p50 %.1f us p99 %.1f us\n",
-		       (unsigned long long)r->count, r->p50_us, r->p99_us, r->max_us, r->rtt_p50_us, r->rtt_p99_us);
-	} else if (!strcmp(o->scenario, "idle")) {
-		printf("idle: %llu connections at %.0f connections/s; broker %.0f bytes per connection (RSS %.0f kB), "
-		       "%.1f us CPU per connection; generator CPU %.0f%%\n",
-		       (unsigned long long)r->count, r->rate, r->bytes_per_conn, r->broker_rss_kb,
-		       r->broker_cpu_us_per_msg, r->self_cpu_pct);
-	} else {
-		printf("%s qos %u: %llu delivered in %.2f s = %.0f %s; lost %llu, duplicates %llu, reordered %llu; "
-		       "broker %.2f us CPU per message; generator CPU %.0f%%\n",
-		       o->scenario, o->qos, (unsigned long long)r->count, r->elapsed_s, r->rate, r->unit,
-		       (unsigned long long)r->lost, (unsigned long long)r->dups, (unsigned long long)r->reordered,
-		       r->broker_cpu_us_per_msg, r->self_cpu_pct);
-	}
+	uint64_t per_proc;
+	if (!strcmp(o->scenario, "idle"))
+		per_proc = o->conns / o->procs + (o->conns % o->procs != 0);
+	else if (!strcmp(o->scenario, "fanin"))
+		per_proc = (uint64_t)o->pubs + 1;
+	else if (!strcmp(o->scenario, "fanout"))
+		per_proc = (uint64_t)o->subs + 1;
+	else
+		per_proc = 2;
+	if (rl.rlim_cur == RLIM_INFINITY || per_proc + FD_RESERVE <= rl.rlim_cur)
+		return true;
+	uint64_t fit = rl.rlim_cur > FD_RESERVE ? rl.rlim_cur - FD_RESERVE : 0;
+	fprintf(stderr,
+		"fleetmq-bench %s: %llu connections in one process exceed the open-files limit (%llu, "
+		"%u kept in reserve): at most %llu per process%s\n",
+		o->scenario, (unsigned long long)per_proc, (unsigned long long)rl.rlim_cur, FD_RESERVE,
+		(unsigned long long)fit,
+		!strcmp(o->scenario, "idle") ? "; spread them with --procs N" : "");
+	return false;
 }
 
 int main(int argc, char **argv)
@@ -145,7 +140,13 @@ int main(int argc, char **argv)
 	}
 	if (rc)
 		return 2;
-	raise_nofile(o.conns > o.pubs + o.subs ? o.conns : o.pubs + o.subs);
+	if (!check_nofile(&o))
+		return 2;
+	struct proc_sample probe;
+	if (o.broker_pid > 0 && !proc_sample(o.broker_pid, &probe)) {
+		fprintf(stderr, "fleetmq-bench: --broker-pid %d: no such process readable in /proc\n", (int)o.broker_pid);
+		return 2;
+	}
 	struct bench_result res = {0};
 	if (!strcmp(o.scenario, "fanin"))
 		rc = scenario_fanin(&o, &res);
@@ -161,6 +162,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (rc == 0)
-		report(&o, &res);
+		bench_report(&o, &res);
 	return rc;
 }

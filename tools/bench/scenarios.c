@@ -1,6 +1,6 @@
-/* The scenarios: fan-in, fan-out, latency at a fixed rate, idle
- * connections. Each sets up its connections, drives the loop until done
- * (bounded by --time-limit), and measures. */
+/* The throughput scenarios (fan-in, fan-out) and idle connections; the
+ * latency scenario is in latency.c. Each sets up its connections, drives
+ * the loop until done (bounded by --duration-limit), and measures. */
 #include "bench.h"
 
 #include "fleetmq/errors.h"
@@ -139,8 +139,14 @@ static int run_flow(struct bench_run *r, const char *filter, struct bench_result
 	r->on_publish = flow_on_publish;
 	r->pump = flow_pump;
 	fl->start_ns = bench_now_ns();
-	if (!bench_poll(r, (int)(o->time_limit_s * 1000), flow_done))
+	if (!bench_poll(r, (int)(o->time_limit_s * 1000), flow_done)) {
+		if (r->timed_out) {
+			size_t len = strlen(r->error);
+			snprintf(r->error + len, sizeof(r->error) - len, ": %llu of %llu deliveries",
+				 (unsigned long long)delivered(r), (unsigned long long)fl->expected);
+		}
 		return run_fail(r);
+	}
 	sample(o->broker_pid, &after);
 	uint64_t got = delivered(r);
 	double elapsed = (double)(fl->last_rx_ns - fl->start_ns) / 1e9;
@@ -195,109 +201,6 @@ int scenario_fanout(const struct bench_opts *o, struct bench_result *res)
 	if (bench_open(r, o->subs + 1, "fanout") != FM_OK)
 		return run_fail(r);
 	return run_flow(r, "bench/out/0", res);
-}
-
-/* --- latency at a fixed rate --------------------------------------------- */
-
-struct lat {
-	uint64_t next_send_ns, interval_ns;
-	uint64_t *rtt_ns;
-	uint64_t n_rtt;
-};
-
-static struct lat *lat_of(struct bench_run *r) { return (struct lat *)(r + 1); }
-
-static void lat_pump(struct bench_run *r)
-{
-	struct lat *l = lat_of(r);
-	struct bconn *pub = &r->conns[0];
-	uint64_t now = bench_now_ns();
-	if (pub->sent < r->o->msgs && now >= l->next_send_ns) {
-		bench_publish(r, pub, "bench/lat", 1, pub->sent);
-		l->next_send_ns += l->interval_ns;
-	}
-}
-
-static void lat_on_ack(struct bench_run *r, struct bconn *c, uint8_t type, uint16_t pid)
-{
-	(void)type;
-	struct lat *l = lat_of(r);
-	if (c->ack_wait_ns && l->n_rtt < r->o->msgs)
-		l->rtt_ns[l->n_rtt++] = bench_now_ns() - c->ack_wait_ns[pid];
-}
-
-static bool lat_done(struct bench_run *r)
-{
-	return r->conns[1].received >= r->o->msgs && lat_of(r)->n_rtt >= r->o->msgs;
-}
-
-static bool lat_subscribed(struct bench_run *r)
-{
-	return r->conns[1].subscribed;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double pct_us(uint64_t *v, uint64_t n, double pct)
-{
-	if (n == 0)
-		return 0;
-	uint64_t i = (uint64_t)(pct / 100.0 * (double)(n - 1));
-	return (double)v[i] / 1000.0;
-}
-
-int scenario_latency(const struct bench_opts *o, struct bench_result *res)
-{
-	struct bench_run *r = calloc(1, sizeof(*r) + sizeof(struct lat));
-	if (!r)
-		return 1;
-	r->o = o;
-	r->epfd = -1;
-	r->deadline_ns = bench_now_ns() + (uint64_t)(o->time_limit_s * 1e9);
-	res->unit = "us";
-	if (bench_open(r, 2, "lat") != FM_OK)
-		return run_fail(r);
-	struct lat *l = lat_of(r);
-	l->rtt_ns = calloc(o->msgs, sizeof(uint64_t));
-	r->conns[0].ack_wait_ns = calloc(65536, sizeof(uint64_t));
-	r->n_publishers = 1;
-	if (!l->rtt_ns || !r->conns[0].ack_wait_ns || alloc_seq(r, 1, 1) != FM_OK)
-		return run_fail(r);
-	bench_subscribe(r, &r->conns[1], "bench/lat", 1);
-	if (!bench_poll(r, 10000, lat_subscribed)) {
-		free(l->rtt_ns);
-		return run_fail(r);
-	}
-	l->interval_ns = 1000000000ull / (o->rate ? o->rate : 1000);
-	l->next_send_ns = bench_now_ns();
-	r->pump = lat_pump;
-	r->on_ack = lat_on_ack;
-	uint64_t start = bench_now_ns();
-	if (!bench_poll(r, (int)(o->time_limit_s * 1000), lat_done)) {
-		free(l->rtt_ns);
-		return run_fail(r);
-	}
-	qsort(r->latencies_ns, r->n_latencies, sizeof(uint64_t), cmp_u64);
-	qsort(l->rtt_ns, l->n_rtt, sizeof(uint64_t), cmp_u64);
-	res->count = r->n_latencies;
-	res->elapsed_s = (double)(bench_now_ns() - start) / 1e9;
-	res->p50_us = pct_us(r->latencies_ns, r->n_latencies, 50);
-	res->p99_us = pct_us(r->latencies_ns, r->n_latencies, 99);
-	res->max_us = pct_us(r->latencies_ns, r->n_latencies, 100);
-	res->rtt_p50_us = pct_us(l->rtt_ns, l->n_rtt, 50);
-	res->rtt_p99_us = pct_us(l->rtt_ns, l->n_rtt, 99);
-	res->rate = res->rtt_p50_us;
-	res->lost = r->conns[1].lost;
-	res->dups = r->conns[1].dups;
-	res->reordered = r->conns[1].reordered;
-	free(l->rtt_ns);
-	bench_close(r);
-	free(r);
-	return 0;
 }
 
 /* --- idle connections ----------------------------------------------------- */

@@ -1,0 +1,40 @@
+/* fleetmq-bench: printing a run's result, as text or as one JSON object
+ * per run (--json, for scripts such as bench/compare.sh). */
+#include "bench.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void bench_report(const struct bench_opts *o, const struct bench_result *r)
+{
+	if (o->json) {
+		printf("{\"scenario\":\"%s\",\"qos\":%u,\"rate\":%.1f,\"unit\":\"%s\",\"count\":%llu,"
+		       "\"elapsed_s\":%.3f,\"lost\":%llu,\"dups\":%llu,\"reordered\":%llu,"
+		       "\"broker_cpu_us_per_msg\":%.3f,\"broker_rss_kb\":%.0f,\"bytes_per_conn\":%.1f,"
+		       "\"self_cpu_pct\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,"
+		       "\"rtt_p50_us\":%.1f,\"rtt_p99_us\":%.1f,\"rtt_max_us\":%.1f}\n",
+		       o->scenario, !strcmp(o->scenario, "latency") ? 1u : o->qos, r->rate, r->unit, (unsigned long long)r->count, r->elapsed_s,
+		       (unsigned long long)r->lost, (unsigned long long)r->dups, (unsigned long long)r->reordered,
+		       r->broker_cpu_us_per_msg, r->broker_rss_kb, r->bytes_per_conn, r->self_cpu_pct,
+		       r->p50_us, r->p99_us, r->max_us, r->rtt_p50_us, r->rtt_p99_us, r->rtt_max_us);
+		return;
+	}
+	if (!strcmp(o->scenario, "latency")) {
+		printf("latency (%s): %llu samples, one-way p50 %.1f us p99 %.1f us max %.1f us; "
+		       "%s p50 %.1f us p99 %.1f us max %.1f us\n",
+		       o->rate ? "open loop" : "closed loop", (unsigned long long)r->count, r->p50_us, r->p99_us,
+		       r->max_us, o->rate ? "PUBACK round trip" : "round trip (delivery + PUBACK)", r->rtt_p50_us,
+		       r->rtt_p99_us, r->rtt_max_us);
+	} else if (!strcmp(o->scenario, "idle")) {
+		printf("idle: %llu connections at %.0f connections/s; broker %.0f bytes per connection (RSS %.0f kB), "
+		       "%.1f us CPU per connection; generator CPU %.0f%%\n",
+		       (unsigned long long)r->count, r->rate, r->bytes_per_conn, r->broker_rss_kb,
+		       r->broker_cpu_us_per_msg, r->self_cpu_pct);
+	} else {
+		printf("%s qos %u: %llu delivered in %.2f s = %.0f %s; lost %llu, duplicates %llu, reordered %llu; "
+		       "broker %.2f us CPU per message; generator CPU %.0f%%\n",
+		       o->scenario, o->qos, (unsigned long long)r->count, r->elapsed_s, r->rate, r->unit,
+		       (unsigned long long)r->lost, (unsigned long long)r->dups, (unsigned long long)r->reordered,
+		       r->broker_cpu_us_per_msg, r->self_cpu_pct);
+	}
+}
