@@ -1,4 +1,4 @@
-/* Intrusive MPSC queue (the stub-node linked list design): producers link
+/* Intrusive MPSC queue (the sentinel-node linked list design): producers link
  * themselves at the tail with one atomic exchange; the consumer walks from
  * the head. A node is visible to the consumer once its predecessor's next
  * pointer is published. */
@@ -8,9 +8,9 @@
 
 void inbox_init(struct inbox *q, struct loop *loop)
 {
-	atomic_init(&q->stub.next, NULL);
-	atomic_init(&q->tail, &q->stub);
-	q->head = &q->stub;
+	atomic_init(&q->sentinel.next, NULL);
+	atomic_init(&q->tail, &q->sentinel);
+	q->head = &q->sentinel;
 	atomic_init(&q->wake_pending, false);
 	q->loop = loop;
 }
@@ -38,10 +38,10 @@ struct inbox_node *inbox_pop(struct inbox *q)
 {
 	struct inbox_node *head = q->head;
 	struct inbox_node *next = atomic_load_explicit(&head->next, memory_order_acquire);
-	if (head == &q->stub) {
+	if (head == &q->sentinel) {
 		if (!next)
 			return NULL;
-		/* step over the stub */
+		/* step over the sentinel */
 		q->head = next;
 		head = next;
 		next = atomic_load_explicit(&head->next, memory_order_acquire);
@@ -50,11 +50,11 @@ struct inbox_node *inbox_pop(struct inbox *q)
 		q->head = next;
 		return head;
 	}
-	/* head is the last linked node: re-insert the stub behind it so head
+	/* head is the last linked node: re-insert the sentinel behind it so head
 	 * can be handed out while the queue stays non-empty for producers */
 	if (head != atomic_load_explicit(&q->tail, memory_order_acquire))
 		return NULL; /* a producer is mid-push; its wake brings us back */
-	link_at_tail(q, &q->stub);
+	link_at_tail(q, &q->sentinel);
 	next = atomic_load_explicit(&head->next, memory_order_acquire);
 	if (next) {
 		q->head = next;

@@ -20,7 +20,7 @@ struct inbox_node {
 struct inbox {
 	_Atomic(struct inbox_node *) tail; /* producers swap themselves in here */
 	struct inbox_node *head;            /* consumer side: next to pop is head->next */
-	struct inbox_node stub;
+	struct inbox_node sentinel;        /* permanent node that keeps the list non-empty */
 	atomic_bool wake_pending;
 	struct loop *loop;                  /* woken on push */
 };
