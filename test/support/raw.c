@@ -16,6 +16,7 @@ void raw_open(struct raw *r, uint16_t port)
 {
 	memset(r, 0, sizeof(*r));
 	buf_init(&r->in);
+	buf_init(&r->out);
 	r->version = MQTT_V311;
 	r->fd = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert(r->fd >= 0);
@@ -32,6 +33,7 @@ void raw_close(struct raw *r)
 		close(r->fd);
 	r->fd = -1;
 	buf_fini(&r->in);
+	buf_fini(&r->out);
 }
 
 void raw_send(struct raw *r, const void *p, size_t n)
@@ -48,6 +50,12 @@ void raw_send(struct raw *r, const void *p, size_t n)
 		c += w;
 		n -= (size_t)w;
 	}
+}
+
+/* Send what the helpers below encoded into r->out. */
+static void raw_send_out(struct raw *r)
+{
+	raw_send_buf(r, &r->out);
 }
 
 void raw_send_buf(struct raw *r, struct buf *b)
@@ -142,11 +150,8 @@ int raw_connect(struct raw *r, uint16_t port, const struct raw_connect_opts *o, 
 		.will_qos = o->will_qos,
 		.will_retain = o->will_retain,
 	};
-	struct buf b;
-	buf_init(&b);
-	cr_assert(mqtt_encode_connect(&b, &c) == FM_OK);
-	raw_send_buf(r, &b);
-	buf_fini(&b);
+	cr_assert(mqtt_encode_connect(&r->out, &c) == FM_OK);
+	raw_send_out(r);
 	struct mqtt_frame f;
 	raw_expect(r, MQTT_CONNACK, &f);
 	struct mqtt_connack ack;
@@ -166,11 +171,8 @@ void raw_connect_simple(struct raw *r, uint16_t port, const char *client_id)
 uint8_t raw_subscribe(struct raw *r, uint16_t packet_id, const char *filter, uint8_t qos)
 {
 	struct mqtt_sub_entry e = {.filter = str_of(filter), .options = qos};
-	struct buf b;
-	buf_init(&b);
-	cr_assert(mqtt_encode_subscribe(&b, r->version, packet_id, &e, 1) == FM_OK);
-	raw_send_buf(r, &b);
-	buf_fini(&b);
+	cr_assert(mqtt_encode_subscribe(&r->out, r->version, packet_id, &e, 1) == FM_OK);
+	raw_send_out(r);
 	struct mqtt_frame f;
 	raw_expect(r, MQTT_SUBACK, &f);
 	struct mqtt_suback s;
@@ -184,11 +186,8 @@ uint8_t raw_subscribe(struct raw *r, uint16_t packet_id, const char *filter, uin
 void raw_unsubscribe(struct raw *r, uint16_t packet_id, const char *filter)
 {
 	struct mqtt_sub_entry e = {.filter = str_of(filter)};
-	struct buf b;
-	buf_init(&b);
-	cr_assert(mqtt_encode_unsubscribe(&b, r->version, packet_id, &e, 1) == FM_OK);
-	raw_send_buf(r, &b);
-	buf_fini(&b);
+	cr_assert(mqtt_encode_unsubscribe(&r->out, r->version, packet_id, &e, 1) == FM_OK);
+	raw_send_out(r);
 	struct mqtt_frame f;
 	raw_expect(r, MQTT_UNSUBACK, &f);
 	cr_assert(f.remaining_len >= 2);
@@ -200,21 +199,15 @@ void raw_publish(struct raw *r, const char *topic, const char *payload, uint8_t 
 {
 	struct mqtt_publish p = {.qos = qos, .retain = retain, .topic = str_of(topic),
 				 .packet_id = packet_id, .payload = bin_of(payload)};
-	struct buf b;
-	buf_init(&b);
-	cr_assert(mqtt_encode_publish(&b, r->version, &p) == FM_OK);
-	raw_send_buf(r, &b);
-	buf_fini(&b);
+	cr_assert(mqtt_encode_publish(&r->out, r->version, &p) == FM_OK);
+	raw_send_out(r);
 }
 
 void raw_ack(struct raw *r, uint8_t type, uint16_t packet_id)
 {
 	struct mqtt_ack a = {.type = type, .packet_id = packet_id};
-	struct buf b;
-	buf_init(&b);
-	cr_assert(mqtt_encode_ack(&b, r->version, &a) == FM_OK);
-	raw_send_buf(r, &b);
-	buf_fini(&b);
+	cr_assert(mqtt_encode_ack(&r->out, r->version, &a) == FM_OK);
+	raw_send_out(r);
 }
 
 void raw_expect_publish(struct raw *r, struct mqtt_publish *p)

@@ -15,6 +15,7 @@ struct raw {
 	int fd;
 	uint8_t version;
 	struct buf in;       /* bytes received, not yet handed out */
+	struct buf out;      /* packets encoded by the helpers, sent at once */
 	size_t last_consumed; /* consumed on the next receive */
 };
 
