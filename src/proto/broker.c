@@ -49,6 +49,7 @@ struct broker_stats broker_stats_sum(const struct broker *b)
 		sum.dropped_queue += s->dropped_queue;
 		sum.dropped_offline += s->dropped_offline;
 		sum.remote_batches += s->remote_batches;
+		sum.batches_allocated += s->batches_allocated;
 	}
 	return sum;
 }
@@ -308,11 +309,13 @@ int broker_run(struct broker *b)
 		rc = b->workers[i].rc;
 	struct broker_stats st = broker_stats_sum(b);
 	log_notice(&b->log, "fleetmq stopped: %llu connections, %llu messages in, %llu out; dropped: "
-		   "%llu queue limit, %llu QoS 0 over output limit, %llu QoS 0 offline; %llu slow consumers closed",
+		   "%llu queue limit, %llu QoS 0 over output limit, %llu QoS 0 offline; %llu slow consumers closed; "
+		   "%llu delivery batches to other workers, %llu allocated",
 		   (unsigned long long)st.connects_total, (unsigned long long)st.msgs_in,
 		   (unsigned long long)st.msgs_out, (unsigned long long)st.dropped_queue,
 		   (unsigned long long)st.dropped_qos0, (unsigned long long)st.dropped_offline,
-		   (unsigned long long)st.slow_consumers);
+		   (unsigned long long)st.slow_consumers, (unsigned long long)st.remote_batches,
+		   (unsigned long long)st.batches_allocated);
 	return rc;
 }
 

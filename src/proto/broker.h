@@ -38,8 +38,12 @@
 /* Bytes read from a socket per readiness event before moving on to others. */
 #define FM_READ_BUDGET (256u * 1024u)
 
+/* Workers per broker: a session's waiting_workers mask has one bit each. */
+#define WORKER_MAX 32
+
 struct broker;
 struct worker;
+struct deliver_batch;
 
 /* One listening socket of one worker: every worker has its own socket per
  * configured listener (SO_REUSEPORT), so the kernel spreads connections. */
@@ -66,6 +70,7 @@ struct broker_stats {
 	uint64_t dropped_queue;    /* session queue limits */
 	uint64_t dropped_offline;  /* QoS 0 for offline sessions */
 	uint64_t remote_batches;   /* delivery batches sent to other workers */
+	uint64_t batches_allocated; /* of those, newly allocated (not reused) */
 };
 
 /* A routing target collected during one fan-out, de-duplicated by session. */
@@ -103,6 +108,12 @@ struct worker {
 	size_t scratch_len;
 	struct route_target *targets; /* fan-out scratch */
 	uint32_t n_targets, cap_targets;
+	/* deliveries to sessions homed on other workers, collected during an
+	 * iteration and posted once at its end: one batch per destination */
+	struct deliver_batch *outbox[WORKER_MAX];
+	bool outbox_pending;       /* a flush task is deferred */
+	struct deliver_batch *spare; /* emptied batches ready for reuse (owner only) */
+	_Atomic(struct deliver_batch *) returned; /* batches handed back by their consumers */
 	struct worker_limits lim;
 	struct broker_stats stats;
 	int rc;                    /* what its loop returned */

@@ -120,8 +120,7 @@ void route_publish(struct worker *w, struct client *from, struct msg *m)
 				     atomic_load_explicit(&ts->saturated, memory_order_relaxed)))
 				client_pause_for_remote(from, ts);
 		}
-		worker_post_deliver(t->home, m, t, run); /* the references travel */
-		w->stats.remote_batches++;
+		worker_queue_deliver(w, t->home, m, t, run); /* the references travel */
 		i += run;
 	}
 }

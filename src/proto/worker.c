@@ -4,26 +4,13 @@
 
 #include "proto/client.h"
 #include "proto/proto.h"
+#include "proto/worker_msg.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define SCRATCH_BYTES (64u * 1024u)
-
-enum wmsg_type { WMSG_DELIVER, WMSG_TAKEOVER, WMSG_HANDOFF, WMSG_LIMITS, WMSG_WAKE };
-
-struct wmsg {
-	struct inbox_node node;
-	enum wmsg_type type;
-};
-
-struct wmsg_deliver {
-	struct wmsg h;
-	struct msg *m;            /* one reference for the whole batch */
-	uint32_t n;
-	struct route_target t[];  /* each holds a session reference */
-};
 
 /* TAKEOVER and HANDOFF: the session (a reference) and the waiting client. */
 struct wmsg_handover {
@@ -37,26 +24,6 @@ struct wmsg_limits {
 	struct worker_limits lim;
 };
 
-static void post(struct worker *w, struct wmsg *m, enum wmsg_type type)
-{
-	m->type = type;
-	inbox_push(&w->inbox, &m->node);
-}
-
-void worker_post_deliver(struct worker *w, struct msg *m, const struct route_target *targets, uint32_t n)
-{
-	struct wmsg_deliver *d = malloc(sizeof(*d) + n * sizeof(d->t[0]));
-	if (!d) {
-		for (uint32_t i = 0; i < n; i++)
-			session_unref(targets[i].s);
-		return; /* out of memory: these deliveries are lost */
-	}
-	d->m = msg_ref(m);
-	d->n = n;
-	memcpy(d->t, targets, n * sizeof(d->t[0]));
-	post(w, &d->h, WMSG_DELIVER);
-}
-
 static void post_handover(struct worker *w, enum wmsg_type type, struct session *s, struct client *c)
 {
 	/* A handover cannot be dropped: the waiting client would never be
@@ -66,7 +33,7 @@ static void post_handover(struct worker *w, enum wmsg_type type, struct session 
 		fm_panic("out of memory posting a session handover");
 	h->s = s;
 	h->c = c;
-	post(w, &h->h, type);
+	wmsg_post(w, &h->h, type);
 }
 
 void worker_post_takeover(struct worker *w, struct session *s, struct client *c)
@@ -80,7 +47,7 @@ void worker_post_limits(struct worker *w, const struct worker_limits *lim)
 	if (!l)
 		return; /* the worker keeps its previous limits */
 	l->lim = *lim;
-	post(w, &l->h, WMSG_LIMITS);
+	wmsg_post(w, &l->h, WMSG_LIMITS);
 }
 
 void worker_post_wake(struct worker *w)
@@ -88,7 +55,7 @@ void worker_post_wake(struct worker *w)
 	struct wmsg *m = malloc(sizeof(*m));
 	if (!m)
 		fm_panic("out of memory posting a wake-up"); /* publishers would stay paused */
-	post(w, m, WMSG_WAKE);
+	wmsg_post(w, m, WMSG_WAKE);
 }
 
 /* --- handling ----------------------------------------------------------- */
@@ -108,24 +75,29 @@ static void backlog_applied(struct worker *w, struct session *s)
 			worker_post_wake(&w->b->workers[i]);
 }
 
-static void on_deliver(struct worker *w, struct wmsg_deliver *d)
+static void on_deliver(struct worker *w, struct deliver_batch *d)
 {
 	for (uint32_t i = 0; i < d->n; i++) {
-		struct session *s = d->t[i].s;
+		struct delivery *it = &d->item[i];
+		struct session *s = it->s;
 		struct worker *home = session_home(s);
 		backlog_applied(w, s);
 		if (atomic_load(&s->dead)) {
 			session_unref(s);
 		} else if (home != w) {
+			/* it moved: follow it (the reference travels on) */
+			struct route_target t = { .s = s, .home = home, .qos = it->qos };
 			atomic_fetch_add_explicit(&s->inbound, 1, memory_order_relaxed);
-			worker_post_deliver(home, d->m, &d->t[i], 1); /* it moved: follow it */
+			worker_queue_deliver(w, home, it->m, &t, 1);
 		} else {
-			deliver_msg(w, s, d->m, d->t[i].qos);
+			deliver_msg(w, s, it->m, it->qos);
 			session_unref(s);
 		}
+		if (deliver_run_ends(d, i))
+			msg_unref(it->m);
 	}
-	msg_unref(d->m);
-	free(d);
+	d->n = 0;
+	deliver_batch_return(d);
 }
 
 /* We are (or were) the session's home; another worker's client wants it. */
@@ -162,7 +134,7 @@ static void on_handoff(struct worker *w, struct wmsg_handover *h)
 static void handle(struct worker *w, struct wmsg *m)
 {
 	switch (m->type) {
-	case WMSG_DELIVER: on_deliver(w, (struct wmsg_deliver *)m); break;
+	case WMSG_DELIVER: on_deliver(w, (struct deliver_batch *)m); break;
 	case WMSG_TAKEOVER: on_takeover(w, (struct wmsg_handover *)m); break;
 	case WMSG_HANDOFF: on_handoff(w, (struct wmsg_handover *)m); break;
 	case WMSG_LIMITS:
@@ -197,11 +169,11 @@ void worker_drain_final(struct worker *w)
 {
 	for (struct wmsg *m; (m = pop(w)) != NULL;) {
 		if (m->type == WMSG_DELIVER) {
-			struct wmsg_deliver *d = (struct wmsg_deliver *)m;
-			for (uint32_t i = 0; i < d->n; i++)
-				session_unref(d->t[i].s);
-			msg_unref(d->m);
-		} else if (m->type == WMSG_TAKEOVER || m->type == WMSG_HANDOFF) {
+			deliver_batch_release((struct deliver_batch *)m);
+			deliver_batch_return((struct deliver_batch *)m); /* its origin frees it */
+			continue;
+		}
+		if (m->type == WMSG_TAKEOVER || m->type == WMSG_HANDOFF) {
 			struct wmsg_handover *h = (struct wmsg_handover *)m;
 			client_handoff_done(h->c); /* closed by now: just freed */
 			session_unref(h->s);
@@ -287,6 +259,7 @@ void worker_stop_and_join(struct worker *w)
 void worker_fini(struct worker *w)
 {
 	close_listeners(w);
+	outbox_fini(w);
 	free(w->listeners);
 	free(w->targets);
 	loop_free(w->loop);

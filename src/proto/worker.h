@@ -32,16 +32,17 @@ void worker_stop_and_join(struct worker *w);
 void worker_drain_final(struct worker *w);
 void worker_fini(struct worker *w);
 
-/* Send target sessions homed on w a message: targets[i].s references are
- * taken over by the message. qos per target is the delivery QoS. */
-void worker_post_deliver(struct worker *w, struct msg *m, const struct route_target *targets, uint32_t n);
+/* Deliver m to target sessions homed on worker `to` (not w): the targets'
+ * session references are taken over; qos per target is the delivery QoS.
+ * Queued in w's outbox and posted at the end of w's loop iteration, so one
+ * iteration's deliveries to one worker cost one inbox message; batches are
+ * handed back to w for reuse, so the steady state allocates nothing. */
+void worker_queue_deliver(struct worker *w, struct worker *to, struct msg *m,
+			  const struct route_target *targets, uint32_t n);
 /* Ask w (the session's home) to hand s over to client c on c's worker. The
  * caller's reference on s travels with the message. */
 void worker_post_takeover(struct worker *w, struct session *s, struct client *c);
 void worker_post_limits(struct worker *w, const struct worker_limits *lim);
 void worker_post_wake(struct worker *w);
-
-/* Bits in a session's waiting_workers mask: at most this many workers. */
-#define WORKER_MAX 32
 
 #endif

@@ -8,6 +8,7 @@
 #include "fleetmq/errors.h"
 
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,4 +170,59 @@ Test(workers, simultaneous_connects_with_one_client_id_leave_exactly_one_MQTT_3_
 	cr_assert(a_closed != b_closed, "exactly one of the two must survive (a %d, b %d)", a_closed, b_closed);
 	raw_close(&a);
 	raw_close(&b);
+}
+
+/* The stop line's "N delivery batches to other workers, M allocated". */
+static bool read_batch_counts(const struct hb *b, unsigned long long *batches, unsigned long long *allocated)
+{
+	FILE *f = fopen(b->log_path, "r");
+	if (!f)
+		return false;
+	char line[1024];
+	bool found = false;
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, "delivery batches to other workers");
+		if (!p)
+			continue;
+		while (p > line && p[-1] == ' ')
+			p--;
+		while (p > line && p[-1] >= '0' && p[-1] <= '9')
+			p--;
+		found = sscanf(p, "%llu delivery batches to other workers, %llu allocated", batches, allocated) == 2;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Deliveries to sessions on other workers travel in batches that their
+ * consumers hand back for reuse: one message at a time for 2,000 rounds
+ * posts about a batch per round, yet only a handful are ever allocated. */
+Test(workers, cross_worker_delivery_batches_are_reused_not_allocated_per_message)
+{
+	struct raw sub, pub[8];
+	raw_connect_simple(&sub, broker.port, "batch-sub");
+	cr_assert_eq(raw_subscribe(&sub, 1, "batch/#", 0), 0);
+	char id[32];
+	for (int p = 0; p < 8; p++) { /* at least one lands on another worker */
+		snprintf(id, sizeof(id), "batch-pub-%d", p);
+		raw_connect_simple(&pub[p], broker.port, id);
+	}
+	for (int n = 0; n < 250; n++)
+		for (int p = 0; p < 8; p++) {
+			raw_publish(&pub[p], "batch/x", "x", 1, false, (uint16_t)(n + 1));
+			raw_expect_ack(&pub[p], MQTT_PUBACK);
+			struct mqtt_publish m;
+			raw_expect_publish(&sub, &m); /* one in flight at a time */
+		}
+	for (int p = 0; p < 8; p++)
+		raw_close(&pub[p]);
+	raw_close(&sub);
+	hb_signal(&broker, SIGTERM);
+	cr_assert(hb_log_contains(&broker, "fleetmq stopped", 10000));
+	unsigned long long batches = 0, allocated = 0;
+	cr_assert(read_batch_counts(&broker, &batches, &allocated), "no batch counts in the stop line");
+	cr_log_info("%llu cross-worker batches, %llu allocated", batches, allocated);
+	cr_assert_geq(batches, 250, "only %llu cross-worker batches: publishers all on the subscriber's worker?",
+		      batches);
+	cr_assert_leq(allocated, 16, "%llu batches allocated for %llu posted", allocated, batches);
 }
