@@ -12,6 +12,7 @@ PACKAGES=(
 	mosquitto                 # reference broker for side-by-side benchmarks
 	python3
 	python3-paho-mqtt        # paho (Python) interop test
+	libsqlite3-dev            # the durable store (src/store)
 )
 
 missing=()

@@ -21,6 +21,7 @@ enum fm_err {
 	FM_ELIMIT = -9,    /* a configured count limit was reached */
 	FM_ECONFIG = -10,  /* invalid configuration */
 	FM_EDENIED = -11,  /* not authorised */
+	FM_ESTORE = -12,   /* the durable store failed or refused */
 };
 
 /* Text for any fm_err value; never NULL. */

@@ -26,6 +26,8 @@ void conf_init(struct conf *c)
 	c->retain_available = true;
 	c->persistence = true;
 	c->persistence_location = strdup("./data");
+	c->durability = CONF_DURABILITY_FULL;
+	c->durability_interval_ms = 100;
 	c->log_types = LOG_T_DEFAULT;
 	c->log_dests = LOG_D_STDERR;
 	c->connect_timeout_s = 10;

@@ -47,6 +47,8 @@ struct conf {
 	bool retain_available;           /* default true */
 	bool persistence;                /* default true (fleetmq: sqlite store) */
 	char *persistence_location;      /* default "./data"; owned */
+	uint8_t durability;              /* fleetmq: enum conf_durability; default full */
+	uint32_t durability_interval_ms; /* fleetmq: batched commits at most this far apart; default 100 */
 	unsigned log_types;              /* enum log_type mask; default LOG_T_DEFAULT */
 	bool log_types_fixed;            /* set on the command line (-v): a reload keeps them */
 	unsigned log_dests;              /* enum log_dest mask; default stderr */
@@ -54,6 +56,14 @@ struct conf {
 	char *pid_file;                  /* owned or NULL */
 	uint32_t connect_timeout_s;      /* fleetmq: close sockets without CONNECT; default 10 */
 	uint32_t workers;                /* fleetmq: worker threads; 0 = one per core */
+};
+
+/* When the durable store commits and acknowledgements go out (our option
+ * `durability`). `persistence false` (mosquitto's) means memory. */
+enum conf_durability {
+	CONF_DURABILITY_FULL,    /* fsync per group commit; acknowledge after it */
+	CONF_DURABILITY_BATCHED, /* commit every durability_interval ms; acknowledge before */
+	CONF_DURABILITY_MEMORY,  /* no store */
 };
 
 /* Defaults as with no config file at all. */

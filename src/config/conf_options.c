@@ -245,6 +245,29 @@ static int opt_persistence_location(struct conf_parse *px, char **args, int n)
 	return set_string(px, &px->c->persistence_location, args[1]);
 }
 
+static int opt_durability(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	static const char *const names[] = {
+		[CONF_DURABILITY_FULL] = "full",
+		[CONF_DURABILITY_BATCHED] = "batched",
+		[CONF_DURABILITY_MEMORY] = "memory",
+	};
+	for (uint8_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(args[1], names[i]) == 0) {
+			px->c->durability = i;
+			return FM_OK;
+		}
+	}
+	return conf_error(px, "option 'durability': '%s' is not full, batched or memory", args[1]);
+}
+
+static int opt_durability_interval(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	return parse_u32(px, args[0], args[1], 1, 60000, &px->c->durability_interval_ms);
+}
+
 static int opt_pid_file(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
@@ -302,6 +325,8 @@ static const struct option options[] = {
 	{"allow_anonymous", 1, 1, opt_allow_anonymous},
 	{"bind_address", 1, 1, opt_bind_address},
 	{"connect_timeout", 1, 1, opt_connect_timeout},
+	{"durability", 1, 1, opt_durability},
+	{"durability_interval", 1, 1, opt_durability_interval},
 	{"include_dir", 1, 1, opt_include_dir},
 	{"listener", 1, 2, opt_listener},
 	{"log_dest", 1, 2, opt_log_dest},

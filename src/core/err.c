@@ -18,6 +18,7 @@ const char *fm_strerror(int err)
 	case FM_ELIMIT: return "limit reached";
 	case FM_ECONFIG: return "configuration error";
 	case FM_EDENIED: return "not authorised";
+	case FM_ESTORE: return "store error";
 	}
 	return "unknown error";
 }

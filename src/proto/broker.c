@@ -4,6 +4,8 @@
 #include "proto/broker.h"
 #include "proto/client.h"
 #include "proto/proto.h"
+#include "proto/recover.h"
+#include "store/store.h"
 #include "proto/worker.h"
 #include "core/clock.h"
 #include "net/conn.h"
@@ -221,11 +223,19 @@ static int write_pid_file(const struct broker *b, struct fm_errbuf *eb)
 {
 	if (!b->conf.pid_file)
 		return FM_OK;
-	FILE *f = fopen(b->conf.pid_file, "w");
-	if (!f)
-		return fm_errbuf_set(eb, "cannot write pid_file '%s': %s", b->conf.pid_file, strerror(errno));
-	fprintf(f, "%ld\n", (long)getpid());
-	fclose(f);
+	/* written aside and renamed: a reader never sees it empty */
+	char tmp[4096];
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", b->conf.pid_file) >= sizeof(tmp))
+		return fm_errbuf_set(eb, "pid_file path too long: %s", b->conf.pid_file);
+	FILE *f = fopen(tmp, "w");
+	bool ok = f && fprintf(f, "%ld\n", (long)getpid()) > 0;
+	if (f && fclose(f) != 0)
+		ok = false;
+	if (!ok || rename(tmp, b->conf.pid_file) != 0) {
+		int e = errno;
+		unlink(tmp);
+		return fm_errbuf_set(eb, "cannot write pid_file '%s': %s", b->conf.pid_file, strerror(e));
+	}
 	return FM_OK;
 }
 
@@ -269,6 +279,27 @@ static int init_workers(struct broker *b)
 	return FM_OK;
 }
 
+/* The durable store (unless durability memory / persistence false): open
+ * it, refusing to start on any doubt about it, and recover its state. */
+static int open_store(struct broker *b, struct fm_errbuf *eb)
+{
+	const struct conf *c = &b->conf;
+	if (!c->persistence || c->durability == CONF_DURABILITY_MEMORY) {
+		log_notice(&b->log, "no durable store (durability memory): state lives in memory only");
+		return FM_OK;
+	}
+	struct store_opts o = {
+		.dir = c->persistence_location,
+		.durability = c->durability == CONF_DURABILITY_BATCHED ? STORE_BATCHED : STORE_FULL,
+		.batched_interval_ms = c->durability_interval_ms,
+	};
+	int rc = store_open(&b->store, &o, eb);
+	if (rc != FM_OK)
+		return rc;
+	b->store_acks_wait = o.durability == STORE_FULL;
+	return broker_recover(b, eb);
+}
+
 int broker_init(struct broker *b, struct conf *conf, const char *conf_path, struct fm_errbuf *eb)
 {
 	memset(b, 0, sizeof(*b));
@@ -284,14 +315,29 @@ int broker_init(struct broker *b, struct conf *conf, const char *conf_path, stru
 		return rc;
 	if (init_shared(b) != FM_OK || init_workers(b) != FM_OK)
 		return fm_errbuf_set(eb, "out of memory"), FM_ENOMEM;
+	if ((rc = open_store(b, eb)) != FM_OK)
+		return rc;
 	if ((rc = setup_signals(b, eb)) != FM_OK || (rc = open_listeners(b, eb)) != FM_OK)
 		return rc;
 	return write_pid_file(b, eb);
 }
 
+static void close_store(struct broker *b)
+{
+	if (!b->store)
+		return;
+	struct store_stats st = store_stats(b->store);
+	store_close(b->store);
+	b->store = NULL;
+	log_notice(&b->log, "store closed: %llu batches, %llu operations in %llu commits (mean %.0f us, max %llu us)%s",
+		   (unsigned long long)st.batches, (unsigned long long)st.ops, (unsigned long long)st.commits,
+		   st.commits ? (double)st.commit_us_total / (double)st.commits : 0.0,
+		   (unsigned long long)st.commit_us_max, st.errors ? "; some batches FAILED" : "");
+}
+
 int broker_run(struct broker *b)
 {
-	int rc = FM_OK;
+	int rc = b->store ? store_start(b->store) : FM_OK;
 	for (unsigned i = 0; i < b->n_workers && rc == FM_OK; i++)
 		rc = worker_start(&b->workers[i]);
 	if (rc == FM_OK) {
@@ -301,6 +347,9 @@ int broker_run(struct broker *b)
 	}
 	for (unsigned i = 0; i < b->n_workers; i++)
 		worker_stop_and_join(&b->workers[i]);
+	/* the store applies and commits everything the workers submitted, and
+	 * posts the batches back for the final drain */
+	close_store(b);
 	/* every thread is gone: what is still in flight between workers is
 	 * released, not delivered */
 	for (unsigned i = 0; i < b->n_workers; i++)
@@ -321,10 +370,11 @@ int broker_run(struct broker *b)
 
 void broker_fini(struct broker *b)
 {
-	for (unsigned i = 0; i < b->n_workers; i++) {
+	for (unsigned i = 0; i < b->n_workers; i++)
 		worker_stop_and_join(&b->workers[i]);
+	close_store(b);
+	for (unsigned i = 0; i < b->n_workers; i++)
 		worker_drain_final(&b->workers[i]);
-	}
 	for (unsigned i = 0; i < b->n_workers; i++)
 		worker_fini(&b->workers[i]);
 	free(b->workers);

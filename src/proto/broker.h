@@ -44,6 +44,8 @@
 struct broker;
 struct worker;
 struct deliver_batch;
+struct persist_batch;
+struct store;
 
 /* One listening socket of one worker: every worker has its own socket per
  * configured listener (SO_REUSEPORT), so the kernel spreads connections. */
@@ -114,6 +116,10 @@ struct worker {
 	bool outbox_pending;       /* a flush task is deferred */
 	struct deliver_batch *spare; /* emptied batches ready for reuse (owner only) */
 	_Atomic(struct deliver_batch *) returned; /* batches handed back by their consumers */
+	struct persist_batch *store_cur;   /* store operations of this iteration */
+	struct persist_batch *store_spare; /* applied batches ready for reuse */
+	uint64_t store_ticket;     /* batches created, numbering them */
+	bool stopped;              /* its thread ended: free directly, nothing runs deferred tasks */
 	struct worker_limits lim;
 	struct broker_stats stats;
 	int rc;                    /* what its loop returned */
@@ -134,6 +140,9 @@ struct broker {
 	pthread_rwlock_t retained_lock;
 	struct session_table *sessions;
 	pthread_mutex_t sessions_lock;
+	struct store *store;       /* durable store; NULL with durability memory */
+	bool store_acks_wait;      /* durability full: acknowledge after the commit */
+	atomic_ullong next_msg_id; /* ids for the store's message log */
 	atomic_ullong client_seq;  /* for assigned client ids */
 	uint64_t start_ms;         /* wall clock at start */
 	struct loop *control;      /* main thread: signals */

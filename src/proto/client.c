@@ -5,6 +5,7 @@
 #include "proto/client.h"
 #include "proto/proto.h"
 #include "proto/worker.h"
+#include "proto/persist.h"
 #include "mqtt/codec.h"
 
 #include <stdio.h>
@@ -484,6 +485,7 @@ static void free_client(struct loop *lp, void *arg)
 	(void)lp;
 	struct client *c = arg;
 	conn_close(&c->conn);
+	persist_client_free(c);
 	buf_fini(&c->in);
 	buf_fini(&c->out);
 	free(c);
@@ -522,7 +524,14 @@ void client_close(struct client *c, const char *reason)
 		proto_session_detach(c);
 	if (c->connect_pending)
 		return; /* another worker holds c until its handoff comes back */
-	if (loop_defer(c->w->loop, free_client, c) != FM_OK)
+	if (persist_client_closing(c))
+		return; /* store batches still name c: the last one frees it */
+	client_free_later(c);
+}
+
+void client_free_later(struct client *c)
+{
+	if (c->w->stopped || loop_defer(c->w->loop, free_client, c) != FM_OK)
 		free_client(c->w->loop, c); /* nothing else references c now */
 }
 

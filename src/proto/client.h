@@ -32,6 +32,7 @@ struct client {
 	struct listener_rt *listener;
 	struct session *session;  /* attached session, NULL before CONNECT */
 	struct client_stall *stall; /* while saturated only: the stuck-consumer watch */
+	struct client_acks *acks; /* acknowledgements waiting for the store (persist.c), lazily */
 	const char *id_for_log;   /* client id once known, else "?" */
 	struct conn conn;
 	struct loop_io io;        /* registration with the worker's loop */
@@ -62,6 +63,10 @@ int client_accept(struct worker *w, struct listener_rt *l, int fd, const struct 
  * if will_on_close), and free after this loop iteration. reason is logged.
  * Idempotent. After this call c is still valid memory until the deferred free. */
 void client_close(struct client *c, const char *reason);
+
+/* Free a closed client after this iteration (or now, once its worker has
+ * stopped): for the store's completion of its last batch. */
+void client_free_later(struct client *c);
 
 /* Process what c has already sent but we have not read yet (its last
  * acknowledgements, a DISCONNECT) before c is taken over and closed. */

@@ -8,6 +8,7 @@
  * A session homed on another worker is not touched from here: the CONNECT
  * asks that worker for it (worker.h, TAKEOVER) and is run again when the
  * session has been handed over. */
+#include "proto/persist.h"
 #include "proto/proto.h"
 #include "proto/worker.h"
 
@@ -76,8 +77,10 @@ static void unsubscribe_all(struct broker *b, struct session *s)
 /* End a session (home worker only): out of the router, so no new delivery
  * can find it, out of the table, marked dead for deliveries already in
  * flight, and the table's reference dropped. */
-static void session_end(struct broker *b, struct session *s)
+static void session_end(struct worker *w, struct session *s)
 {
+	struct broker *b = w->b;
+	persist_session_del(w, s);
 	unsubscribe_all(b, s);
 	pthread_mutex_lock(&b->sessions_lock);
 	session_table_del(b->sessions, s);
@@ -93,7 +96,7 @@ static void publish_will(struct worker *w, struct session *s)
 		return;
 	s->will = NULL;
 	if (will->retain)
-		route_retain(w->b, will);
+		route_retain(w, will);
 	route_publish(w, NULL, will);
 	msg_unref(will);
 }
@@ -108,7 +111,7 @@ void proto_session_detach(struct client *c)
 	else
 		session_will_set(s, NULL); /* [MQTT-3.1.2-10] */
 	if (!s->persistent)
-		session_end(c->w->b, s); /* [MQTT-3.1.2-6] */
+		session_end(c->w, s); /* [MQTT-3.1.2-6] */
 }
 
 /* The session with this id, with a reference for the caller, or NULL. */
@@ -145,9 +148,11 @@ static int insert_new(struct client *c, bool persistent, const char *id, size_t 
 	return rc;
 }
 
-static void adopt(struct client *c, struct session *s, bool clean_start)
+/* persistent was set when the session was made (a resumed session is
+ * always one: a clean start ends the old one first), and is never written
+ * again: routing workers read it. */
+static void adopt(struct client *c, struct session *s)
 {
-	s->persistent = !clean_start;
 	s->owner = c;
 	c->session = s;
 	session_unref(s); /* the lookup's reference; the table keeps its own */
@@ -171,7 +176,8 @@ static int attach_session(struct client *c, const struct mqtt_connect *ct,
 			if (rc != FM_OK)
 				return rc;
 			*present = false; /* [MQTT-3.2.2-1], [MQTT-3.2.2-3] */
-			adopt(c, s, ct->clean_start);
+			adopt(c, s);
+			persist_session_put(c->w, s);
 			return FM_OK;
 		}
 		struct worker *home = session_home(s);
@@ -185,13 +191,13 @@ static int attach_session(struct client *c, const struct mqtt_connect *ct,
 		if (s->owner)
 			client_close(s->owner, "session taken over by a new connection");
 		if (!atomic_load(&s->dead) && ct->clean_start)
-			session_end(b, s); /* [MQTT-3.1.2-6] */
+			session_end(c->w, s); /* [MQTT-3.1.2-6] */
 		if (atomic_load(&s->dead)) {
 			session_unref(s);
 			continue;
 		}
 		*present = true; /* [MQTT-3.2.2-2] */
-		adopt(c, s, ct->clean_start);
+		adopt(c, s);
 		return FM_OK;
 	}
 	return FM_EIO;

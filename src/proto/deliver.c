@@ -7,6 +7,7 @@
  * waiting (order [MQTT-4.6.0-6]), or when the output is over FM_OUT_HARD.
  * Offline persistent session: QoS 1/2 is queued [MQTT-3.1.2-5], QoS 0 is
  * dropped (as mosquitto does without queue_qos0_messages). */
+#include "proto/persist.h"
 #include "proto/proto.h"
 
 static void encode_publish(struct client *c, struct msg *m, uint8_t qos, uint16_t packet_id, bool dup)
@@ -48,15 +49,19 @@ static void send_inflight(struct worker *w, struct session *s, struct client *c,
 	uint16_t id;
 	if (session_inflight_add(s, m, qos, &id) != FM_OK) {
 		w->stats.dropped_queue++;
+		persist_done(w, s, m, 0);
 		return;
 	}
+	persist_sent(w, s, m, id);
 	encode_publish(c, m, qos, id, false);
 }
 
 static void enqueue(struct worker *w, struct session *s, struct msg *m, uint8_t qos)
 {
-	if (session_queue_push(s, m, qos, &w->lim.session) != FM_OK)
+	if (session_queue_push(s, m, qos, &w->lim.session) != FM_OK) {
 		w->stats.dropped_queue++;
+		persist_done(w, s, m, 0);
+	}
 	if (s->owner)
 		client_update_pressure(s->owner); /* a filling queue slows its publishers */
 }

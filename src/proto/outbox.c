@@ -7,6 +7,7 @@
  * stack at once with an exchange when its own spare list runs dry, so no
  * pop ever races with another pop. In the steady state nothing is
  * allocated per delivery. */
+#include "proto/persist.h"
 #include "proto/worker.h"
 #include "proto/worker_msg.h"
 
@@ -61,13 +62,17 @@ static void flush(struct loop *lp, void *arg)
 	(void)lp;
 	struct worker *w = arg;
 	w->outbox_pending = false;
+	/* store first: a queue entry must reach the store before any ack of it
+	 * that a delivery posted below could cause on another worker */
+	persist_flush(w);
 	for (unsigned i = 0; i < w->b->n_workers; i++)
 		if (w->outbox[i])
 			post_batch(w, i);
 }
 
-/* The first delivery of an iteration arranges the flush at its end. */
-static void schedule_flush(struct worker *w)
+/* The first delivery (or store operation) of an iteration arranges the
+ * flush at its end. */
+void worker_schedule_flush(struct worker *w)
 {
 	if (w->outbox_pending)
 		return;
@@ -102,7 +107,7 @@ void worker_queue_deliver(struct worker *w, struct worker *to, struct msg *m,
 		}
 		append(d, m, &targets[i]);
 	}
-	schedule_flush(w);
+	worker_schedule_flush(w);
 }
 
 static void free_list(struct deliver_batch *d)

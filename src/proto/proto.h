@@ -25,10 +25,13 @@ int proto_on_disconnect(struct client *c, const struct mqtt_frame *f, const char
 
 /* Route m to every matching subscription, one delivery per session at the
  * highest granted QoS [MQTT-3.3.5-1]. from is the publishing client or NULL
- * (will messages); it may be paused if a target's output is saturated. */
-void route_publish(struct worker *w, struct client *from, struct msg *m);
-/* Store, replace or delete (empty payload) the retained message for m's topic. */
-void route_retain(struct broker *b, struct msg *m);
+ * (will messages); it may be paused if a target's output is saturated.
+ * True if m was written to the store for persistent sessions: the
+ * publisher's acknowledgement then waits for the commit. */
+bool route_publish(struct worker *w, struct client *from, struct msg *m);
+/* Store, replace or delete (empty payload) the retained message for m's
+ * topic, in memory and in the durable store. */
+void route_retain(struct worker *w, struct msg *m);
 /* The retained tree's unref callback: values are struct msg. */
 void route_retained_unref(void *value);
 

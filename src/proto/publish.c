@@ -4,16 +4,10 @@
  * first received and its packet id remembered until PUBREL; a re-sent
  * PUBLISH with an id still remembered is acknowledged again but not routed,
  * so subscribers get it exactly once. */
+#include "proto/persist.h"
 #include "proto/proto.h"
 
 #include <string.h>
-
-static void send_ack(struct client *c, uint8_t type, uint16_t packet_id)
-{
-	struct mqtt_ack ack = { .type = type, .packet_id = packet_id };
-	if (mqtt_encode_ack(&c->out, c->version, &ack) == FM_OK)
-		client_mark_dirty(c);
-}
 
 /* Topics beginning with "$SYS" are the broker's own: clients may not
  * publish there (section 4.7.2). The message is acknowledged and dropped,
@@ -37,17 +31,23 @@ static int publish_check(struct client *c, const struct mqtt_publish *pub, const
 	return FM_OK;
 }
 
-static int publish_route(struct client *c, const struct mqtt_publish *pub)
+/* Route (and retain); *durable tells whether the store holds the message
+ * now, so that its acknowledgement waits for the commit. */
+static int publish_route(struct client *c, const struct mqtt_publish *pub, bool *durable)
 {
+	*durable = false;
 	if (reserved_topic(&pub->topic))
 		return FM_OK;
 	struct msg *m = msg_new(pub->topic.p, pub->topic.len, pub->payload.p, pub->payload.len,
 				pub->qos, pub->retain);
 	if (!m)
 		return FM_ENOMEM;
-	if (pub->retain)
-		route_retain(c->w->b, m); /* [MQTT-3.3.1-5] */
-	route_publish(c->w, c, m);
+	if (pub->retain) {
+		route_retain(c->w, m); /* [MQTT-3.3.1-5] */
+		*durable = persist_on(c->w);
+	}
+	if (route_publish(c->w, c, m))
+		*durable = true;
 	msg_unref(m);
 	return FM_OK;
 }
@@ -66,21 +66,25 @@ int proto_on_publish(struct client *c, const struct mqtt_frame *f, const char **
 	c->w->stats.msgs_in++;
 	struct session *s = c->session;
 	if (pub.qos == 2 && session_qos2_in_has(s, pub.packet_id)) {
-		send_ack(c, MQTT_PUBREC, pub.packet_id); /* duplicate: not routed again */
+		persist_ack(c, MQTT_PUBREC, pub.packet_id, false); /* duplicate: not routed again */
 		return FM_OK;
 	}
-	if ((rc = publish_route(c, &pub)) != FM_OK) {
+	bool durable;
+	if ((rc = publish_route(c, &pub, &durable)) != FM_OK) {
 		*why = "out of memory";
 		return rc;
 	}
+	/* acknowledged means stored: with durability full, PUBACK/PUBREC
+	 * wait for the commit of what the message wrote */
 	if (pub.qos == 1) {
-		send_ack(c, MQTT_PUBACK, pub.packet_id); /* [MQTT-4.3.2-2] */
+		persist_ack(c, MQTT_PUBACK, pub.packet_id, durable); /* [MQTT-4.3.2-2] */
 	} else if (pub.qos == 2) {
 		if (session_qos2_in_add(s, pub.packet_id) != FM_OK) {
 			*why = "out of memory";
 			return FM_ENOMEM;
 		}
-		send_ack(c, MQTT_PUBREC, pub.packet_id); /* [MQTT-4.3.3-2] */
+		persist_qos2_in(c->w, s, pub.packet_id, true);
+		persist_ack(c, MQTT_PUBREC, pub.packet_id, durable || (s->persistent && persist_on(c->w))); /* [MQTT-4.3.3-2] */
 	}
 	return FM_OK;
 }

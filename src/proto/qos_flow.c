@@ -7,6 +7,7 @@
  * An ack for an id we do not know is ignored in 3.1.1 (it may be a late
  * duplicate after a resend); PUBREL is answered with PUBCOMP regardless,
  * since the client cannot finish its flow otherwise. */
+#include "proto/persist.h"
 #include "proto/proto.h"
 
 static void send_ack(struct client *c, uint8_t type, uint16_t packet_id)
@@ -23,6 +24,7 @@ static void on_puback_or_pubcomp(struct client *c, const struct mqtt_ack *a)
 	uint8_t want = a->type == MQTT_PUBACK ? INFLIGHT_WAIT_PUBACK : INFLIGHT_WAIT_PUBCOMP;
 	if (!in || in->state != want)
 		return;
+	persist_done(c->w, s, in->msg, a->packet_id);
 	session_inflight_del(s, a->packet_id);
 	c->acks_received++;
 	deliver_pump(c->w, s);
@@ -34,11 +36,14 @@ static void on_pubrec(struct client *c, const struct mqtt_ack *a)
 	if (!in || in->state == INFLIGHT_WAIT_PUBACK)
 		return;
 	in->state = INFLIGHT_WAIT_PUBCOMP;
+	persist_released(c->w, c->session, in->msg, a->packet_id);
 	send_ack(c, MQTT_PUBREL, a->packet_id); /* [MQTT-4.3.3-2] */
 }
 
 static void on_pubrel(struct client *c, const struct mqtt_ack *a)
 {
+	if (session_qos2_in_has(c->session, a->packet_id))
+		persist_qos2_in(c->w, c->session, a->packet_id, false);
 	session_qos2_in_del(c->session, a->packet_id);
 	send_ack(c, MQTT_PUBCOMP, a->packet_id); /* [MQTT-4.3.3-2] */
 }

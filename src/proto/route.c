@@ -9,6 +9,7 @@
  * is released); sessions homed here need none, since only this thread can
  * end or move them. The targets array is per worker, grows geometrically
  * and is reused across messages: no allocation per message here. */
+#include "proto/persist.h"
 #include "proto/proto.h"
 #include "proto/worker.h"
 
@@ -90,7 +91,7 @@ static uint8_t delivery_qos(const struct route_target *t, const struct msg *m)
 	return t->qos < m->qos ? t->qos : m->qos; /* [MQTT-3.8.4-6] */
 }
 
-void route_publish(struct worker *w, struct client *from, struct msg *m)
+bool route_publish(struct worker *w, struct client *from, struct msg *m)
 {
 	struct broker *b = w->b;
 	w->n_targets = 0;
@@ -100,6 +101,8 @@ void route_publish(struct worker *w, struct client *from, struct msg *m)
 	dedupe(w);
 	for (uint32_t i = 0; i < w->n_targets; i++)
 		w->targets[i].qos = delivery_qos(&w->targets[i], m);
+	/* logged before any delivery: a queue entry precedes its progress */
+	bool logged = persist_route(w, m, w->targets, w->n_targets);
 	for (uint32_t i = 0; i < w->n_targets;) {
 		struct route_target *t = &w->targets[i];
 		if (t->home == w) {
@@ -123,6 +126,7 @@ void route_publish(struct worker *w, struct client *from, struct msg *m)
 		worker_queue_deliver(w, t->home, m, t, run); /* the references travel */
 		i += run;
 	}
+	return logged;
 }
 
 void route_retained_unref(void *value)
@@ -130,8 +134,9 @@ void route_retained_unref(void *value)
 	msg_unref(value);
 }
 
-void route_retain(struct broker *b, struct msg *m)
+void route_retain(struct worker *w, struct msg *m)
 {
+	struct broker *b = w->b;
 	/* a retained message with an empty payload removes the stored one
 	 * and is not itself stored [MQTT-3.3.1-10], [MQTT-3.3.1-11] */
 	void *value = m->payload_len ? msg_ref(m) : NULL;
@@ -140,4 +145,6 @@ void route_retain(struct broker *b, struct msg *m)
 	pthread_rwlock_unlock(&b->retained_lock);
 	if (rc != FM_OK && value)
 		msg_unref(m);
+	else
+		persist_retain(w, m);
 }

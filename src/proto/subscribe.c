@@ -6,6 +6,7 @@
  * [MQTT-3.8.4-6]. Retained messages matching a filter are sent after the
  * SUBACK with RETAIN set [MQTT-3.3.1-8], on every (re)subscribe
  * [MQTT-3.8.4-3]. */
+#include "proto/persist.h"
 #include "proto/proto.h"
 
 #include <stdlib.h>
@@ -44,6 +45,7 @@ static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e)
 		pthread_rwlock_unlock(&b->subs_lock);
 		return MQTT_SUBACK_FAILURE;
 	}
+	persist_sub_put(c->w, c->session, e->filter.p, e->filter.len, qos);
 	if (log_enabled(&b->log, LOG_T_SUBSCRIBE))
 		log_msg(&b->log, LOG_T_SUBSCRIBE, "%s %u %.*s", c->id_for_log, qos,
 			(int)e->filter.len, e->filter.p);
@@ -110,6 +112,7 @@ int proto_on_unsubscribe(struct client *c, const struct mqtt_frame *f, const cha
 			pthread_rwlock_wrlock(&c->w->b->subs_lock);
 			topic_tree_del(c->w->b->subs, e.filter.p, e.filter.len, c->session);
 			pthread_rwlock_unlock(&c->w->b->subs_lock);
+			persist_sub_del(c->w, c->session, e.filter.p, e.filter.len);
 		}
 		if (log_enabled(&c->w->b->log, LOG_T_UNSUBSCRIBE))
 			log_msg(&c->w->b->log, LOG_T_UNSUBSCRIBE, "%s %.*s", c->id_for_log,

@@ -3,6 +3,7 @@
 #include "proto/worker.h"
 
 #include "proto/client.h"
+#include "proto/persist.h"
 #include "proto/proto.h"
 #include "proto/worker_msg.h"
 
@@ -145,6 +146,7 @@ static void handle(struct worker *w, struct wmsg *m)
 		client_wake_remote_waiters(w);
 		free(m);
 		break;
+	case WMSG_STORE_DONE: persist_on_done(w, (struct persist_batch *)m); break;
 	}
 }
 
@@ -171,6 +173,10 @@ void worker_drain_final(struct worker *w)
 		if (m->type == WMSG_DELIVER) {
 			deliver_batch_release((struct deliver_batch *)m);
 			deliver_batch_return((struct deliver_batch *)m); /* its origin frees it */
+			continue;
+		}
+		if (m->type == WMSG_STORE_DONE) {
+			persist_on_done(w, (struct persist_batch *)m); /* frees closed publishers */
 			continue;
 		}
 		if (m->type == WMSG_TAKEOVER || m->type == WMSG_HANDOFF) {
@@ -235,6 +241,7 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	w->rc = loop_run(w->loop);
 	shutdown_clients(w);
+	w->stopped = true;
 	session_thread_release();
 	return NULL;
 }
@@ -260,6 +267,7 @@ void worker_fini(struct worker *w)
 {
 	close_listeners(w);
 	outbox_fini(w);
+	persist_fini(w);
 	free(w->listeners);
 	free(w->targets);
 	loop_free(w->loop);

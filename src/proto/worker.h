@@ -11,6 +11,8 @@
  *   WAKE      a saturated session homed elsewhere drained: publishers
  *             paused on it may read again
  *   LIMITS    new reloadable limits after SIGHUP
+ *   STORE_DONE  the store applied a batch of this worker's (persist.h):
+ *             acknowledgements waiting for it may go
  *
  * A message for a session that moved meanwhile is forwarded to its new
  * home; one for a session that ended is dropped. */
@@ -37,6 +39,8 @@ void worker_fini(struct worker *w);
  * Queued in w's outbox and posted at the end of w's loop iteration, so one
  * iteration's deliveries to one worker cost one inbox message; batches are
  * handed back to w for reuse, so the steady state allocates nothing. */
+/* Run the end-of-iteration flush (store batch, then delivery batches). */
+void worker_schedule_flush(struct worker *w);
 void worker_queue_deliver(struct worker *w, struct worker *to, struct msg *m,
 			  const struct route_target *targets, uint32_t n);
 /* Ask w (the session's home) to hand s over to client c on c's worker. The

@@ -21,6 +21,7 @@ struct msg *msg_new(const char *topic, size_t topic_len, const void *payload,
 	m->retain = retain;
 	m->topic_len = (uint16_t)topic_len;
 	m->payload_len = (uint32_t)payload_len;
+	m->store_id = 0;
 	m->topic = t;
 	m->payload = p;
 	return m;

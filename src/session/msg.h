@@ -18,6 +18,8 @@ struct msg {
 	bool retain;          /* the publisher set RETAIN */
 	uint16_t topic_len;
 	uint32_t payload_len;
+	uint64_t store_id;    /* id in the store's message log; 0: not logged. Set once, by
+	                       * the routing worker, before the message is shared */
 	const char *topic;    /* NUL-terminated, inside this allocation */
 	const uint8_t *payload; /* inside this allocation */
 };

@@ -194,6 +194,20 @@ int session_inflight_add(struct session *s, struct msg *msg, uint8_t qos, uint16
 	return FM_OK;
 }
 
+int session_inflight_restore(struct session *s, struct msg *msg, uint8_t qos, uint16_t packet_id,
+			     enum inflight_state state)
+{
+	if (packet_id == 0 || session_inflight_find(s, packet_id) || s->n_inflight >= 65535)
+		return FM_EINVAL;
+	if (grow((void **)&s->inflight, &s->cap_inflight, s->n_inflight + 1, sizeof(*s->inflight)))
+		return FM_ENOMEM;
+	s->inflight[s->n_inflight++] = (struct inflight){
+		.msg = msg_ref(msg), .packet_id = packet_id, .qos = qos, .state = (uint8_t)state,
+	};
+	s->next_packet_id = packet_id; /* new ids continue after the recovered ones */
+	return FM_OK;
+}
+
 struct inflight *session_inflight_find(struct session *s, uint16_t packet_id)
 {
 	for (uint32_t i = 0; i < s->n_inflight; i++)

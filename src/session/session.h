@@ -115,6 +115,11 @@ int session_sub_del(struct session *s, const char *filter, size_t len);
  * takes a new reference on msg; FM_ELIMIT if the window is full. */
 bool session_inflight_full(const struct session *s, const struct session_limits *lim);
 int session_inflight_add(struct session *s, struct msg *msg, uint8_t qos, uint16_t *packet_id);
+/* Put back an entry recovered from the store, with its packet id and state
+ * (at start, before the session is used). FM_OK, FM_ENOMEM, or FM_EINVAL if
+ * the id is 0 or already taken. */
+int session_inflight_restore(struct session *s, struct msg *msg, uint8_t qos, uint16_t packet_id,
+			     enum inflight_state state);
 struct inflight *session_inflight_find(struct session *s, uint16_t packet_id);
 /* Remove the entry (releasing its message). */
 void session_inflight_del(struct session *s, uint16_t packet_id);

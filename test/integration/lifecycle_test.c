@@ -168,7 +168,12 @@ Test(lifecycle, pid_file_written_while_running_and_removed_on_exit)
 	snprintf(extra, sizeof(extra), "pid_file %s", pid_path);
 	struct hb b;
 	hb_start(&b, extra);
-	FILE *f = fopen(pid_path, "r");
+	/* the port accepts as soon as it listens; the pid file follows */
+	FILE *f = NULL;
+	for (int waited = 0; !f && waited < 2000; waited += 10) {
+		if ((f = fopen(pid_path, "r")) == NULL)
+			usleep(10000);
+	}
 	cr_assert(f, "pid file missing");
 	long pid = 0;
 	cr_assert_eq(fscanf(f, "%ld", &pid), 1);

@@ -39,7 +39,8 @@ def start_broker(tmp):
     with open(conf, "w") as f:
         f.write("listener %d 127.0.0.1\nallow_anonymous true\n" % port)
     log = open(os.path.join(tmp, "broker.log"), "w")
-    proc = subprocess.Popen([binary, "-c", conf], stdout=log, stderr=log)
+    # run in tmp: its default store (./data) is this test's own
+    proc = subprocess.Popen([binary, "-c", conf], stdout=log, stderr=log, cwd=tmp)
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
         try:

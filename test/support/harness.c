@@ -68,7 +68,8 @@ void hb_write_conf(struct hb *b, const char *conf_text)
 	write_with_port(b->conf_path, conf_text, b->port);
 }
 
-static pid_t spawn(const char *const *argv, const char *out_path)
+/* The broker runs in dir, so its default store (./data) is the test's own. */
+static pid_t spawn(const char *const *argv, const char *out_path, const char *dir)
 {
 	pid_t parent = getpid();
 	pid_t pid = fork();
@@ -77,7 +78,9 @@ static pid_t spawn(const char *const *argv, const char *out_path)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(127);
-		int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (chdir(dir) != 0)
+			_exit(126);
+		int fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
@@ -121,7 +124,7 @@ static void dump_log(const struct hb *b)
  * process exited first (e.g. the port was taken meanwhile). */
 static bool spawn_and_wait(struct hb *b, const char *const *args)
 {
-	b->pid = spawn(args, b->log_path);
+	b->pid = spawn(args, b->log_path, b->dir);
 	for (int waited = 0; waited < 10000; waited += 10) {
 		if (port_accepts(b->port))
 			return true;
@@ -205,6 +208,30 @@ static int wait_exit(pid_t pid, int timeout_ms)
 	return -1;
 }
 
+int hb_terminate(struct hb *b, int sig)
+{
+	int status = -1;
+	if (b->pid > 0) {
+		kill(b->pid, sig);
+		status = wait_exit(b->pid, 10000);
+		if (status == -1) {
+			kill(b->pid, SIGKILL);
+			waitpid(b->pid, &status, 0);
+		}
+		b->pid = -1;
+	}
+	return status;
+}
+
+void hb_restart(struct hb *b)
+{
+	const char *argv[] = {hb_binary(), "-c", b->conf_path, NULL};
+	if (!spawn_and_wait(b, argv)) {
+		dump_log(b);
+		cr_assert_fail("fleetmq did not restart on port %u", b->port);
+	}
+}
+
 int hb_stop(struct hb *b)
 {
 	int status = -1;
@@ -246,11 +273,11 @@ bool hb_log_contains(const struct hb *b, const char *needle, int wait_ms)
 
 int hb_run_capture(const char *const *args, char *out, size_t out_len, int timeout_s)
 {
-	char path[] = "/tmp/fleetmq-out-XXXXXX";
-	int fd = mkstemp(path);
-	cr_assert(fd >= 0);
-	close(fd);
-	pid_t pid = spawn(args, path);
+	char dir[] = "/tmp/fleetmq-run-XXXXXX";
+	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	char path[64];
+	snprintf(path, sizeof(path), "%s/out", dir);
+	pid_t pid = spawn(args, path, dir);
 	int status = wait_exit(pid, timeout_s * 1000);
 	if (status == -1) {
 		kill(pid, SIGKILL);
@@ -261,7 +288,7 @@ int hb_run_capture(const char *const *args, char *out, size_t out_len, int timeo
 	out[n] = '\0';
 	if (f)
 		fclose(f);
-	unlink(path);
+	remove_dir(dir);
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);

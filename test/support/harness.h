@@ -33,6 +33,12 @@ void hb_start_argv(struct hb *b, const char *const *args, uint16_t port);
  * waitpid reports it; removes the temp directory. */
 int hb_stop(struct hb *b);
 void hb_signal(const struct hb *b, int sig);
+/* Send sig and wait for the broker to exit (SIGKILL after 10 s); returns
+ * the wait status. The temp directory (and the store in it) stays. */
+int hb_terminate(struct hb *b, int sig);
+/* Start the broker again with the same config, port and directory (after
+ * hb_terminate): the store it finds is the one the last run left. */
+void hb_restart(struct hb *b);
 /* Rewrite the config file (same %PORT% rule), e.g. before SIGHUP. */
 void hb_write_conf(struct hb *b, const char *conf_text);
 /* True if the broker's log output contains needle, waiting up to wait_ms. */

@@ -1,0 +1,373 @@
+/* The broker's side of the durable store (see persist.h). */
+#include "proto/persist.h"
+
+#include "proto/client.h"
+#include "proto/worker.h"
+#include "proto/worker_msg.h"
+#include "mqtt/codec.h"
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A worker's store batch: the operations, plus the publishers whose
+ * acknowledgements wait for it. Comes back to its worker when applied. */
+struct persist_batch {
+	struct wmsg h;               /* the trip back: WMSG_STORE_DONE */
+	struct store_batch sb;
+	struct worker *origin;
+	struct persist_batch *next_spare;
+	uint64_t ticket;             /* per worker, increasing: batches complete in this order */
+	struct client **waiters;     /* each counted in its client_acks.batches */
+	uint32_t n_waiters, cap_waiters;
+};
+
+/* One publisher's acknowledgements not sent yet, oldest first. */
+struct pending_ack {
+	uint64_t ticket;             /* batch to wait for; 0: only for those ahead */
+	uint16_t packet_id;
+	uint8_t type;
+};
+
+struct client_acks {
+	struct pending_ack *v;       /* ring */
+	uint32_t head, n, cap;
+	uint32_t batches;            /* batches holding this client as a waiter */
+	uint64_t waits_on;           /* ticket of the newest such batch */
+	uint64_t done_ticket;        /* newest of its batches committed */
+	bool closing;                /* the client closed; free it with the last batch */
+};
+
+/* --- batches ------------------------------------------------------------------ */
+
+static void on_store_done(struct store_batch *sb)
+{
+	/* store thread: only pass it home */
+	struct persist_batch *pb = (struct persist_batch *)((char *)sb - offsetof(struct persist_batch, sb));
+	wmsg_post(pb->origin, &pb->h, WMSG_STORE_DONE);
+}
+
+/* The batch of this iteration, created (or recycled) on first use. */
+static struct persist_batch *current(struct worker *w)
+{
+	if (w->store_cur)
+		return w->store_cur;
+	struct persist_batch *pb = w->store_spare;
+	if (pb) {
+		w->store_spare = pb->next_spare;
+	} else {
+		if ((pb = calloc(1, sizeof(*pb))) == NULL)
+			return NULL;
+		store_batch_init(&pb->sb, on_store_done);
+		pb->origin = w;
+	}
+	pb->ticket = ++w->store_ticket;
+	w->store_cur = pb;
+	worker_schedule_flush(w);
+	return pb;
+}
+
+static struct store_batch *batch(struct worker *w)
+{
+	struct persist_batch *pb = current(w);
+	return pb ? &pb->sb : NULL;
+}
+
+/* An operation could not be recorded (out of memory): the state on disk
+ * will lag behind; say so rather than fail silently. */
+static void lost_op(struct worker *w, int rc, const char *what)
+{
+	if (rc != FM_OK)
+		log_error(&w->b->log, "store: %s not recorded (%s); it will not survive a restart", what,
+			  fm_strerror(rc));
+}
+
+void persist_flush(struct worker *w)
+{
+	struct persist_batch *pb = w->store_cur;
+	if (!pb || store_batch_empty(&pb->sb))
+		return;
+	w->store_cur = NULL;
+	store_submit(w->b->store, &pb->sb);
+}
+
+static void recycle(struct worker *w, struct persist_batch *pb)
+{
+	store_batch_reset(&pb->sb);
+	pb->n_waiters = 0;
+	pb->next_spare = w->store_spare;
+	w->store_spare = pb;
+}
+
+static void batch_free(struct persist_batch *pb)
+{
+	store_batch_fini(&pb->sb);
+	free(pb->waiters);
+	free(pb);
+}
+
+void persist_fini(struct worker *w)
+{
+	if (w->store_cur)
+		batch_free(w->store_cur);
+	w->store_cur = NULL;
+	while (w->store_spare) {
+		struct persist_batch *next = w->store_spare->next_spare;
+		batch_free(w->store_spare);
+		w->store_spare = next;
+	}
+}
+
+/* --- what is written -------------------------------------------------------------- */
+
+static const char *id_of(const struct session *s) { return s->client_id; }
+
+bool persist_route(struct worker *w, struct msg *m, const struct route_target *targets, uint32_t n)
+{
+	if (!persist_on(w) || m->qos == 0)
+		return false;
+	bool logged = false;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct session *s = targets[i].s;
+		uint8_t qos = targets[i].qos & 0x03;
+		if (qos == 0 || !s->persistent)
+			continue;
+		struct store_batch *b = batch(w);
+		int rc = b ? FM_OK : FM_ENOMEM;
+		if (rc == FM_OK && !logged) {
+			m->store_id = atomic_fetch_add_explicit(&w->b->next_msg_id, 1, memory_order_relaxed);
+			rc = store_msg_add(b, m->store_id, m->topic, m->topic_len, m->payload, m->payload_len, m->qos, 0);
+			logged = rc == FM_OK;
+		}
+		if (rc == FM_OK)
+			rc = store_ref_add(b, id_of(s), s->id_len, m->store_id, qos, STORE_REF_QUEUED, 0);
+		lost_op(w, rc, "a queued message");
+	}
+	return logged;
+}
+
+void persist_retain(struct worker *w, const struct msg *m)
+{
+	if (!persist_on(w))
+		return;
+	struct store_batch *b = batch(w);
+	int rc = !b ? FM_ENOMEM
+		 : m->payload_len ? store_retain_put(b, m->topic, m->topic_len, m->payload, m->payload_len, m->qos, 0)
+				  : store_retain_del(b, m->topic, m->topic_len);
+	lost_op(w, rc, "a retained message");
+}
+
+/* Queue entries exist only for logged messages of persistent sessions. */
+static struct store_batch *entry_batch(struct worker *w, const struct session *s, const struct msg *m)
+{
+	if (!persist_on(w) || !s->persistent || m->store_id == 0)
+		return NULL;
+	struct store_batch *b = batch(w);
+	lost_op(w, b ? FM_OK : FM_ENOMEM, "a delivery state");
+	return b;
+}
+
+void persist_sent(struct worker *w, const struct session *s, const struct msg *m, uint16_t packet_id)
+{
+	struct store_batch *b = entry_batch(w, s, m);
+	if (b)
+		lost_op(w, store_ref_state(b, id_of(s), s->id_len, m->store_id, STORE_REF_SENT, packet_id),
+			"a delivery state");
+}
+
+void persist_released(struct worker *w, const struct session *s, const struct msg *m, uint16_t packet_id)
+{
+	struct store_batch *b = entry_batch(w, s, m);
+	if (b)
+		lost_op(w, store_ref_state(b, id_of(s), s->id_len, m->store_id, STORE_REF_RELEASED, packet_id),
+			"a delivery state");
+}
+
+void persist_done(struct worker *w, const struct session *s, const struct msg *m, uint16_t packet_id)
+{
+	struct store_batch *b = entry_batch(w, s, m);
+	if (b)
+		lost_op(w, store_ref_del(b, id_of(s), s->id_len, m->store_id, packet_id), "an acknowledgement");
+}
+
+/* Session-level writes: only persistent sessions are stored. */
+static struct store_batch *session_batch(struct worker *w, const struct session *s)
+{
+	if (!persist_on(w) || !s->persistent)
+		return NULL;
+	struct store_batch *b = batch(w);
+	lost_op(w, b ? FM_OK : FM_ENOMEM, "a session change");
+	return b;
+}
+
+void persist_session_put(struct worker *w, const struct session *s)
+{
+	struct store_batch *b = session_batch(w, s);
+	if (b)
+		lost_op(w, store_session_put(b, id_of(s), s->id_len, 0), "a session");
+}
+
+void persist_session_del(struct worker *w, const struct session *s)
+{
+	struct store_batch *b = session_batch(w, s);
+	if (b)
+		lost_op(w, store_session_del(b, id_of(s), s->id_len), "a session end");
+}
+
+void persist_sub_put(struct worker *w, const struct session *s, const char *filter, size_t len, uint8_t options)
+{
+	struct store_batch *b = session_batch(w, s);
+	if (b)
+		lost_op(w, store_sub_put(b, id_of(s), s->id_len, filter, len, options), "a subscription");
+}
+
+void persist_sub_del(struct worker *w, const struct session *s, const char *filter, size_t len)
+{
+	struct store_batch *b = session_batch(w, s);
+	if (b)
+		lost_op(w, store_sub_del(b, id_of(s), s->id_len, filter, len), "an unsubscribe");
+}
+
+void persist_qos2_in(struct worker *w, const struct session *s, uint16_t packet_id, bool add)
+{
+	struct store_batch *b = session_batch(w, s);
+	if (!b)
+		return;
+	int rc = add ? store_qos2_in_add(b, id_of(s), s->id_len, packet_id)
+		     : store_qos2_in_del(b, id_of(s), s->id_len, packet_id);
+	lost_op(w, rc, "a QoS 2 packet id");
+}
+
+/* --- acknowledgements that wait --------------------------------------------------- */
+
+static void send_ack_now(struct client *c, uint8_t type, uint16_t packet_id)
+{
+	struct mqtt_ack ack = { .type = type, .packet_id = packet_id };
+	if (mqtt_encode_ack(&c->out, c->version, &ack) == FM_OK)
+		client_mark_dirty(c);
+}
+
+static struct client_acks *acks_of(struct client *c)
+{
+	if (!c->acks)
+		c->acks = calloc(1, sizeof(*c->acks));
+	return c->acks;
+}
+
+static bool acks_push(struct client_acks *a, struct pending_ack p)
+{
+	if (a->n == a->cap) {
+		uint32_t cap = a->cap ? a->cap * 2 : 16;
+		struct pending_ack *v = malloc(cap * sizeof(*v));
+		if (!v)
+			return false;
+		for (uint32_t i = 0; i < a->n; i++)
+			v[i] = a->v[(a->head + i) % a->cap];
+		free(a->v);
+		a->v = v;
+		a->head = 0;
+		a->cap = cap;
+	}
+	a->v[(a->head + a->n++) % a->cap] = p;
+	return true;
+}
+
+static bool add_waiter(struct persist_batch *pb, struct client *c)
+{
+	if (pb->n_waiters == pb->cap_waiters) {
+		uint32_t cap = pb->cap_waiters ? pb->cap_waiters * 2 : 16;
+		struct client **v = realloc(pb->waiters, cap * sizeof(*v));
+		if (!v)
+			return false;
+		pb->waiters = v;
+		pb->cap_waiters = cap;
+	}
+	pb->waiters[pb->n_waiters++] = c;
+	return true;
+}
+
+/* Send what no longer waits, oldest first. */
+static void release_ready(struct client *c)
+{
+	struct client_acks *a = c->acks;
+	while (a->n > 0) {
+		struct pending_ack *p = &a->v[a->head];
+		if (p->ticket > a->done_ticket)
+			break;
+		send_ack_now(c, p->type, p->packet_id);
+		a->head = (a->head + 1) % a->cap;
+		a->n--;
+	}
+}
+
+void persist_ack(struct client *c, uint8_t type, uint16_t packet_id, bool after_commit)
+{
+	after_commit = after_commit && c->w->b->store_acks_wait;
+	if (!after_commit && (!c->acks || c->acks->n == 0)) {
+		send_ack_now(c, type, packet_id);
+		return;
+	}
+	struct client_acks *a = acks_of(c);
+	struct persist_batch *pb = after_commit ? current(c->w) : NULL;
+	uint64_t ticket = pb ? pb->ticket : 0;
+	if (!a || (after_commit && !pb) || !acks_push(a, (struct pending_ack){ ticket, packet_id, type })) {
+		client_close(c, "out of memory holding an acknowledgement");
+		return;
+	}
+	if (pb && a->waits_on != ticket) {
+		if (!add_waiter(pb, c)) {
+			client_close(c, "out of memory holding an acknowledgement");
+			return;
+		}
+		a->waits_on = ticket;
+		a->batches++;
+	}
+}
+
+bool persist_client_closing(struct client *c)
+{
+	struct client_acks *a = c->acks;
+	if (!a)
+		return false;
+	a->n = 0; /* never sent: the publisher resends after reconnecting */
+	a->closing = true;
+	return a->batches > 0;
+}
+
+void persist_client_free(struct client *c)
+{
+	if (c->acks) {
+		free(c->acks->v);
+		free(c->acks);
+		c->acks = NULL;
+	}
+}
+
+static void batch_came_back(struct worker *w, struct persist_batch *pb, struct client *c)
+{
+	struct client_acks *a = c->acks;
+	a->batches--;
+	if (a->closing) {
+		if (a->batches == 0)
+			client_free_later(c);
+		return;
+	}
+	if (pb->sb.rc != FM_OK) {
+		client_close(c, "the store failed: messages not acknowledged");
+		return;
+	}
+	if (pb->ticket > a->done_ticket)
+		a->done_ticket = pb->ticket;
+	release_ready(c);
+	(void)w;
+}
+
+void persist_on_done(struct worker *w, struct persist_batch *pb)
+{
+	if (pb->sb.rc != FM_OK)
+		log_error(&w->b->log, "store: a batch of %u operations failed (%s); its publishers are disconnected "
+			  "without acknowledgement", pb->sb.n_ops, fm_strerror(pb->sb.rc));
+	for (uint32_t i = 0; i < pb->n_waiters; i++)
+		batch_came_back(w, pb, pb->waiters[i]);
+	recycle(w, pb);
+}

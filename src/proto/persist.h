@@ -1,0 +1,70 @@
+/* The broker's side of the durable store: what each protocol event writes,
+ * and acknowledgements that wait for the disk.
+ *
+ * Each worker collects the store operations of one loop iteration in one
+ * batch and submits it when the iteration ends, before its cross-worker
+ * deliveries are posted (so a queue entry reaches the store before any
+ * acknowledgement of it from the session's home worker can). The store
+ * thread commits and posts the batch back (WMSG_STORE_DONE); only then are
+ * the PUBACK / PUBREC it holds sent [durability contract: acknowledged
+ * means on disk].
+ *
+ * A publisher's acknowledgements leave in the order its PUBLISHes came
+ * [MQTT-4.6.0-2]: once one of them waits for the store, later ones (even
+ * those that needed no disk) queue behind it.
+ *
+ * What is written: QoS 1/2 messages that reach a persistent session (the
+ * message once, a queue entry per session), the entries' progress (sent
+ * with a packet id, PUBREC received, acknowledged), persistent sessions and
+ * their subscriptions, incoming QoS 2 ids of persistent publishers, and
+ * retained messages. Nothing is written for clean sessions. With no store
+ * (durability memory) every function here is a no-op. */
+#ifndef FM_PROTO_PERSIST_H
+#define FM_PROTO_PERSIST_H
+
+#include "proto/broker.h"
+#include "session/msg.h"
+
+struct client;
+struct persist_batch;
+
+static inline bool persist_on(const struct worker *w) { return w->b->store != NULL; }
+
+/* Routing: log m for the persistent sessions among targets that get it at
+ * QoS 1/2. True if anything was written, i.e. the publisher's
+ * acknowledgement must wait for the commit. */
+bool persist_route(struct worker *w, struct msg *m, const struct route_target *targets, uint32_t n);
+/* A retained message set or (empty payload) cleared. */
+void persist_retain(struct worker *w, const struct msg *m);
+
+/* A queue entry of persistent session s progresses (home worker). */
+void persist_sent(struct worker *w, const struct session *s, const struct msg *m, uint16_t packet_id);
+void persist_released(struct worker *w, const struct session *s, const struct msg *m, uint16_t packet_id);
+/* Acknowledged (packet_id) or dropped before sending (packet_id 0). */
+void persist_done(struct worker *w, const struct session *s, const struct msg *m, uint16_t packet_id);
+
+void persist_session_put(struct worker *w, const struct session *s);
+void persist_session_del(struct worker *w, const struct session *s);
+void persist_sub_put(struct worker *w, const struct session *s, const char *filter, size_t len, uint8_t options);
+void persist_sub_del(struct worker *w, const struct session *s, const char *filter, size_t len);
+void persist_qos2_in(struct worker *w, const struct session *s, uint16_t packet_id, bool add);
+
+/* Acknowledge a publisher's PUBLISH: now, or after the current batch
+ * commits (after_commit), or behind acknowledgements still waiting. */
+void persist_ack(struct client *c, uint8_t type, uint16_t packet_id, bool after_commit);
+
+/* The iteration ends: hand the current batch to the store. */
+void persist_flush(struct worker *w);
+/* A batch came back from the store (WMSG_STORE_DONE). */
+void persist_on_done(struct worker *w, struct persist_batch *pb);
+/* Release the worker's batches (after its thread stopped). */
+void persist_fini(struct worker *w);
+
+/* c is closing: drop its waiting acknowledgements. True if batches in the
+ * store still name it, in which case the last of them frees it
+ * (client_free_later is called then). */
+bool persist_client_closing(struct client *c);
+/* Free what persist_ack allocated for c (when c is freed). */
+void persist_client_free(struct client *c);
+
+#endif

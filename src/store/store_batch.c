@@ -1,0 +1,213 @@
+/* Building store batches: operations in an array, their strings and
+ * payloads copied into one arena, so a batch owns everything it refers to
+ * and outlives whatever the broker frees meanwhile. Both grow
+ * geometrically and are kept across store_batch_reset(): a recycled batch
+ * allocates nothing. */
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void store_batch_init(struct store_batch *b, store_done_fn *done)
+{
+	memset(b, 0, sizeof(*b));
+	b->done = done;
+}
+
+void store_batch_fini(struct store_batch *b)
+{
+	free(b->ops);
+	free(b->arena);
+	b->ops = NULL;
+	b->arena = NULL;
+	b->n_ops = b->cap_ops = b->arena_used = b->arena_cap = 0;
+}
+
+void store_batch_reset(struct store_batch *b)
+{
+	b->n_ops = 0;
+	b->arena_used = 0;
+	b->rc = FM_OK;
+}
+
+static struct store_op *op_new(struct store_batch *b, enum store_op_type type)
+{
+	if (b->n_ops == b->cap_ops) {
+		uint32_t cap = b->cap_ops ? b->cap_ops * 2 : 32;
+		struct store_op *v = realloc(b->ops, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		b->ops = v;
+		b->cap_ops = cap;
+	}
+	struct store_op *op = &b->ops[b->n_ops];
+	memset(op, 0, sizeof(*op));
+	op->type = (uint8_t)type;
+	return op;
+}
+
+/* Copy bytes into the arena; the span says where. */
+static int copy_in(struct store_batch *b, const void *p, size_t len, struct store_span *out)
+{
+	if (len > UINT32_MAX - b->arena_used)
+		return FM_ETOOBIG;
+	size_t need = b->arena_used + len;
+	if (need > b->arena_cap) {
+		size_t cap = b->arena_cap ? b->arena_cap : 1024;
+		while (cap < need)
+			cap *= 2;
+		if (cap > UINT32_MAX)
+			cap = UINT32_MAX;
+		uint8_t *a = realloc(b->arena, cap);
+		if (!a)
+			return FM_ENOMEM;
+		b->arena = a;
+		b->arena_cap = (uint32_t)cap;
+	}
+	if (len)
+		memcpy(b->arena + b->arena_used, p, len);
+	*out = (struct store_span){ .off = b->arena_used, .len = (uint32_t)len };
+	b->arena_used += (uint32_t)len;
+	return FM_OK;
+}
+
+/* An op about one client (and maybe a topic or filter); committed to the
+ * batch only once everything it needs is copied. */
+static struct store_op *client_op(struct store_batch *b, enum store_op_type type, const char *client_id,
+				  size_t id_len, const char *topic, size_t topic_len)
+{
+	uint32_t mark = b->arena_used;
+	struct store_op *op = op_new(b, type);
+	if (!op || copy_in(b, client_id, id_len, &op->client_id) != FM_OK ||
+	    (topic && copy_in(b, topic, topic_len, &op->topic) != FM_OK)) {
+		b->arena_used = mark;
+		return NULL;
+	}
+	return op;
+}
+
+static int commit_op(struct store_batch *b, struct store_op *op)
+{
+	if (!op)
+		return FM_ENOMEM;
+	b->n_ops++;
+	return FM_OK;
+}
+
+int store_msg_add(struct store_batch *b, uint64_t msg_id, const char *topic, size_t topic_len,
+		  const void *payload, size_t payload_len, uint8_t qos, uint64_t expires_at_ms)
+{
+	uint32_t mark = b->arena_used;
+	struct store_op *op = client_op(b, STORE_MSG_ADD, "", 0, topic, topic_len);
+	if (op && copy_in(b, payload, payload_len, &op->payload) != FM_OK) {
+		b->arena_used = mark;
+		op = NULL;
+	}
+	if (op) {
+		op->msg_id = msg_id;
+		op->qos = qos;
+		op->expires_at_ms = expires_at_ms;
+	}
+	return commit_op(b, op);
+}
+
+int store_ref_add(struct store_batch *b, const char *client_id, size_t id_len, uint64_t msg_id,
+		  uint8_t qos, enum store_ref_state state, uint16_t packet_id)
+{
+	struct store_op *op = client_op(b, STORE_REF_ADD, client_id, id_len, NULL, 0);
+	if (op) {
+		op->msg_id = msg_id;
+		op->qos = qos;
+		op->state = (uint8_t)state;
+		op->packet_id = packet_id;
+	}
+	return commit_op(b, op);
+}
+
+int store_ref_state(struct store_batch *b, const char *client_id, size_t id_len, uint64_t msg_id,
+		    enum store_ref_state state, uint16_t packet_id)
+{
+	struct store_op *op = client_op(b, STORE_REF_STATE, client_id, id_len, NULL, 0);
+	if (op) {
+		op->msg_id = msg_id;
+		op->state = (uint8_t)state;
+		op->packet_id = packet_id;
+	}
+	return commit_op(b, op);
+}
+
+int store_ref_del(struct store_batch *b, const char *client_id, size_t id_len, uint64_t msg_id,
+		  uint16_t packet_id)
+{
+	struct store_op *op = client_op(b, STORE_REF_DEL, client_id, id_len, NULL, 0);
+	if (op) {
+		op->msg_id = msg_id;
+		op->packet_id = packet_id;
+	}
+	return commit_op(b, op);
+}
+
+int store_session_put(struct store_batch *b, const char *client_id, size_t id_len, uint64_t expires_at_ms)
+{
+	struct store_op *op = client_op(b, STORE_SESSION_PUT, client_id, id_len, NULL, 0);
+	if (op)
+		op->expires_at_ms = expires_at_ms;
+	return commit_op(b, op);
+}
+
+int store_session_del(struct store_batch *b, const char *client_id, size_t id_len)
+{
+	return commit_op(b, client_op(b, STORE_SESSION_DEL, client_id, id_len, NULL, 0));
+}
+
+int store_sub_put(struct store_batch *b, const char *client_id, size_t id_len, const char *filter,
+		  size_t filter_len, uint8_t options)
+{
+	struct store_op *op = client_op(b, STORE_SUB_PUT, client_id, id_len, filter, filter_len);
+	if (op)
+		op->options = options;
+	return commit_op(b, op);
+}
+
+int store_sub_del(struct store_batch *b, const char *client_id, size_t id_len, const char *filter,
+		  size_t filter_len)
+{
+	return commit_op(b, client_op(b, STORE_SUB_DEL, client_id, id_len, filter, filter_len));
+}
+
+int store_retain_put(struct store_batch *b, const char *topic, size_t topic_len, const void *payload,
+		     size_t payload_len, uint8_t qos, uint64_t expires_at_ms)
+{
+	uint32_t mark = b->arena_used;
+	struct store_op *op = client_op(b, STORE_RETAIN_PUT, "", 0, topic, topic_len);
+	if (op && copy_in(b, payload, payload_len, &op->payload) != FM_OK) {
+		b->arena_used = mark;
+		op = NULL;
+	}
+	if (op) {
+		op->qos = qos;
+		op->expires_at_ms = expires_at_ms;
+	}
+	return commit_op(b, op);
+}
+
+int store_retain_del(struct store_batch *b, const char *topic, size_t topic_len)
+{
+	return commit_op(b, client_op(b, STORE_RETAIN_DEL, "", 0, topic, topic_len));
+}
+
+int store_qos2_in_add(struct store_batch *b, const char *client_id, size_t id_len, uint16_t packet_id)
+{
+	struct store_op *op = client_op(b, STORE_QOS2_IN_ADD, client_id, id_len, NULL, 0);
+	if (op)
+		op->packet_id = packet_id;
+	return commit_op(b, op);
+}
+
+int store_qos2_in_del(struct store_batch *b, const char *client_id, size_t id_len, uint16_t packet_id)
+{
+	struct store_op *op = client_op(b, STORE_QOS2_IN_DEL, client_id, id_len, NULL, 0);
+	if (op)
+		op->packet_id = packet_id;
+	return commit_op(b, op);
+}

@@ -1,0 +1,325 @@
+/* The durability contract against the real binary: what the broker
+ * acknowledged survives SIGKILL (and SIGTERM) and a restart on the same
+ * store. A persistent subscriber is offline; a publisher streams QoS 1 and
+ * QoS 2 messages with sequence numbers, many in flight; the broker is
+ * killed at a random point; after the restart every message the publisher
+ * saw acknowledged (PUBACK, or PUBREC for QoS 2) reaches the subscriber,
+ * QoS 2 ones exactly once. Retained messages and subscriptions likewise. */
+#include "harness.h"
+#include "raw.h"
+
+#include "fleetmq/errors.h"
+
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MSGS 2000
+#define WINDOW 64
+
+static struct hb broker;
+
+static void start(void) { hb_start(&broker, "workers 2\nmax_queued_messages 0\nmax_inflight_messages 20"); }
+static void stop(void) { hb_stop(&broker); }
+
+TestSuite(durability, .init = start, .fini = stop, .timeout = 120);
+
+static void send_disconnect(struct raw *r)
+{
+	static const uint8_t disconnect[] = {0xE0, 0x00};
+	raw_send(r, disconnect, sizeof(disconnect));
+}
+
+/* A persistent session subscribed to filter at QoS 2, then offline. */
+static void park_subscriber(const char *id, const char *filter)
+{
+	struct raw r;
+	struct raw_connect_opts o = {.client_id = id, .clean = false, .keepalive = 60};
+	cr_assert_eq(raw_connect(&r, broker.port, &o, NULL), 0);
+	cr_assert_eq(raw_subscribe(&r, 1, filter, 2), 2);
+	send_disconnect(&r);
+	cr_assert(raw_closed_within(&r, 2000, NULL));
+	raw_close(&r);
+}
+
+struct stream {
+	bool acked[MSGS];   /* PUBACK / PUBREC seen: the broker promised */
+	int sent, acks;
+};
+
+static uint8_t qos_of(int seq) { return seq % 2 ? 2 : 1; }
+static uint16_t id_of(int seq) { return (uint16_t)(seq + 1); }
+
+/* One packet from the broker to the publisher; false once it is gone. */
+static bool take_ack(struct raw *pub, struct stream *st, int timeout_ms)
+{
+	struct mqtt_frame f;
+	int rc = raw_recv(pub, &f, timeout_ms);
+	if (rc != FM_OK)
+		return false;
+	struct mqtt_ack a;
+	uint8_t reason;
+	cr_assert_eq(mqtt_decode_ack(&f, MQTT_V311, &a, &reason), FM_OK);
+	if (a.type == MQTT_PUBACK || a.type == MQTT_PUBREC) {
+		int seq = a.packet_id - 1;
+		cr_assert(seq >= 0 && seq < MSGS && !st->acked[seq], "unexpected ack for id %u", a.packet_id);
+		st->acked[seq] = true;
+		st->acks++;
+		if (a.type == MQTT_PUBREC)
+			raw_ack(pub, MQTT_PUBREL, a.packet_id);
+	}
+	return true;
+}
+
+/* Publish until kill_after acknowledgements, then kill the broker with sig
+ * while up to WINDOW messages are still in flight, and collect whatever
+ * acknowledgements it sent before dying. */
+static void publish_and_kill(struct stream *st, int kill_after, int sig)
+{
+	struct raw pub;
+	struct raw_connect_opts o = {.client_id = "dur-pub", .clean = true, .keepalive = 60};
+	cr_assert_eq(raw_connect(&pub, broker.port, &o, NULL), 0);
+	char payload[16];
+	while (st->acks < kill_after) {
+		while (st->sent < MSGS && st->sent - st->acks < WINDOW) {
+			int seq = st->sent++;
+			snprintf(payload, sizeof(payload), "%d", seq);
+			raw_publish(&pub, qos_of(seq) == 1 ? "dur/q1" : "dur/q2", payload, qos_of(seq), false, id_of(seq));
+		}
+		cr_assert(take_ack(&pub, st, 5000), "publisher: broker went silent after %d acks", st->acks);
+	}
+	cr_assert_eq(hb_terminate(&broker, sig) != -1, 1);
+	while (take_ack(&pub, st, 200))
+		; /* acknowledgements already on their way count as given */
+	raw_close(&pub);
+}
+
+/* Reconnect the parked subscriber and count every message it receives
+ * until the broker has nothing more for it. */
+static void collect(const char *id, int *got_q1, int *got_q2)
+{
+	struct raw r;
+	struct raw_connect_opts o = {.client_id = id, .clean = false, .keepalive = 60};
+	bool present = false;
+	cr_assert_eq(raw_connect(&r, broker.port, &o, &present), 0);
+	cr_assert(present, "the persistent session did not survive the restart [MQTT-3.2.2-2]");
+	struct mqtt_frame f;
+	while (raw_recv(&r, &f, 1500) == FM_OK) {
+		if (f.type == MQTT_PUBREL) {
+			struct mqtt_ack a;
+			uint8_t reason;
+			cr_assert_eq(mqtt_decode_ack(&f, MQTT_V311, &a, &reason), FM_OK);
+			raw_ack(&r, MQTT_PUBCOMP, a.packet_id);
+			continue;
+		}
+		cr_assert_eq(f.type, MQTT_PUBLISH, "unexpected packet %u", f.type);
+		struct mqtt_publish p;
+		uint8_t reason;
+		cr_assert_eq(mqtt_decode_publish(&f, MQTT_V311, &p, &reason), FM_OK);
+		char text[16];
+		snprintf(text, sizeof(text), "%.*s", (int)p.payload.len, (const char *)p.payload.p);
+		int seq = atoi(text);
+		cr_assert(seq >= 0 && seq < MSGS);
+		(qos_of(seq) == 1 ? got_q1 : got_q2)[seq]++;
+		raw_ack(&r, p.qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, p.packet_id);
+	}
+	send_disconnect(&r);
+	raw_close(&r);
+}
+
+static void check_round(const struct stream *st, const int *got_q1, const int *got_q2, const char *how)
+{
+	int lost = 0, first_lost = -1;
+	for (int seq = 0; seq < MSGS; seq++) {
+		int got = qos_of(seq) == 1 ? got_q1[seq] : got_q2[seq];
+		if (qos_of(seq) == 2)
+			cr_assert_leq(got, 1, "%s: QoS 2 message %d delivered %d times", how, seq, got);
+		if (st->acked[seq] && got == 0 && lost++ == 0)
+			first_lost = seq;
+	}
+	cr_assert_eq(lost, 0, "%s: %d acknowledged messages lost (first: %d) of %d acknowledged", how, lost,
+		     first_lost, st->acks);
+}
+
+static void kill_round(int sig, int kill_after, const char *how)
+{
+	static struct stream st;
+	static int got_q1[MSGS], got_q2[MSGS];
+	memset(&st, 0, sizeof(st));
+	memset(got_q1, 0, sizeof(got_q1));
+	memset(got_q2, 0, sizeof(got_q2));
+	park_subscriber("dur-sub", "dur/#");
+	publish_and_kill(&st, kill_after, sig);
+	hb_restart(&broker);
+	collect("dur-sub", got_q1, got_q2);
+	cr_log_info("%s after %d acks: %d sent, %d acknowledged, all of them delivered", how, kill_after, st.sent,
+		    st.acks);
+	check_round(&st, got_q1, got_q2, how);
+}
+
+Test(durability, acknowledged_qos1_and_qos2_survive_sigkill_at_random_points)
+{
+	srand((unsigned)time(NULL));
+	for (int round = 0; round < 3; round++) {
+		char how[64];
+		int kill_after = 100 + rand() % (MSGS - 200);
+		snprintf(how, sizeof(how), "SIGKILL round %d", round);
+		kill_round(SIGKILL, kill_after, how);
+	}
+}
+
+Test(durability, acknowledged_messages_survive_sigterm_and_restart)
+{
+	kill_round(SIGTERM, MSGS / 2, "SIGTERM");
+}
+
+/* Retained messages [MQTT-3.3.1-5] and their removal [MQTT-3.3.1-10]
+ * survive a SIGKILL once acknowledged. */
+Test(durability, retained_messages_and_their_removal_survive_sigkill_MQTT_3_3_1_5)
+{
+	struct raw pub;
+	raw_connect_simple(&pub, broker.port, "ret-pub");
+	char topic[32], payload[32];
+	for (int i = 0; i < 200; i++) {
+		snprintf(topic, sizeof(topic), "ret/%d", i);
+		snprintf(payload, sizeof(payload), "value-%d", i);
+		raw_publish(&pub, topic, payload, 1, true, (uint16_t)(i + 1));
+	}
+	raw_publish(&pub, "ret/7", "", 1, true, 201); /* removes ret/7 */
+	for (int i = 0; i < 201; i++)
+		raw_expect_ack(&pub, MQTT_PUBACK);
+	hb_terminate(&broker, SIGKILL);
+	raw_close(&pub);
+	hb_restart(&broker);
+	struct raw sub;
+	raw_connect_simple(&sub, broker.port, "ret-sub");
+	cr_assert_eq(raw_subscribe(&sub, 1, "ret/#", 1), 1);
+	bool seen[200] = {false};
+	struct mqtt_frame f;
+	int got = 0;
+	while (raw_recv(&sub, &f, 1000) == FM_OK) {
+		struct mqtt_publish p;
+		uint8_t reason;
+		cr_assert_eq(mqtt_decode_publish(&f, MQTT_V311, &p, &reason), FM_OK);
+		cr_assert(p.retain, "retained message without RETAIN [MQTT-3.3.1-8]");
+		int i = atoi((const char *)p.topic.p + 4);
+		snprintf(payload, sizeof(payload), "value-%d", i);
+		cr_assert(p.payload.len == strlen(payload) && memcmp(p.payload.p, payload, p.payload.len) == 0);
+		cr_assert(!seen[i]);
+		seen[i] = true;
+		got++;
+		raw_ack(&sub, MQTT_PUBACK, p.packet_id);
+	}
+	cr_assert(!seen[7], "a removed retained message came back");
+	cr_assert_eq(got, 199, "%d of 199 retained messages after the restart", got);
+	raw_close(&sub);
+}
+
+/* A persistent session's subscriptions survive: after the restart, new
+ * messages reach it while it is still offline [MQTT-3.1.2-4]. */
+Test(durability, subscriptions_of_persistent_sessions_survive_sigkill_MQTT_3_1_2_4)
+{
+	park_subscriber("keeper", "keep/+/x");
+	/* a commit has happened once the publisher's QoS 1 is acknowledged,
+	 * and the subscription was written before it */
+	struct raw pub;
+	raw_connect_simple(&pub, broker.port, "keep-pub");
+	raw_publish(&pub, "keep/a/x", "before", 1, false, 1);
+	raw_expect_ack(&pub, MQTT_PUBACK);
+	raw_close(&pub);
+	hb_terminate(&broker, SIGKILL);
+	hb_restart(&broker);
+	raw_connect_simple(&pub, broker.port, "keep-pub");
+	raw_publish(&pub, "keep/b/x", "after", 1, false, 1);
+	raw_expect_ack(&pub, MQTT_PUBACK);
+	raw_close(&pub);
+	struct raw r;
+	struct raw_connect_opts o = {.client_id = "keeper", .clean = false, .keepalive = 60};
+	bool present = false;
+	cr_assert_eq(raw_connect(&r, broker.port, &o, &present), 0);
+	cr_assert(present);
+	struct mqtt_publish p;
+	raw_expect_publish(&r, &p);
+	raw_assert_publish(&p, "keep/a/x", "before");
+	raw_ack(&r, MQTT_PUBACK, p.packet_id);
+	raw_expect_publish(&r, &p);
+	raw_assert_publish(&p, "keep/b/x", "after");
+	raw_ack(&r, MQTT_PUBACK, p.packet_id);
+	cr_assert(raw_silent(&r, 300));
+	raw_close(&r);
+}
+
+/* A clean session start discards the stored session [MQTT-3.1.2-6]: after
+ * a restart it is not there any more. */
+Test(durability, a_clean_start_removes_the_stored_session_MQTT_3_1_2_6)
+{
+	park_subscriber("gone", "gone/#");
+	struct raw r;
+	struct raw_connect_opts clean = {.client_id = "gone", .clean = true, .keepalive = 60};
+	cr_assert_eq(raw_connect(&r, broker.port, &clean, NULL), 0);
+	send_disconnect(&r);
+	raw_close(&r);
+	struct raw pub; /* a commit after the session's removal */
+	raw_connect_simple(&pub, broker.port, "gone-pub");
+	raw_publish(&pub, "x/retained", "r", 1, true, 1);
+	raw_expect_ack(&pub, MQTT_PUBACK);
+	raw_close(&pub);
+	hb_terminate(&broker, SIGKILL);
+	hb_restart(&broker);
+	struct raw_connect_opts resume = {.client_id = "gone", .clean = false, .keepalive = 60};
+	bool present = true;
+	cr_assert_eq(raw_connect(&r, broker.port, &resume, &present), 0);
+	cr_assert(!present, "a session ended by a clean start came back after the restart");
+	raw_close(&r);
+}
+
+/* What an online persistent subscriber acknowledged is gone from the
+ * store: after a restart nothing comes again (PUBACK ends the flow
+ * [MQTT-4.3.2-1], PUBCOMP [MQTT-4.3.3-1]). */
+Test(durability, acknowledged_deliveries_are_not_redelivered_after_restart_MQTT_4_3_2_1)
+{
+	struct raw sub, pub;
+	struct raw_connect_opts o = {.client_id = "acker", .clean = false, .keepalive = 60};
+	cr_assert_eq(raw_connect(&sub, broker.port, &o, NULL), 0);
+	cr_assert_eq(raw_subscribe(&sub, 1, "ack/#", 2), 2);
+	raw_connect_simple(&pub, broker.port, "ack-pub");
+	char payload[16];
+	for (int i = 0; i < 100; i++) {
+		snprintf(payload, sizeof(payload), "%d", i);
+		uint8_t qos = i % 2 ? 2 : 1;
+		raw_publish(&pub, "ack/x", payload, qos, false, (uint16_t)(i + 1));
+		if (qos == 1) {
+			raw_expect_ack(&pub, MQTT_PUBACK);
+		} else {
+			raw_ack(&pub, MQTT_PUBREL, raw_expect_ack(&pub, MQTT_PUBREC));
+			raw_expect_ack(&pub, MQTT_PUBCOMP);
+		}
+		struct mqtt_publish p;
+		raw_expect_publish(&sub, &p);
+		if (p.qos == 1) {
+			raw_ack(&sub, MQTT_PUBACK, p.packet_id);
+		} else {
+			raw_ack(&sub, MQTT_PUBREC, p.packet_id);
+			raw_ack(&sub, MQTT_PUBCOMP, raw_expect_ack(&sub, MQTT_PUBREL));
+		}
+	}
+	raw_close(&pub);
+	/* the broker answers in order: its PINGRESP means every ack before it
+	 * was processed (an ack still unread at shutdown is rightly resent) */
+	static const uint8_t pingreq[] = {0xC0, 0x00};
+	raw_send(&sub, pingreq, sizeof(pingreq));
+	struct mqtt_frame f;
+	raw_expect(&sub, MQTT_PINGRESP, &f);
+	send_disconnect(&sub);
+	raw_close(&sub);
+	cr_assert_eq(hb_terminate(&broker, SIGTERM), 0);
+	hb_restart(&broker);
+	bool present = false;
+	cr_assert_eq(raw_connect(&sub, broker.port, &o, &present), 0);
+	cr_assert(present);
+	cr_assert(raw_silent(&sub, 500), "an acknowledged delivery came again after the restart");
+	raw_close(&sub);
+}
