@@ -1,6 +1,7 @@
 /* The broker's side of the durable store (see persist.h). */
 #include "proto/persist.h"
 
+#include "core/grow.h"
 #include "proto/client.h"
 #include "proto/worker.h"
 #include "proto/worker_msg.h"
@@ -274,14 +275,8 @@ static bool acks_push(struct client_acks *a, struct pending_ack p)
 
 static bool add_waiter(struct persist_batch *pb, struct client *c)
 {
-	if (pb->n_waiters == pb->cap_waiters) {
-		uint32_t cap = pb->cap_waiters ? pb->cap_waiters * 2 : 16;
-		struct client **v = realloc(pb->waiters, cap * sizeof(*v));
-		if (!v)
-			return false;
-		pb->waiters = v;
-		pb->cap_waiters = cap;
-	}
+	if (fm_grow((void **)&pb->waiters, &pb->cap_waiters, pb->n_waiters + 1, sizeof(*pb->waiters), 16) != FM_OK)
+		return false;
 	pb->waiters[pb->n_waiters++] = c;
 	return true;
 }

@@ -9,6 +9,7 @@
  * is released); sessions homed here need none, since only this thread can
  * end or move them. The targets array is per worker, grows geometrically
  * and is reused across messages: no allocation per message here. */
+#include "core/grow.h"
 #include "proto/persist.h"
 #include "proto/proto.h"
 #include "proto/worker.h"
@@ -18,15 +19,7 @@
 
 static bool targets_reserve(struct worker *w)
 {
-	if (w->n_targets < w->cap_targets)
-		return true;
-	uint32_t cap = w->cap_targets ? w->cap_targets * 2 : 64;
-	struct route_target *t = realloc(w->targets, cap * sizeof(*t));
-	if (!t)
-		return false;
-	w->targets = t;
-	w->cap_targets = cap;
-	return true;
+	return fm_grow((void **)&w->targets, &w->cap_targets, w->n_targets + 1, sizeof(*w->targets), 64) == FM_OK;
 }
 
 static void collect(void *arg, const struct topic_sub *sub)

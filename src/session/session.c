@@ -1,6 +1,7 @@
 /* Session state: subscriptions list, inflight window, offline/overflow
  * queue, incoming QoS 2 ids and will. See session.h for the model. */
 #include "session/session.h"
+#include "core/grow.h"
 #include "fleetmq/errors.h"
 
 #include <stdlib.h>
@@ -107,21 +108,6 @@ void session_free(struct session *s)
 }
 
 /* Grow *arr (of elem bytes) so it holds at least need elements. */
-static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem)
-{
-	if (need <= *cap)
-		return FM_OK;
-	uint32_t ncap = *cap ? *cap * 2 : 4;
-	while (ncap < need)
-		ncap *= 2;
-	void *p = realloc(*arr, (size_t)ncap * elem);
-	if (!p)
-		return FM_ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return FM_OK;
-}
-
 static struct session_sub *sub_find(struct session *s, const char *filter, size_t len)
 {
 	for (uint32_t i = 0; i < s->n_subs; i++)
@@ -137,7 +123,7 @@ int session_sub_set(struct session *s, const char *filter, size_t len, uint8_t o
 		sub->options = options;
 		return FM_OK;
 	}
-	if (grow((void **)&s->subs, &s->cap_subs, s->n_subs + 1, sizeof(*s->subs)))
+	if (fm_grow((void **)&s->subs, &s->cap_subs, s->n_subs + 1, sizeof(*s->subs), 4))
 		return FM_ENOMEM;
 	char *copy = malloc(len + 1);
 	if (!copy)
@@ -181,7 +167,7 @@ int session_inflight_add(struct session *s, struct msg *msg, uint8_t qos, uint16
 {
 	if (s->n_inflight >= 65535)
 		return FM_ELIMIT;
-	if (grow((void **)&s->inflight, &s->cap_inflight, s->n_inflight + 1, sizeof(*s->inflight)))
+	if (fm_grow((void **)&s->inflight, &s->cap_inflight, s->n_inflight + 1, sizeof(*s->inflight), 4))
 		return FM_ENOMEM;
 	uint16_t id = next_free_id(s);
 	s->inflight[s->n_inflight++] = (struct inflight){
@@ -199,7 +185,7 @@ int session_inflight_restore(struct session *s, struct msg *msg, uint8_t qos, ui
 {
 	if (packet_id == 0 || session_inflight_find(s, packet_id) || s->n_inflight >= 65535)
 		return FM_EINVAL;
-	if (grow((void **)&s->inflight, &s->cap_inflight, s->n_inflight + 1, sizeof(*s->inflight)))
+	if (fm_grow((void **)&s->inflight, &s->cap_inflight, s->n_inflight + 1, sizeof(*s->inflight), 4))
 		return FM_ENOMEM;
 	s->inflight[s->n_inflight++] = (struct inflight){
 		.msg = msg_ref(msg), .packet_id = packet_id, .qos = qos, .state = (uint8_t)state,
@@ -274,7 +260,7 @@ bool session_qos2_in_has(const struct session *s, uint16_t packet_id)
 
 int session_qos2_in_add(struct session *s, uint16_t packet_id)
 {
-	if (grow((void **)&s->qos2_in, &s->cap_qos2_in, s->n_qos2_in + 1, sizeof(*s->qos2_in)))
+	if (fm_grow((void **)&s->qos2_in, &s->cap_qos2_in, s->n_qos2_in + 1, sizeof(*s->qos2_in), 4))
 		return FM_ENOMEM;
 	s->qos2_in[s->n_qos2_in++] = packet_id;
 	return FM_OK;

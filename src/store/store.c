@@ -19,6 +19,7 @@
 #include "store/store_db.h"
 
 #include "core/clock.h"
+#include "core/grow.h"
 #include "loop/loop.h"
 
 #include <pthread.h>
@@ -36,7 +37,7 @@ struct store {
 	bool txn_open;            /* batched: a transaction waits for its commit timer */
 	struct loop_timer commit_timer;
 	struct store_batch **taken; /* one drain's batches */
-	size_t n_taken, cap_taken;
+	uint32_t n_taken, cap_taken;
 	_Atomic uint64_t batches, commits, ops, commit_us_total, commit_us_max, errors;
 };
 
@@ -128,14 +129,8 @@ static void apply_batched(struct store *st, struct store_batch **v, size_t n)
 
 static bool take(struct store *st, struct store_batch *b)
 {
-	if (st->n_taken == st->cap_taken) {
-		size_t cap = st->cap_taken ? st->cap_taken * 2 : 64;
-		struct store_batch **v = realloc(st->taken, cap * sizeof(*v));
-		if (!v)
-			return false;
-		st->taken = v;
-		st->cap_taken = cap;
-	}
+	if (fm_grow((void **)&st->taken, &st->cap_taken, st->n_taken + 1, sizeof(*st->taken), 64) != FM_OK)
+		return false;
 	st->taken[st->n_taken++] = b;
 	return true;
 }

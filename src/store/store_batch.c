@@ -5,6 +5,8 @@
  * allocates nothing. */
 #include "store/store.h"
 
+#include "core/grow.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,14 +34,8 @@ void store_batch_reset(struct store_batch *b)
 
 static struct store_op *op_new(struct store_batch *b, enum store_op_type type)
 {
-	if (b->n_ops == b->cap_ops) {
-		uint32_t cap = b->cap_ops ? b->cap_ops * 2 : 32;
-		struct store_op *v = realloc(b->ops, cap * sizeof(*v));
-		if (!v)
-			return NULL;
-		b->ops = v;
-		b->cap_ops = cap;
-	}
+	if (fm_grow((void **)&b->ops, &b->cap_ops, b->n_ops + 1, sizeof(*b->ops), 32) != FM_OK)
+		return NULL;
 	struct store_op *op = &b->ops[b->n_ops];
 	memset(op, 0, sizeof(*op));
 	op->type = (uint8_t)type;
