@@ -43,6 +43,9 @@ void conf_fini(struct conf *c)
 	free(c->persistence_location);
 	free(c->log_file);
 	free(c->pid_file);
+	for (size_t i = 0; i < c->n_notices; i++)
+		free(c->notices[i]);
+	free(c->notices);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -54,6 +57,25 @@ int conf_error(struct conf_parse *px, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	return fm_errbuf_set(px->eb, "%s:%d: %s", px->file, px->line, msg);
+}
+
+int conf_notice(struct conf_parse *px, const char *fmt, ...)
+{
+	char msg[400], *line;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (asprintf(&line, "%s:%d: %s", px->file, px->line, msg) < 0)
+		return conf_error(px, "out of memory");
+	char **v = realloc(px->c->notices, (px->c->n_notices + 1) * sizeof(*v));
+	if (!v) {
+		free(line);
+		return conf_error(px, "out of memory");
+	}
+	v[px->c->n_notices++] = line;
+	px->c->notices = v;
+	return FM_OK;
 }
 
 struct conf_listener *conf_cur_listener(struct conf_parse *px)

@@ -56,6 +56,10 @@ struct conf {
 	char *pid_file;                  /* owned or NULL */
 	uint32_t connect_timeout_s;      /* fleetmq: close sockets without CONNECT; default 10 */
 	uint32_t workers;                /* fleetmq: worker threads; 0 = one per core */
+	/* mosquitto options accepted because what they ask for already holds
+	 * (or cannot apply), each with a line saying so, logged at start */
+	char **notices;                  /* owned "FILE:LINE: ..." strings */
+	size_t n_notices;
 };
 
 /* When the durable store commits and acknowledgements go out (our option

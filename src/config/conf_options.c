@@ -268,6 +268,40 @@ static int opt_durability_interval(struct conf_parse *px, char **args, int n)
 	return parse_u32(px, args[0], args[1], 1, 60000, &px->c->durability_interval_ms);
 }
 
+/* mosquitto snapshots its in-memory state every autosave_interval seconds
+ * (or after so many changes); fleetmq's store writes every change as it
+ * happens, so these are accepted, checked, and change nothing. */
+static int opt_autosave_interval(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	uint32_t v;
+	int rc = parse_u32(px, args[0], args[1], 0, 0x7FFFFFFF, &v);
+	return rc != FM_OK ? rc
+			   : conf_notice(px, "%s has no effect: fleetmq writes every change to its store as it "
+					     "happens (see durability)", args[0]);
+}
+
+static int opt_autosave_on_changes(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	bool v;
+	int rc = parse_bool(px, args[0], args[1], &v);
+	return rc != FM_OK ? rc
+			   : conf_notice(px, "autosave_on_changes has no effect: fleetmq writes every change to "
+					     "its store as it happens (see durability)");
+}
+
+/* mosquitto's own file format is not ours: the store keeps its name, so a
+ * mosquitto.db left in the same directory is neither read nor touched. */
+static int opt_persistence_file(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	if (!*args[1] || strchr(args[1], '/'))
+		return conf_error(px, "option 'persistence_file': '%s' is not a file name", args[1]);
+	return conf_notice(px, "persistence_file '%s' is not used: fleetmq keeps its sqlite store as fleetmq.db "
+			       "in persistence_location and does not read mosquitto's file", args[1]);
+}
+
 static int opt_pid_file(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
@@ -323,6 +357,8 @@ static int opt_log_type(struct conf_parse *px, char **args, int n)
 
 static const struct option options[] = {
 	{"allow_anonymous", 1, 1, opt_allow_anonymous},
+	{"autosave_interval", 1, 1, opt_autosave_interval},
+	{"autosave_on_changes", 1, 1, opt_autosave_on_changes},
 	{"bind_address", 1, 1, opt_bind_address},
 	{"connect_timeout", 1, 1, opt_connect_timeout},
 	{"durability", 1, 1, opt_durability},
@@ -339,6 +375,7 @@ static const struct option options[] = {
 	{"message_size_limit", 1, 1, opt_message_size_limit},
 	{"per_listener_settings", 1, 1, opt_per_listener_settings},
 	{"persistence", 1, 1, opt_persistence},
+	{"persistence_file", 1, 1, opt_persistence_file},
 	{"persistence_location", 1, 1, opt_persistence_location},
 	{"pid_file", 1, 1, opt_pid_file},
 	{"port", 1, 1, opt_port},
@@ -351,8 +388,7 @@ static const struct option options[] = {
 static const char *const not_yet[] = {
 	"acl_file", "address", "addresses", "allow_duplicate_messages",
 	"allow_zero_length_clientid", "auth_opt_", "auth_plugin",
-	"auth_plugin_deny_special_chars", "auto_id_prefix", "autosave_interval",
-	"autosave_on_changes", "bind_interface", "bridge_", "cafile", "capath", "certfile",
+	"auth_plugin_deny_special_chars", "auto_id_prefix", "bind_interface", "bridge_", "cafile", "capath", "certfile",
 	"check_retain_source", "ciphers", "ciphers_tls1.3", "cleansession", "clientid",
 	"clientid_prefixes", "connection", "connection_messages", "crlfile", "dhparamfile",
 	"global_plugin", "global_plugin_opt_", "http_dir", "idle_timeout",
@@ -360,7 +396,7 @@ static const char *const not_yet[] = {
 	"local_password", "local_username", "log_facility", "log_timestamp",
 	"log_timestamp_format", "max_inflight_bytes", "max_packet_size", "max_qos",
 	"memory_limit", "mount_point", "notification_topic", "notifications",
-	"notifications_local_only", "password_file", "persistence_file",
+	"notifications_local_only", "password_file",
 	"persistent_client_expiration", "plugin", "plugin_opt_", "psk_file", "psk_hint",
 	"queue_qos0_messages", "remote_clientid", "remote_password", "remote_username",
 	"require_certificate", "restart_timeout", "round_robin", "set_tcp_nodelay",

@@ -33,6 +33,10 @@ int conf_parse_file(struct conf_parse *px, const char *path);
 /* "FILE:LINE: " + message; returns FM_ECONFIG. */
 int conf_error(struct conf_parse *px, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Record a notice "FILE:LINE: message" for the broker to log at start (an
+ * accepted option that changes nothing). FM_OK, or FM_ECONFIG on ENOMEM. */
+int conf_notice(struct conf_parse *px, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* The listener section we are in, or NULL. */
 struct conf_listener *conf_cur_listener(struct conf_parse *px);
 

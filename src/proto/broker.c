@@ -313,6 +313,8 @@ int broker_init(struct broker *b, struct conf *conf, const char *conf_path, stru
 	int rc = open_log(&b->log, &b->conf, eb);
 	if (rc != FM_OK)
 		return rc;
+	for (size_t i = 0; i < b->conf.n_notices; i++)
+		log_notice(&b->log, "%s", b->conf.notices[i]);
 	if (init_shared(b) != FM_OK || init_workers(b) != FM_OK)
 		return fm_errbuf_set(eb, "out of memory"), FM_ENOMEM;
 	if ((rc = open_store(b, eb)) != FM_OK)

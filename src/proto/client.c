@@ -287,8 +287,9 @@ static void mark_saturated(struct client *c)
  * FM_OUT_LOW the waiting publishers resume. */
 static void flush(struct client *c)
 {
-	while (buf_used(&c->out) > 0) {
-		struct iovec iov = { .iov_base = buf_head(&c->out), .iov_len = buf_used(&c->out) };
+	size_t writable;
+	while ((writable = persist_writable(c, buf_used(&c->out))) > 0) {
+		struct iovec iov = { .iov_base = buf_head(&c->out), .iov_len = writable };
 		ssize_t n = conn_writev(&c->conn, &iov, 1);
 		if (n == FM_EAGAIN)
 			break;

@@ -52,7 +52,8 @@ static void send_inflight(struct worker *w, struct session *s, struct client *c,
 		persist_done(w, s, m, 0);
 		return;
 	}
-	persist_sent(w, s, m, id);
+	if (persist_sent(w, s, m, id))
+		persist_hold_output(c);
 	encode_publish(c, m, qos, id, false);
 }
 

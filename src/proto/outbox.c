@@ -51,6 +51,10 @@ void deliver_batch_release(struct deliver_batch *d)
 
 static void post_batch(struct worker *w, unsigned to)
 {
+	/* store first, also for a batch posted early because it filled: its
+	 * deliveries' queue entries must reach the store before any
+	 * acknowledgement of them from the destination can */
+	persist_flush(w);
 	struct deliver_batch *d = w->outbox[to];
 	w->outbox[to] = NULL;
 	wmsg_post(&w->b->workers[to], &d->h, WMSG_DELIVER);
@@ -62,9 +66,7 @@ static void flush(struct loop *lp, void *arg)
 	(void)lp;
 	struct worker *w = arg;
 	w->outbox_pending = false;
-	/* store first: a queue entry must reach the store before any ack of it
-	 * that a delivery posted below could cause on another worker */
-	persist_flush(w);
+	persist_flush(w); /* even with no deliveries to post */
 	for (unsigned i = 0; i < w->b->n_workers; i++)
 		if (w->outbox[i])
 			post_batch(w, i);

@@ -30,9 +30,18 @@ struct pending_ack {
 	uint8_t type;
 };
 
+/* Output past pos (in the client's bytes_written numbering) waits for
+ * batch ticket: a PUBLISH whose packet id is not on disk yet. */
+struct output_hold {
+	uint64_t ticket;
+	uint32_t pos;
+};
+
 struct client_acks {
 	struct pending_ack *v;       /* ring */
 	uint32_t head, n, cap;
+	struct output_hold *holds;   /* oldest first */
+	uint32_t n_holds, cap_holds;
 	uint32_t batches;            /* batches holding this client as a waiter */
 	uint64_t waits_on;           /* ticket of the newest such batch */
 	uint64_t done_ticket;        /* newest of its batches committed */
@@ -86,7 +95,10 @@ static void lost_op(struct worker *w, int rc, const char *what)
 void persist_flush(struct worker *w)
 {
 	struct persist_batch *pb = w->store_cur;
-	if (!pb || store_batch_empty(&pb->sb))
+	/* a batch without operations still goes if someone waits on it (its
+	 * operations went with an earlier batch, flushed early): the store
+	 * hands it back after that one, in order */
+	if (!pb || (store_batch_empty(&pb->sb) && pb->n_waiters == 0))
 		return;
 	w->store_cur = NULL;
 	store_submit(w->b->store, &pb->sb);
@@ -147,6 +159,26 @@ bool persist_route(struct worker *w, struct msg *m, const struct route_target *t
 	return logged;
 }
 
+struct msg *persist_retained_copy(struct worker *w, const struct session *s, const struct msg *m, uint8_t qos)
+{
+	if (!persist_on(w) || !s->persistent || (qos & 0x03) == 0)
+		return NULL;
+	struct store_batch *b = batch(w);
+	struct msg *copy = b ? msg_new(m->topic, m->topic_len, m->payload, m->payload_len, m->qos, true) : NULL;
+	if (!copy) {
+		lost_op(w, FM_ENOMEM, "a retained delivery");
+		return NULL;
+	}
+	copy->store_id = atomic_fetch_add_explicit(&w->b->next_msg_id, 1, memory_order_relaxed);
+	/* qos keeps DELIVER_RETAIN: after a restart it still goes out as retained */
+	int rc = store_msg_add(b, copy->store_id, copy->topic, copy->topic_len, copy->payload, copy->payload_len,
+			       copy->qos, 0);
+	if (rc == FM_OK)
+		rc = store_ref_add(b, id_of(s), s->id_len, copy->store_id, qos, STORE_REF_QUEUED, 0);
+	lost_op(w, rc, "a retained delivery");
+	return copy;
+}
+
 void persist_retain(struct worker *w, const struct msg *m)
 {
 	if (!persist_on(w))
@@ -168,20 +200,26 @@ static struct store_batch *entry_batch(struct worker *w, const struct session *s
 	return b;
 }
 
-void persist_sent(struct worker *w, const struct session *s, const struct msg *m, uint16_t packet_id)
+/* An entry's progress; true if written (the output must then wait). */
+static bool record_state(struct worker *w, const struct session *s, const struct msg *m,
+			 enum store_ref_state state, uint16_t packet_id)
 {
 	struct store_batch *b = entry_batch(w, s, m);
-	if (b)
-		lost_op(w, store_ref_state(b, id_of(s), s->id_len, m->store_id, STORE_REF_SENT, packet_id),
-			"a delivery state");
+	if (!b)
+		return false;
+	int rc = store_ref_state(b, id_of(s), s->id_len, m->store_id, state, packet_id);
+	lost_op(w, rc, "a delivery state");
+	return rc == FM_OK;
 }
 
-void persist_released(struct worker *w, const struct session *s, const struct msg *m, uint16_t packet_id)
+bool persist_sent(struct worker *w, const struct session *s, const struct msg *m, uint16_t packet_id)
 {
-	struct store_batch *b = entry_batch(w, s, m);
-	if (b)
-		lost_op(w, store_ref_state(b, id_of(s), s->id_len, m->store_id, STORE_REF_RELEASED, packet_id),
-			"a delivery state");
+	return record_state(w, s, m, STORE_REF_SENT, packet_id);
+}
+
+bool persist_released(struct worker *w, const struct session *s, const struct msg *m, uint16_t packet_id)
+{
+	return record_state(w, s, m, STORE_REF_RELEASED, packet_id);
 }
 
 void persist_done(struct worker *w, const struct session *s, const struct msg *m, uint16_t packet_id)
@@ -281,6 +319,18 @@ static bool add_waiter(struct persist_batch *pb, struct client *c)
 	return true;
 }
 
+/* Make c a waiter on the current batch (once per batch). */
+static bool wait_for_current(struct client *c, struct client_acks *a, struct persist_batch *pb)
+{
+	if (a->waits_on == pb->ticket)
+		return true;
+	if (!add_waiter(pb, c))
+		return false;
+	a->waits_on = pb->ticket;
+	a->batches++;
+	return true;
+}
+
 /* Send what no longer waits, oldest first. */
 static void release_ready(struct client *c)
 {
@@ -305,18 +355,46 @@ void persist_ack(struct client *c, uint8_t type, uint16_t packet_id, bool after_
 	struct client_acks *a = acks_of(c);
 	struct persist_batch *pb = after_commit ? current(c->w) : NULL;
 	uint64_t ticket = pb ? pb->ticket : 0;
-	if (!a || (after_commit && !pb) || !acks_push(a, (struct pending_ack){ ticket, packet_id, type })) {
+	if (!a || (after_commit && !pb) || !acks_push(a, (struct pending_ack){ ticket, packet_id, type }) ||
+	    (pb && !wait_for_current(c, a, pb)))
 		client_close(c, "out of memory holding an acknowledgement");
+}
+
+void persist_hold_output(struct client *c)
+{
+	if (!c->w->b->store_acks_wait)
+		return;
+	struct client_acks *a = acks_of(c);
+	struct persist_batch *pb = current(c->w);
+	uint32_t pos = c->bytes_written + (uint32_t)buf_used(&c->out);
+	if (!a || !pb || fm_grow((void **)&a->holds, &a->cap_holds, a->n_holds + 1, sizeof(*a->holds), 4) != FM_OK ||
+	    !wait_for_current(c, a, pb)) {
+		client_close(c, "out of memory holding output for the store");
 		return;
 	}
-	if (pb && a->waits_on != ticket) {
-		if (!add_waiter(pb, c)) {
-			client_close(c, "out of memory holding an acknowledgement");
-			return;
-		}
-		a->waits_on = ticket;
-		a->batches++;
-	}
+	a->holds[a->n_holds++] = (struct output_hold){ .ticket = pb->ticket, .pos = pos };
+}
+
+size_t persist_writable(const struct client *c, size_t used)
+{
+	const struct client_acks *a = c->acks;
+	if (!a || a->n_holds == 0)
+		return used;
+	size_t free_part = (uint32_t)(a->holds[0].pos - c->bytes_written); /* wraps like bytes_written */
+	return free_part < used ? free_part : used;
+}
+
+/* Holds whose batch committed are lifted: their output may go. */
+static void release_holds(struct client *c, struct client_acks *a)
+{
+	uint32_t k = 0;
+	while (k < a->n_holds && a->holds[k].ticket <= a->done_ticket)
+		k++;
+	if (k == 0)
+		return;
+	memmove(a->holds, a->holds + k, (a->n_holds - k) * sizeof(*a->holds));
+	a->n_holds -= k;
+	client_mark_dirty(c);
 }
 
 bool persist_client_closing(struct client *c)
@@ -325,6 +403,7 @@ bool persist_client_closing(struct client *c)
 	if (!a)
 		return false;
 	a->n = 0; /* never sent: the publisher resends after reconnecting */
+	a->n_holds = 0;
 	a->closing = true;
 	return a->batches > 0;
 }
@@ -333,6 +412,7 @@ void persist_client_free(struct client *c)
 {
 	if (c->acks) {
 		free(c->acks->v);
+		free(c->acks->holds);
 		free(c->acks);
 		c->acks = NULL;
 	}
@@ -354,6 +434,7 @@ static void batch_came_back(struct worker *w, struct persist_batch *pb, struct c
 	if (pb->ticket > a->done_ticket)
 		a->done_ticket = pb->ticket;
 	release_ready(c);
+	release_holds(c, a);
 	(void)w;
 }
 

@@ -34,12 +34,22 @@ static inline bool persist_on(const struct worker *w) { return w->b->store != NU
  * QoS 1/2. True if anything was written, i.e. the publisher's
  * acknowledgement must wait for the commit. */
 bool persist_route(struct worker *w, struct msg *m, const struct route_target *targets, uint32_t n);
+/* A retained message m about to be delivered to s at qos (| DELIVER_RETAIN)
+ * because s subscribed: for a persistent session at QoS 1/2, a logged copy
+ * to deliver instead (the caller's reference), so the delivery survives a
+ * crash like any other; else NULL (deliver m). */
+struct msg *persist_retained_copy(struct worker *w, const struct session *s, const struct msg *m, uint8_t qos);
 /* A retained message set or (empty payload) cleared. */
 void persist_retain(struct worker *w, const struct msg *m);
 
 /* A queue entry of persistent session s progresses (home worker). */
-void persist_sent(struct worker *w, const struct session *s, const struct msg *m, uint16_t packet_id);
-void persist_released(struct worker *w, const struct session *s, const struct msg *m, uint16_t packet_id);
+/* True if an entry's progress was written (a logged message to a
+ * persistent session): the PUBLISH must then wait (persist_hold_output). */
+bool persist_sent(struct worker *w, const struct session *s, const struct msg *m, uint16_t packet_id);
+/* The same for PUBREC received: the PUBREL must wait too (a PUBREL that
+ * left before a crash would let the receiver forget the id, and the
+ * PUBLISH resent after recovery would look new to it). */
+bool persist_released(struct worker *w, const struct session *s, const struct msg *m, uint16_t packet_id);
 /* Acknowledged (packet_id) or dropped before sending (packet_id 0). */
 void persist_done(struct worker *w, const struct session *s, const struct msg *m, uint16_t packet_id);
 
@@ -52,6 +62,15 @@ void persist_qos2_in(struct worker *w, const struct session *s, uint16_t packet_
 /* Acknowledge a publisher's PUBLISH: now, or after the current batch
  * commits (after_commit), or behind acknowledgements still waiting. */
 void persist_ack(struct client *c, uint8_t type, uint16_t packet_id, bool after_commit);
+
+/* A PUBLISH (or PUBREL) to c whose state the current batch records is about to be
+ * encoded: with durability full, no byte from here on leaves before that
+ * batch commits, so after a crash the message comes again with the same
+ * id and DUP, never as a new one [MQTT-4.3.3 exactly once, MQTT-4.4.0-1].
+ * Later output waits behind it, keeping order. */
+void persist_hold_output(struct client *c);
+/* Of used bytes of c's output, how many may be written now. */
+size_t persist_writable(const struct client *c, size_t used);
 
 /* The iteration ends: hand the current batch to the store. */
 void persist_flush(struct worker *w);

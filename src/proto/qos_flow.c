@@ -36,7 +36,8 @@ static void on_pubrec(struct client *c, const struct mqtt_ack *a)
 	if (!in || in->state == INFLIGHT_WAIT_PUBACK)
 		return;
 	in->state = INFLIGHT_WAIT_PUBCOMP;
-	persist_released(c->w, c->session, in->msg, a->packet_id);
+	if (persist_released(c->w, c->session, in->msg, a->packet_id))
+		persist_hold_output(c);
 	send_ack(c, MQTT_PUBREL, a->packet_id); /* [MQTT-4.3.3-2] */
 }
 

@@ -147,8 +147,9 @@ static int on_queued(void *arg, const char *id, size_t len, uint64_t msg_id, uin
 		r->queued++;
 		return session_queue_push(s, m, qos, &unlimited);
 	}
+	/* qos may carry DELIVER_RETAIN (a retained delivery): kept for the resend */
 	enum inflight_state st = state == STORE_REF_RELEASED ? INFLIGHT_WAIT_PUBCOMP
-				 : qos == 1		     ? INFLIGHT_WAIT_PUBACK
+				 : (qos & 0x03) == 1	     ? INFLIGHT_WAIT_PUBACK
 							     : INFLIGHT_WAIT_PUBREC;
 	r->inflight++;
 	return session_inflight_restore(s, m, qos, packet_id, st);

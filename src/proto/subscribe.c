@@ -21,8 +21,10 @@ static void send_retained(void *arg, void *value)
 {
 	struct retained_ctx *rc = arg;
 	struct msg *m = value;
-	uint8_t qos = m->qos < rc->granted ? m->qos : rc->granted;
-	deliver_msg(rc->w, rc->s, m, qos | DELIVER_RETAIN);
+	uint8_t qos = (m->qos < rc->granted ? m->qos : rc->granted) | DELIVER_RETAIN;
+	struct msg *logged = persist_retained_copy(rc->w, rc->s, m, qos);
+	deliver_msg(rc->w, rc->s, logged ? logged : m, qos);
+	msg_unref(logged);
 }
 
 /* Subscribe one filter; returns the SUBACK code for it. */

@@ -123,8 +123,23 @@ static void apply_batched(struct store *st, struct store_batch **v, size_t n)
 		st->txn_open = true;
 		loop_timer_start(st->loop, &st->commit_timer, st->opts.batched_interval_ms);
 	}
-	for (size_t i = 0; i < n; i++)
-		finish(st, v[i], store_db_apply_atomic(&st->db, v[i]) == FM_OK ? FM_OK : FM_ESTORE);
+	for (size_t i = 0; i < n; i++) {
+		int rc = store_db_apply_atomic(&st->db, v[i]) == FM_OK ? FM_OK : FM_ESTORE;
+		if (!store_db_in_transaction(&st->db)) {
+			/* sqlite rolled the whole transaction back (disk full, I/O
+			 * error): what this interval acknowledged is lost, the price
+			 * of batched; say so and start a new transaction */
+			st->txn_open = false;
+			loop_timer_stop(st->loop, &st->commit_timer);
+			atomic_fetch_add_explicit(&st->errors, 1, memory_order_relaxed);
+			rc = FM_ESTORE;
+		}
+		finish(st, v[i], rc);
+		if (!st->txn_open && i + 1 < n) {
+			apply_batched(st, v + i + 1, n - i - 1);
+			return;
+		}
+	}
 }
 
 static bool take(struct store *st, struct store_batch *b)

@@ -79,6 +79,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_QOS2_DEL] = "DELETE FROM qos2_in WHERE client_id = ?1 AND packet_id = ?2",
 };
 
+bool store_db_in_transaction(const struct store_db *d)
+{
+	return d->db && !sqlite3_get_autocommit(d->db);
+}
+
 const char *store_db_error(const struct store_db *d)
 {
 	return d->db ? sqlite3_errmsg(d->db) : "no database";
@@ -227,6 +232,12 @@ int store_db_open(struct store_db *d, const char *dir, enum store_durability dur
 		return rc;
 	if ((size_t)snprintf(d->path, sizeof(d->path), "%s/fleetmq.db", dir) >= sizeof(d->path))
 		return fm_errbuf_set(eb, "store directory path too long: %s", dir), FM_ESTORE;
+	/* sqlite would fall back to reading a file it cannot write and fail
+	 * later with a vaguer error */
+	if (access(d->path, F_OK) == 0 && access(d->path, R_OK | W_OK) != 0) {
+		fm_errbuf_set(eb, "store %s: not writable: %s", d->path, strerror(errno));
+		return FM_ESTORE;
+	}
 	if (sqlite3_open_v2(d->path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK)
 		return fail(d, eb, "cannot be opened");

@@ -43,6 +43,9 @@ int store_db_apply(struct store_db *d, const struct store_batch *b);
  * failing batch leaves no trace in it. */
 int store_db_apply_atomic(struct store_db *d, const struct store_batch *b);
 const char *store_db_error(const struct store_db *d);
+/* Whether a transaction is open (sqlite ends one by itself on some errors,
+ * e.g. a full disk). */
+bool store_db_in_transaction(const struct store_db *d);
 
 int store_db_load(struct store_db *d, const struct store_loader *l, uint64_t *max_msg_id, struct fm_errbuf *eb);
 

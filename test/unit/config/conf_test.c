@@ -301,7 +301,7 @@ Test(conf, unsupported_mosquitto_options_are_refused_clearly)
 {
 	static const char *const names[] = {
 		"password_file", "acl_file", "cafile", "certfile", "keyfile", "connection",
-		"autosave_interval", "sys_interval", "plugin", "auth_plugin", "persistence_file",
+		"persistent_client_expiration", "sys_interval", "plugin", "auth_plugin", "queue_qos0_messages",
 		"max_packet_size", "bridge_protocol_version", "auth_opt_backend", "plugin_opt_x",
 		"require_certificate", "tls_version", "psk_file", "max_inflight_bytes", "user",
 	};
@@ -311,6 +311,37 @@ Test(conf, unsupported_mosquitto_options_are_refused_clearly)
 		snprintf(what, sizeof(what), "option '%s' is not supported yet", names[i]);
 		expect_error(text, "test.conf:2: ", what);
 	}
+}
+
+Test(conf, durability_and_its_interval)
+{
+	cr_assert_eq(c.durability, CONF_DURABILITY_FULL, "full by default");
+	cr_assert_eq(c.durability_interval_ms, 100);
+	expect_ok("durability batched\ndurability_interval 250\n");
+	cr_assert_eq(c.durability, CONF_DURABILITY_BATCHED);
+	cr_assert_eq(c.durability_interval_ms, 250);
+	expect_ok("durability memory\n");
+	cr_assert_eq(c.durability, CONF_DURABILITY_MEMORY);
+	expect_error("durability fast\n", "test.conf:1: ", "'fast' is not full, batched or memory");
+	expect_error("\ndurability_interval 0\n", "test.conf:2: ", "option 'durability_interval'");
+	expect_error("durability_interval 60001\n", "test.conf:1: ", "option 'durability_interval'");
+}
+
+/* mosquitto's snapshot options are accepted (an existing mosquitto.conf
+ * loads unchanged) and each leaves a notice naming file and line, since
+ * fleetmq writes every change as it happens. */
+Test(conf, mosquitto_autosave_and_persistence_file_are_accepted_with_a_notice)
+{
+	expect_ok("persistence true\nautosave_interval 1800\nautosave_on_changes false\n"
+		  "persistence_file mosquitto.db\n");
+	cr_assert_eq(c.n_notices, 3);
+	cr_assert(strstr(c.notices[0], "test.conf:2: autosave_interval has no effect"), "%s", c.notices[0]);
+	cr_assert(strstr(c.notices[1], "test.conf:3: autosave_on_changes has no effect"), "%s", c.notices[1]);
+	cr_assert(strstr(c.notices[2], "test.conf:4: persistence_file 'mosquitto.db' is not used"), "%s",
+		  c.notices[2]);
+	expect_error("autosave_interval soon\n", "test.conf:1: ", "option 'autosave_interval'");
+	expect_error("autosave_on_changes maybe\n", "test.conf:1: ", "option 'autosave_on_changes'");
+	expect_error("persistence_file /var/lib/x.db\n", "test.conf:1: ", "is not a file name");
 }
 
 Test(conf, bad_integers_name_file_line_and_option)
@@ -362,7 +393,8 @@ Test(conf, missing_values)
 		"max_connections", "allow_anonymous", "max_inflight_messages", "max_queued_messages",
 		"max_queued_bytes", "message_size_limit", "max_keepalive", "retain_available",
 		"persistence", "persistence_location", "log_dest", "log_type", "include_dir",
-		"pid_file", "connect_timeout", "workers",
+		"pid_file", "connect_timeout", "workers", "durability", "durability_interval",
+		"autosave_interval", "autosave_on_changes", "persistence_file",
 	};
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
 		char text[128], what[128];
@@ -782,7 +814,8 @@ Test(conf, shipped_config_file_says_which_options_sighup_reloads)
 		{"listener", false}, {"port", false}, {"bind_address", false}, {"protocol", false},
 		{"per_listener_settings", false}, {"persistence", false},
 		{"persistence_location", false}, {"log_dest", false}, {"pid_file", false},
-		{"workers", false},
+		{"workers", false}, {"durability", false}, {"durability_interval", false},
+		{"autosave_interval", false}, {"autosave_on_changes", false}, {"persistence_file", false},
 	};
 	char path[PATH_MAX + 64];
 	shipped_conf_path(path, sizeof(path));

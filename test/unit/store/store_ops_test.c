@@ -211,7 +211,7 @@ Test(store_ops, message_shared_by_two_sessions_goes_with_the_second_ack)
 	cr_assert_eq(store_ref_state(&b, S("c2"), 1, STORE_REF_SENT, 22), FM_OK);
 	apply_ok(st, &b);
 
-	ref_del_sent(&b, "c1", 1, 11); /* c1's PUBACK */
+	cr_assert_eq(store_ref_del(&b, S("c1"), 1, 11), FM_OK); /* c1's PUBACK */
 	apply_and_reload();
 	cr_assert_not_null(rec_message(&ld, 1), "c2 still holds the message");
 	const struct rec *q[2];
@@ -221,7 +221,7 @@ Test(store_ops, message_shared_by_two_sessions_goes_with_the_second_ack)
 	cr_assert_eq(db_int("SELECT refs FROM messages WHERE id = 1"), 1);
 
 	st = open_store(STORE_FULL, 0);
-	ref_del_sent(&b, "c2", 1, 22); /* c2's PUBACK */
+	cr_assert_eq(store_ref_del(&b, S("c2"), 1, 22), FM_OK); /* c2's PUBACK */
 	apply_and_reload();
 	cr_assert_null(rec_message(&ld, 1));
 	cr_assert_eq(rec_count(&ld, REC_QUEUED), 0);
@@ -294,7 +294,7 @@ Test(store_ops, ref_del_with_a_packet_id_removes_the_entry_sent_with_it)
 	msg_for(1, (const char *[]){ "c1", "c1" }, 2);
 	cr_assert_eq(store_ref_state(&b, S("c1"), 1, STORE_REF_SENT, 5), FM_OK);
 	cr_assert_eq(store_ref_state(&b, S("c1"), 1, STORE_REF_SENT, 6), FM_OK);
-	ref_del_sent(&b, "c1", 1, 6); /* PUBACK of the second send */
+	cr_assert_eq(store_ref_del(&b, S("c1"), 1, 6), FM_OK); /* PUBACK of the second send */
 	apply_and_reload();
 	const struct rec *q[2];
 	cr_assert_eq(rec_queue(&ld, "c1", q, 2), 1);
@@ -302,7 +302,7 @@ Test(store_ops, ref_del_with_a_packet_id_removes_the_entry_sent_with_it)
 	cr_assert_not_null(rec_message(&ld, 1), "one entry still holds it");
 
 	st = open_store(STORE_FULL, 0);
-	ref_del_sent(&b, "c1", 1, 5);
+	cr_assert_eq(store_ref_del(&b, S("c1"), 1, 5), FM_OK);
 	apply_and_reload();
 	cr_assert_eq(rec_count(&ld, REC_QUEUED), 0);
 	cr_assert_eq(count_rows("SELECT count(*) FROM messages"), 0);
@@ -323,18 +323,30 @@ Test(store_ops, ref_del_without_a_packet_id_removes_the_oldest_unsent_entry)
 	cr_assert_eq(count_rows("SELECT refs FROM messages WHERE id = 1"), 2);
 }
 
-/* The QoS 1 life of an entry using only the public builders: queued, sent
- * with a packet id, acknowledged. The ack must remove the entry and, as it
- * was the last reference, the message. */
-Test(store_ops, ack_of_a_sent_entry_built_with_store_ref_del_removes_it)
+/* The QoS 2 life of an entry, each step a batch of its own as the broker
+ * writes them: queued, sent (PUBLISH 9), released (PUBREC 9, PUBREL sent),
+ * completed (PUBCOMP 9). A restart at each step sees that step. */
+Test(store_ops, qos2_entry_goes_through_sent_and_released_to_gone)
 {
 	msg_for(1, (const char *[]){ "c1" }, 1);
-	cr_assert_eq(store_ref_state(&b, S("c1"), 1, STORE_REF_SENT, 9), FM_OK);
 	apply_ok(st, &b);
-	cr_assert_eq(store_ref_del(&b, S("c1"), 1, 9), FM_OK); /* PUBACK 9 */
+	cr_assert_eq(store_ref_state(&b, S("c1"), 1, STORE_REF_SENT, 9), FM_OK);
 	apply_and_reload();
-	cr_assert_eq(rec_count(&ld, REC_QUEUED), 0, "the acknowledged entry is still queued after a restart");
-	cr_assert_null(rec_message(&ld, 1), "the acknowledged message is still loaded");
+	const struct rec *q[1];
+	cr_assert_eq(rec_queue(&ld, "c1", q, 1), 1);
+	assert_entry(q[0], 1, STORE_REF_SENT, 9);
+
+	st = open_store(STORE_FULL, 0);
+	cr_assert_eq(store_ref_state(&b, S("c1"), 1, STORE_REF_RELEASED, 9), FM_OK);
+	apply_and_reload();
+	cr_assert_eq(rec_queue(&ld, "c1", q, 1), 1);
+	assert_entry(q[0], 1, STORE_REF_RELEASED, 9);
+
+	st = open_store(STORE_FULL, 0);
+	cr_assert_eq(store_ref_del(&b, S("c1"), 1, 9), FM_OK);
+	apply_and_reload();
+	cr_assert_eq(rec_count(&ld, REC_QUEUED), 0, "the completed entry is still queued after a restart");
+	cr_assert_null(rec_message(&ld, 1), "the completed message is still loaded");
 }
 
 Test(store_ops, ref_changes_for_entries_that_do_not_exist_change_nothing)
@@ -346,7 +358,7 @@ Test(store_ops, ref_changes_for_entries_that_do_not_exist_change_nothing)
 	cr_assert_eq(store_ref_state(&b, S("c1"), 99, STORE_REF_SENT, 3), FM_OK);
 	cr_assert_eq(store_ref_state(&b, S("c1"), 1, STORE_REF_RELEASED, 77), FM_OK);
 	cr_assert_eq(store_ref_del(&b, S("gone"), 1, 0), FM_OK);
-	ref_del_sent(&b, "c1", 1, 77);
+	cr_assert_eq(store_ref_del(&b, S("c1"), 1, 77), FM_OK);
 	apply_and_reload();
 	const struct rec *q[1];
 	cr_assert_eq(rec_queue(&ld, "c1", q, 1), 1);

@@ -72,11 +72,6 @@ void apply_ok(struct store *st, struct store_batch *b)
 	store_batch_reset(b);
 }
 
-void ref_del_sent(struct store_batch *b, const char *client_id, uint64_t msg_id, uint16_t packet_id)
-{
-	cr_assert_eq(store_ref_del(b, S(client_id), msg_id, packet_id), FM_OK);
-}
-
 /* --- batches driven through the store thread ------------------------------- */
 
 void waiter_init(struct waiter *w)
@@ -376,6 +371,7 @@ void file_assert_same(const char *path, const uint8_t *want, size_t len)
 	size_t i = 0;
 	while (i < len && got[i] == want[i])
 		i++;
+	int was = i < len ? want[i] : -1, now = i < len ? got[i] : -1;
 	free(got);
-	cr_assert_eq(i, len, "%s changed at byte %zu", path, i);
+	cr_assert_eq(i, len, "%s changed at byte %zu (was 0x%02x, now 0x%02x)", path, i, was, now);
 }

@@ -41,10 +41,6 @@ int try_open(const char *dir, struct fm_errbuf *eb);
 void done_nothing(struct store_batch *b);
 /* store_apply_now(b), assert it succeeded, and empty b for the next use. */
 void apply_ok(struct store *st, struct store_batch *b);
-/* A STORE_REF_DEL for the entry sent with packet_id. store_ref_del() takes
- * no packet id, so the op it appends gets one set afterwards (the op array
- * is public); the database side does honour it. */
-void ref_del_sent(struct store_batch *b, const char *client_id, uint64_t msg_id, uint16_t packet_id);
 
 /* --- batches driven through the store thread ------------------------------- */
 
