@@ -47,6 +47,7 @@ struct conf {
 	bool retain_available;           /* default true */
 	bool persistence;                /* default true (fleetmq: sqlite store) */
 	char *persistence_location;      /* default "./data"; owned */
+	uint64_t persistent_client_expiration_s; /* offline persistent sessions end after this; 0 = never */
 	uint8_t durability;              /* fleetmq: enum conf_durability; default full */
 	uint32_t durability_interval_ms; /* fleetmq: batched commits at most this far apart; default 100 */
 	unsigned log_types;              /* enum log_type mask; default LOG_T_DEFAULT */

@@ -245,6 +245,33 @@ static int opt_persistence_location(struct conf_parse *px, char **args, int n)
 	return set_string(px, &px->c->persistence_location, args[1]);
 }
 
+/* mosquitto's duration: an integer and a unit, h d w m y (hour, day, week,
+ * month of 30 days, year of 365); fleetmq also takes s (seconds). */
+static int opt_persistent_client_expiration(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	static const struct { char unit; uint64_t seconds; } units[] = {
+		{'s', 1}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}, {'m', 30 * 86400}, {'y', 365 * 86400},
+	};
+	const char *v = args[1];
+	size_t len = strlen(v);
+	char number[32];
+	if (len < 2 || len >= sizeof(number))
+		return conf_error(px, "option '%s': '%s' is not a number followed by s, h, d, w, m or y", args[0], v);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (v[len - 1] != units[i].unit)
+			continue;
+		memcpy(number, v, len - 1);
+		number[len - 1] = '\0';
+		uint64_t count;
+		int rc = parse_u64(px, args[0], number, 1, UINT64_MAX / 1000 / units[i].seconds, &count);
+		if (rc == FM_OK)
+			px->c->persistent_client_expiration_s = count * units[i].seconds;
+		return rc;
+	}
+	return conf_error(px, "option '%s': '%s' is not a number followed by s, h, d, w, m or y", args[0], v);
+}
+
 static int opt_durability(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
@@ -376,6 +403,7 @@ static const struct option options[] = {
 	{"per_listener_settings", 1, 1, opt_per_listener_settings},
 	{"persistence", 1, 1, opt_persistence},
 	{"persistence_file", 1, 1, opt_persistence_file},
+	{"persistent_client_expiration", 1, 1, opt_persistent_client_expiration},
 	{"persistence_location", 1, 1, opt_persistence_location},
 	{"pid_file", 1, 1, opt_pid_file},
 	{"port", 1, 1, opt_port},
@@ -397,7 +425,7 @@ static const char *const not_yet[] = {
 	"log_timestamp_format", "max_inflight_bytes", "max_packet_size", "max_qos",
 	"memory_limit", "mount_point", "notification_topic", "notifications",
 	"notifications_local_only", "password_file",
-	"persistent_client_expiration", "plugin", "plugin_opt_", "psk_file", "psk_hint",
+	"plugin", "plugin_opt_", "psk_file", "psk_hint",
 	"queue_qos0_messages", "remote_clientid", "remote_password", "remote_username",
 	"require_certificate", "restart_timeout", "round_robin", "set_tcp_nodelay",
 	"socket_domain", "start_type", "sys_interval", "threshold", "tls_engine",

@@ -33,6 +33,7 @@ struct worker_limits broker_limits(const struct broker *b)
 		.connect_timeout_s = c->connect_timeout_s,
 		.max_keepalive = c->max_keepalive,
 		.retain_available = c->retain_available,
+		.session_expiry_s = c->persistent_client_expiration_s,
 	};
 }
 

@@ -91,6 +91,7 @@ struct worker_limits {
 	uint32_t connect_timeout_s;
 	uint16_t max_keepalive;
 	bool retain_available;
+	uint64_t session_expiry_s;  /* persistent_client_expiration; 0 = never */
 };
 
 struct worker {

@@ -50,7 +50,6 @@ int client_accept(struct worker *w, struct listener_rt *l, int fd, const struct 
 	c->listener = l;
 	conn_tcp_init(&c->conn, fd);
 	c->conn.peer = *peer;
-	c->id_for_log = "?";
 	list_init(&c->dirty_link);
 	list_init(&c->waiters);
 	list_init(&c->wait_link);
@@ -466,7 +465,7 @@ static void on_stall_timer(struct loop *lp, struct loop_timer *t)
 	} else if (queue_saturated(c)) {
 		if (c->acks_received == c->stall->ack_mark) {
 			c->lagging = true;
-			log_info(&c->w->b->log, "client %s acknowledges nothing: its queue limit applies", c->id_for_log);
+			log_info(&c->w->b->log, "client %s acknowledges nothing: its queue limit applies", client_log_id(c));
 			unwatch_stall(c);
 			wake_waiters(c);
 			return;
@@ -506,7 +505,7 @@ void client_close(struct client *c, const char *reason)
 		flush(c);
 	char peer[NET_ADDR_STRLEN];
 	if (was_active || c->session)
-		log_notice(&b->log, "client %s (%s) disconnected: %s", c->id_for_log,
+		log_notice(&b->log, "client %s (%s) disconnected: %s", client_log_id(c),
 			   net_addr_format(&c->conn.peer, peer, sizeof(peer)), reason);
 	else
 		log_info(&b->log, "connection from %s closed: %s",

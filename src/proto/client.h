@@ -33,7 +33,6 @@ struct client {
 	struct session *session;  /* attached session, NULL before CONNECT */
 	struct client_stall *stall; /* while saturated only: the stuck-consumer watch */
 	struct client_acks *acks; /* acknowledgements waiting for the store (persist.c), lazily */
-	const char *id_for_log;   /* client id once known, else "?" */
 	struct conn conn;
 	struct loop_io io;        /* registration with the worker's loop */
 	struct buf in;            /* bytes of an incomplete packet */
@@ -55,6 +54,12 @@ struct client {
 	bool will_on_close;       /* publish the will if we close (not after DISCONNECT) */
 	bool lagging;             /* holds a full queue without acking: no backpressure for it */
 };
+
+/* The client id for log lines: its session's, or "?" before CONNECT. */
+static inline const char *client_log_id(const struct client *c)
+{
+	return c->session ? c->session->client_id : "?";
+}
 
 /* Take over an accepted socket. FM_OK or an fm_err (fd closed on error). */
 int client_accept(struct worker *w, struct listener_rt *l, int fd, const struct net_addr *peer);

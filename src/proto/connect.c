@@ -8,6 +8,7 @@
  * A session homed on another worker is not touched from here: the CONNECT
  * asks that worker for it (worker.h, TAKEOVER) and is run again when the
  * session has been handed over. */
+#include "proto/expiry.h"
 #include "proto/persist.h"
 #include "proto/proto.h"
 #include "proto/worker.h"
@@ -77,9 +78,10 @@ static void unsubscribe_all(struct broker *b, struct session *s)
 /* End a session (home worker only): out of the router, so no new delivery
  * can find it, out of the table, marked dead for deliveries already in
  * flight, and the table's reference dropped. */
-static void session_end(struct worker *w, struct session *s)
+void proto_session_end(struct worker *w, struct session *s)
 {
 	struct broker *b = w->b;
+	session_expiry_stop(w, s);
 	persist_session_del(w, s);
 	unsubscribe_all(b, s);
 	pthread_mutex_lock(&b->sessions_lock);
@@ -111,7 +113,9 @@ void proto_session_detach(struct client *c)
 	else
 		session_will_set(s, NULL); /* [MQTT-3.1.2-10] */
 	if (!s->persistent)
-		session_end(c->w, s); /* [MQTT-3.1.2-6] */
+		proto_session_end(c->w, s); /* [MQTT-3.1.2-6] */
+	else
+		session_expiry_start(c->w, s);
 }
 
 /* The session with this id, with a reference for the caller, or NULL. */
@@ -153,6 +157,7 @@ static int insert_new(struct client *c, bool persistent, const char *id, size_t 
  * again: routing workers read it. */
 static void adopt(struct client *c, struct session *s)
 {
+	session_expiry_clear(c->w, s);
 	s->owner = c;
 	c->session = s;
 	session_unref(s); /* the lookup's reference; the table keeps its own */
@@ -191,7 +196,7 @@ static int attach_session(struct client *c, const struct mqtt_connect *ct,
 		if (s->owner)
 			client_close(s->owner, "session taken over by a new connection");
 		if (!atomic_load(&s->dead) && ct->clean_start)
-			session_end(c->w, s); /* [MQTT-3.1.2-6] */
+			proto_session_end(c->w, s); /* [MQTT-3.1.2-6] */
 		if (atomic_load(&s->dead)) {
 			session_unref(s);
 			continue;
@@ -254,7 +259,6 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 		*why = "out of memory";
 		return FM_ENOMEM;
 	}
-	c->id_for_log = c->session->client_id;
 	c->keepalive_s = ct.keepalive_s;
 	c->state = CLIENT_ACTIVE;
 	c->will_on_close = true;
@@ -263,7 +267,7 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 	send_connack(c, present, MQTT_CONNACK_ACCEPTED); /* [MQTT-3.2.0-1] */
 	char peer[NET_ADDR_STRLEN];
 	log_notice(&c->w->b->log, "client %s connected from %s (v%u, clean %d, keepalive %u%s)",
-		   c->id_for_log, net_addr_format(&c->conn.peer, peer, sizeof(peer)), ct.version,
+		   client_log_id(c), net_addr_format(&c->conn.peer, peer, sizeof(peer)), ct.version,
 		   ct.clean_start, ct.keepalive_s,
 		   present ? ", session resumed" : "");
 	if (present)

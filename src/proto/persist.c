@@ -3,6 +3,7 @@
 
 #include "core/grow.h"
 #include "proto/client.h"
+#include "proto/expiry.h"
 #include "proto/worker.h"
 #include "proto/worker_msg.h"
 #include "mqtt/codec.h"
@@ -243,7 +244,7 @@ void persist_session_put(struct worker *w, const struct session *s)
 {
 	struct store_batch *b = session_batch(w, s);
 	if (b)
-		lost_op(w, store_session_put(b, id_of(s), s->id_len, 0), "a session");
+		lost_op(w, store_session_put(b, id_of(s), s->id_len, session_expiry_at_ms(s)), "a session");
 }
 
 void persist_session_del(struct worker *w, const struct session *s)

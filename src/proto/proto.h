@@ -47,6 +47,9 @@ void deliver_resume(struct worker *w, struct session *s);
 
 /* --- sessions (connect.c) ------------------------------------------------ */
 
+/* End a session (home worker only): out of the router and the table,
+ * marked dead, deleted from the store. */
+void proto_session_end(struct worker *w, struct session *s);
 /* Detach c from its session at close: publish the will when due, discard a
  * clean session, keep a persistent one offline. */
 void proto_session_detach(struct client *c);

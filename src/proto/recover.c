@@ -8,6 +8,7 @@
 #include "proto/recover.h"
 
 #include "core/clock.h"
+#include "proto/expiry.h"
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -23,6 +24,8 @@ struct recovery {
 	struct broker *b;
 	struct msg_map msgs;
 	unsigned next_home;
+	uint64_t now_wall_ms;
+	struct store_batch expired;   /* sessions whose deadline passed while we were down */
 	size_t sessions, subscriptions, queued, inflight, retained, skipped;
 };
 
@@ -98,9 +101,10 @@ static int on_message(void *arg, uint64_t msg_id, const char *topic, size_t topi
 
 static int on_session(void *arg, const char *id, size_t len, uint64_t expires_at_ms)
 {
-	(void)expires_at_ms; /* 3.1.1 sessions do not expire; 5.0 brings expiry */
 	struct recovery *r = arg;
 	struct broker *b = r->b;
+	if (expires_at_ms && expires_at_ms <= r->now_wall_ms)
+		return store_session_del(&r->expired, id, len); /* its entries are skipped below */
 	struct worker *home = &b->workers[r->next_home++ % b->n_workers];
 	struct session *s = session_new(id, len, true, home);
 	if (!s)
@@ -110,6 +114,13 @@ static int on_session(void *arg, const char *id, size_t len, uint64_t expires_at
 		session_free(s);
 		return rc;
 	}
+	/* no deadline stored: it was online when last written, so its client
+	 * has been away since the restart at most; its clock starts now */
+	uint64_t expiry_s = home->lim.session_expiry_s;
+	if (!expires_at_ms && expiry_s)
+		expires_at_ms = r->now_wall_ms + expiry_s * 1000;
+	if (expires_at_ms)
+		session_expiry_restore(home, s, (uint32_t)(expires_at_ms / 1000), r->now_wall_ms);
 	r->sessions++;
 	return FM_OK;
 }
@@ -139,7 +150,7 @@ static int on_queued(void *arg, const char *id, size_t len, uint64_t msg_id, uin
 	struct session *s = session_table_get(r->b->sessions, id, len);
 	struct msg *m = map_get(&r->msgs, msg_id);
 	if (!s || !m) {
-		r->skipped++; /* an entry for a session that ended as it was written */
+		r->skipped++; /* its session expired, or ended as the entry was written */
 		return FM_OK;
 	}
 	if (state == STORE_REF_QUEUED) {
@@ -177,9 +188,26 @@ static int on_retained(void *arg, const char *topic, size_t topic_len, const voi
 	return rc;
 }
 
+static void applied(struct store_batch *b) { (void)b; }
+
+/* Sessions that expired while the broker was down go from the store now. */
+static int delete_expired(struct broker *b, struct recovery *r, struct fm_errbuf *eb)
+{
+	uint32_t n = r->expired.n_ops;
+	if (n == 0)
+		return FM_OK;
+	store_apply_now(b->store, &r->expired);
+	if (r->expired.rc != FM_OK)
+		return fm_errbuf_set(eb, "store %s: removing %u expired sessions failed", b->conf.persistence_location, n),
+		       FM_ESTORE;
+	log_notice(&b->log, "store: %u sessions expired while the broker was down (persistent_client_expiration)", n);
+	return FM_OK;
+}
+
 int broker_recover(struct broker *b, struct fm_errbuf *eb)
 {
-	struct recovery r = { .b = b };
+	struct recovery r = { .b = b, .now_wall_ms = clock_wall_ms() };
+	store_batch_init(&r.expired, applied);
 	struct store_loader l = {
 		.arg = &r, .message = on_message, .session = on_session, .subscription = on_subscription,
 		.queued = on_queued, .qos2_in = on_qos2_in, .retained = on_retained,
@@ -188,6 +216,9 @@ int broker_recover(struct broker *b, struct fm_errbuf *eb)
 	int rc = store_load(b->store, &l, &max_id, eb);
 	size_t messages = r.msgs.count;
 	map_free(&r.msgs);
+	if (rc == FM_OK)
+		rc = delete_expired(b, &r, eb);
+	store_batch_fini(&r.expired);
 	if (rc != FM_OK)
 		return rc;
 	atomic_store(&b->next_msg_id, max_id + 1);
@@ -195,6 +226,6 @@ int broker_recover(struct broker *b, struct fm_errbuf *eb)
 		   "%zu in flight), %zu retained in %llu ms%s",
 		   b->conf.persistence_location, r.sessions, r.subscriptions, messages, r.queued, r.inflight,
 		   r.retained, (unsigned long long)(clock_mono_ms() - t0),
-		   r.skipped ? " (entries of ended sessions skipped)" : "");
+		   r.skipped ? " (entries of ended or expired sessions skipped)" : "");
 	return FM_OK;
 }

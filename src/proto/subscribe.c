@@ -49,7 +49,7 @@ static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e)
 	}
 	persist_sub_put(c->w, c->session, e->filter.p, e->filter.len, qos);
 	if (log_enabled(&b->log, LOG_T_SUBSCRIBE))
-		log_msg(&b->log, LOG_T_SUBSCRIBE, "%s %u %.*s", c->id_for_log, qos,
+		log_msg(&b->log, LOG_T_SUBSCRIBE, "%s %u %.*s", client_log_id(c), qos,
 			(int)e->filter.len, e->filter.p);
 	return qos;
 }
@@ -117,7 +117,7 @@ int proto_on_unsubscribe(struct client *c, const struct mqtt_frame *f, const cha
 			persist_sub_del(c->w, c->session, e.filter.p, e.filter.len);
 		}
 		if (log_enabled(&c->w->b->log, LOG_T_UNSUBSCRIBE))
-			log_msg(&c->w->b->log, LOG_T_UNSUBSCRIBE, "%s %.*s", c->id_for_log,
+			log_msg(&c->w->b->log, LOG_T_UNSUBSCRIBE, "%s %.*s", client_log_id(c),
 				(int)e.filter.len, e.filter.p);
 	}
 	struct mqtt_suback ack = { .packet_id = uns.packet_id };

@@ -3,6 +3,7 @@
 #include "proto/worker.h"
 
 #include "proto/client.h"
+#include "proto/expiry.h"
 #include "proto/persist.h"
 #include "proto/proto.h"
 #include "proto/worker_msg.h"
@@ -118,8 +119,10 @@ static void on_takeover(struct worker *w, struct wmsg_handover *h)
 	/* detaching may have ended a clean session; otherwise hand it over
 	 * now that nothing here touches it any more */
 	struct worker *to = client_worker(h->c);
-	if (!atomic_load(&s->dead))
+	if (!atomic_load(&s->dead)) {
+		session_expiry_stop(w, s); /* its timer is in our loop */
 		atomic_store_explicit(&s->home, to, memory_order_release);
+	}
 	post_handover(to, WMSG_HANDOFF, s, h->c);
 	free(h);
 }

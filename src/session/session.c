@@ -60,7 +60,6 @@ struct session *session_new(const char *client_id, size_t len, bool persistent, 
 	struct session *s = calloc(1, sizeof(*s) + len + 1);
 	if (!s)
 		return NULL;
-	s->client_id = (char *)(s + 1);
 	memcpy(s->client_id, client_id, len);
 	s->client_id[len] = '\0';
 	s->id_len = len;
@@ -104,10 +103,10 @@ void session_free(struct session *s)
 	free(s->inflight);
 	free(s->qos2_in);
 	msg_unref(s->will);
+	free(s->expiry); /* plain memory; its timer was stopped when the session ended */
 	free(s);
 }
 
-/* Grow *arr (of elem bytes) so it holds at least need elements. */
 static struct session_sub *sub_find(struct session *s, const char *filter, size_t len)
 {
 	for (uint32_t i = 0; i < s->n_subs; i++)

@@ -41,6 +41,8 @@ struct inflight {
 	uint8_t state;          /* enum inflight_state */
 };
 
+struct session_expiry;
+
 struct session_sub {
 	char *filter;           /* owned, NUL-terminated */
 	uint16_t len;
@@ -55,7 +57,6 @@ struct session_limits {
 
 struct session {
 	/* ordered to pack: every session, online or not, costs this much */
-	char *client_id;        /* NUL-terminated, stored after the struct */
 	void *owner;            /* connected client (opaque), NULL while offline */
 	_Atomic(void *) home;   /* owning worker (opaque); changes only by handoff */
 	struct msg *will;            /* owned reference or NULL */
@@ -71,6 +72,7 @@ struct session {
 	uint32_t n_qos2_in, cap_qos2_in;
 
 	struct list queue;           /* struct queued, oldest first */
+	struct session_expiry *expiry; /* while a deadline is set (proto/expiry.c), else NULL */
 	uint64_t queued_bytes;       /* msg_size() sum of queue */
 	uint32_t queued;             /* messages in queue */
 	uint32_t dropped;            /* messages dropped by queue limits */
@@ -83,6 +85,7 @@ struct session {
 	atomic_bool dead;            /* ended: no longer in the table or the router */
 	atomic_bool saturated;       /* its client's output is over the high watermark */
 	bool persistent;             /* 3.1.1 clean session 0: survives disconnect */
+	char client_id[];            /* NUL-terminated, in the same allocation */
 };
 
 /* A new session with one reference (the caller's), homed at home. */

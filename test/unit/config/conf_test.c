@@ -301,7 +301,7 @@ Test(conf, unsupported_mosquitto_options_are_refused_clearly)
 {
 	static const char *const names[] = {
 		"password_file", "acl_file", "cafile", "certfile", "keyfile", "connection",
-		"persistent_client_expiration", "sys_interval", "plugin", "auth_plugin", "queue_qos0_messages",
+		"local_clientid", "sys_interval", "plugin", "auth_plugin", "queue_qos0_messages",
 		"max_packet_size", "bridge_protocol_version", "auth_opt_backend", "plugin_opt_x",
 		"require_certificate", "tls_version", "psk_file", "max_inflight_bytes", "user",
 	};
@@ -342,6 +342,26 @@ Test(conf, mosquitto_autosave_and_persistence_file_are_accepted_with_a_notice)
 	expect_error("autosave_interval soon\n", "test.conf:1: ", "option 'autosave_interval'");
 	expect_error("autosave_on_changes maybe\n", "test.conf:1: ", "option 'autosave_on_changes'");
 	expect_error("persistence_file /var/lib/x.db\n", "test.conf:1: ", "is not a file name");
+}
+
+/* mosquitto's duration units, plus seconds (ours) */
+Test(conf, persistent_client_expiration_in_mosquitto_units)
+{
+	cr_assert_eq(c.persistent_client_expiration_s, 0, "never by default");
+	static const struct { const char *text; uint64_t seconds; } ok[] = {
+		{"30s", 30}, {"2h", 7200}, {"14d", 14 * 86400}, {"1w", 7 * 86400}, {"2m", 60 * 86400}, {"1y", 365 * 86400},
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		char text[64];
+		snprintf(text, sizeof(text), "persistent_client_expiration %s\n", ok[i].text);
+		expect_ok(text);
+		cr_assert_eq(c.persistent_client_expiration_s, ok[i].seconds, "%s", ok[i].text);
+	}
+	expect_error("persistent_client_expiration 14\n", "test.conf:1: ", "not a number followed by");
+	expect_error("persistent_client_expiration 3x\n", "test.conf:1: ", "not a number followed by");
+	expect_error("persistent_client_expiration d\n", "test.conf:1: ", "not a number followed by");
+	expect_error("persistent_client_expiration 0d\n", "test.conf:1: ", "option 'persistent_client_expiration'");
+	expect_error("persistent_client_expiration -1d\n", "test.conf:1: ", "option 'persistent_client_expiration'");
 }
 
 Test(conf, bad_integers_name_file_line_and_option)
@@ -394,7 +414,7 @@ Test(conf, missing_values)
 		"max_queued_bytes", "message_size_limit", "max_keepalive", "retain_available",
 		"persistence", "persistence_location", "log_dest", "log_type", "include_dir",
 		"pid_file", "connect_timeout", "workers", "durability", "durability_interval",
-		"autosave_interval", "autosave_on_changes", "persistence_file",
+		"autosave_interval", "autosave_on_changes", "persistence_file", "persistent_client_expiration",
 	};
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
 		char text[128], what[128];
@@ -816,6 +836,7 @@ Test(conf, shipped_config_file_says_which_options_sighup_reloads)
 		{"persistence_location", false}, {"log_dest", false}, {"pid_file", false},
 		{"workers", false}, {"durability", false}, {"durability_interval", false},
 		{"autosave_interval", false}, {"autosave_on_changes", false}, {"persistence_file", false},
+		{"persistent_client_expiration", false},
 	};
 	char path[PATH_MAX + 64];
 	shipped_conf_path(path, sizeof(path));
