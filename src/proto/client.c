@@ -301,9 +301,11 @@ static void flush(struct client *c)
 		buf_consume(&c->out, (size_t)n);
 	}
 	unsigned want = c->read_paused || c->connect_pending ? 0 : LOOP_READ;
-	if (buf_used(&c->out) > 0)
+	/* output held for a store commit is not waited on with EPOLLOUT (it
+	 * would fire at once, in a loop): the commit marks the client dirty */
+	if (persist_writable(c, buf_used(&c->out)) > 0)
 		want |= LOOP_WRITE;
-	else
+	else if (buf_used(&c->out) == 0)
 		buf_shrink_if_empty(&c->out);
 	set_events(c, want);
 	client_update_pressure(c);
@@ -554,5 +556,6 @@ void client_handoff_done(struct client *c)
 	if (process_buffered(c) != FM_OK)
 		return;
 	if (!c->connect_pending)
-		set_events(c, (c->read_paused ? 0 : LOOP_READ) | (buf_used(&c->out) ? LOOP_WRITE : 0));
+		set_events(c, (c->read_paused ? 0 : LOOP_READ) |
+			       (persist_writable(c, buf_used(&c->out)) ? LOOP_WRITE : 0));
 }
