@@ -27,7 +27,9 @@ struct bench_opts {
 	uint32_t pubs, subs, conns;
 	uint32_t procs;       /* idle: generator processes */
 	uint32_t rate;        /* latency: messages per second; 0: closed loop */
-	uint32_t window;      /* unacknowledged QoS 1/2 messages per publisher */
+	uint32_t window;      /* unacknowledged QoS 1/2 messages per publisher;
+			       * churn: connect/disconnect cycles in flight */
+	bool clean;           /* churn: clean session (default) or persistent */
 	double time_limit_s;  /* hard stop */
 	pid_t broker_pid;     /* 0: no broker sampling */
 	bool json;
@@ -53,6 +55,8 @@ struct bconn {
 struct bench_run;
 typedef void bench_publish_fn(struct bench_run *r, struct bconn *c, const struct mqtt_publish *p);
 typedef void bench_ack_fn(struct bench_run *r, struct bconn *c, uint8_t type, uint16_t packet_id);
+typedef void bench_connack_fn(struct bench_run *r, struct bconn *c, uint8_t return_code, bool session_present);
+typedef void bench_conn_lost_fn(struct bench_run *r, struct bconn *c, int err);
 
 /* The event loop and the connections of one run. */
 struct bench_run {
@@ -63,8 +67,16 @@ struct bench_run {
 	uint64_t deadline_ns;
 	bench_publish_fn *on_publish;   /* optional */
 	bench_ack_fn *on_ack;           /* optional */
+	/* Optional; when set, a refused CONNACK or a lost connection is the
+	 * callback's to handle instead of failing the whole run (churn). */
+	bench_connack_fn *on_connack;
+	bench_conn_lost_fn *on_conn_lost; /* err 0: closed by the broker */
 	void (*pump)(struct bench_run *r); /* each iteration: send what may be sent */
 	uint32_t n_publishers;   /* size of next_seq arrays */
+	/* connections [persistent_first, +persistent_n) CONNECT with clean
+	 * session 0 (fanin/fanout subscribers with --clean 0: their messages
+	 * go through the broker's durable store) */
+	uint32_t persistent_first, persistent_n;
 	uint32_t n_connected;    /* CONNACKs received */
 	uint64_t *latencies_ns;  /* one-way samples */
 	uint64_t n_latencies, cap_latencies;
@@ -78,10 +90,23 @@ uint64_t bench_now_ns(void);
 /* Connections: open n, CONNECT each (client ids "<prefix>-<i>"), wait for
  * every CONNACK. FM_OK or an fm_err with r->error set. */
 int bench_open(struct bench_run *r, uint32_t n, const char *prefix);
+/* The epoll set and n idle connection slots, none connected (bench_open
+ * does this first; churn connects its slots itself). */
+int bench_alloc(struct bench_run *r, uint32_t n);
 void bench_close(struct bench_run *r);
+/* Open c's socket (a slot may be reused once closed) and queue a CONNECT. */
+int bench_connect(struct bench_run *r, struct bconn *c, const char *client_id, bool clean);
+/* Send DISCONNECT and close c; bench_hangup closes without DISCONNECT. */
+void bench_disconnect(struct bench_run *r, struct bconn *c);
+void bench_hangup(struct bench_run *r, struct bconn *c);
 int bench_subscribe(struct bench_run *r, struct bconn *c, const char *filter, uint8_t qos);
 /* Queue a PUBLISH with the bench header; returns its packet id (0: QoS 0). */
 uint16_t bench_publish(struct bench_run *r, struct bconn *c, const char *topic, uint8_t qos, uint32_t seq);
+/* The same with the RETAIN flag set: the broker keeps it for the topic. */
+uint16_t bench_publish_retained(struct bench_run *r, struct bconn *c, const char *topic, uint8_t qos, uint32_t seq);
+/* A retained PUBLISH with an empty payload: removes the topic's retained
+ * message [MQTT-3.3.1-10]. */
+uint16_t bench_clear_retained(struct bench_run *r, struct bconn *c, const char *topic, uint8_t qos);
 /* Run the loop for at most timeout_ms or until done(r) is true. Returns
  * false on the time limit or a connection failure. */
 bool bench_poll(struct bench_run *r, int timeout_ms, bool (*done)(struct bench_run *r));
@@ -108,12 +133,31 @@ struct bench_result {
 	double self_cpu_pct;
 	double p50_us, p99_us, max_us; /* latency */
 	double rtt_p50_us, rtt_p99_us, rtt_max_us; /* latency: round trip */
+	double set_rate;       /* retained: retained messages stored per second */
+	double set_self_cpu_pct; /* retained: generator CPU while storing */
+	uint64_t failures;     /* churn: cycles refused or timed out; retained:
+				* deliveries breaking the protocol (no RETAIN flag,
+				* topic and payload not matching) */
+	uint64_t resumed;      /* churn: CONNACKs with session present */
+	/* set when the run measured but its own checks failed (loss,
+	 * duplicates, failures): reported, then the exit status is 1 */
+	char check_failed[512];
 };
 
 int scenario_fanin(const struct bench_opts *o, struct bench_result *res);
 int scenario_fanout(const struct bench_opts *o, struct bench_result *res);
 int scenario_latency(const struct bench_opts *o, struct bench_result *res);
 int scenario_idle(const struct bench_opts *o, struct bench_result *res);
+int scenario_retained(const struct bench_opts *o, struct bench_result *res);
+int scenario_churn(const struct bench_opts *o, struct bench_result *res);
+
+/* Shared by the scenarios: a run with extra bytes of scenario state after
+ * it (zeroed), its deadline set from --duration-limit; and the failure
+ * exit that prints r->error and frees the run. */
+struct bench_run *bench_run_new(const struct bench_opts *o, size_t extra);
+int bench_run_fail(struct bench_run *r);
+/* CPU and RSS of pid, or zeros when pid is 0 (no --broker-pid). */
+void bench_sample(pid_t pid, struct proc_sample *s);
 
 /* Print one run's result: a line of text, or one JSON object (--json). */
 void bench_report(const struct bench_opts *o, const struct bench_result *r);

@@ -39,6 +39,10 @@ void bench_fail(struct bench_run *r, const char *fmt, ...)
  * CONNACK that usually means no broker listens there: say so. */
 static void conn_failed(struct bench_run *r, struct bconn *c, int err)
 {
+	if (r->on_conn_lost) {
+		r->on_conn_lost(r, c, err);
+		return;
+	}
 	if (!c->connected && err)
 		bench_fail(r, "cannot connect to %s:%u: %s (is the broker running?)", r->o->host, r->o->port,
 			   strerror(err));
@@ -124,17 +128,45 @@ struct opening {
 
 static struct opening opening; /* one bench_open at a time */
 
-static int open_one(struct bench_run *r, uint32_t i)
+int bench_connect(struct bench_run *r, struct bconn *c, const char *client_id, bool clean)
 {
-	struct bconn *c = &r->conns[i];
+	/* a reused slot starts from scratch: nothing of the previous
+	 * connection may be parsed or sent on the new one */
+	buf_consume(&c->in, buf_used(&c->in));
+	buf_consume(&c->out, buf_used(&c->out));
+	c->connected = c->subscribed = false;
 	if (open_socket(r, c) != FM_OK)
 		return FM_EIO;
-	char id[64];
-	snprintf(id, sizeof(id), "%s-%u-%d", opening.prefix, i, (int)getpid());
-	struct mqtt_connect ct = {.version = MQTT_V311, .clean_start = true, .keepalive_s = 300,
-				  .client_id = {id, (uint16_t)strlen(id)}};
+	struct mqtt_connect ct = {.version = MQTT_V311, .clean_start = clean, .keepalive_s = 300,
+				  .client_id = {client_id, (uint16_t)strlen(client_id)}};
 	mqtt_encode_connect(&c->out, &ct);
 	return FM_OK;
+}
+
+void bench_hangup(struct bench_run *r, struct bconn *c)
+{
+	(void)r;
+	if (c->fd >= 0)
+		close(c->fd); /* also removes it from the epoll set */
+	c->fd = -1;
+	buf_consume(&c->out, buf_used(&c->out)); /* nothing left for flush() to send */
+}
+
+void bench_disconnect(struct bench_run *r, struct bconn *c)
+{
+	/* two bytes into an idle socket's empty send buffer: flush sends them
+	 * at once; should it not, the close alone still ends the connection */
+	mqtt_encode_empty(&c->out, MQTT_DISCONNECT);
+	flush(r, c);
+	bench_hangup(r, c);
+}
+
+static int open_one(struct bench_run *r, uint32_t i)
+{
+	char id[64];
+	snprintf(id, sizeof(id), "%s-%u-%d", opening.prefix, i, (int)getpid());
+	bool persistent = i >= r->persistent_first && i - r->persistent_first < r->persistent_n;
+	return bench_connect(r, &r->conns[i], id, !persistent);
 }
 
 static void open_more(struct bench_run *r)
@@ -144,7 +176,7 @@ static void open_more(struct bench_run *r)
 			return;
 }
 
-int bench_open(struct bench_run *r, uint32_t n, const char *prefix)
+int bench_alloc(struct bench_run *r, uint32_t n)
 {
 	r->epfd = epoll_create1(EPOLL_CLOEXEC);
 	r->conns = calloc(n, sizeof(*r->conns));
@@ -157,6 +189,13 @@ int bench_open(struct bench_run *r, uint32_t n, const char *prefix)
 		buf_init(&r->conns[i].in);
 		buf_init(&r->conns[i].out);
 	}
+	return FM_OK;
+}
+
+int bench_open(struct bench_run *r, uint32_t n, const char *prefix)
+{
+	if (bench_alloc(r, n) != FM_OK)
+		return FM_ENOMEM;
 	opening = (struct opening){.prefix = prefix};
 	void (*saved)(struct bench_run *) = r->pump;
 	r->pump = open_more;
@@ -191,7 +230,24 @@ int bench_subscribe(struct bench_run *r, struct bconn *c, const char *filter, ui
 	return FM_OK;
 }
 
-uint16_t bench_publish(struct bench_run *r, struct bconn *c, const char *topic, uint8_t qos, uint32_t seq)
+/* Queue p (its packet id is assigned here for QoS 1/2) and send what the
+ * socket takes. */
+static uint16_t send_publish(struct bench_run *r, struct bconn *c, struct mqtt_publish *p, uint64_t now)
+{
+	if (p->qos) {
+		p->packet_id = ++c->next_pid ? c->next_pid : ++c->next_pid;
+		c->inflight++;
+		if (c->ack_wait_ns)
+			c->ack_wait_ns[p->packet_id] = now;
+	}
+	mqtt_encode_publish(&c->out, MQTT_V311, p);
+	c->sent++;
+	flush(r, c);
+	return p->packet_id;
+}
+
+static uint16_t publish_with_header(struct bench_run *r, struct bconn *c, const char *topic, uint8_t qos,
+				    bool retain, uint32_t seq)
 {
 	uint8_t payload[65536];
 	uint32_t size = r->o->size < BENCH_HEADER ? BENCH_HEADER : r->o->size;
@@ -202,19 +258,25 @@ uint16_t bench_publish(struct bench_run *r, struct bconn *c, const char *topic, 
 	memcpy(payload + 4, &seq, 4);
 	memcpy(payload + 8, &now, 8);
 	memset(payload + BENCH_HEADER, 'x', size - BENCH_HEADER);
-	uint16_t pid = 0;
-	if (qos) {
-		pid = ++c->next_pid ? c->next_pid : ++c->next_pid;
-		c->inflight++;
-		if (c->ack_wait_ns)
-			c->ack_wait_ns[pid] = now;
-	}
-	struct mqtt_publish p = {.qos = qos, .topic = {topic, (uint16_t)strlen(topic)}, .packet_id = pid,
+	struct mqtt_publish p = {.qos = qos, .retain = retain, .topic = {topic, (uint16_t)strlen(topic)},
 				 .payload = {payload, size}};
-	mqtt_encode_publish(&c->out, MQTT_V311, &p);
-	c->sent++;
-	flush(r, c);
-	return pid;
+	return send_publish(r, c, &p, now);
+}
+
+uint16_t bench_publish(struct bench_run *r, struct bconn *c, const char *topic, uint8_t qos, uint32_t seq)
+{
+	return publish_with_header(r, c, topic, qos, false, seq);
+}
+
+uint16_t bench_publish_retained(struct bench_run *r, struct bconn *c, const char *topic, uint8_t qos, uint32_t seq)
+{
+	return publish_with_header(r, c, topic, qos, true, seq);
+}
+
+uint16_t bench_clear_retained(struct bench_run *r, struct bconn *c, const char *topic, uint8_t qos)
+{
+	struct mqtt_publish p = {.qos = qos, .retain = true, .topic = {topic, (uint16_t)strlen(topic)}};
+	return send_publish(r, c, &p, bench_now_ns());
 }
 
 static void send_ack(struct bench_run *r, struct bconn *c, uint8_t type, uint16_t pid)
@@ -271,6 +333,12 @@ static void on_packet(struct bench_run *r, struct bconn *c, const struct mqtt_fr
 	struct mqtt_ack a;
 	switch (f->type) {
 	case MQTT_CONNACK:
+		if (r->on_connack) {
+			uint8_t code = f->remaining_len >= 2 ? f->body[1] : 255;
+			bool session_present = f->remaining_len >= 1 && (f->body[0] & 1);
+			r->on_connack(r, c, code, session_present);
+			break;
+		}
 		if (f->remaining_len < 2 || f->body[1] != 0)
 			bench_fail(r, "connection %u refused (CONNACK %u)", c->index, f->remaining_len >= 2 ? f->body[1] : 255);
 		if (!c->connected)
@@ -346,6 +414,8 @@ static void on_readable(struct bench_run *r, struct bconn *c)
 		}
 		on_packet(r, c, &f);
 		buf_consume(&c->in, used);
+		if (c->fd < 0)
+			return; /* a callback closed it (churn): the rest was for the old connection */
 	}
 	flush(r, c);
 }
@@ -373,12 +443,16 @@ bool bench_poll(struct bench_run *r, int timeout_ms, bool (*done)(struct bench_r
 		int n = epoll_wait(r->epfd, evs, 256, 1);
 		for (int i = 0; i < n; i++) {
 			struct bconn *c = &r->conns[evs[i].data.u32];
+			if (c->fd < 0)
+				continue; /* closed by a callback earlier in this batch */
 			if (evs[i].events & (EPOLLERR | EPOLLHUP) && !(evs[i].events & EPOLLIN)) {
 				int err = 0;
 				socklen_t len = sizeof(err);
 				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
 				conn_failed(r, c, err ? err : ECONNRESET);
-				break;
+				/* edge-triggered: the batch's other events would not
+				 * come again, and with on_conn_lost the run goes on */
+				continue;
 			}
 			if (evs[i].events & EPOLLIN)
 				on_readable(r, c);

@@ -17,12 +17,19 @@ static void usage(FILE *out)
 		"  latency  QoS 1 at --rate msg/s: one-way and PUBACK round trip percentiles;\n"
 		"           --rate 0: closed loop, publish and wait for the own delivery + PUBACK\n"
 		"  idle     open --conns C idle connections: connect rate, broker bytes per connection\n"
+		"  retained store --msgs N retained messages (bench/ret/<i>, QoS 1, --window unacknowledged),\n"
+		"           then --subs S subscribers to bench/ret/# (at --qos) must each get all N with\n"
+		"           RETAIN set: store rate and deliveries/s; finally clears them\n"
+		"  churn    --conns C connect/disconnect cycles, --window at once: cycles/s, broker CPU\n"
+		"           per cycle; --clean 0: persistent sessions over --window client ids\n"
 		"\n"
 		"options:\n"
 		"  --host ADDR (127.0.0.1)  --port N (1883)  --qos 0|1|2 (0)\n"
 		"  --msgs N per publisher (10000)  --size BYTES (64)  --pubs N (10)  --subs N (10)\n"
 		"  --conns N (1000)  --rate N (1000, 0 = closed loop)  --window N (100 unacknowledged per publisher)\n"
 		"  --procs N (1): idle only, spread the connections over N generator processes\n"
+		"  --clean 0|1 (1): the clean session flag of churn's CONNECTs, and of the fanin/fanout\n"
+		"      subscribers (0: persistent, so QoS 1/2 goes through the broker's store)\n"
 		"  --duration-limit SECONDS (60): hard stop; the run fails (exit 1) if it has\n"
 		"      not finished by then (--time-limit is the same option)\n"
 		"  --broker-pid PID: sample the broker's CPU and RSS from /proc\n"
@@ -43,7 +50,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 {
 	*o = (struct bench_opts){.host = "127.0.0.1", .port = 1883, .msgs = 10000, .size = 64,
 				 .pubs = 10, .subs = 10, .conns = 1000, .rate = 1000, .window = 100, .procs = 1,
-				 .time_limit_s = 60};
+				 .time_limit_s = 60, .clean = true};
 	if (argc < 2)
 		return -1;
 	o->scenario = argv[1];
@@ -82,6 +89,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 			ok = parse_u32(v, &o->window) && o->window > 0 && o->window < 65535;
 		else if (!strcmp(a, "--duration-limit") || !strcmp(a, "--time-limit"))
 			ok = (o->time_limit_s = atof(v)) > 0 && o->time_limit_s <= 86400;
+		else if (!strcmp(a, "--clean") && (ok = parse_u32(v, &n) && n <= 1))
+			o->clean = n == 1;
 		else if (!strcmp(a, "--broker-pid") && (ok = parse_u32(v, &n)))
 			o->broker_pid = (pid_t)n;
 		else if (ok)
@@ -114,8 +123,10 @@ static bool check_nofile(const struct bench_opts *o)
 		per_proc = o->conns / o->procs + (o->conns % o->procs != 0);
 	else if (!strcmp(o->scenario, "fanin"))
 		per_proc = (uint64_t)o->pubs + 1;
-	else if (!strcmp(o->scenario, "fanout"))
+	else if (!strcmp(o->scenario, "fanout") || !strcmp(o->scenario, "retained"))
 		per_proc = (uint64_t)o->subs + 1;
+	else if (!strcmp(o->scenario, "churn"))
+		per_proc = o->window < o->conns ? o->window : o->conns;
 	else
 		per_proc = 2;
 	if (rl.rlim_cur == RLIM_INFINITY || per_proc + FD_RESERVE <= rl.rlim_cur)
@@ -156,12 +167,21 @@ int main(int argc, char **argv)
 		rc = scenario_latency(&o, &res);
 	else if (!strcmp(o.scenario, "idle"))
 		rc = scenario_idle(&o, &res);
+	else if (!strcmp(o.scenario, "retained"))
+		rc = scenario_retained(&o, &res);
+	else if (!strcmp(o.scenario, "churn"))
+		rc = scenario_churn(&o, &res);
 	else {
 		fprintf(stderr, "fleetmq-bench: unknown scenario '%s'\n", o.scenario);
 		usage(stderr);
 		return 2;
 	}
-	if (rc == 0)
-		bench_report(&o, &res);
-	return rc;
+	if (rc != 0)
+		return rc;
+	bench_report(&o, &res);
+	if (res.check_failed[0]) {
+		fprintf(stderr, "fleetmq-bench %s: FAILED: %s\n", o.scenario, res.check_failed);
+		return 1;
+	}
+	return 0;
 }

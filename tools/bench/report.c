@@ -12,11 +12,13 @@ void bench_report(const struct bench_opts *o, const struct bench_result *r)
 		       "\"elapsed_s\":%.3f,\"lost\":%llu,\"dups\":%llu,\"reordered\":%llu,"
 		       "\"broker_cpu_us_per_msg\":%.3f,\"broker_rss_kb\":%.0f,\"bytes_per_conn\":%.1f,"
 		       "\"self_cpu_pct\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,"
-		       "\"rtt_p50_us\":%.1f,\"rtt_p99_us\":%.1f,\"rtt_max_us\":%.1f}\n",
+		       "\"rtt_p50_us\":%.1f,\"rtt_p99_us\":%.1f,\"rtt_max_us\":%.1f,"
+		       "\"set_rate\":%.1f,\"set_self_cpu_pct\":%.1f,\"failures\":%llu,\"resumed\":%llu}\n",
 		       o->scenario, !strcmp(o->scenario, "latency") ? 1u : o->qos, r->rate, r->unit, (unsigned long long)r->count, r->elapsed_s,
 		       (unsigned long long)r->lost, (unsigned long long)r->dups, (unsigned long long)r->reordered,
 		       r->broker_cpu_us_per_msg, r->broker_rss_kb, r->bytes_per_conn, r->self_cpu_pct,
-		       r->p50_us, r->p99_us, r->max_us, r->rtt_p50_us, r->rtt_p99_us, r->rtt_max_us);
+		       r->p50_us, r->p99_us, r->max_us, r->rtt_p50_us, r->rtt_p99_us, r->rtt_max_us,
+		       r->set_rate, r->set_self_cpu_pct, (unsigned long long)r->failures, (unsigned long long)r->resumed);
 		return;
 	}
 	if (!strcmp(o->scenario, "latency")) {
@@ -30,6 +32,19 @@ void bench_report(const struct bench_opts *o, const struct bench_result *r)
 		       "%.1f us CPU per connection; generator CPU %.0f%%\n",
 		       (unsigned long long)r->count, r->rate, r->bytes_per_conn, r->broker_rss_kb,
 		       r->broker_cpu_us_per_msg, r->self_cpu_pct);
+	} else if (!strcmp(o->scenario, "retained")) {
+		printf("retained: %u stored at %.0f sets/s (generator CPU %.0f%%); %llu delivered to %u subscribers "
+		       "(qos %u) in %.2f s = %.0f deliveries/s; missing %llu, duplicates %llu, protocol failures %llu; "
+		       "broker %.2f us CPU per delivery; generator CPU %.0f%%\n",
+		       o->msgs, r->set_rate, r->set_self_cpu_pct, (unsigned long long)r->count, o->subs, o->qos,
+		       r->elapsed_s, r->rate, (unsigned long long)r->lost, (unsigned long long)r->dups,
+		       (unsigned long long)r->failures, r->broker_cpu_us_per_msg, r->self_cpu_pct);
+	} else if (!strcmp(o->scenario, "churn")) {
+		printf("churn (%s sessions): %llu cycles at %.0f cycles/s, %llu failures, %llu sessions resumed; "
+		       "broker %.1f us CPU per cycle; generator CPU %.0f%%\n",
+		       o->clean ? "clean" : "persistent", (unsigned long long)r->count, r->rate,
+		       (unsigned long long)r->failures, (unsigned long long)r->resumed, r->broker_cpu_us_per_msg,
+		       r->self_cpu_pct);
 	} else {
 		printf("%s qos %u: %llu delivered in %.2f s = %.0f %s; lost %llu, duplicates %llu, reordered %llu; "
 		       "broker %.2f us CPU per message; generator CPU %.0f%%\n",

@@ -76,9 +76,9 @@ static void flow_pump(struct bench_run *r)
 	}
 }
 
-static struct bench_run *run_new(const struct bench_opts *o)
+struct bench_run *bench_run_new(const struct bench_opts *o, size_t extra)
 {
-	struct bench_run *r = calloc(1, sizeof(*r) + sizeof(struct flow));
+	struct bench_run *r = calloc(1, sizeof(*r) + extra);
 	if (!r)
 		return NULL;
 	r->o = o;
@@ -87,7 +87,12 @@ static struct bench_run *run_new(const struct bench_opts *o)
 	return r;
 }
 
-static int run_fail(struct bench_run *r)
+static struct bench_run *run_new(const struct bench_opts *o)
+{
+	return bench_run_new(o, sizeof(struct flow));
+}
+
+int bench_run_fail(struct bench_run *r)
 {
 	fprintf(stderr, "fleetmq-bench %s: %s\n", r->o->scenario, r->error[0] ? r->error : "failed");
 	bench_close(r);
@@ -95,7 +100,7 @@ static int run_fail(struct bench_run *r)
 	return 1;
 }
 
-static void sample(pid_t pid, struct proc_sample *s)
+void bench_sample(pid_t pid, struct proc_sample *s)
 {
 	memset(s, 0, sizeof(*s));
 	if (pid > 0)
@@ -128,13 +133,13 @@ static int run_flow(struct bench_run *r, const char *filter, struct bench_result
 	const struct bench_opts *o = r->o;
 	r->n_publishers = r->n;
 	if (alloc_seq(r, fl->first_sub, fl->n_subs) != FM_OK)
-		return run_fail(r);
+		return bench_run_fail(r);
 	for (uint32_t i = 0; i < fl->n_subs; i++)
 		bench_subscribe(r, &r->conns[fl->first_sub + i], filter, o->qos);
 	if (!bench_poll(r, 30000, all_subscribed))
-		return run_fail(r);
+		return bench_run_fail(r);
 	struct proc_sample before, after;
-	sample(o->broker_pid, &before);
+	bench_sample(o->broker_pid, &before);
 	double self_before = self_cpu_s();
 	r->on_publish = flow_on_publish;
 	r->pump = flow_pump;
@@ -145,9 +150,9 @@ static int run_flow(struct bench_run *r, const char *filter, struct bench_result
 			snprintf(r->error + len, sizeof(r->error) - len, ": %llu of %llu deliveries",
 				 (unsigned long long)delivered(r), (unsigned long long)fl->expected);
 		}
-		return run_fail(r);
+		return bench_run_fail(r);
 	}
-	sample(o->broker_pid, &after);
+	bench_sample(o->broker_pid, &after);
 	uint64_t got = delivered(r);
 	double elapsed = (double)(fl->last_rx_ns - fl->start_ns) / 1e9;
 	res->count = got;
@@ -183,8 +188,12 @@ int scenario_fanin(const struct bench_opts *o, struct bench_result *res)
 			    .expected = (uint64_t)o->pubs * o->msgs};
 	snprintf(fl->topic_prefix, sizeof(fl->topic_prefix), "bench/in");
 	res->unit = "msg/s";
+	if (!o->clean) {
+		r->persistent_first = fl->first_sub;
+		r->persistent_n = fl->n_subs;
+	}
 	if (bench_open(r, o->pubs + 1, "fanin") != FM_OK)
-		return run_fail(r);
+		return bench_run_fail(r);
 	return run_flow(r, "bench/in/#", res);
 }
 
@@ -198,8 +207,12 @@ int scenario_fanout(const struct bench_opts *o, struct bench_result *res)
 			    .expected = (uint64_t)o->subs * o->msgs};
 	snprintf(fl->topic_prefix, sizeof(fl->topic_prefix), "bench/out");
 	res->unit = "deliveries/s";
+	if (!o->clean) {
+		r->persistent_first = fl->first_sub;
+		r->persistent_n = fl->n_subs;
+	}
 	if (bench_open(r, o->subs + 1, "fanout") != FM_OK)
-		return run_fail(r);
+		return bench_run_fail(r);
 	return run_flow(r, "bench/out/0", res);
 }
 
@@ -213,7 +226,7 @@ static double open_idle(const struct bench_opts *o, uint32_t n, const char *pref
 		return -1;
 	uint64_t start = bench_now_ns();
 	if (bench_open(r, n, prefix) != FM_OK) {
-		run_fail(r);
+		bench_run_fail(r);
 		return -1;
 	}
 	*out = r;
@@ -308,7 +321,7 @@ int scenario_idle(const struct bench_opts *o, struct bench_result *res)
 {
 	res->unit = "connections/s";
 	struct proc_sample before, after;
-	sample(o->broker_pid, &before);
+	bench_sample(o->broker_pid, &before);
 	double elapsed, gen_cpu;
 	int failed;
 	struct bench_run *r = NULL;
@@ -321,7 +334,7 @@ int scenario_idle(const struct bench_opts *o, struct bench_result *res)
 		failed = elapsed < 0;
 		sleep(1); /* let the broker settle before measuring it */
 	}
-	sample(o->broker_pid, &after);
+	bench_sample(o->broker_pid, &after);
 	if (o->procs > 1)
 		idle_release();
 	else if (r) {
