@@ -30,6 +30,12 @@
 #define FM_OUT_LOW (64u * 1024u)
 #define FM_OUT_HIGH (1024u * 1024u)
 #define FM_OUT_HARD (8u * 1024u * 1024u)
+/* Retained messages sent on subscribe must all go [MQTT-3.3.1-6]: at QoS 0
+ * they may fill the output up to this instead (a wildcard over a large
+ * retained set is one burst, answered at once like mosquitto does); past
+ * it they are dropped and counted, so one subscriber cannot take unbounded
+ * memory. Pacing them as the output drains is the better answer to come. */
+#define FM_OUT_RETAINED_BURST (256u * 1024u * 1024u)
 #define FM_STALL_MS 5000u
 /* Deliveries to one session waiting in its home worker's inbox above which
  * the session counts as saturated (publishers on other workers pause). */

@@ -1,7 +1,8 @@
 /* Delivery to one session: send now, queue, or drop.
  *
  * Online session: QoS 0 goes straight to the connection's output (dropped
- * and counted when the output is over FM_OUT_HARD); QoS 1/2 takes an
+ * and counted when the output is over FM_OUT_HARD, or FM_OUT_RETAINED_BURST
+ * for retained messages sent on subscribe); QoS 1/2 takes an
  * inflight slot and a packet id, or waits in the session queue when the
  * window (max_inflight_messages) is full, when older messages are already
  * waiting (order [MQTT-4.6.0-6]), or when the output is over FM_OUT_HARD.
@@ -71,7 +72,8 @@ void deliver_msg(struct worker *w, struct session *s, struct msg *m, uint8_t qos
 {
 	struct client *c = s->owner;
 	if ((qos & 0x03) == 0) {
-		if (c && !client_out_over(c, FM_OUT_HARD))
+		size_t limit = qos & DELIVER_RETAIN ? FM_OUT_RETAINED_BURST : FM_OUT_HARD;
+		if (c && !client_out_over(c, limit))
 			encode_publish(c, m, qos, 0, false);
 		else if (c)
 			w->stats.dropped_qos0++;

@@ -6,6 +6,8 @@
 #include "fleetmq/errors.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct hb broker;
@@ -179,5 +181,48 @@ Test(subscribe, wildcard_examples_of_section_4_7)
 			     cases[i].topic);
 		raw_close(&sub);
 	}
+	raw_close(&pub);
+}
+
+/* Every retained message matching a new subscription is sent
+ * [MQTT-3.3.1-6], also when together they are far more than a
+ * connection's ordinary output limit (8 MiB): here 20,000 of 600 bytes to
+ * one wildcard subscriber at QoS 0. */
+Test(subscribe, all_retained_messages_are_sent_even_past_the_output_limit_MQTT_3_3_1_6)
+{
+	enum { N = 20000, SIZE = 600 };
+	struct raw pub;
+	raw_connect_simple(&pub, broker.port, "big-pub");
+	static char payload[SIZE + 1];
+	memset(payload, 'r', SIZE);
+	char topic[32];
+	for (int i = 0; i < N; i++) {
+		snprintf(topic, sizeof(topic), "big/%d", i);
+		raw_publish(&pub, topic, payload, 0, true, 0);
+	}
+	raw_publish(&pub, "big/sync", "", 1, false, 1); /* acknowledged after all of the above */
+	raw_expect_ack(&pub, MQTT_PUBACK);
+	struct raw sub;
+	raw_connect_simple(&sub, broker.port, "big-sub");
+	cr_assert_eq(raw_subscribe(&sub, 1, "big/#", 0), 0);
+	static bool seen[N];
+	int got = 0;
+	struct mqtt_frame f;
+	while (got < N && raw_recv(&sub, &f, 3000) == FM_OK) {
+		struct mqtt_publish p;
+		uint8_t reason;
+		cr_assert_eq(mqtt_decode_publish(&f, MQTT_V311, &p, &reason), FM_OK);
+		cr_assert(p.retain && p.payload.len == SIZE);
+		int i = atoi((const char *)p.topic.p + 4);
+		cr_assert(i >= 0 && i < N && !seen[i], "retained message %d twice", i);
+		seen[i] = true;
+		got++;
+	}
+	cr_assert_eq(got, N, "%d of %d retained messages arrived", got, N);
+	for (int i = 0; i < N; i++) { /* leave the broker's store small again */
+		snprintf(topic, sizeof(topic), "big/%d", i);
+		raw_publish(&pub, topic, "", 0, true, 0);
+	}
+	raw_close(&sub);
 	raw_close(&pub);
 }
