@@ -71,5 +71,32 @@ else
 	failed=$((failed + 1))
 fi
 
+# Each libFuzzer target for a short, bounded time (new inputs go to a
+# scratch directory, not the checked-in corpora). A crash fails the suite
+# and leaves its input under build-fuzz/ to become a regression seed.
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+echo "== clang libFuzzer: build (build-fuzz), ${FUZZ_SECONDS}s per target"
+if CC=clang scripts/build.sh build-fuzz -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined -Db_lundef=false; then
+	for target in build-fuzz/fuzz/fuzz_*; do
+		[ -f "$target" ] && [ -x "$target" ] || continue # not the .p object directories
+		name=${target##*/fuzz_}
+		scratch=$(mktemp -d /tmp/fleetmq-fuzz-XXXXXX)
+		if ASAN_OPTIONS=detect_leaks=1 "$target" "$scratch" "fuzz/corpus/$name" -max_total_time="$FUZZ_SECONDS" 			-artifact_prefix="build-fuzz/crash-$name-" >"build-fuzz/fuzz-$name.log" 2>&1; then
+			passed=$((passed + 1))
+			echo "fuzz $name: $(grep -o 'Done [0-9]* runs' "build-fuzz/fuzz-$name.log")"
+		else
+			status=1
+			failed=$((failed + 1))
+			echo "fuzz $name: FAILED"
+			tail -n 30 "build-fuzz/fuzz-$name.log"
+		fi
+		rm -rf "$scratch"
+	done
+else
+	echo "== clang libFuzzer: BUILD FAILED"
+	status=1
+	failed=$((failed + 1))
+fi
+
 echo "tests: $passed passed, $failed failed"
 exit $status
