@@ -126,6 +126,7 @@ struct worker {
 	struct persist_batch *store_cur;   /* store operations of this iteration */
 	struct persist_batch *store_spare; /* applied batches ready for reuse */
 	uint64_t store_ticket;     /* batches created, numbering them */
+	uint64_t store_failed_through; /* batches up to this ticket count as failed */
 	bool stopped;              /* its thread ended: free directly, nothing runs deferred tasks */
 	struct worker_limits lim;
 	struct broker_stats stats;

@@ -167,7 +167,7 @@ static void adopt(struct client *c, struct session *s)
  * holds it [MQTT-3.1.4-2]. *present tells whether state was resumed.
  * FM_EAGAIN: the session lives on another worker and has been asked for. */
 static int attach_session(struct client *c, const struct mqtt_connect *ct,
-			  const char *id, size_t id_len, bool *present)
+			  const char *id, size_t id_len, bool *present, bool *ended_stored)
 {
 	struct broker *b = c->w->b;
 	/* each round either finishes or lost a race to a concurrent CONNECT
@@ -195,8 +195,10 @@ static int attach_session(struct client *c, const struct mqtt_connect *ct,
 			client_drain_input(s->owner); /* acks it sent before we saw the new CONNECT */
 		if (s->owner)
 			client_close(s->owner, "session taken over by a new connection");
-		if (!atomic_load(&s->dead) && ct->clean_start)
+		if (!atomic_load(&s->dead) && ct->clean_start) {
+			*ended_stored = *ended_stored || s->persistent;
 			proto_session_end(c->w, s); /* [MQTT-3.1.2-6] */
+		}
 		if (atomic_load(&s->dead)) {
 			session_unref(s);
 			continue;
@@ -251,8 +253,8 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 		id = assigned;
 		id_len = strlen(assigned);
 	}
-	bool present = false;
-	rc = attach_session(c, &ct, id, id_len, &present);
+	bool present = false, ended_stored = false;
+	rc = attach_session(c, &ct, id, id_len, &present, &ended_stored);
 	if (rc == FM_EAGAIN)
 		return rc; /* run again after the handoff */
 	if (rc != FM_OK || set_will(c, &ct) != FM_OK) {
@@ -264,6 +266,10 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 	c->will_on_close = true;
 	c->w->stats.connects_total++;
 	client_start_keepalive(c);
+	/* "no session" must be true after a crash too: the stored session's
+	 * removal commits before the CONNACK that says so leaves */
+	if (ended_stored)
+		persist_hold_output(c);
 	send_connack(c, present, MQTT_CONNACK_ACCEPTED); /* [MQTT-3.2.0-1] */
 	char peer[NET_ADDR_STRLEN];
 	log_notice(&c->w->b->log, "client %s connected from %s (v%u, clean %d, keepalive %u%s)",

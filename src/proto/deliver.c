@@ -107,6 +107,11 @@ void deliver_pump(struct worker *w, struct session *s)
 void deliver_resume(struct worker *w, struct session *s)
 {
 	struct client *c = s->owner;
+	/* what is resent may have been recorded in a batch not committed yet
+	 * (here, or on the worker the session came from, which submitted it
+	 * before handing the session over): it waits for that commit */
+	if (s->persistent && s->n_inflight > 0)
+		persist_hold_output(c);
 	for (uint32_t i = 0; i < s->n_inflight; i++) {
 		struct inflight *in = &s->inflight[i];
 		if (in->state == INFLIGHT_WAIT_PUBCOMP)

@@ -70,6 +70,14 @@ void session_expiry_clear(struct worker *w, struct session *s)
 	persist_session_put(w, s); /* no deadline on disk either */
 }
 
+void session_expiry_resume(struct worker *w, struct session *s)
+{
+	if (!s->expiry)
+		return;
+	uint64_t at_ms = (uint64_t)s->expiry->at_s * 1000, now = clock_wall_ms();
+	loop_timer_start(w->loop, &s->expiry->timer, at_ms > now ? at_ms - now : 0);
+}
+
 void session_expiry_restore(struct worker *home, struct session *s, uint32_t expires_at_s, uint64_t now_wall_ms)
 {
 	uint64_t at_ms = (uint64_t)expires_at_s * 1000;

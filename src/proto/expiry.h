@@ -17,6 +17,9 @@ void session_expiry_start(struct worker *w, struct session *s);
 void session_expiry_stop(struct worker *w, struct session *s);
 /* A client attached to s on w: no deadline any more, here or on disk. */
 void session_expiry_clear(struct worker *w, struct session *s);
+/* s came to w offline (handed over to a client that left): its deadline,
+ * if any, runs on here. */
+void session_expiry_resume(struct worker *w, struct session *s);
 /* At start (recovery, single-threaded): s was stored with the deadline
  * expires_at_s, not yet reached; arm it on its home. */
 void session_expiry_restore(struct worker *home, struct session *s, uint32_t expires_at_s, uint64_t now_wall_ms);

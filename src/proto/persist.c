@@ -20,6 +20,7 @@ struct persist_batch {
 	struct worker *origin;
 	struct persist_batch *next_spare;
 	uint64_t ticket;             /* per worker, increasing: batches complete in this order */
+	bool poisoned;               /* an operation could not be recorded (out of memory) */
 	struct client **waiters;     /* each counted in its client_acks.batches */
 	uint32_t n_waiters, cap_waiters;
 };
@@ -88,9 +89,12 @@ static struct store_batch *batch(struct worker *w)
  * will lag behind; say so rather than fail silently. */
 static void lost_op(struct worker *w, int rc, const char *what)
 {
-	if (rc != FM_OK)
-		log_error(&w->b->log, "store: %s not recorded (%s); it will not survive a restart", what,
-			  fm_strerror(rc));
+	if (rc == FM_OK)
+		return;
+	log_error(&w->b->log, "store: %s not recorded (%s); what depends on it is not acknowledged", what,
+		  fm_strerror(rc));
+	if (w->store_cur)
+		w->store_cur->poisoned = true; /* its waiters are disconnected, not answered */
 }
 
 void persist_flush(struct worker *w)
@@ -109,6 +113,7 @@ static void recycle(struct worker *w, struct persist_batch *pb)
 {
 	store_batch_reset(&pb->sb);
 	pb->n_waiters = 0;
+	pb->poisoned = false;
 	pb->next_spare = w->store_spare;
 	w->store_spare = pb;
 }
@@ -208,9 +213,10 @@ static bool record_state(struct worker *w, const struct session *s, const struct
 	struct store_batch *b = entry_batch(w, s, m);
 	if (!b)
 		return false;
-	int rc = store_ref_state(b, id_of(s), s->id_len, m->store_id, state, packet_id);
-	lost_op(w, rc, "a delivery state");
-	return rc == FM_OK;
+	/* held even when the write failed: the batch is poisoned, and its
+	 * completion disconnects the client instead of releasing the output */
+	lost_op(w, store_ref_state(b, id_of(s), s->id_len, m->store_id, state, packet_id), "a delivery state");
+	return true;
 }
 
 bool persist_sent(struct worker *w, const struct session *s, const struct msg *m, uint16_t packet_id)
@@ -419,7 +425,7 @@ void persist_client_free(struct client *c)
 	}
 }
 
-static void batch_came_back(struct worker *w, struct persist_batch *pb, struct client *c)
+static void batch_came_back(struct worker *w, struct persist_batch *pb, struct client *c, bool failed)
 {
 	struct client_acks *a = c->acks;
 	a->batches--;
@@ -428,7 +434,7 @@ static void batch_came_back(struct worker *w, struct persist_batch *pb, struct c
 			client_free_later(c);
 		return;
 	}
-	if (pb->sb.rc != FM_OK) {
+	if (failed) {
 		client_close(c, "the store failed: messages not acknowledged");
 		return;
 	}
@@ -441,10 +447,18 @@ static void batch_came_back(struct worker *w, struct persist_batch *pb, struct c
 
 void persist_on_done(struct worker *w, struct persist_batch *pb)
 {
-	if (pb->sb.rc != FM_OK)
+	if (pb->sb.rc != FM_OK || pb->poisoned) {
 		log_error(&w->b->log, "store: a batch of %u operations failed (%s); its publishers are disconnected "
-			  "without acknowledgement", pb->sb.n_ops, fm_strerror(pb->sb.rc));
+			  "without acknowledgement", pb->sb.n_ops,
+			  pb->poisoned ? "an operation was not recorded" : fm_strerror(pb->sb.rc));
+		/* every batch already made may hang on this one (a message's
+		 * operations here, its acknowledgement waiting on a later batch):
+		 * they all count as failed */
+		if (w->store_failed_through < w->store_ticket)
+			w->store_failed_through = w->store_ticket;
+	}
+	bool failed = pb->ticket <= w->store_failed_through;
 	for (uint32_t i = 0; i < pb->n_waiters; i++)
-		batch_came_back(w, pb, pb->waiters[i]);
+		batch_came_back(w, pb, pb->waiters[i], failed);
 	recycle(w, pb);
 }

@@ -42,12 +42,14 @@ static int publish_route(struct client *c, const struct mqtt_publish *pub, bool 
 				pub->qos, pub->retain);
 	if (!m)
 		return FM_ENOMEM;
-	if (pub->retain) {
-		route_retain(c->w, m); /* [MQTT-3.3.1-5] */
-		*durable = persist_on(c->w);
-	}
+	/* routed first: it sets the message's store id, which must not change
+	 * once the retained tree shares the message with other workers */
 	if (route_publish(c->w, c, m))
 		*durable = true;
+	if (pub->retain) {
+		route_retain(c->w, m); /* [MQTT-3.3.1-5] */
+		*durable = *durable || persist_on(c->w);
+	}
 	msg_unref(m);
 	return FM_OK;
 }

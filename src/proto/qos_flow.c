@@ -43,10 +43,14 @@ static void on_pubrec(struct client *c, const struct mqtt_ack *a)
 
 static void on_pubrel(struct client *c, const struct mqtt_ack *a)
 {
-	if (session_qos2_in_has(c->session, a->packet_id))
+	bool stored = session_qos2_in_has(c->session, a->packet_id) && c->session->persistent && persist_on(c->w);
+	if (stored)
 		persist_qos2_in(c->w, c->session, a->packet_id, false);
 	session_qos2_in_del(c->session, a->packet_id);
-	send_ack(c, MQTT_PUBCOMP, a->packet_id); /* [MQTT-4.3.3-2] */
+	/* a PUBCOMP out before the id's removal is on disk would let the
+	 * publisher reuse the id, and a restart take the new message for a
+	 * resend of the old one */
+	persist_ack(c, MQTT_PUBCOMP, a->packet_id, stored); /* [MQTT-4.3.3-2] */
 }
 
 int proto_on_ack(struct client *c, const struct mqtt_frame *f, const char **why)

@@ -25,7 +25,8 @@ struct recovery {
 	struct msg_map msgs;
 	unsigned next_home;
 	uint64_t now_wall_ms;
-	struct store_batch expired;   /* sessions whose deadline passed while we were down */
+	struct store_batch fixups;    /* sessions whose deadline passed while we were down, or changed */
+	uint32_t expired;
 	size_t sessions, subscriptions, queued, inflight, retained, skipped;
 };
 
@@ -103,8 +104,14 @@ static int on_session(void *arg, const char *id, size_t len, uint64_t expires_at
 {
 	struct recovery *r = arg;
 	struct broker *b = r->b;
-	if (expires_at_ms && expires_at_ms <= r->now_wall_ms)
-		return store_session_del(&r->expired, id, len); /* its entries are skipped below */
+	uint64_t expiry_s = b->workers[0].lim.session_expiry_s;
+	uint64_t stored = expires_at_ms;
+	if (expiry_s == 0)
+		expires_at_ms = 0; /* persistent_client_expiration is off now: no deadline */
+	if (expires_at_ms && expires_at_ms <= r->now_wall_ms) {
+		r->expired++;
+		return store_session_del(&r->fixups, id, len); /* its entries are skipped below */
+	}
 	struct worker *home = &b->workers[r->next_home++ % b->n_workers];
 	struct session *s = session_new(id, len, true, home);
 	if (!s)
@@ -116,11 +123,13 @@ static int on_session(void *arg, const char *id, size_t len, uint64_t expires_at
 	}
 	/* no deadline stored: it was online when last written, so its client
 	 * has been away since the restart at most; its clock starts now */
-	uint64_t expiry_s = home->lim.session_expiry_s;
 	if (!expires_at_ms && expiry_s)
 		expires_at_ms = r->now_wall_ms + expiry_s * 1000;
 	if (expires_at_ms)
 		session_expiry_restore(home, s, (uint32_t)(expires_at_ms / 1000), r->now_wall_ms);
+	/* the deadline on disk follows: a second crash keeps this one */
+	if (expires_at_ms / 1000 != stored / 1000 && store_session_put(&r->fixups, id, len, expires_at_ms) != FM_OK)
+		return FM_ENOMEM;
 	r->sessions++;
 	return FM_OK;
 }
@@ -162,8 +171,18 @@ static int on_queued(void *arg, const char *id, size_t len, uint64_t msg_id, uin
 	enum inflight_state st = state == STORE_REF_RELEASED ? INFLIGHT_WAIT_PUBCOMP
 				 : (qos & 0x03) == 1	     ? INFLIGHT_WAIT_PUBACK
 							     : INFLIGHT_WAIT_PUBREC;
-	r->inflight++;
-	return session_inflight_restore(s, m, qos, packet_id, st);
+	int rc = session_inflight_restore(s, m, qos, packet_id, st);
+	if (rc == FM_EINVAL) {
+		/* a packet id 0 or one taken twice: not to be trusted, but the
+		 * message is: it goes out again under a new id rather than not */
+		static const struct session_limits unlimited;
+		log_warn(&r->b->log, "store: session %s: in-flight entry with unusable packet id %u queued again",
+			    s->client_id, packet_id);
+		r->queued++;
+		return session_queue_push(s, m, qos, &unlimited);
+	}
+	r->inflight += rc == FM_OK;
+	return rc;
 }
 
 static int on_qos2_in(void *arg, const char *id, size_t len, uint16_t packet_id)
@@ -190,24 +209,26 @@ static int on_retained(void *arg, const char *topic, size_t topic_len, const voi
 
 static void applied(struct store_batch *b) { (void)b; }
 
-/* Sessions that expired while the broker was down go from the store now. */
-static int delete_expired(struct broker *b, struct recovery *r, struct fm_errbuf *eb)
+/* Sessions that expired while the broker was down go from the store now,
+ * and deadlines set (or dropped) at this start are written. */
+static int apply_fixups(struct broker *b, struct recovery *r, struct fm_errbuf *eb)
 {
-	uint32_t n = r->expired.n_ops;
-	if (n == 0)
+	if (r->fixups.n_ops == 0)
 		return FM_OK;
-	store_apply_now(b->store, &r->expired);
-	if (r->expired.rc != FM_OK)
-		return fm_errbuf_set(eb, "store %s: removing %u expired sessions failed", b->conf.persistence_location, n),
+	store_apply_now(b->store, &r->fixups);
+	if (r->fixups.rc != FM_OK)
+		return fm_errbuf_set(eb, "store %s: writing session deadlines failed", b->conf.persistence_location),
 		       FM_ESTORE;
-	log_notice(&b->log, "store: %u sessions expired while the broker was down (persistent_client_expiration)", n);
+	if (r->expired)
+		log_notice(&b->log, "store: %u sessions expired while the broker was down (persistent_client_expiration)",
+			   r->expired);
 	return FM_OK;
 }
 
 int broker_recover(struct broker *b, struct fm_errbuf *eb)
 {
 	struct recovery r = { .b = b, .now_wall_ms = clock_wall_ms() };
-	store_batch_init(&r.expired, applied);
+	store_batch_init(&r.fixups, applied);
 	struct store_loader l = {
 		.arg = &r, .message = on_message, .session = on_session, .subscription = on_subscription,
 		.queued = on_queued, .qos2_in = on_qos2_in, .retained = on_retained,
@@ -217,8 +238,8 @@ int broker_recover(struct broker *b, struct fm_errbuf *eb)
 	size_t messages = r.msgs.count;
 	map_free(&r.msgs);
 	if (rc == FM_OK)
-		rc = delete_expired(b, &r, eb);
-	store_batch_fini(&r.expired);
+		rc = apply_fixups(b, &r, eb);
+	store_batch_fini(&r.fixups);
 	if (rc != FM_OK)
 		return rc;
 	atomic_store(&b->next_msg_id, max_id + 1);

@@ -135,9 +135,14 @@ void route_retain(struct worker *w, struct msg *m)
 	void *value = m->payload_len ? msg_ref(m) : NULL;
 	pthread_rwlock_wrlock(&b->retained_lock);
 	int rc = retain_tree_set(b->retained, m->topic, m->topic_len, value);
+	if (rc == FM_OK) {
+		/* submitted under the lock: two workers setting one topic reach
+		 * the store in the order the tree saw them, so a restart brings
+		 * back the newest, not whichever batch went last */
+		persist_retain(w, m);
+		persist_flush(w);
+	}
 	pthread_rwlock_unlock(&b->retained_lock);
 	if (rc != FM_OK && value)
 		msg_unref(m);
-	else
-		persist_retain(w, m);
 }

@@ -35,19 +35,25 @@ static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e)
 		return MQTT_SUBACK_FAILURE;
 	uint8_t qos = e->options & 0x03;
 	struct topic_sub sub = { .subscriber = c->session, .options = qos };
-	bool replaced;
+	bool replaced = false;
+	/* submitted before routers can see the subscription: any queue entry
+	 * another worker writes for it then reaches the store after it */
+	persist_sub_put(c->w, c->session, e->filter.p, e->filter.len, qos);
+	persist_flush(c->w);
 	pthread_rwlock_wrlock(&b->subs_lock);
 	int rc = topic_tree_add(b->subs, e->filter.p, e->filter.len, &sub, &replaced);
 	pthread_rwlock_unlock(&b->subs_lock);
-	if (rc != FM_OK)
-		return MQTT_SUBACK_FAILURE;
-	if (session_sub_set(c->session, e->filter.p, e->filter.len, qos) != FM_OK) {
+	if (rc == FM_OK && session_sub_set(c->session, e->filter.p, e->filter.len, qos) != FM_OK) {
 		pthread_rwlock_wrlock(&b->subs_lock);
 		topic_tree_del(b->subs, e->filter.p, e->filter.len, c->session);
 		pthread_rwlock_unlock(&b->subs_lock);
+		rc = FM_ENOMEM;
+	}
+	if (rc != FM_OK) {
+		if (!replaced)
+			persist_sub_del(c->w, c->session, e->filter.p, e->filter.len);
 		return MQTT_SUBACK_FAILURE;
 	}
-	persist_sub_put(c->w, c->session, e->filter.p, e->filter.len, qos);
 	if (log_enabled(&b->log, LOG_T_SUBSCRIBE))
 		log_msg(&b->log, LOG_T_SUBSCRIBE, "%s %u %.*s", client_log_id(c), qos,
 			(int)e->filter.len, e->filter.p);

@@ -123,14 +123,20 @@ static void on_takeover(struct worker *w, struct wmsg_handover *h)
 		session_expiry_stop(w, s); /* its timer is in our loop */
 		atomic_store_explicit(&s->home, to, memory_order_release);
 	}
+	/* what we wrote about the session (the old connection's last acks,
+	 * its close, entries routed here) reaches the store before anything
+	 * its new home writes */
+	persist_flush(w);
 	post_handover(to, WMSG_HANDOFF, s, h->c);
 	free(h);
 }
 
 static void on_handoff(struct worker *w, struct wmsg_handover *h)
 {
-	(void)w;
 	client_handoff_done(h->c);
+	/* the client that asked left before taking it: offline here now */
+	if (!atomic_load(&h->s->dead) && !h->s->owner && session_home(h->s) == w)
+		session_expiry_resume(w, h->s);
 	session_unref(h->s);
 	free(h);
 }

@@ -572,3 +572,73 @@ Test(durability, a_persistent_publishers_qos2_is_routed_exactly_once_across_sigk
 			     got_pubrec[i], delivered[i]);
 	cr_log_info("persistent QoS 2 publisher: %d sent, %d PUBREC before SIGKILL, all delivered once", sent, recs);
 }
+
+/* The CONNACK that says "no session" after a clean start ended a stored
+ * one [MQTT-3.2.2-1] is true after a crash right behind it: the removal
+ * commits first. */
+Test(durability, no_session_announced_by_connack_stays_gone_after_sigkill_MQTT_3_2_2_1)
+{
+	for (int round = 0; round < 5; round++) {
+		char id[32];
+		snprintf(id, sizeof(id), "fresh-%d", round);
+		park_subscriber(id, "fresh/#");
+		struct raw r;
+		struct raw_connect_opts clean = {.client_id = id, .clean = true, .keepalive = 60};
+		bool present = true;
+		cr_assert_eq(raw_connect(&r, broker.port, &clean, &present), 0);
+		cr_assert(!present);
+		hb_terminate(&broker, SIGKILL); /* right after the CONNACK */
+		raw_close(&r);
+		hb_restart(&broker);
+		struct raw_connect_opts resume = {.client_id = id, .clean = false, .keepalive = 60};
+		present = true;
+		cr_assert_eq(raw_connect(&r, broker.port, &resume, &present), 0);
+		cr_assert(!present, "round %d: the session the CONNACK said was gone came back", round);
+		raw_close(&r);
+	}
+}
+
+/* After PUBCOMP the publisher may reuse the packet id at once
+ * [MQTT-2.3.1-3]; a crash right behind the PUBCOMP must not make the
+ * broker take the next message under that id for a resend of the last. */
+Test(durability, a_packet_id_released_by_pubcomp_is_free_after_sigkill_MQTT_2_3_1_3)
+{
+	park_subscriber("reuse-sub", "reuse/#");
+	struct raw_connect_opts po = {.client_id = "reuse-pub", .clean = false, .keepalive = 60};
+	for (int round = 0; round < 5; round++) {
+		struct raw pub;
+		cr_assert_eq(raw_connect(&pub, broker.port, &po, NULL), 0);
+		char payload[16];
+		snprintf(payload, sizeof(payload), "m%d", round);
+		raw_publish(&pub, "reuse/x", payload, 2, false, 7);
+		raw_ack(&pub, MQTT_PUBREL, raw_expect_ack(&pub, MQTT_PUBREC));
+		raw_expect_ack(&pub, MQTT_PUBCOMP);
+		hb_terminate(&broker, SIGKILL); /* right after the PUBCOMP */
+		raw_close(&pub);
+		hb_restart(&broker);
+	}
+	struct raw sub;
+	struct raw_connect_opts so = {.client_id = "reuse-sub", .clean = false, .keepalive = 60};
+	cr_assert_eq(raw_connect(&sub, broker.port, &so, NULL), 0);
+	bool seen[5] = {false};
+	struct mqtt_frame f;
+	while (raw_recv(&sub, &f, 1000) == FM_OK) {
+		if (f.type == MQTT_PUBREL) {
+			struct mqtt_ack a;
+			uint8_t reason;
+			cr_assert_eq(mqtt_decode_ack(&f, MQTT_V311, &a, &reason), FM_OK);
+			raw_ack(&sub, MQTT_PUBCOMP, a.packet_id);
+			continue;
+		}
+		struct mqtt_publish p;
+		uint8_t reason;
+		cr_assert_eq(mqtt_decode_publish(&f, MQTT_V311, &p, &reason), FM_OK);
+		int round = p.payload.len == 2 ? p.payload.p[1] - '0' : -1;
+		cr_assert(round >= 0 && round < 5 && !seen[round]);
+		seen[round] = true;
+		raw_ack(&sub, MQTT_PUBREC, p.packet_id);
+	}
+	raw_close(&sub);
+	for (int round = 0; round < 5; round++)
+		cr_assert(seen[round], "the message of round %d, sent under a reused id after a crash, was lost", round);
+}
