@@ -74,6 +74,34 @@ static bool take_ack(struct raw *pub, struct stream *st, int timeout_ms)
 	return true;
 }
 
+/* The next PUBLISH on r within quiet_ms, answering any PUBREL on the way
+ * with PUBCOMP; false once nothing more comes. */
+static bool next_publish(struct raw *r, struct mqtt_publish *p, int quiet_ms)
+{
+	struct mqtt_frame f;
+	uint8_t reason;
+	while (raw_recv(r, &f, quiet_ms) == FM_OK) {
+		if (f.type == MQTT_PUBREL) {
+			struct mqtt_ack a;
+			cr_assert_eq(mqtt_decode_ack(&f, MQTT_V311, &a, &reason), FM_OK);
+			raw_ack(r, MQTT_PUBCOMP, a.packet_id);
+			continue;
+		}
+		cr_assert_eq(f.type, MQTT_PUBLISH, "unexpected packet %u", f.type);
+		cr_assert_eq(mqtt_decode_publish(&f, MQTT_V311, p, &reason), FM_OK);
+		return true;
+	}
+	return false;
+}
+
+/* The sequence number a test message carries as its payload. */
+static int seq_of(const struct mqtt_publish *p)
+{
+	char text[16];
+	snprintf(text, sizeof(text), "%.*s", (int)p->payload.len, (const char *)p->payload.p);
+	return atoi(text);
+}
+
 /* Publish until kill_after acknowledgements, then kill the broker with sig
  * while up to WINDOW messages are still in flight, and collect whatever
  * acknowledgements it sent before dying. */
@@ -106,22 +134,9 @@ static void collect(const char *id, int *got_q1, int *got_q2)
 	bool present = false;
 	cr_assert_eq(raw_connect(&r, broker.port, &o, &present), 0);
 	cr_assert(present, "the persistent session did not survive the restart [MQTT-3.2.2-2]");
-	struct mqtt_frame f;
-	while (raw_recv(&r, &f, 1500) == FM_OK) {
-		if (f.type == MQTT_PUBREL) {
-			struct mqtt_ack a;
-			uint8_t reason;
-			cr_assert_eq(mqtt_decode_ack(&f, MQTT_V311, &a, &reason), FM_OK);
-			raw_ack(&r, MQTT_PUBCOMP, a.packet_id);
-			continue;
-		}
-		cr_assert_eq(f.type, MQTT_PUBLISH, "unexpected packet %u", f.type);
-		struct mqtt_publish p;
-		uint8_t reason;
-		cr_assert_eq(mqtt_decode_publish(&f, MQTT_V311, &p, &reason), FM_OK);
-		char text[16];
-		snprintf(text, sizeof(text), "%.*s", (int)p.payload.len, (const char *)p.payload.p);
-		int seq = atoi(text);
+	struct mqtt_publish p;
+	while (next_publish(&r, &p, 1500)) {
+		int seq = seq_of(&p);
 		cr_assert(seq >= 0 && seq < MSGS);
 		(qos_of(seq) == 1 ? got_q1 : got_q2)[seq]++;
 		raw_ack(&r, p.qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, p.packet_id);
@@ -548,20 +563,9 @@ Test(durability, a_persistent_publishers_qos2_is_routed_exactly_once_across_sigk
 	struct raw sub;
 	struct raw_connect_opts so = {.client_id = "q2-sub", .clean = false, .keepalive = 60};
 	cr_assert_eq(raw_connect(&sub, broker.port, &so, &present), 0);
-	while (raw_recv(&sub, &f, 1500) == FM_OK) {
-		if (f.type == MQTT_PUBREL) {
-			struct mqtt_ack a;
-			uint8_t reason;
-			cr_assert_eq(mqtt_decode_ack(&f, MQTT_V311, &a, &reason), FM_OK);
-			raw_ack(&sub, MQTT_PUBCOMP, a.packet_id);
-			continue;
-		}
-		struct mqtt_publish p;
-		uint8_t reason;
-		cr_assert_eq(mqtt_decode_publish(&f, MQTT_V311, &p, &reason), FM_OK);
-		char text[16];
-		snprintf(text, sizeof(text), "%.*s", (int)p.payload.len, (const char *)p.payload.p);
-		int seq = atoi(text);
+	struct mqtt_publish p;
+	while (next_publish(&sub, &p, 1500)) {
+		int seq = seq_of(&p);
 		cr_assert(seq >= 0 && seq < sent);
 		delivered[seq]++;
 		raw_ack(&sub, MQTT_PUBREC, p.packet_id);
@@ -621,18 +625,8 @@ Test(durability, a_packet_id_released_by_pubcomp_is_free_after_sigkill_MQTT_2_3_
 	struct raw_connect_opts so = {.client_id = "reuse-sub", .clean = false, .keepalive = 60};
 	cr_assert_eq(raw_connect(&sub, broker.port, &so, NULL), 0);
 	bool seen[5] = {false};
-	struct mqtt_frame f;
-	while (raw_recv(&sub, &f, 1000) == FM_OK) {
-		if (f.type == MQTT_PUBREL) {
-			struct mqtt_ack a;
-			uint8_t reason;
-			cr_assert_eq(mqtt_decode_ack(&f, MQTT_V311, &a, &reason), FM_OK);
-			raw_ack(&sub, MQTT_PUBCOMP, a.packet_id);
-			continue;
-		}
-		struct mqtt_publish p;
-		uint8_t reason;
-		cr_assert_eq(mqtt_decode_publish(&f, MQTT_V311, &p, &reason), FM_OK);
+	struct mqtt_publish p;
+	while (next_publish(&sub, &p, 1000)) {
 		int round = p.payload.len == 2 ? p.payload.p[1] - '0' : -1;
 		cr_assert(round >= 0 && round < 5 && !seen[round]);
 		seen[round] = true;
