@@ -6,6 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
 	gcc clang make pkg-config meson ninja-build git
+	libclang-rt-dev           # clang sanitizer and libFuzzer runtimes (ASan, TSan, fuzz stage)
 	libcriterion-dev          # unit and integration tests
 	libmosquitto-dev          # real-client integration tests (libmosquitto)
 	mosquitto-clients         # mosquitto_pub / mosquitto_sub interop tests
