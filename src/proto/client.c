@@ -119,14 +119,22 @@ static int dispatch(struct client *c, const struct mqtt_frame *f, const char **w
 	}
 }
 
-/* Largest whole packet accepted: with message_size_limit set, the payload
- * limit plus the largest possible topic and headers; else the MQTT maximum. */
-static uint32_t max_packet(const struct worker *w)
+/* The first packet must be CONNECT, and a 3.1.1 CONNECT is at most
+ * 10 + 5 x (2 + 65535) bytes: an unauthenticated connection announcing
+ * more is refused from its header instead of being buffered (room is left
+ * for 5.0's properties). */
+#define FM_CONNECT_MAX (512u * 1024u)
+
+/* Largest whole packet accepted: before CONNECT, FM_CONNECT_MAX; with
+ * message_size_limit set, the payload limit plus the largest possible topic
+ * and headers; else the MQTT maximum (0). */
+static uint32_t max_packet(const struct client *c)
 {
-	uint32_t lim = w->lim.message_size_limit;
-	if (lim == 0 || lim > MQTT_MAX_REMAINING_LENGTH - 65536)
-		return 0;
-	return lim + 65536 + 5;
+	uint32_t lim = c->w->lim.message_size_limit;
+	uint32_t max = lim == 0 || lim > MQTT_MAX_REMAINING_LENGTH - 65536 ? 0 : lim + 65536 + 5;
+	if (c->state == CLIENT_NEW && (max == 0 || max > FM_CONNECT_MAX))
+		max = FM_CONNECT_MAX;
+	return max;
 }
 
 /* Frame and dispatch every complete packet in p[0, len). Returns bytes
@@ -140,7 +148,7 @@ static ssize_t process(struct client *c, const uint8_t *p, size_t len)
 		struct mqtt_frame f;
 		size_t used;
 		uint8_t reason = 0;
-		int rc = mqtt_frame_parse(p + done, len - done, max_packet(c->w), &f, &used, &reason);
+		int rc = mqtt_frame_parse(p + done, len - done, max_packet(c), &f, &used, &reason);
 		if (rc == FM_EAGAIN)
 			break;
 		if (rc != FM_OK) {

@@ -1,10 +1,8 @@
 /* Hostile and broken clients: malformed packets close only their own
  * connection, packets split at every byte are still framed, slow consumers
  * cannot make the broker buffer without bound. */
-#include "harness.h"
-#include "raw.h"
+#include "hostile.h"
 
-#include "core/procinfo.h"
 #include "fleetmq/errors.h"
 
 #include <criterion/criterion.h>
@@ -15,25 +13,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED_BUILD 1
-#endif
-#endif
-#ifndef SANITIZED_BUILD
-#define SANITIZED_BUILD 0
-#endif
-
-/* True when the broker under test runs under a sanitizer: this build's
- * own, or another binary scripts/test.sh marks with FLEETMQ_TEST_SANITIZED. */
-static bool broker_sanitized(void)
-{
-	const char *env = getenv("FLEETMQ_TEST_SANITIZED");
-	return SANITIZED_BUILD || (env && *env && strcmp(env, "0") != 0);
-}
-
 static struct hb broker;
 
 static void start(void) { hb_start(&broker, "message_size_limit 1000000"); }
@@ -41,45 +20,17 @@ static void stop(void) { cr_assert_eq(hb_stop(&broker), 0, "broker exit status")
 
 TestSuite(hostile, .init = start, .fini = stop, .timeout = 120);
 
-/* A bystander subscribed to "by/#": after each attack it must still get
- * a message through. */
-struct bystander {
-	struct raw sub, pub;
-};
-
-static void bystander_up(struct bystander *b)
-{
-	raw_connect_simple(&b->sub, broker.port, "by-sub");
-	raw_subscribe(&b->sub, 1, "by/#", 0);
-	raw_connect_simple(&b->pub, broker.port, "by-pub");
-}
-
-static void bystander_check(struct bystander *b)
-{
-	raw_publish(&b->pub, "by/x", "alive", 0, false, 0);
-	struct mqtt_publish p;
-	raw_expect_publish(&b->sub, &p);
-	raw_assert_publish(&p, "by/x", "alive");
-}
-
-static void bystander_down(struct bystander *b)
-{
-	raw_close(&b->sub);
-	raw_close(&b->pub);
-}
-
-/* Connect, send bytes after CONNECT, expect the close, check bystander. */
+/* Connect, send bytes after CONNECT, expect the close, check the canary. */
 static void attack_after_connect(const uint8_t *bytes, size_t n, const char *what)
 {
-	struct bystander by;
-	bystander_up(&by);
+	struct canary c;
+	canary_up(&c, &broker);
 	struct raw r;
 	raw_connect_simple(&r, broker.port, "attacker");
 	raw_send(&r, bytes, n);
 	cr_assert(raw_closed_within(&r, 3000, NULL), "%s: connection not closed", what);
 	raw_close(&r);
-	bystander_check(&by);
-	bystander_down(&by);
+	canary_down(&c, what);
 }
 
 Test(hostile, remaining_length_of_five_bytes_closes_MQTT_2_2_3)
@@ -144,8 +95,8 @@ Test(hostile, pubrel_with_wrong_flags_closes_MQTT_3_6_1_1)
 
 Test(hostile, oversized_packet_refused_from_its_header_alone)
 {
-	struct bystander by;
-	bystander_up(&by);
+	struct canary c;
+	canary_up(&c, &broker);
 	struct raw r;
 	raw_connect_simple(&r, broker.port, "big");
 	/* announce 200 MB, send nothing more: the broker must not wait for it */
@@ -153,14 +104,13 @@ Test(hostile, oversized_packet_refused_from_its_header_alone)
 	raw_send(&r, hdr, sizeof(hdr));
 	cr_assert(raw_closed_within(&r, 3000, NULL));
 	raw_close(&r);
-	bystander_check(&by);
-	bystander_down(&by);
+	canary_down(&c, "200 MB announced");
 }
 
 Test(hostile, garbage_instead_of_connect_closes)
 {
-	struct bystander by;
-	bystander_up(&by);
+	struct canary c;
+	canary_up(&c, &broker);
 	struct raw r;
 	raw_open(&r, broker.port);
 	static const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -169,12 +119,13 @@ Test(hostile, garbage_instead_of_connect_closes)
 	cr_assert(raw_closed_within(&r, 3000, &last));
 	cr_assert_eq(last, 0);
 	raw_close(&r);
-	bystander_check(&by);
-	bystander_down(&by);
+	canary_down(&c, "HTTP instead of CONNECT");
 }
 
 Test(hostile, every_packet_split_into_single_bytes_still_works)
 {
+	struct canary can;
+	canary_up(&can, &broker);
 	struct raw sub;
 	raw_connect_simple(&sub, broker.port, "sub");
 	raw_subscribe(&sub, 1, "slow/#", 1);
@@ -204,10 +155,13 @@ Test(hostile, every_packet_split_into_single_bytes_still_works)
 	raw_assert_publish(&got, "slow/t", "drip");
 	raw_close(&r);
 	raw_close(&sub);
+	canary_down(&can, "one byte at a time");
 }
 
 Test(hostile, many_packets_in_one_write_all_processed)
 {
+	struct canary can;
+	canary_up(&can, &broker);
 	struct raw r;
 	raw_connect_simple(&r, broker.port, "burst");
 	struct buf b;
@@ -221,13 +175,7 @@ Test(hostile, many_packets_in_one_write_all_processed)
 		raw_expect(&r, MQTT_PINGRESP, &f);
 	}
 	raw_close(&r);
-}
-
-static long broker_rss_kb(void)
-{
-	long kb = proc_rss_kb(broker.pid);
-	cr_assert_geq(kb, 0, "cannot read the broker's RSS");
-	return kb;
+	canary_down(&can, "500 PINGREQs in one write");
 }
 
 /* A subscriber that never reads. A publisher on its worker is paused
@@ -244,7 +192,7 @@ Test(hostile, subscriber_that_stops_reading_does_not_grow_the_broker)
 	raw_connect_simple(&healthy, broker.port, "healthy");
 	raw_subscribe(&healthy, 1, "firehose", 0);
 	raw_connect_simple(&pub, broker.port, "pub");
-	long rss_before = broker_rss_kb();
+	long rss_before = broker_rss_kb(&broker);
 	static char payload[10000];
 	memset(payload, 'p', sizeof(payload) - 1);
 	/* 3000 x 10 kB = 30 MB sent at the stuck subscriber */
@@ -260,7 +208,7 @@ Test(hostile, subscriber_that_stops_reading_does_not_grow_the_broker)
 		cr_assert(mqtt_decode_publish(&f, MQTT_V311, &p, &reason) == FM_OK);
 		cr_assert_eq(p.payload.len, sizeof(payload) - 1);
 	}
-	long grown = broker_rss_kb() - rss_before;
+	long grown = broker_rss_kb(&broker) - rss_before;
 	cr_log_info("broker RSS grew by %ld kB while a subscriber was stuck", grown);
 	/* the output cap is 8 MiB of content (a buffer of at most 16 MiB);
 	 * a sanitizer's own memory (ASan's quarantine, TSan's shadow) makes
@@ -282,8 +230,8 @@ Test(hostile, subscriber_that_stops_reading_does_not_grow_the_broker)
  * ran out). */
 Test(hostile, reset_while_output_is_queued_closes_only_that_client)
 {
-	struct bystander by;
-	bystander_up(&by);
+	struct canary c;
+	canary_up(&c, &broker);
 	static char payload[10000];
 	memset(payload, 'b', sizeof(payload) - 1);
 	for (int round = 0; round < 3; round++) {
@@ -314,16 +262,15 @@ Test(hostile, reset_while_output_is_queued_closes_only_that_client)
 		}
 	}
 	cr_assert(hb_alive(&broker), "broker died");
-	bystander_check(&by);
-	bystander_down(&by);
+	canary_down(&c, "reset with output queued");
 }
 
 /* Random bytes after a valid CONNECT must only ever close that one
  * connection (fixed seed, bounded count). */
 Test(hostile, random_bytes_never_harm_other_clients)
 {
-	struct bystander by;
-	bystander_up(&by);
+	struct canary c;
+	canary_up(&c, &broker);
 	srand(12345);
 	uint8_t junk[512];
 	for (int round = 0; round < 40; round++) {
@@ -337,6 +284,5 @@ Test(hostile, random_bytes_never_harm_other_clients)
 		raw_close(&r);
 	}
 	cr_assert(hb_alive(&broker));
-	bystander_check(&by);
-	bystander_down(&by);
+	canary_down(&c, "random bytes");
 }
