@@ -147,7 +147,8 @@ static int on_subscription(void *arg, const char *id, size_t len, const char *fi
 	bool replaced;
 	int rc = topic_tree_add(r->b->subs, filter, filter_len, &sub, &replaced);
 	if (rc == FM_OK)
-		rc = session_sub_set(s, filter, filter_len, options);
+		rc = replaced ? session_sub_set(s, filter, filter_len, options)
+			      : session_sub_append(s, filter, filter_len, options);
 	r->subscriptions += rc == FM_OK;
 	return rc;
 }

@@ -43,7 +43,8 @@ static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e)
 	pthread_rwlock_wrlock(&b->subs_lock);
 	int rc = topic_tree_add(b->subs, e->filter.p, e->filter.len, &sub, &replaced);
 	pthread_rwlock_unlock(&b->subs_lock);
-	if (rc == FM_OK && session_sub_set(c->session, e->filter.p, e->filter.len, qos) != FM_OK) {
+	if (rc == FM_OK && (replaced ? session_sub_set(c->session, e->filter.p, e->filter.len, qos)
+				     : session_sub_append(c->session, e->filter.p, e->filter.len, qos)) != FM_OK) {
 		pthread_rwlock_wrlock(&b->subs_lock);
 		topic_tree_del(b->subs, e->filter.p, e->filter.len, c->session);
 		pthread_rwlock_unlock(&b->subs_lock);

@@ -122,6 +122,11 @@ int session_sub_set(struct session *s, const char *filter, size_t len, uint8_t o
 		sub->options = options;
 		return FM_OK;
 	}
+	return session_sub_append(s, filter, len, options);
+}
+
+int session_sub_append(struct session *s, const char *filter, size_t len, uint8_t options)
+{
 	if (fm_grow((void **)&s->subs, &s->cap_subs, s->n_subs + 1, sizeof(*s->subs), 4))
 		return FM_ENOMEM;
 	char *copy = malloc(len + 1);

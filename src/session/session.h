@@ -112,6 +112,10 @@ void session_reset_messages(struct session *s);
 /* Subscriptions as the session remembers them. set replaces options of an
  * existing filter. FM_OK or FM_ENOMEM; del gives FM_ENOTFOUND. */
 int session_sub_set(struct session *s, const char *filter, size_t len, uint8_t options);
+/* Add a filter the caller knows is new (the router's tree said so): no
+ * search, so a SUBSCRIBE with thousands of new filters costs linear time,
+ * not filters x subscriptions. FM_OK or FM_ENOMEM. */
+int session_sub_append(struct session *s, const char *filter, size_t len, uint8_t options);
 int session_sub_del(struct session *s, const char *filter, size_t len);
 
 /* Outgoing inflight window. add assigns a free packet id into *packet_id and

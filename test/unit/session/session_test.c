@@ -139,6 +139,26 @@ Test(session_subs, set_replaces_and_del_removes)
 	session_free(s);
 }
 
+/* append trusts the caller that the filter is new: it keeps order, and a
+ * later set finds and updates what it added */
+Test(session_subs, append_adds_without_search_and_set_updates_it)
+{
+	struct session *s = session_new("c", 1, true, NULL);
+	char filter[32];
+	for (int i = 0; i < 1000; i++) {
+		int len = snprintf(filter, sizeof(filter), "dev/%d/cmd", i);
+		cr_assert_eq(session_sub_append(s, filter, (size_t)len, 1), FM_OK);
+	}
+	cr_assert_eq(s->n_subs, 1000);
+	cr_assert_str_eq(s->subs[999].filter, "dev/999/cmd");
+	cr_assert_eq(session_sub_set(s, "dev/500/cmd", 11, 2), FM_OK);
+	cr_assert_eq(s->n_subs, 1000, "set of an appended filter added a second entry");
+	cr_assert_eq(s->subs[500].options, 2);
+	cr_assert_eq(session_sub_del(s, "dev/0/cmd", 9), FM_OK);
+	cr_assert_eq(s->n_subs, 999);
+	session_free(s);
+}
+
 Test(session_table, add_get_del_across_growth)
 {
 	struct session_table *t = session_table_new();
