@@ -135,7 +135,8 @@ static void on_handoff(struct worker *w, struct wmsg_handover *h)
 {
 	client_handoff_done(h->c);
 	/* the client that asked left before taking it: offline here now */
-	if (!atomic_load(&h->s->dead) && !h->s->owner && session_home(h->s) == w)
+	/* owner and the timer are the home's to read: only then look */
+	if (session_home(h->s) == w && !atomic_load(&h->s->dead) && !h->s->owner)
 		session_expiry_resume(w, h->s);
 	session_unref(h->s);
 	free(h);

@@ -108,16 +108,22 @@ bool hb_alive(const struct hb *b)
 	return b->pid > 0 && waitpid(b->pid, &status, WNOHANG) == 0;
 }
 
+/* The broker log's head (how it started) and tail (how it ended: a
+ * sanitizer report or a crash is at the end). */
 static void dump_log(const struct hb *b)
 {
-	char buf[4096] = {0};
+	char head[2048] = {0}, tail[6144] = {0};
 	FILE *f = fopen(b->log_path, "r");
 	if (f) {
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		buf[n] = '\0';
+		size_t n = fread(head, 1, sizeof(head) - 1, f);
+		head[n] = '\0';
+		if (fseek(f, -(long)(sizeof(tail) - 1), SEEK_END) == 0 && ftell(f) > (long)n) {
+			n = fread(tail, 1, sizeof(tail) - 1, f);
+			tail[n] = '\0';
+		}
 		fclose(f);
 	}
-	cr_log_error("broker log:\n%s", buf);
+	cr_log_error("broker log:\n%s%s%s", head, tail[0] ? "\n[...]\n" : "", tail);
 }
 
 /* Spawn args and wait until port accepts connections; false if the
