@@ -153,6 +153,14 @@ static int on_subscription(void *arg, const char *id, size_t len, const char *fi
 	return rc;
 }
 
+/* Back in s's queue, whatever its limits: they applied when it was queued. */
+static int queue_again(struct recovery *r, struct session *s, struct msg *m, uint8_t qos)
+{
+	static const struct session_limits unlimited;
+	r->queued++;
+	return session_queue_push(s, m, qos, &unlimited);
+}
+
 static int on_queued(void *arg, const char *id, size_t len, uint64_t msg_id, uint8_t qos,
 		     enum store_ref_state state, uint16_t packet_id)
 {
@@ -163,11 +171,8 @@ static int on_queued(void *arg, const char *id, size_t len, uint64_t msg_id, uin
 		r->skipped++; /* its session expired, or ended as the entry was written */
 		return FM_OK;
 	}
-	if (state == STORE_REF_QUEUED) {
-		static const struct session_limits unlimited;
-		r->queued++;
-		return session_queue_push(s, m, qos, &unlimited);
-	}
+	if (state == STORE_REF_QUEUED)
+		return queue_again(r, s, m, qos);
 	/* qos may carry DELIVER_RETAIN (a retained delivery): kept for the resend */
 	enum inflight_state st = state == STORE_REF_RELEASED ? INFLIGHT_WAIT_PUBCOMP
 				 : (qos & 0x03) == 1	     ? INFLIGHT_WAIT_PUBACK
@@ -176,11 +181,9 @@ static int on_queued(void *arg, const char *id, size_t len, uint64_t msg_id, uin
 	if (rc == FM_EINVAL) {
 		/* a packet id 0 or one taken twice: not to be trusted, but the
 		 * message is: it goes out again under a new id rather than not */
-		static const struct session_limits unlimited;
 		log_warn(&r->b->log, "store: session %s: in-flight entry with unusable packet id %u queued again",
-			    s->client_id, packet_id);
-		r->queued++;
-		return session_queue_push(s, m, qos, &unlimited);
+			 s->client_id, packet_id);
+		return queue_again(r, s, m, qos);
 	}
 	r->inflight += rc == FM_OK;
 	return rc;

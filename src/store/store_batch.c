@@ -90,20 +90,31 @@ static int commit_op(struct store_batch *b, struct store_op *op)
 	return FM_OK;
 }
 
-int store_msg_add(struct store_batch *b, uint64_t msg_id, const char *topic, size_t topic_len,
-		  const void *payload, size_t payload_len, uint8_t qos, uint64_t expires_at_ms)
+/* An op carrying a message (topic, payload, QoS, expiry): a logged one or
+ * a retained one. */
+static struct store_op *message_op(struct store_batch *b, enum store_op_type type, const char *topic,
+				   size_t topic_len, const void *payload, size_t payload_len, uint8_t qos,
+				   uint64_t expires_at_ms)
 {
 	uint32_t mark = b->arena_used;
-	struct store_op *op = client_op(b, STORE_MSG_ADD, "", 0, topic, topic_len);
+	struct store_op *op = client_op(b, type, "", 0, topic, topic_len);
 	if (op && copy_in(b, payload, payload_len, &op->payload) != FM_OK) {
 		b->arena_used = mark;
-		op = NULL;
+		return NULL;
 	}
 	if (op) {
-		op->msg_id = msg_id;
 		op->qos = qos;
 		op->expires_at_ms = expires_at_ms;
 	}
+	return op;
+}
+
+int store_msg_add(struct store_batch *b, uint64_t msg_id, const char *topic, size_t topic_len,
+		  const void *payload, size_t payload_len, uint8_t qos, uint64_t expires_at_ms)
+{
+	struct store_op *op = message_op(b, STORE_MSG_ADD, topic, topic_len, payload, payload_len, qos, expires_at_ms);
+	if (op)
+		op->msg_id = msg_id;
 	return commit_op(b, op);
 }
 
@@ -174,17 +185,7 @@ int store_sub_del(struct store_batch *b, const char *client_id, size_t id_len, c
 int store_retain_put(struct store_batch *b, const char *topic, size_t topic_len, const void *payload,
 		     size_t payload_len, uint8_t qos, uint64_t expires_at_ms)
 {
-	uint32_t mark = b->arena_used;
-	struct store_op *op = client_op(b, STORE_RETAIN_PUT, "", 0, topic, topic_len);
-	if (op && copy_in(b, payload, payload_len, &op->payload) != FM_OK) {
-		b->arena_used = mark;
-		op = NULL;
-	}
-	if (op) {
-		op->qos = qos;
-		op->expires_at_ms = expires_at_ms;
-	}
-	return commit_op(b, op);
+	return commit_op(b, message_op(b, STORE_RETAIN_PUT, topic, topic_len, payload, payload_len, qos, expires_at_ms));
 }
 
 int store_retain_del(struct store_batch *b, const char *topic, size_t topic_len)
