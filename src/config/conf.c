@@ -23,6 +23,7 @@ void conf_init(struct conf *c)
 	c->max_inflight_messages = 20;
 	c->max_queued_messages = 1000;
 	c->max_keepalive = 65535;
+	c->max_topic_alias = 10;
 	c->retain_available = true;
 	c->persistence = true;
 	c->persistence_location = strdup("./data");
@@ -179,6 +180,7 @@ void conf_apply_reloadable(struct conf *live, const struct conf *fresh)
 	live->max_queued_messages = fresh->max_queued_messages;
 	live->max_queued_bytes = fresh->max_queued_bytes;
 	live->message_size_limit = fresh->message_size_limit;
+	live->max_packet_size = fresh->max_packet_size;
 	live->max_keepalive = fresh->max_keepalive;
 	live->retain_available = fresh->retain_available;
 	if (!live->log_types_fixed)

@@ -203,6 +203,26 @@ static int opt_message_size_limit(struct conf_parse *px, char **args, int n)
 
 /* 0 means "no limit" in mosquitto; our broker compares keepalive against the
  * limit, so no limit is stored as the largest keepalive MQTT can express. */
+/* mosquitto's max_packet_size: 0 (no limit) or at least 20 bytes, so a
+ * CONNECT still fits. */
+static int opt_max_packet_size(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	int rc = parse_u32(px, args[0], args[1], 0, MQTT_MAX_REMAINING_LENGTH + 5, &px->c->max_packet_size);
+	if (rc == FM_OK && px->c->max_packet_size != 0 && px->c->max_packet_size < 20)
+		return conf_error(px, "option '%s': %s must be 0 or at least 20", args[0], args[1]);
+	return rc;
+}
+
+static int opt_max_topic_alias(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	uint32_t v = 0;
+	int rc = parse_u32(px, args[0], args[1], 0, 65535, &v);
+	px->c->max_topic_alias = (uint16_t)v;
+	return rc;
+}
+
 static int opt_max_keepalive(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
@@ -397,6 +417,8 @@ static const struct option options[] = {
 	{"max_connections", 1, 1, opt_max_connections},
 	{"max_inflight_messages", 1, 1, opt_max_inflight_messages},
 	{"max_keepalive", 1, 1, opt_max_keepalive},
+	{"max_packet_size", 1, 1, opt_max_packet_size},
+	{"max_topic_alias", 1, 1, opt_max_topic_alias},
 	{"max_queued_bytes", 1, 1, opt_max_queued_bytes},
 	{"max_queued_messages", 1, 1, opt_max_queued_messages},
 	{"message_size_limit", 1, 1, opt_message_size_limit},
@@ -422,7 +444,7 @@ static const char *const not_yet[] = {
 	"global_plugin", "global_plugin_opt_", "http_dir", "idle_timeout",
 	"keepalive_interval", "keyfile", "local_cleansession", "local_clientid",
 	"local_password", "local_username", "log_facility", "log_timestamp",
-	"log_timestamp_format", "max_inflight_bytes", "max_packet_size", "max_qos",
+	"log_timestamp_format", "max_inflight_bytes", "max_qos",
 	"memory_limit", "mount_point", "notification_topic", "notifications",
 	"notifications_local_only", "password_file",
 	"plugin", "plugin_opt_", "psk_file", "psk_hint",

@@ -9,6 +9,7 @@
  * Failure reasons follow the spec's wording: an id the packet may not carry
  * or a value that does not parse is a Malformed Packet (section 2.2.2.2);
  * a repeated single-use property or a forbidden value is a Protocol Error. */
+#include "mqtt/props.h"
 #include "mqtt/reader.h"
 
 enum prop_kind { PK_NONE, PK_BYTE, PK_U16, PK_U32, PK_VARINT, PK_STR, PK_BIN, PK_PAIR };
@@ -88,6 +89,7 @@ static bool value_allowed(uint32_t id, uint32_t v)
 	case 0x21: return v != 0; /* receive maximum 0 (3.1.2.11.3, 3.2.2.3.3) */
 	case 0x23: return v != 0; /* topic alias 0 [MQTT-3.3.2-8] */
 	case 0x27: return v != 0; /* maximum packet size 0 (3.1.2.11.4, 3.2.2.3.6) */
+	case 0x01: /* payload format indicator: 0 unspecified, 1 UTF-8 (3.3.2.3.2) */
 	case 0x17: case 0x19: case 0x24: case 0x25: case 0x28: case 0x29: case 0x2A:
 		return v <= 1; /* flag-like bytes: "a value other than 0 or 1" */
 	default: return true;
@@ -98,7 +100,9 @@ static bool value_allowed(uint32_t id, uint32_t v)
  * already read in this section. */
 static void rd_prop(struct reader *r, enum props_ctx ctx, uint64_t *seen)
 {
-	uint32_t id = rd_varint(r);
+	/* ids are varints, but every defined one is below 128: a second byte
+	 * is either a longer-than-needed encoding [MQTT-1.5.5-1] or unknown */
+	uint32_t id = rd_u8(r);
 	if (r->bad)
 		return;
 	if (id >= N_PROP_IDS || prop_defs[id].kind == PK_NONE || !(prop_defs[id].where & IN(ctx))) {
@@ -139,4 +143,29 @@ struct mqtt_bin rd_props(struct reader *r, enum props_ctx ctx)
 		rd_fail(r, pr.rc);
 	r->p += len;
 	return props;
+}
+
+/* --- reading a validated section (props.h) -------------------------------- */
+
+bool mqtt_props_next(struct mqtt_bin *rest, struct mqtt_prop *p)
+{
+	if (rest->len == 0)
+		return false;
+	struct reader r = {rest->p, rest->p + rest->len, false, 0};
+	*p = (struct mqtt_prop){0};
+	uint32_t id = rd_varint(&r);
+	enum prop_kind k = id < N_PROP_IDS ? (enum prop_kind)prop_defs[id].kind : PK_NONE;
+	p->id = (uint8_t)id;
+	if (k == PK_STR || k == PK_BIN || k == PK_PAIR)
+		p->data = rd_bin(&r);
+	if (k == PK_PAIR)
+		p->data2 = rd_bin(&r);
+	else if (k != PK_STR && k != PK_BIN)
+		p->num = rd_value(&r, k);
+	if (r.bad)
+		return false; /* not a validated section: stop rather than read on */
+	p->raw = (struct mqtt_bin){rest->p, (uint32_t)(r.p - rest->p)};
+	rest->p = r.p;
+	rest->len -= p->raw.len;
+	return true;
 }

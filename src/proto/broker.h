@@ -11,6 +11,7 @@
 #define FM_PROTO_BROKER_H
 
 #include "config/conf.h"
+#include "core/buf.h"
 #include "core/list.h"
 #include "core/log.h"
 #include "loop/inbox.h"
@@ -77,6 +78,8 @@ struct broker_stats {
 	uint64_t slow_consumers;   /* closed for not reading their output */
 	uint64_t dropped_queue;    /* session queue limits */
 	uint64_t dropped_offline;  /* QoS 0 for offline sessions */
+	uint64_t dropped_expired;  /* 5.0 Message Expiry Interval passed before delivery */
+	uint64_t dropped_too_large; /* above a 5.0 client's Maximum Packet Size */
 	uint64_t remote_batches;   /* delivery batches sent to other workers */
 	uint64_t batches_allocated; /* of those, newly allocated (not reused) */
 };
@@ -85,7 +88,8 @@ struct broker_stats {
 struct route_target {
 	struct session *s;
 	struct worker *home;       /* s's home when matched */
-	uint8_t qos;               /* highest granted QoS among matching filters */
+	uint8_t qos;               /* highest granted QoS among matching filters (| DELIVER_RETAIN) */
+	uint32_t sub_id;           /* 5.0 subscription identifier of the matching filter; 0: none */
 };
 
 /* The reloadable limits a worker applies on its hot paths. Each worker has
@@ -94,7 +98,9 @@ struct route_target {
 struct worker_limits {
 	struct session_limits session;
 	uint32_t message_size_limit;
+	uint32_t max_packet_size;   /* whole packets from clients; 0 = MQTT maximum */
 	uint32_t connect_timeout_s;
+	uint16_t max_topic_alias;
 	uint16_t max_keepalive;
 	bool retain_available;
 	uint64_t session_expiry_s;  /* persistent_client_expiration; 0 = never */
@@ -115,6 +121,7 @@ struct worker {
 	bool flush_pending;        /* a flush task is deferred */
 	uint8_t *scratch;          /* read buffer shared by this worker's connections */
 	size_t scratch_len;
+	struct buf props_scratch;  /* 5.0 properties being built (one message or delivery at a time) */
 	struct route_target *targets; /* fan-out scratch */
 	uint32_t n_targets, cap_targets;
 	/* deliveries to sessions homed on other workers, collected during an

@@ -6,6 +6,7 @@
 #include "proto/proto.h"
 #include "proto/worker.h"
 #include "proto/persist.h"
+#include "proto/alias.h"
 #include "mqtt/codec.h"
 
 #include <stdio.h>
@@ -86,7 +87,7 @@ static void on_timer(struct loop *lp, struct loop_timer *t)
 	if (c->read_paused)
 		idle = 0;
 	if (idle >= limit)
-		client_close(c, "keepalive timeout");
+		client_close_rc(c, MQTT_RC_KEEP_ALIVE_TIMEOUT, "keepalive timeout");
 	else
 		loop_timer_start(lp, &c->timer, limit - idle);
 }
@@ -127,14 +128,33 @@ static int dispatch(struct client *c, const struct mqtt_frame *f, const char **w
 
 /* Largest whole packet accepted: before CONNECT, FM_CONNECT_MAX; with
  * message_size_limit set, the payload limit plus the largest possible topic
- * and headers; else the MQTT maximum (0). */
+ * and headers; max_packet_size if smaller; else the MQTT maximum (0). */
 static uint32_t max_packet(const struct client *c)
 {
 	uint32_t lim = c->w->lim.message_size_limit;
 	uint32_t max = lim == 0 || lim > MQTT_MAX_REMAINING_LENGTH - 65536 ? 0 : lim + 65536 + 5;
+	uint32_t packet_lim = c->w->lim.max_packet_size;
+	if (packet_lim && (max == 0 || packet_lim < max))
+		max = packet_lim; /* max_packet_size: what 5.0 clients are told in CONNACK */
 	if (c->state == CLIENT_NEW && (max == 0 || max > FM_CONNECT_MAX))
 		max = FM_CONNECT_MAX;
 	return max;
+}
+
+/* The reason code a failed handler's DISCONNECT carries: the one it set,
+ * else what its return code means. A DISCONNECT from the client (ECLOSED)
+ * gets none back. */
+static uint8_t close_rc_for(const struct client *c, int rc)
+{
+	if (rc == FM_ECLOSED)
+		return 0;
+	if (c->close_rc)
+		return c->close_rc;
+	switch (rc) {
+	case FM_ETOOBIG: return MQTT_RC_PACKET_TOO_LARGE;
+	case FM_ENOMEM: return MQTT_RC_UNSPECIFIED;
+	default: return MQTT_RC_PROTOCOL_ERROR;
+	}
 }
 
 /* Frame and dispatch every complete packet in p[0, len). Returns bytes
@@ -152,17 +172,18 @@ static ssize_t process(struct client *c, const uint8_t *p, size_t len)
 		if (rc == FM_EAGAIN)
 			break;
 		if (rc != FM_OK) {
-			client_close(c, reason == MQTT_RC_PACKET_TOO_LARGE ? "packet too large"
-									   : "malformed fixed header");
+			client_close_rc(c, reason, reason == MQTT_RC_PACKET_TOO_LARGE ? "packet too large"
+										       : "malformed fixed header");
 			return -1;
 		}
 		const char *why = NULL;
+		c->close_rc = 0;
 		c->last_rx_ms = loop_now_ms(c->w->loop);
 		rc = dispatch(c, &f, &why);
 		if (rc == FM_EAGAIN)
 			break; /* CONNECT waits for a handoff; it stays unconsumed */
 		if (rc != FM_OK) {
-			client_close(c, why ? why : "protocol error");
+			client_close_rc(c, close_rc_for(c, rc), why ? why : "protocol error");
 			return -1;
 		}
 		c->w->stats.bytes_in += used;
@@ -469,7 +490,7 @@ static void on_stall_timer(struct loop *lp, struct loop_timer *t)
 	if (buf_used(&c->out) >= FM_OUT_LOW) {
 		if (c->bytes_written == c->stall->bytes_mark) {
 			c->w->stats.slow_consumers++;
-			client_close(c, "slow consumer: output not draining");
+			client_close_rc(c, MQTT_RC_QUOTA_EXCEEDED, "slow consumer: output not draining");
 			return;
 		}
 	} else if (queue_saturated(c)) {
@@ -496,6 +517,7 @@ static void free_client(struct loop *lp, void *arg)
 	struct client *c = arg;
 	conn_close(&c->conn);
 	persist_client_free(c);
+	alias_free(c);
 	buf_fini(&c->in);
 	buf_fini(&c->out);
 	free(c);
@@ -537,6 +559,13 @@ void client_close(struct client *c, const char *reason)
 	if (persist_client_closing(c))
 		return; /* store batches still name c: the last one frees it */
 	client_free_later(c);
+}
+
+void client_close_rc(struct client *c, uint8_t rc, const char *reason)
+{
+	if (c->state == CLIENT_ACTIVE && c->version == MQTT_V5 && rc >= 0x80)
+		proto_send_disconnect(c, rc, reason);
+	client_close(c, reason);
 }
 
 void client_free_later(struct client *c)

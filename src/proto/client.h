@@ -33,6 +33,7 @@ struct client {
 	struct session *session;  /* attached session, NULL before CONNECT */
 	struct client_stall *stall; /* while saturated only: the stuck-consumer watch */
 	struct client_acks *acks; /* acknowledgements waiting for the store (persist.c), lazily */
+	struct topic_aliases *aliases; /* 5.0 Topic Aliases the client set (alias.c), lazily */
 	struct conn conn;
 	struct loop_io io;        /* registration with the worker's loop */
 	struct buf in;            /* bytes of an incomplete packet */
@@ -41,6 +42,7 @@ struct client {
 	uint64_t last_rx_ms;      /* loop time of the last packet received */
 	uint32_t bytes_written;   /* progress marker (wraps; compared for change only) */
 	uint32_t acks_received;   /* PUBACK/PUBCOMP from the client (progress marker) */
+	uint32_t max_packet_out;  /* 5.0: the client's Maximum Packet Size; 0: none */
 	struct list link;         /* worker->clients */
 	struct list dirty_link;   /* worker->dirty while output is pending */
 	struct list waiters;      /* publishers paused on this client's output */
@@ -53,6 +55,8 @@ struct client {
 	bool pending_task;        /* process_pending is deferred for c->in */
 	bool will_on_close;       /* publish the will if we close (not after DISCONNECT) */
 	bool lagging;             /* holds a full queue without acking: no backpressure for it */
+	bool problem_info;        /* 5.0 Request Problem Information (reason strings wanted) */
+	uint8_t close_rc;         /* 5.0 reason code for the DISCONNECT a failing handler asks for */
 };
 
 /* The client id for log lines: its session's, or "?" before CONNECT. */
@@ -68,6 +72,10 @@ int client_accept(struct worker *w, struct listener_rt *l, int fd, const struct 
  * if will_on_close), and free after this loop iteration. reason is logged.
  * Idempotent. After this call c is still valid memory until the deferred free. */
 void client_close(struct client *c, const char *reason);
+/* Close with a 5.0 reason code: a 5.0 client whose CONNECT was accepted
+ * is sent DISCONNECT with rc first (and the reason as Reason String when
+ * it asked for problem information) [MQTT-4.13.2-1]; others just close. */
+void client_close_rc(struct client *c, uint8_t rc, const char *reason);
 
 /* Free a closed client after this iteration (or now, once its worker has
  * stopped): for the store's completion of its last batch. */

@@ -8,26 +8,54 @@
  * A session homed on another worker is not touched from here: the CONNECT
  * asks that worker for it (worker.h, TAKEOVER) and is run again when the
  * session has been handed over. */
+#include "core/clock.h"
+#include "mqtt/props.h"
 #include "proto/expiry.h"
 #include "proto/persist.h"
 #include "proto/proto.h"
+#include "proto/will.h"
 #include "proto/worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void send_connack(struct client *c, bool session_present, uint8_t rc)
+/* What a CONNECT asked for beyond 3.1.1 (5.0 properties, with the spec's
+ * defaults when absent), and what the CONNACK answers. */
+struct connect_opts {
+	uint32_t session_expiry;   /* 0: the session ends with the connection */
+	uint16_t receive_max;      /* 0: none declared (3.1.1) */
+	uint32_t max_packet;       /* 0: none declared */
+	bool problem_info;
+	uint16_t server_keepalive; /* 0: the client's keepalive stands */
+	const char *assigned_id;   /* NULL: the client chose its id */
+};
+
+static void send_connack(struct client *c, bool session_present, uint8_t rc, struct mqtt_bin props)
 {
-	struct mqtt_connack ack = { .session_present = session_present, .reason = rc };
+	struct mqtt_connack ack = { .session_present = session_present, .reason = rc, .props = props };
 	if (mqtt_encode_connack(&c->out, c->version, &ack) == FM_OK)
 		client_mark_dirty(c);
 }
 
-/* Refuse with a CONNACK return code, then close [MQTT-3.2.2-5]. */
-static int refuse(struct client *c, uint8_t rc, const char *why_text, const char **why)
+/* The 3.1.1 return code for a 5.0 refusal reason (3.2.2.3 table). */
+static uint8_t v3_return_code(uint8_t rc5)
 {
-	send_connack(c, false, rc);
+	switch (rc5) {
+	case MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION: return MQTT_CONNACK_BAD_PROTOCOL;
+	case MQTT_RC_CLIENT_ID_NOT_VALID: return MQTT_CONNACK_ID_REJECTED;
+	case MQTT_RC_BAD_USERNAME_OR_PASSWORD: return MQTT_CONNACK_BAD_CREDENTIALS;
+	case MQTT_RC_NOT_AUTHORIZED: case MQTT_RC_BAD_AUTH_METHOD: return MQTT_CONNACK_NOT_AUTHORIZED;
+	default: return MQTT_CONNACK_UNAVAILABLE;
+	}
+}
+
+/* Refuse with a CONNACK reason code (its 3.1.1 return code for 3.x
+ * clients), then close [MQTT-3.2.2-5], [MQTT-3.2.2-7]. */
+static int refuse(struct client *c, uint8_t rc5, const char *why_text, const char **why)
+{
+	uint8_t rc = c->version == MQTT_V5 ? rc5 : v3_return_code(rc5);
+	send_connack(c, false, rc, (struct mqtt_bin){0});
 	*why = why_text;
 	return FM_EPROTO;
 }
@@ -48,23 +76,98 @@ static bool anonymous_allowed(struct client *c)
 	return ok;
 }
 
-static int check_connect(struct client *c, const struct mqtt_connect *ct, const char **why)
+/* 5.0 CONNECT properties, read with the spec's defaults (3.1.2.11). A
+ * 3.x CONNECT: its clean session flag decides, and
+ * persistent_client_expiration is the session's expiry. */
+static void read_connect_opts(struct client *c, const struct mqtt_connect *ct, struct connect_opts *o)
+{
+	*o = (struct connect_opts){ .problem_info = true };
+	if (ct->version != MQTT_V5) {
+		uint64_t conf_s = c->w->lim.session_expiry_s;
+		o->session_expiry = ct->clean_start ? 0 : conf_s == 0 || conf_s > UINT32_MAX ? UINT32_MAX : (uint32_t)conf_s;
+		return;
+	}
+	struct mqtt_props p;
+	mqtt_props_read(ct->props, &p);
+	o->session_expiry = mqtt_props_num(&p, MQTT_PROP_SESSION_EXPIRY, 0);
+	o->receive_max = (uint16_t)mqtt_props_num(&p, MQTT_PROP_RECEIVE_MAXIMUM, 65535);
+	o->max_packet = mqtt_props_num(&p, MQTT_PROP_MAXIMUM_PACKET_SIZE, 0);
+	o->problem_info = mqtt_props_num(&p, MQTT_PROP_REQUEST_PROBLEM_INFO, 1) != 0;
+}
+
+static bool has_auth_method(const struct mqtt_connect *ct)
+{
+	struct mqtt_props p;
+	if (ct->version != MQTT_V5)
+		return false;
+	mqtt_props_read(ct->props, &p);
+	return mqtt_props_has(&p, MQTT_PROP_AUTH_METHOD);
+}
+
+/* Keepalive above max_keepalive: a 5.0 client is told the one to use
+ * (Server Keep Alive [MQTT-3.2.2-21]), and so is one asking for none while
+ * there is a limit; a 3.x client is refused, as mosquitto does. */
+static int check_keepalive(struct client *c, const struct mqtt_connect *ct, struct connect_opts *o,
+			   const char **why)
+{
+	uint16_t max = c->w->lim.max_keepalive;
+	bool over = ct->keepalive_s > max || (ct->keepalive_s == 0 && max < 65535);
+	if (!over)
+		return FM_OK;
+	if (ct->version == MQTT_V5) {
+		o->server_keepalive = max;
+		return FM_OK;
+	}
+	if (ct->keepalive_s <= max)
+		return FM_OK; /* 3.x keepalive 0 stays allowed */
+	return refuse(c, MQTT_RC_CLIENT_ID_NOT_VALID, "keepalive above max_keepalive", why);
+}
+
+/* A will whose Payload Format Indicator says UTF-8 must be UTF-8:
+ * 3.1.3.2.3 lets the server refuse it with 0x99. */
+static bool will_payload_valid(const struct mqtt_props *wp, const struct mqtt_connect *ct)
+{
+	return mqtt_props_num(wp, MQTT_PROP_PAYLOAD_FORMAT, 0) == 0 ||
+	       mqtt_utf8_valid((const char *)ct->will_payload.p, ct->will_payload.len);
+}
+
+/* A will's Response Topic is a topic name: no wildcards (3.1.3.2.5). */
+static bool will_response_topic_valid(const struct mqtt_props *wp)
+{
+	struct mqtt_bin t = wp->data[MQTT_PROP_RESPONSE_TOPIC];
+	return !mqtt_props_has(wp, MQTT_PROP_RESPONSE_TOPIC) || topic_name_valid((const char *)t.p, t.len);
+}
+
+static int check_will_props(struct client *c, const struct mqtt_connect *ct, const char **why)
+{
+	if (!ct->will_flag || ct->version != MQTT_V5)
+		return FM_OK;
+	struct mqtt_props wp;
+	mqtt_props_read(ct->will_props, &wp);
+	if (!will_payload_valid(&wp, ct))
+		return refuse(c, MQTT_RC_PAYLOAD_FORMAT_INVALID, "will payload is not UTF-8 as its format says", why);
+	if (!will_response_topic_valid(&wp))
+		return refuse(c, MQTT_RC_PROTOCOL_ERROR, "will response topic is not a valid topic name", why);
+	return FM_OK;
+}
+
+static int check_connect(struct client *c, const struct mqtt_connect *ct, struct connect_opts *o,
+			 const char **why)
 {
 	const struct worker_limits *lim = &c->w->lim;
-	if (ct->version == MQTT_V5)
-		/* 5.0 arrives with its properties, session expiry and reason codes;
-		 * until then a 5.0 client is told plainly that we do not speak it. */
-		return refuse(c, MQTT_CONNACK_BAD_PROTOCOL, "MQTT 5.0 not supported yet", why);
-	if (ct->client_id.len == 0 && (!ct->clean_start || ct->version == MQTT_V31))
-		return refuse(c, MQTT_CONNACK_ID_REJECTED,
+	/* 5.0 lets the server assign an id whatever Clean Start says (3.1.3.1) */
+	if (ct->client_id.len == 0 && ct->version != MQTT_V5 && (!ct->clean_start || ct->version == MQTT_V31))
+		return refuse(c, MQTT_RC_CLIENT_ID_NOT_VALID,
 			      "empty client id without clean session", why); /* [MQTT-3.1.3-8] */
-	if (ct->keepalive_s > lim->max_keepalive)
-		return refuse(c, MQTT_CONNACK_ID_REJECTED, "keepalive above max_keepalive", why);
+	if (has_auth_method(ct)) /* no plugin handles any method yet (3.1.2.11.9) */
+		return refuse(c, MQTT_RC_BAD_AUTH_METHOD, "authentication method not supported", why);
+	if (check_keepalive(c, ct, o, why) != FM_OK)
+		return FM_EPROTO;
 	if (!ct->has_username && !anonymous_allowed(c))
-		return refuse(c, MQTT_CONNACK_NOT_AUTHORIZED, "anonymous access refused", why);
+		return refuse(c, MQTT_RC_NOT_AUTHORIZED, "anonymous access refused", why);
 	if (ct->will_flag && !lim->retain_available && ct->will_retain)
-		return refuse(c, MQTT_CONNACK_UNAVAILABLE, "retained will but retain_available false", why);
-	return FM_OK;
+		return refuse(c, MQTT_RC_RETAIN_NOT_SUPPORTED, "retained will but retain_available false", why); /* [MQTT-3.2.2-12] */
+	return check_will_props(c, ct, why);
 }
 
 static void unsubscribe_all(struct broker *b, struct session *s)
@@ -82,6 +185,7 @@ void proto_session_end(struct worker *w, struct session *s)
 {
 	struct broker *b = w->b;
 	session_expiry_stop(w, s);
+	will_publish_pending(w, s); /* a delayed will goes when its session does [MQTT-3.1.3-9] */
 	persist_session_del(w, s);
 	unsubscribe_all(b, s);
 	pthread_mutex_lock(&b->sessions_lock);
@@ -91,28 +195,19 @@ void proto_session_end(struct worker *w, struct session *s)
 	session_unref(s);
 }
 
-static void publish_will(struct worker *w, struct session *s)
-{
-	struct msg *will = s->will;
-	if (!will)
-		return;
-	s->will = NULL;
-	if (will->retain)
-		route_retain(w, will);
-	route_publish(w, NULL, will);
-	msg_unref(will);
-}
-
 void proto_session_detach(struct client *c)
 {
 	struct session *s = c->session;
 	c->session = NULL;
 	s->owner = NULL;
+	/* a 5.0 client may have set its Session Expiry Interval to 0 by
+	 * DISCONNECT: the session ends now [MQTT-3.1.2-23] */
+	bool ends = !s->persistent || s->expiry_interval == 0;
 	if (c->will_on_close)
-		publish_will(c->w, s); /* [MQTT-3.1.2-8] */
+		will_on_close(c->w, s, ends); /* [MQTT-3.1.2-8], delayed [MQTT-3.1.3-9] */
 	else
 		session_will_set(s, NULL); /* [MQTT-3.1.2-10] */
-	if (!s->persistent)
+	if (ends)
 		proto_session_end(c->w, s); /* [MQTT-3.1.2-6] */
 	else
 		session_expiry_start(c->w, s);
@@ -157,6 +252,7 @@ static int insert_new(struct client *c, bool persistent, const char *id, size_t 
  * again: routing workers read it. */
 static void adopt(struct client *c, struct session *s)
 {
+	will_cancel(c->w, s); /* back within the will delay: no will [MQTT-3.1.3-9] */
 	session_expiry_clear(c->w, s);
 	s->owner = c;
 	c->session = s;
@@ -166,7 +262,7 @@ static void adopt(struct client *c, struct session *s)
 /* Find or create the session for this CONNECT; close a connection that
  * holds it [MQTT-3.1.4-2]. *present tells whether state was resumed.
  * FM_EAGAIN: the session lives on another worker and has been asked for. */
-static int attach_session(struct client *c, const struct mqtt_connect *ct,
+static int attach_session(struct client *c, const struct mqtt_connect *ct, const struct connect_opts *o,
 			  const char *id, size_t id_len, bool *present, bool *ended_stored)
 {
 	struct broker *b = c->w->b;
@@ -175,7 +271,7 @@ static int attach_session(struct client *c, const struct mqtt_connect *ct,
 	for (int round = 0; round < 16; round++) {
 		struct session *s = lookup_ref(b, id, id_len);
 		if (!s) {
-			int rc = insert_new(c, !ct->clean_start, id, id_len, &s);
+			int rc = insert_new(c, o->session_expiry > 0, id, id_len, &s);
 			if (rc == FM_EAGAIN)
 				continue;
 			if (rc != FM_OK)
@@ -194,7 +290,9 @@ static int attach_session(struct client *c, const struct mqtt_connect *ct,
 		if (s->owner)
 			client_drain_input(s->owner); /* acks it sent before we saw the new CONNECT */
 		if (s->owner)
-			client_close(s->owner, "session taken over by a new connection");
+			client_close_rc(s->owner, MQTT_RC_SESSION_TAKEN_OVER, "session taken over by a new connection");
+		/* a session that ends with its connection (expiry 0) cannot be
+		 * resumed either: it ended when the old connection closed */
 		if (!atomic_load(&s->dead) && ct->clean_start) {
 			*ended_stored = *ended_stored || s->persistent;
 			proto_session_end(c->w, s); /* [MQTT-3.1.2-6] */
@@ -210,18 +308,75 @@ static int attach_session(struct client *c, const struct mqtt_connect *ct,
 	return FM_EIO;
 }
 
+/* The will as a message, with its 5.0 will properties as they came: the
+ * Will Delay Interval and Message Expiry Interval among them are read when
+ * it is published (publish_will), which is rare, so no session pays for
+ * fields to hold them. */
 static int set_will(struct client *c, const struct mqtt_connect *ct)
 {
 	if (!ct->will_flag) {
 		session_will_set(c->session, NULL);
 		return FM_OK;
 	}
-	struct msg *will = msg_new(ct->will_topic.p, ct->will_topic.len, ct->will_payload.p,
-				   ct->will_payload.len, ct->will_qos, ct->will_retain);
+	struct msg_spec sp = { .topic = ct->will_topic.p, .topic_len = ct->will_topic.len,
+			       .payload = ct->will_payload.p, .payload_len = ct->will_payload.len,
+			       .qos = ct->will_qos, .retain = ct->will_retain };
+	if (ct->version == MQTT_V5) {
+		sp.props = ct->will_props.p;
+		sp.props_len = ct->will_props.len;
+	}
+	struct msg *will = msg_make(&sp);
 	if (!will)
 		return FM_ENOMEM;
 	session_will_set(c->session, will);
 	return FM_OK;
+}
+
+/* CONNACK properties (3.2.2.3): what this broker supports and limits,
+ * said only where it differs from the spec's default. */
+static int connack_props(struct client *c, const struct connect_opts *o, struct buf *b)
+{
+	const struct worker_limits *lim = &c->w->lim;
+	int rc = FM_OK;
+	if (o->assigned_id)
+		rc |= mqtt_prop_put_data(b, MQTT_PROP_ASSIGNED_CLIENT_ID, o->assigned_id,
+					 (uint16_t)strlen(o->assigned_id)); /* [MQTT-3.2.2-16] */
+	if (o->server_keepalive)
+		rc |= mqtt_prop_put_u16(b, MQTT_PROP_SERVER_KEEP_ALIVE, o->server_keepalive);
+	if (lim->session.max_inflight && lim->session.max_inflight < 65535)
+		rc |= mqtt_prop_put_u16(b, MQTT_PROP_RECEIVE_MAXIMUM, (uint16_t)lim->session.max_inflight);
+	if (lim->max_packet_size)
+		rc |= mqtt_prop_put_u32(b, MQTT_PROP_MAXIMUM_PACKET_SIZE, lim->max_packet_size);
+	if (lim->max_topic_alias)
+		rc |= mqtt_prop_put_u16(b, MQTT_PROP_TOPIC_ALIAS_MAXIMUM, lim->max_topic_alias);
+	if (!lim->retain_available)
+		rc |= mqtt_prop_put_byte(b, MQTT_PROP_RETAIN_AVAILABLE, 0);
+	/* $share/ filters are not routed as shared groups yet: say so, and a
+	 * 5.0 SUBSCRIBE to one is answered 0x9E */
+	rc |= mqtt_prop_put_byte(b, MQTT_PROP_SHARED_SUB_AVAILABLE, 0);
+	return rc == FM_OK ? FM_OK : FM_ENOMEM;
+}
+
+static void accept_connect(struct client *c, const struct connect_opts *o, bool present)
+{
+	struct buf props;
+	buf_init(&props);
+	if (c->version == MQTT_V5 && connack_props(c, o, &props) != FM_OK)
+		props.off = props.len = 0; /* out of memory: a bare CONNACK still tells the truth */
+	send_connack(c, present, MQTT_RC_SUCCESS, mqtt_props_of(&props)); /* [MQTT-3.2.0-1] */
+	buf_fini(&props);
+}
+
+/* The 5.0 options that live with the session and the connection. */
+static void apply_connect_opts(struct client *c, const struct connect_opts *o)
+{
+	struct session *s = c->session;
+	s->expiry_interval = o->session_expiry;
+	s->receive_max = o->receive_max;
+	c->max_packet_out = o->max_packet;
+	c->problem_info = o->problem_info;
+	if (o->server_keepalive)
+		c->keepalive_s = o->server_keepalive;
 }
 
 int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **why)
@@ -232,15 +387,22 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 	if (rc != FM_OK) {
 		if (reason == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION) {
 			c->version = MQTT_V311; /* answer in a format any 3.x client reads */
-			return refuse(c, MQTT_CONNACK_BAD_PROTOCOL, "unsupported protocol level", why); /* [MQTT-3.1.2-2] */
+			return refuse(c, MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION, "unsupported protocol level", why); /* [MQTT-3.1.2-2] */
 		}
+		c->close_rc = reason;
 		*why = "malformed CONNECT";
 		return rc;
 	}
 	c->version = ct.version;
-	if ((rc = check_connect(c, &ct, why)) != FM_OK)
+	struct connect_opts o;
+	read_connect_opts(c, &ct, &o);
+	if ((rc = check_connect(c, &ct, &o, why)) != FM_OK)
 		return rc;
-	if (ct.will_flag && (!topic_name_valid(ct.will_topic.p, ct.will_topic.len))) {
+	/* an invalid will topic: 5.0 has a CONNACK code for it, 3.1.1 only
+	 * closes [MQTT-4.7.3-1] */
+	if (ct.will_flag && !topic_name_valid(ct.will_topic.p, ct.will_topic.len)) {
+		if (ct.version == MQTT_V5)
+			return refuse(c, MQTT_RC_TOPIC_NAME_INVALID, "invalid will topic", why);
 		*why = "invalid will topic";
 		return FM_EPROTO;
 	}
@@ -252,9 +414,11 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 		assign_id(c->w->b, assigned, sizeof(assigned));
 		id = assigned;
 		id_len = strlen(assigned);
+		if (ct.version == MQTT_V5)
+			o.assigned_id = assigned;
 	}
 	bool present = false, ended_stored = false;
-	rc = attach_session(c, &ct, id, id_len, &present, &ended_stored);
+	rc = attach_session(c, &ct, &o, id, id_len, &present, &ended_stored);
 	if (rc == FM_EAGAIN)
 		return rc; /* run again after the handoff */
 	if (rc != FM_OK || set_will(c, &ct) != FM_OK) {
@@ -262,6 +426,7 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 		return FM_ENOMEM;
 	}
 	c->keepalive_s = ct.keepalive_s;
+	apply_connect_opts(c, &o);
 	c->state = CLIENT_ACTIVE;
 	c->will_on_close = true;
 	c->w->stats.connects_total++;
@@ -270,11 +435,11 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 	 * removal commits before the CONNACK that says so leaves */
 	if (ended_stored)
 		persist_hold_output(c);
-	send_connack(c, present, MQTT_CONNACK_ACCEPTED); /* [MQTT-3.2.0-1] */
+	accept_connect(c, &o, present);
 	char peer[NET_ADDR_STRLEN];
 	log_notice(&c->w->b->log, "client %s connected from %s (v%u, clean %d, keepalive %u%s)",
 		   client_log_id(c), net_addr_format(&c->conn.peer, peer, sizeof(peer)), ct.version,
-		   ct.clean_start, ct.keepalive_s,
+		   ct.clean_start, c->keepalive_s,
 		   present ? ", session resumed" : "");
 	if (present)
 		deliver_resume(c->w, c->session);

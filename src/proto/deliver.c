@@ -8,20 +8,64 @@
  * waiting (order [MQTT-4.6.0-6]), or when the output is over FM_OUT_HARD.
  * Offline persistent session: QoS 1/2 is queued [MQTT-3.1.2-5], QoS 0 is
  * dropped (as mosquitto does without queue_qos0_messages). */
+#include "core/clock.h"
+#include "mqtt/props.h"
 #include "proto/persist.h"
 #include "proto/proto.h"
 
-static void encode_publish(struct client *c, struct msg *m, uint8_t qos, uint16_t packet_id, bool dup)
+/* The properties of one delivery to a 5.0 client: the remaining Message
+ * Expiry Interval [MQTT-3.3.2-6], the subscription identifier
+ * [MQTT-3.3.4-3], then what the message carries from its publisher. Built
+ * in the worker's scratch buffer; NULL section on ENOMEM (the message then
+ * goes without its properties rather than not at all). */
+static struct mqtt_bin delivery_props(struct worker *w, const struct msg *m, uint32_t sub_id)
 {
-	struct mqtt_publish pub = {
+	struct buf *b = &w->props_scratch;
+	b->off = b->len = 0;
+	int rc = FM_OK;
+	if (m->expires_at_ms) {
+		uint32_t left = msg_expiry_left_s(m, clock_wall_ms());
+		rc |= mqtt_prop_put_u32(b, MQTT_PROP_MESSAGE_EXPIRY, left ? left : 1);
+	}
+	if (sub_id)
+		rc |= mqtt_prop_put_varint(b, MQTT_PROP_SUBSCRIPTION_ID, sub_id);
+	if (m->props_len)
+		rc |= buf_append(b, msg_props(m), m->props_len);
+	return rc == FM_OK ? mqtt_props_of(b) : (struct mqtt_bin){0};
+}
+
+static struct mqtt_publish publish_of(const struct msg *m, uint8_t qos, uint16_t packet_id, bool dup)
+{
+	return (struct mqtt_publish){
 		.qos = qos & 0x03,
 		.dup = dup,
-		/* retain is 0 on deliveries to established subscriptions [MQTT-3.3.1-9] */
+		/* retain is 0 on deliveries to established subscriptions
+		 * [MQTT-3.3.1-9] unless Retain As Published [MQTT-3.3.1-12] */
 		.retain = (qos & DELIVER_RETAIN) != 0,
 		.topic = { .p = m->topic, .len = m->topic_len },
 		.packet_id = packet_id,
 		.payload = { .p = m->payload, .len = m->payload_len },
 	};
+}
+
+/* Would this delivery exceed the client's Maximum Packet Size? Then it is
+ * not sent at all [MQTT-3.1.2-24] and counts as delivered (3.1.2.11.4). */
+static bool too_big(struct client *c, const struct msg *m, uint8_t qos, uint32_t sub_id)
+{
+	if (c->max_packet_out == 0)
+		return false;
+	struct mqtt_publish pub = publish_of(m, qos, 1, false);
+	/* the expiry property's 5 bytes are counted whether or not it is sent */
+	pub.props.len = m->props_len + (m->expires_at_ms ? 5 : 0) + (sub_id ? 1 + mqtt_varint_size(sub_id) : 0);
+	return mqtt_publish_size(c->version, &pub) > c->max_packet_out;
+}
+
+static void encode_publish(struct client *c, struct msg *m, uint8_t qos, uint32_t sub_id, uint16_t packet_id,
+			   bool dup)
+{
+	struct mqtt_publish pub = publish_of(m, qos, packet_id, dup);
+	if (c->version == MQTT_V5)
+		pub.props = delivery_props(c->w, m, sub_id);
 	if (mqtt_encode_publish(&c->out, c->version, &pub) == FM_OK) {
 		c->w->stats.msgs_out++;
 		client_mark_dirty(c);
@@ -45,22 +89,23 @@ static bool can_send_now(struct worker *w, struct session *s, const struct clien
 	return s->queued == 0 && !session_inflight_full(s, &w->lim.session) && !client_out_over(c, FM_OUT_HARD);
 }
 
-static void send_inflight(struct worker *w, struct session *s, struct client *c, struct msg *m, uint8_t qos)
+static void send_inflight(struct worker *w, struct session *s, struct client *c, struct msg *m, uint8_t qos,
+			  uint32_t sub_id)
 {
 	uint16_t id;
-	if (session_inflight_add(s, m, qos, &id) != FM_OK) {
+	if (session_inflight_add(s, m, qos, sub_id, &id) != FM_OK) {
 		w->stats.dropped_queue++;
 		persist_done(w, s, m, 0);
 		return;
 	}
 	if (persist_sent(w, s, m, id))
 		persist_hold_output(c);
-	encode_publish(c, m, qos, id, false);
+	encode_publish(c, m, qos, sub_id, id, false);
 }
 
-static void enqueue(struct worker *w, struct session *s, struct msg *m, uint8_t qos)
+static void enqueue(struct worker *w, struct session *s, struct msg *m, uint8_t qos, uint32_t sub_id)
 {
-	if (session_queue_push(s, m, qos, &w->lim.session) != FM_OK) {
+	if (session_queue_push(s, m, qos, sub_id, &w->lim.session) != FM_OK) {
 		w->stats.dropped_queue++;
 		persist_done(w, s, m, 0);
 	}
@@ -68,13 +113,34 @@ static void enqueue(struct worker *w, struct session *s, struct msg *m, uint8_t 
 		client_update_pressure(s->owner); /* a filling queue slows its publishers */
 }
 
-void deliver_msg(struct worker *w, struct session *s, struct msg *m, uint8_t qos)
+/* A message that must not go to this session after all: expired while
+ * it waited [MQTT-3.3.2-5], or larger than the client accepts. A queue
+ * entry the store holds for it goes too. */
+static bool undeliverable(struct worker *w, struct session *s, struct client *c, struct msg *m, uint8_t qos,
+			  uint32_t sub_id)
+{
+	bool expired = m->expires_at_ms && msg_expired(m, clock_wall_ms());
+	bool big = !expired && c && too_big(c, m, qos, sub_id);
+	if (!expired && !big)
+		return false;
+	if (expired)
+		w->stats.dropped_expired++;
+	else
+		w->stats.dropped_too_large++;
+	if (qos & 0x03)
+		persist_done(w, s, m, 0);
+	return true;
+}
+
+void deliver_msg(struct worker *w, struct session *s, struct msg *m, uint8_t qos, uint32_t sub_id)
 {
 	struct client *c = s->owner;
+	if (undeliverable(w, s, c, m, qos, sub_id))
+		return;
 	if ((qos & 0x03) == 0) {
 		size_t limit = qos & DELIVER_RETAIN ? FM_OUT_RETAINED_BURST : FM_OUT_HARD;
 		if (c && !client_out_over(c, limit))
-			encode_publish(c, m, qos, 0, false);
+			encode_publish(c, m, qos, sub_id, 0, false);
 		else if (c)
 			w->stats.dropped_qos0++;
 		else
@@ -82,9 +148,9 @@ void deliver_msg(struct worker *w, struct session *s, struct msg *m, uint8_t qos
 		return;
 	}
 	if (c && can_send_now(w, s, c))
-		send_inflight(w, s, c, m, qos);
+		send_inflight(w, s, c, m, qos, sub_id);
 	else if (c || s->persistent)
-		enqueue(w, s, m, qos);
+		enqueue(w, s, m, qos, sub_id);
 	else
 		w->stats.dropped_offline++;
 }
@@ -96,8 +162,10 @@ void deliver_pump(struct worker *w, struct session *s)
 	while (c && s->queued > 0 && !session_inflight_full(s, lim) && !client_out_over(c, FM_OUT_HARD)) {
 		struct msg *m;
 		uint8_t qos;
-		session_queue_pop(s, &m, &qos);
-		send_inflight(w, s, c, m, qos);
+		uint32_t sub_id;
+		session_queue_pop(s, &m, &qos, &sub_id);
+		if (!undeliverable(w, s, c, m, qos, sub_id))
+			send_inflight(w, s, c, m, qos, sub_id);
 		msg_unref(m); /* the queue's reference; inflight took its own */
 	}
 	if (c)
@@ -117,7 +185,7 @@ void deliver_resume(struct worker *w, struct session *s)
 		if (in->state == INFLIGHT_WAIT_PUBCOMP)
 			send_pubrel(c, in->packet_id);
 		else
-			encode_publish(c, in->msg, in->qos, in->packet_id, true); /* [MQTT-4.4.0-1] */
+			encode_publish(c, in->msg, in->qos, in->sub_id, in->packet_id, true); /* [MQTT-4.4.0-1] */
 	}
 	deliver_pump(w, s);
 }

@@ -88,7 +88,7 @@ static void append(struct deliver_batch *d, struct msg *m, const struct route_ta
 {
 	if (d->n == 0 || d->item[d->n - 1].m != m)
 		msg_ref(m); /* a new run */
-	d->item[d->n++] = (struct delivery){ .m = m, .s = t->s, .qos = t->qos };
+	d->item[d->n++] = (struct delivery){ .m = m, .s = t->s, .qos = t->qos, .sub_id = t->sub_id };
 }
 
 void worker_queue_deliver(struct worker *w, struct worker *to, struct msg *m,

@@ -30,6 +30,7 @@ struct pending_ack {
 	uint64_t ticket;             /* batch to wait for; 0: only for those ahead */
 	uint16_t packet_id;
 	uint8_t type;
+	uint8_t reason;
 };
 
 /* Output past pos (in the client's bytes_written numbering) waits for
@@ -141,6 +142,14 @@ void persist_fini(struct worker *w)
 
 static const char *id_of(const struct session *s) { return s->client_id; }
 
+static struct store_message stored(const struct msg *m)
+{
+	return (struct store_message){ .msg_id = m->store_id, .topic = m->topic, .topic_len = m->topic_len,
+				       .payload = m->payload, .payload_len = m->payload_len,
+				       .props = msg_props(m), .props_len = m->props_len, .qos = m->qos,
+				       .expires_at_ms = m->expires_at_ms };
+}
+
 bool persist_route(struct worker *w, struct msg *m, const struct route_target *targets, uint32_t n)
 {
 	if (!persist_on(w) || m->qos == 0)
@@ -148,39 +157,42 @@ bool persist_route(struct worker *w, struct msg *m, const struct route_target *t
 	bool logged = false;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct session *s = targets[i].s;
-		uint8_t qos = targets[i].qos & 0x03;
-		if (qos == 0 || !s->persistent)
+		uint8_t qos = targets[i].qos; /* with DELIVER_RETAIN (Retain As Published) */
+		if ((qos & 0x03) == 0 || !s->persistent)
 			continue;
 		struct store_batch *b = batch(w);
 		int rc = b ? FM_OK : FM_ENOMEM;
 		if (rc == FM_OK && !logged) {
 			m->store_id = atomic_fetch_add_explicit(&w->b->next_msg_id, 1, memory_order_relaxed);
-			rc = store_msg_add(b, m->store_id, m->topic, m->topic_len, m->payload, m->payload_len, m->qos, 0);
+			struct store_message sm = stored(m);
+			rc = store_msg_add(b, &sm);
 			logged = rc == FM_OK;
 		}
 		if (rc == FM_OK)
-			rc = store_ref_add(b, id_of(s), s->id_len, m->store_id, qos, STORE_REF_QUEUED, 0);
+			rc = store_ref_add(b, id_of(s), s->id_len, m->store_id, qos, STORE_REF_QUEUED, 0,
+					   targets[i].sub_id);
 		lost_op(w, rc, "a queued message");
 	}
 	return logged;
 }
 
-struct msg *persist_retained_copy(struct worker *w, const struct session *s, const struct msg *m, uint8_t qos)
+struct msg *persist_retained_copy(struct worker *w, const struct session *s, const struct msg *m, uint8_t qos,
+				  uint32_t sub_id)
 {
 	if (!persist_on(w) || !s->persistent || (qos & 0x03) == 0)
 		return NULL;
 	struct store_batch *b = batch(w);
-	struct msg *copy = b ? msg_new(m->topic, m->topic_len, m->payload, m->payload_len, m->qos, true) : NULL;
+	struct msg *copy = b ? msg_clone(m, true) : NULL;
 	if (!copy) {
 		lost_op(w, FM_ENOMEM, "a retained delivery");
 		return NULL;
 	}
 	copy->store_id = atomic_fetch_add_explicit(&w->b->next_msg_id, 1, memory_order_relaxed);
 	/* qos keeps DELIVER_RETAIN: after a restart it still goes out as retained */
-	int rc = store_msg_add(b, copy->store_id, copy->topic, copy->topic_len, copy->payload, copy->payload_len,
-			       copy->qos, 0);
+	struct store_message sm = stored(copy);
+	int rc = store_msg_add(b, &sm);
 	if (rc == FM_OK)
-		rc = store_ref_add(b, id_of(s), s->id_len, copy->store_id, qos, STORE_REF_QUEUED, 0);
+		rc = store_ref_add(b, id_of(s), s->id_len, copy->store_id, qos, STORE_REF_QUEUED, 0, sub_id);
 	lost_op(w, rc, "a retained delivery");
 	return copy;
 }
@@ -190,8 +202,9 @@ void persist_retain(struct worker *w, const struct msg *m)
 	if (!persist_on(w))
 		return;
 	struct store_batch *b = batch(w);
+	struct store_message sm = stored(m);
 	int rc = !b ? FM_ENOMEM
-		 : m->payload_len ? store_retain_put(b, m->topic, m->topic_len, m->payload, m->payload_len, m->qos, 0)
+		 : m->payload_len ? store_retain_put(b, &sm)
 				  : store_retain_del(b, m->topic, m->topic_len);
 	lost_op(w, rc, "a retained message");
 }
@@ -250,7 +263,8 @@ void persist_session_put(struct worker *w, const struct session *s)
 {
 	struct store_batch *b = session_batch(w, s);
 	if (b)
-		lost_op(w, store_session_put(b, id_of(s), s->id_len, session_expiry_at_ms(s)), "a session");
+		lost_op(w, store_session_put(b, id_of(s), s->id_len, session_expiry_at_ms(s), s->expiry_interval),
+			"a session");
 }
 
 void persist_session_del(struct worker *w, const struct session *s)
@@ -260,11 +274,12 @@ void persist_session_del(struct worker *w, const struct session *s)
 		lost_op(w, store_session_del(b, id_of(s), s->id_len), "a session end");
 }
 
-void persist_sub_put(struct worker *w, const struct session *s, const char *filter, size_t len, uint8_t options)
+void persist_sub_put(struct worker *w, const struct session *s, const char *filter, size_t len, uint8_t options,
+		     uint32_t sub_id)
 {
 	struct store_batch *b = session_batch(w, s);
 	if (b)
-		lost_op(w, store_sub_put(b, id_of(s), s->id_len, filter, len, options), "a subscription");
+		lost_op(w, store_sub_put(b, id_of(s), s->id_len, filter, len, options, sub_id), "a subscription");
 }
 
 void persist_sub_del(struct worker *w, const struct session *s, const char *filter, size_t len)
@@ -284,11 +299,28 @@ void persist_qos2_in(struct worker *w, const struct session *s, uint16_t packet_
 	lost_op(w, rc, "a QoS 2 packet id");
 }
 
+void persist_will_put(struct worker *w, const struct session *s, uint64_t publish_at_ms)
+{
+	struct store_batch *b = session_batch(w, s);
+	if (!b || !s->will)
+		return;
+	struct store_message sm = stored(s->will);
+	sm.expires_at_ms = publish_at_ms;
+	lost_op(w, store_will_put(b, id_of(s), s->id_len, &sm, s->will->retain), "a delayed will");
+}
+
+void persist_will_del(struct worker *w, const struct session *s)
+{
+	struct store_batch *b = session_batch(w, s);
+	if (b)
+		lost_op(w, store_will_del(b, id_of(s), s->id_len), "a delayed will's removal");
+}
+
 /* --- acknowledgements that wait --------------------------------------------------- */
 
-static void send_ack_now(struct client *c, uint8_t type, uint16_t packet_id)
+static void send_ack_now(struct client *c, uint8_t type, uint16_t packet_id, uint8_t reason)
 {
-	struct mqtt_ack ack = { .type = type, .packet_id = packet_id };
+	struct mqtt_ack ack = { .type = type, .packet_id = packet_id, .reason = reason };
 	if (mqtt_encode_ack(&c->out, c->version, &ack) == FM_OK)
 		client_mark_dirty(c);
 }
@@ -346,23 +378,28 @@ static void release_ready(struct client *c)
 		struct pending_ack *p = &a->v[a->head];
 		if (p->ticket > a->done_ticket)
 			break;
-		send_ack_now(c, p->type, p->packet_id);
+		send_ack_now(c, p->type, p->packet_id, p->reason);
 		a->head = (a->head + 1) % a->cap;
 		a->n--;
 	}
 }
 
-void persist_ack(struct client *c, uint8_t type, uint16_t packet_id, bool after_commit)
+uint32_t persist_acks_waiting(const struct client *c)
+{
+	return c->acks ? c->acks->n : 0;
+}
+
+void persist_ack(struct client *c, uint8_t type, uint16_t packet_id, uint8_t reason, bool after_commit)
 {
 	after_commit = after_commit && c->w->b->store_acks_wait;
 	if (!after_commit && (!c->acks || c->acks->n == 0)) {
-		send_ack_now(c, type, packet_id);
+		send_ack_now(c, type, packet_id, reason);
 		return;
 	}
 	struct client_acks *a = acks_of(c);
 	struct persist_batch *pb = after_commit ? current(c->w) : NULL;
 	uint64_t ticket = pb ? pb->ticket : 0;
-	if (!a || (after_commit && !pb) || !acks_push(a, (struct pending_ack){ ticket, packet_id, type }) ||
+	if (!a || (after_commit && !pb) || !acks_push(a, (struct pending_ack){ ticket, packet_id, type, reason }) ||
 	    (pb && !wait_for_current(c, a, pb)))
 		client_close(c, "out of memory holding an acknowledgement");
 }

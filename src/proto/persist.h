@@ -35,10 +35,11 @@ static inline bool persist_on(const struct worker *w) { return w->b->store != NU
  * acknowledgement must wait for the commit. */
 bool persist_route(struct worker *w, struct msg *m, const struct route_target *targets, uint32_t n);
 /* A retained message m about to be delivered to s at qos (| DELIVER_RETAIN)
- * because s subscribed: for a persistent session at QoS 1/2, a logged copy
+ * for subscription identifier sub_id because s subscribed: for a persistent session at QoS 1/2, a logged copy
  * to deliver instead (the caller's reference), so the delivery survives a
  * crash like any other; else NULL (deliver m). */
-struct msg *persist_retained_copy(struct worker *w, const struct session *s, const struct msg *m, uint8_t qos);
+struct msg *persist_retained_copy(struct worker *w, const struct session *s, const struct msg *m, uint8_t qos,
+				  uint32_t sub_id);
 /* A retained message set or (empty payload) cleared. */
 void persist_retain(struct worker *w, const struct msg *m);
 
@@ -55,13 +56,21 @@ void persist_done(struct worker *w, const struct session *s, const struct msg *m
 
 void persist_session_put(struct worker *w, const struct session *s);
 void persist_session_del(struct worker *w, const struct session *s);
-void persist_sub_put(struct worker *w, const struct session *s, const char *filter, size_t len, uint8_t options);
+void persist_sub_put(struct worker *w, const struct session *s, const char *filter, size_t len, uint8_t options,
+		     uint32_t sub_id);
 void persist_sub_del(struct worker *w, const struct session *s, const char *filter, size_t len);
 void persist_qos2_in(struct worker *w, const struct session *s, uint16_t packet_id, bool add);
+/* s's will waits to be published at publish_at_ms (5.0 Will Delay
+ * Interval); del: published or cancelled. */
+void persist_will_put(struct worker *w, const struct session *s, uint64_t publish_at_ms);
+void persist_will_del(struct worker *w, const struct session *s);
 
 /* Acknowledge a publisher's PUBLISH: now, or after the current batch
- * commits (after_commit), or behind acknowledgements still waiting. */
-void persist_ack(struct client *c, uint8_t type, uint16_t packet_id, bool after_commit);
+ * commits (after_commit), or behind acknowledgements still waiting.
+ * reason is the 5.0 reason code (0 success; ignored for 3.x). */
+void persist_ack(struct client *c, uint8_t type, uint16_t packet_id, uint8_t reason, bool after_commit);
+/* Acknowledgements decided but not sent yet (waiting for a commit). */
+uint32_t persist_acks_waiting(const struct client *c);
 
 /* A PUBLISH (or PUBREL) to c whose state the current batch records is about to be
  * encoded: with durability full, no byte from here on leaves before that

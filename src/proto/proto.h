@@ -17,6 +17,22 @@ int proto_on_unsubscribe(struct client *c, const struct mqtt_frame *f, const cha
 int proto_on_pingreq(struct client *c, const struct mqtt_frame *f, const char **why);
 int proto_on_disconnect(struct client *c, const struct mqtt_frame *f, const char **why);
 
+/* A handler's failure with the 5.0 reason code its DISCONNECT carries. */
+static inline int proto_fail(struct client *c, uint8_t rc, const char *text, const char **why)
+{
+	c->close_rc = rc;
+	*why = text;
+	return FM_EPROTO;
+}
+/* A decoder's failure: reason is what the decoder reported. */
+static inline int proto_malformed(struct client *c, uint8_t reason, const char *text, const char **why)
+{
+	return proto_fail(c, reason ? reason : MQTT_RC_MALFORMED_PACKET, text, why);
+}
+/* Send a 5.0 DISCONNECT with rc (and text as Reason String when the client
+ * wants problem information), never larger than its Maximum Packet Size. */
+void proto_send_disconnect(struct client *c, uint8_t rc, const char *text);
+
 /* --- routing and delivery (route.c, deliver.c) --------------------------- */
 
 /* Flag or'ed into a delivery QoS: send with RETAIN set (retained message
@@ -35,10 +51,12 @@ void route_retain(struct worker *w, struct msg *m);
 /* The retained tree's unref callback: values are struct msg. */
 void route_retained_unref(void *value);
 
-/* Deliver m to session s, homed on w, at delivery QoS qos (| DELIVER_RETAIN). Sends now
+/* Deliver m to session s, homed on w, at delivery QoS qos (| DELIVER_RETAIN),
+ * for the subscription with 5.0 identifier sub_id (0: none). Sends now
  * if the session is online and its window allows, else queues (persistent
- * sessions, QoS > 0) or drops. */
-void deliver_msg(struct worker *w, struct session *s, struct msg *m, uint8_t qos);
+ * sessions, QoS > 0) or drops. An expired message is dropped
+ * [MQTT-3.3.2-5]. */
+void deliver_msg(struct worker *w, struct session *s, struct msg *m, uint8_t qos, uint32_t sub_id);
 /* Fill the inflight window from the session queue (after an ack or on resume). */
 void deliver_pump(struct worker *w, struct session *s);
 /* On session resume: resend inflight PUBLISH with DUP and pending PUBREL

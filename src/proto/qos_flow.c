@@ -17,6 +17,16 @@ static void send_ack(struct client *c, uint8_t type, uint16_t packet_id)
 		client_mark_dirty(c);
 }
 
+/* The flow of an outgoing message ends: its slot frees, the next goes. */
+static void flow_done(struct client *c, struct inflight *in, uint16_t packet_id)
+{
+	struct session *s = c->session;
+	persist_done(c->w, s, in->msg, packet_id);
+	session_inflight_del(s, packet_id);
+	c->acks_received++;
+	deliver_pump(c->w, s);
+}
+
 static void on_puback_or_pubcomp(struct client *c, const struct mqtt_ack *a)
 {
 	struct session *s = c->session;
@@ -24,10 +34,7 @@ static void on_puback_or_pubcomp(struct client *c, const struct mqtt_ack *a)
 	uint8_t want = a->type == MQTT_PUBACK ? INFLIGHT_WAIT_PUBACK : INFLIGHT_WAIT_PUBCOMP;
 	if (!in || in->state != want)
 		return;
-	persist_done(c->w, s, in->msg, a->packet_id);
-	session_inflight_del(s, a->packet_id);
-	c->acks_received++;
-	deliver_pump(c->w, s);
+	flow_done(c, in, a->packet_id);
 }
 
 static void on_pubrec(struct client *c, const struct mqtt_ack *a)
@@ -35,6 +42,10 @@ static void on_pubrec(struct client *c, const struct mqtt_ack *a)
 	struct inflight *in = session_inflight_find(c->session, a->packet_id);
 	if (!in || in->state == INFLIGHT_WAIT_PUBACK)
 		return;
+	if (a->reason >= 0x80) {
+		flow_done(c, in, a->packet_id); /* a 5.0 PUBREC refusing it ends the flow (4.3.3) */
+		return;
+	}
 	in->state = INFLIGHT_WAIT_PUBCOMP;
 	if (persist_released(c->w, c->session, in->msg, a->packet_id))
 		persist_hold_output(c);
@@ -43,14 +54,16 @@ static void on_pubrec(struct client *c, const struct mqtt_ack *a)
 
 static void on_pubrel(struct client *c, const struct mqtt_ack *a)
 {
-	bool stored = session_qos2_in_has(c->session, a->packet_id) && c->session->persistent && persist_on(c->w);
+	bool known = session_qos2_in_has(c->session, a->packet_id);
+	bool stored = known && c->session->persistent && persist_on(c->w);
 	if (stored)
 		persist_qos2_in(c->w, c->session, a->packet_id, false);
 	session_qos2_in_del(c->session, a->packet_id);
 	/* a PUBCOMP out before the id's removal is on disk would let the
 	 * publisher reuse the id, and a restart take the new message for a
 	 * resend of the old one */
-	persist_ack(c, MQTT_PUBCOMP, a->packet_id, stored); /* [MQTT-4.3.3-2] */
+	uint8_t reason = !known && c->version == MQTT_V5 ? MQTT_RC_PACKET_ID_NOT_FOUND : MQTT_RC_SUCCESS;
+	persist_ack(c, MQTT_PUBCOMP, a->packet_id, reason, stored); /* [MQTT-4.3.3-2] */
 }
 
 int proto_on_ack(struct client *c, const struct mqtt_frame *f, const char **why)
@@ -58,10 +71,8 @@ int proto_on_ack(struct client *c, const struct mqtt_frame *f, const char **why)
 	struct mqtt_ack a;
 	uint8_t reason = 0;
 	int rc = mqtt_decode_ack(f, c->version, &a, &reason);
-	if (rc != FM_OK) {
-		*why = "malformed acknowledgement";
-		return rc;
-	}
+	if (rc != FM_OK)
+		return proto_malformed(c, reason, "malformed acknowledgement", why);
 	switch (a.type) {
 	case MQTT_PUBACK:
 	case MQTT_PUBCOMP: on_puback_or_pubcomp(c, &a); break;

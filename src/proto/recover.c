@@ -27,7 +27,7 @@ struct recovery {
 	uint64_t now_wall_ms;
 	struct store_batch fixups;    /* sessions whose deadline passed while we were down, or changed */
 	uint32_t expired;
-	size_t sessions, subscriptions, queued, inflight, retained, skipped;
+	size_t sessions, subscriptions, queued, inflight, retained, wills, skipped;
 };
 
 static size_t slot_of(const struct msg_map *m, uint64_t id)
@@ -85,29 +85,49 @@ static void map_free(struct msg_map *m)
 	free(m->slot);
 }
 
-static int on_message(void *arg, uint64_t msg_id, const char *topic, size_t topic_len, const void *payload,
-		      size_t payload_len, uint8_t qos, uint64_t expires_at_ms)
+static struct msg *msg_of(const struct store_message *sm, bool retain)
 {
-	(void)expires_at_ms; /* message expiry arrives with MQTT 5.0 */
+	struct msg_spec sp = { .topic = sm->topic, .topic_len = sm->topic_len, .payload = sm->payload,
+			       .payload_len = sm->payload_len, .props = sm->props, .props_len = sm->props_len,
+			       .qos = sm->qos, .retain = retain, .expires_at_ms = sm->expires_at_ms };
+	return msg_make(&sp);
+}
+
+/* A message past its expiry is still loaded: queue entries refer to it,
+ * and delivery drops it (and its entries) as it would have live. */
+static int on_message(void *arg, const struct store_message *sm)
+{
 	struct recovery *r = arg;
-	struct msg *m = msg_new(topic, topic_len, payload, payload_len, qos, false);
+	struct msg *m = msg_of(sm, false);
 	if (!m)
 		return FM_ENOMEM;
-	m->store_id = msg_id;
+	m->store_id = sm->msg_id;
 	int rc = map_put(&r->msgs, m);
 	if (rc != FM_OK)
 		msg_unref(m);
 	return rc;
 }
 
-static int on_session(void *arg, const char *id, size_t len, uint64_t expires_at_ms)
+/* The session's expiry interval: its own (5.0, or a 3.1.1 one stored
+ * with persistent_client_expiration as it was), or, stored before
+ * intervals were, persistent_client_expiration as it is now. */
+static uint32_t interval_of(const struct broker *b, int64_t stored)
+{
+	uint64_t conf_s = b->workers[0].lim.session_expiry_s;
+	if (stored != STORE_INTERVAL_UNKNOWN)
+		return (uint32_t)stored;
+	return conf_s == 0 || conf_s >= UINT32_MAX ? UINT32_MAX : (uint32_t)conf_s;
+}
+
+static int on_session(void *arg, const char *id, size_t len, uint64_t expires_at_ms, int64_t stored_interval)
 {
 	struct recovery *r = arg;
 	struct broker *b = r->b;
-	uint64_t expiry_s = b->workers[0].lim.session_expiry_s;
+	uint32_t interval = interval_of(b, stored_interval);
+	uint64_t expiry_s = interval == UINT32_MAX ? 0 : interval;
 	uint64_t stored = expires_at_ms;
 	if (expiry_s == 0)
-		expires_at_ms = 0; /* persistent_client_expiration is off now: no deadline */
+		expires_at_ms = 0; /* never expires: no deadline */
 	if (expires_at_ms && expires_at_ms <= r->now_wall_ms) {
 		r->expired++;
 		return store_session_del(&r->fixups, id, len); /* its entries are skipped below */
@@ -116,6 +136,7 @@ static int on_session(void *arg, const char *id, size_t len, uint64_t expires_at
 	struct session *s = session_new(id, len, true, home);
 	if (!s)
 		return FM_ENOMEM;
+	s->expiry_interval = interval;
 	int rc = session_table_add(b->sessions, s);
 	if (rc != FM_OK) {
 		session_free(s);
@@ -128,14 +149,15 @@ static int on_session(void *arg, const char *id, size_t len, uint64_t expires_at
 	if (expires_at_ms)
 		session_expiry_restore(home, s, (uint32_t)(expires_at_ms / 1000), r->now_wall_ms);
 	/* the deadline on disk follows: a second crash keeps this one */
-	if (expires_at_ms / 1000 != stored / 1000 && store_session_put(&r->fixups, id, len, expires_at_ms) != FM_OK)
+	if ((expires_at_ms / 1000 != stored / 1000 || interval != stored_interval) &&
+	    store_session_put(&r->fixups, id, len, expires_at_ms, interval) != FM_OK)
 		return FM_ENOMEM;
 	r->sessions++;
 	return FM_OK;
 }
 
 static int on_subscription(void *arg, const char *id, size_t len, const char *filter, size_t filter_len,
-			   uint8_t options)
+			   uint8_t options, uint32_t sub_id)
 {
 	struct recovery *r = arg;
 	struct session *s = session_table_get(r->b->sessions, id, len);
@@ -143,7 +165,7 @@ static int on_subscription(void *arg, const char *id, size_t len, const char *fi
 		r->skipped++;
 		return FM_OK;
 	}
-	struct topic_sub sub = { .subscriber = s, .options = options };
+	struct topic_sub sub = { .subscriber = s, .options = options, .sub_id = sub_id };
 	bool replaced;
 	int rc = topic_tree_add(r->b->subs, filter, filter_len, &sub, &replaced);
 	if (rc == FM_OK)
@@ -154,15 +176,15 @@ static int on_subscription(void *arg, const char *id, size_t len, const char *fi
 }
 
 /* Back in s's queue, whatever its limits: they applied when it was queued. */
-static int queue_again(struct recovery *r, struct session *s, struct msg *m, uint8_t qos)
+static int queue_again(struct recovery *r, struct session *s, struct msg *m, uint8_t qos, uint32_t sub_id)
 {
 	static const struct session_limits unlimited;
 	r->queued++;
-	return session_queue_push(s, m, qos, &unlimited);
+	return session_queue_push(s, m, qos, sub_id, &unlimited);
 }
 
 static int on_queued(void *arg, const char *id, size_t len, uint64_t msg_id, uint8_t qos,
-		     enum store_ref_state state, uint16_t packet_id)
+		     enum store_ref_state state, uint16_t packet_id, uint32_t sub_id)
 {
 	struct recovery *r = arg;
 	struct session *s = session_table_get(r->b->sessions, id, len);
@@ -172,18 +194,18 @@ static int on_queued(void *arg, const char *id, size_t len, uint64_t msg_id, uin
 		return FM_OK;
 	}
 	if (state == STORE_REF_QUEUED)
-		return queue_again(r, s, m, qos);
+		return queue_again(r, s, m, qos, sub_id);
 	/* qos may carry DELIVER_RETAIN (a retained delivery): kept for the resend */
 	enum inflight_state st = state == STORE_REF_RELEASED ? INFLIGHT_WAIT_PUBCOMP
 				 : (qos & 0x03) == 1	     ? INFLIGHT_WAIT_PUBACK
 							     : INFLIGHT_WAIT_PUBREC;
-	int rc = session_inflight_restore(s, m, qos, packet_id, st);
+	int rc = session_inflight_restore(s, m, qos, sub_id, packet_id, st);
 	if (rc == FM_EINVAL) {
 		/* a packet id 0 or one taken twice: not to be trusted, but the
 		 * message is: it goes out again under a new id rather than not */
 		log_warn(&r->b->log, "store: session %s: in-flight entry with unusable packet id %u queued again",
 			 s->client_id, packet_id);
-		return queue_again(r, s, m, qos);
+		return queue_again(r, s, m, qos, sub_id);
 	}
 	r->inflight += rc == FM_OK;
 	return rc;
@@ -196,12 +218,14 @@ static int on_qos2_in(void *arg, const char *id, size_t len, uint16_t packet_id)
 	return s ? session_qos2_in_add(s, packet_id) : FM_OK;
 }
 
-static int on_retained(void *arg, const char *topic, size_t topic_len, const void *payload, size_t payload_len,
-		       uint8_t qos, uint64_t expires_at_ms)
+/* A retained message whose expiry passed while the broker was down is
+ * gone [MQTT-3.3.2-5]: from the store too. */
+static int on_retained(void *arg, const struct store_message *sm)
 {
-	(void)expires_at_ms;
 	struct recovery *r = arg;
-	struct msg *m = msg_new(topic, topic_len, payload, payload_len, qos, true);
+	if (sm->expires_at_ms && sm->expires_at_ms <= r->now_wall_ms)
+		return store_retain_del(&r->fixups, sm->topic, sm->topic_len);
+	struct msg *m = msg_of(sm, true);
 	if (!m)
 		return FM_ENOMEM;
 	int rc = retain_tree_set(r->b->retained, m->topic, m->topic_len, m);
@@ -209,6 +233,26 @@ static int on_retained(void *arg, const char *topic, size_t topic_len, const voi
 		msg_unref(m);
 	r->retained += rc == FM_OK;
 	return rc;
+}
+
+/* A will that waited for its delay when the broker stopped: it waits on
+ * (or goes at once, the delay having passed) on its session's home. */
+static int on_will(void *arg, const char *id, size_t len, const struct store_message *sm, bool retain,
+		   uint64_t publish_at_ms)
+{
+	struct recovery *r = arg;
+	struct session *s = session_table_get(r->b->sessions, id, len);
+	if (!s) {
+		r->skipped++;
+		return FM_OK;
+	}
+	struct msg *will = msg_of(sm, retain);
+	if (!will)
+		return FM_ENOMEM;
+	session_will_set(s, will);
+	session_will_restore(session_home(s), s, publish_at_ms, r->now_wall_ms);
+	r->wills++;
+	return FM_OK;
 }
 
 static void applied(struct store_batch *b) { (void)b; }
@@ -235,7 +279,7 @@ int broker_recover(struct broker *b, struct fm_errbuf *eb)
 	store_batch_init(&r.fixups, applied);
 	struct store_loader l = {
 		.arg = &r, .message = on_message, .session = on_session, .subscription = on_subscription,
-		.queued = on_queued, .qos2_in = on_qos2_in, .retained = on_retained,
+		.queued = on_queued, .qos2_in = on_qos2_in, .retained = on_retained, .will = on_will,
 	};
 	uint64_t t0 = clock_mono_ms(), max_id = 0;
 	int rc = store_load(b->store, &l, &max_id, eb);
@@ -248,9 +292,9 @@ int broker_recover(struct broker *b, struct fm_errbuf *eb)
 		return rc;
 	atomic_store(&b->next_msg_id, max_id + 1);
 	log_notice(&b->log, "store %s: recovered %zu sessions, %zu subscriptions, %zu messages (%zu queued, "
-		   "%zu in flight), %zu retained in %llu ms%s",
+		   "%zu in flight), %zu retained, %zu delayed wills in %llu ms%s",
 		   b->conf.persistence_location, r.sessions, r.subscriptions, messages, r.queued, r.inflight,
-		   r.retained, (unsigned long long)(clock_mono_ms() - t0),
+		   r.retained, r.wills, (unsigned long long)(clock_mono_ms() - t0),
 		   r.skipped ? " (entries of ended or expired sessions skipped)" : "");
 	return FM_OK;
 }

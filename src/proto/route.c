@@ -22,10 +22,25 @@ static bool targets_reserve(struct worker *w)
 	return fm_grow((void **)&w->targets, &w->cap_targets, w->n_targets + 1, sizeof(*w->targets), 64) == FM_OK;
 }
 
+struct collect_ctx {
+	struct worker *w;
+	const struct session *from;  /* the publisher's session, NULL for wills */
+	const struct msg *m;
+};
+
+/* 5.0 subscription options (3.8.3.1): No Local keeps a client's own
+ * messages from it [MQTT-3.8.3-3]; Retain As Published keeps the RETAIN
+ * flag on delivery [MQTT-3.3.1-12]. */
+#define SUB_NO_LOCAL 0x04u
+#define SUB_RETAIN_AS_PUBLISHED 0x08u
+
 static void collect(void *arg, const struct topic_sub *sub)
 {
-	struct worker *w = arg;
+	struct collect_ctx *cx = arg;
+	struct worker *w = cx->w;
 	struct session *s = sub->subscriber;
+	if ((sub->options & SUB_NO_LOCAL) && s == cx->from)
+		return;
 	if (!targets_reserve(w)) {
 		w->stats.dropped_queue++; /* out of memory: this delivery is lost, counted */
 		return;
@@ -33,7 +48,9 @@ static void collect(void *arg, const struct topic_sub *sub)
 	struct worker *home = session_home(s);
 	if (home != w)
 		session_ref(s);
-	w->targets[w->n_targets++] = (struct route_target){ .s = s, .home = home, .qos = sub->options & 0x03 };
+	uint8_t flags = (sub->options & SUB_RETAIN_AS_PUBLISHED) && cx->m->retain ? DELIVER_RETAIN : 0;
+	w->targets[w->n_targets++] = (struct route_target){
+		.s = s, .home = home, .qos = (uint8_t)((sub->options & 0x03) | flags), .sub_id = sub->sub_id };
 }
 
 /* Order by home worker, then session: runs of one home become one batch,
@@ -45,7 +62,20 @@ static int by_home_then_session(const void *a, const void *b)
 	if (hx != hy)
 		return hx < hy ? -1 : 1;
 	uintptr_t sx = (uintptr_t)x->s, sy = (uintptr_t)y->s;
-	return sx < sy ? -1 : sx > sy;
+	if (sx != sy)
+		return sx < sy ? -1 : 1;
+	if (x->sub_id != y->sub_id)
+		return x->sub_id < y->sub_id ? -1 : 1;
+	return (x->qos & DELIVER_RETAIN) - (y->qos & DELIVER_RETAIN);
+}
+
+/* Overlapping filters of one session become one delivery at the highest
+ * QoS [MQTT-3.3.4-2] when they carry the same subscription identifier and
+ * Retain As Published; filters that differ in those are delivered once
+ * each, every copy with its own identifier [MQTT-3.3.4-5]. */
+static bool same_delivery(const struct route_target *a, const struct route_target *b)
+{
+	return a->s == b->s && a->sub_id == b->sub_id && (a->qos & DELIVER_RETAIN) == (b->qos & DELIVER_RETAIN);
 }
 
 static void dedupe(struct worker *w)
@@ -57,8 +87,8 @@ static void dedupe(struct worker *w)
 	for (uint32_t i = 0; i < w->n_targets; i++) {
 		struct route_target *t = &w->targets[i];
 		struct route_target *last = out ? &w->targets[out - 1] : NULL;
-		if (last && last->s == t->s) {
-			if (t->qos > last->qos)
+		if (last && same_delivery(last, t)) {
+			if ((t->qos & 0x03) > (last->qos & 0x03))
 				last->qos = t->qos;
 			if (t->home != w)
 				session_unref(t->s); /* the duplicate's extra reference */
@@ -81,15 +111,17 @@ static void apply_backpressure(struct client *from, struct session *target)
 
 static uint8_t delivery_qos(const struct route_target *t, const struct msg *m)
 {
-	return t->qos < m->qos ? t->qos : m->qos; /* [MQTT-3.8.4-6] */
+	uint8_t granted = t->qos & 0x03;
+	return (uint8_t)((granted < m->qos ? granted : m->qos) | (t->qos & DELIVER_RETAIN)); /* [MQTT-3.8.4-6] */
 }
 
 bool route_publish(struct worker *w, struct client *from, struct msg *m)
 {
 	struct broker *b = w->b;
 	w->n_targets = 0;
+	struct collect_ctx cx = { .w = w, .from = from ? from->session : NULL, .m = m };
 	pthread_rwlock_rdlock(&b->subs_lock);
-	topic_tree_match(b->subs, m->topic, m->topic_len, collect, w);
+	topic_tree_match(b->subs, m->topic, m->topic_len, collect, &cx);
 	pthread_rwlock_unlock(&b->subs_lock);
 	dedupe(w);
 	for (uint32_t i = 0; i < w->n_targets; i++)
@@ -99,7 +131,7 @@ bool route_publish(struct worker *w, struct client *from, struct msg *m)
 	for (uint32_t i = 0; i < w->n_targets;) {
 		struct route_target *t = &w->targets[i];
 		if (t->home == w) {
-			deliver_msg(w, t->s, m, t->qos);
+			deliver_msg(w, t->s, m, t->qos, t->sub_id);
 			apply_backpressure(from, t->s);
 			i++;
 			continue;

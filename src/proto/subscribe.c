@@ -6,39 +6,70 @@
  * [MQTT-3.8.4-6]. Retained messages matching a filter are sent after the
  * SUBACK with RETAIN set [MQTT-3.3.1-8], on every (re)subscribe
  * [MQTT-3.8.4-3]. */
+#include "core/clock.h"
+#include "mqtt/props.h"
 #include "proto/persist.h"
 #include "proto/proto.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+/* 5.0 Retain Handling (subscription options bits 4-5). */
+#define RETAIN_SEND 0u            /* send retained messages on subscribe */
+#define RETAIN_SEND_IF_NEW 1u     /* ... only if the subscription did not exist */
+#define RETAIN_DONT_SEND 2u
 
 struct retained_ctx {
 	struct worker *w;
 	struct session *s;
 	uint8_t granted;
+	uint32_t sub_id;
+	uint64_t now_ms;
 };
 
 static void send_retained(void *arg, void *value)
 {
 	struct retained_ctx *rc = arg;
 	struct msg *m = value;
+	if (msg_expired(m, rc->now_ms))
+		return; /* [MQTT-3.3.2-5]: retained messages expire too */
 	uint8_t qos = (m->qos < rc->granted ? m->qos : rc->granted) | DELIVER_RETAIN;
-	struct msg *logged = persist_retained_copy(rc->w, rc->s, m, qos);
-	deliver_msg(rc->w, rc->s, logged ? logged : m, qos);
+	struct msg *logged = persist_retained_copy(rc->w, rc->s, m, qos, rc->sub_id);
+	deliver_msg(rc->w, rc->s, logged ? logged : m, qos, rc->sub_id);
 	msg_unref(logged);
 }
 
-/* Subscribe one filter; returns the SUBACK code for it. */
-static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e)
+/* "$share/" filters are 5.0 shared subscriptions; they are not routed as
+ * groups yet, so a 5.0 client is told so (0x9E, as CONNACK announced); a
+ * 3.1.1 client gets an ordinary subscription to that filter, as before. */
+static bool is_shared(const struct mqtt_str *f)
+{
+	return f->len >= 7 && memcmp(f->p, "$share/", 7) == 0;
+}
+
+/* The failure code of a filter we cannot take. */
+static uint8_t refusal(const struct client *c, uint8_t rc5)
+{
+	return c->version == MQTT_V5 ? rc5 : MQTT_SUBACK_FAILURE;
+}
+
+/* Subscribe one filter; returns the SUBACK code for it and whether it
+ * existed already (*replaced). */
+static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e, uint32_t sub_id, bool *replaced_out)
 {
 	struct broker *b = c->w->b;
 	if (!topic_filter_valid(e->filter.p, e->filter.len))
-		return MQTT_SUBACK_FAILURE;
+		return refusal(c, MQTT_RC_TOPIC_FILTER_INVALID);
+	if (c->version == MQTT_V5 && is_shared(&e->filter))
+		return MQTT_RC_SHARED_SUBS_NOT_SUPPORTED;
 	uint8_t qos = e->options & 0x03;
-	struct topic_sub sub = { .subscriber = c->session, .options = qos };
+	/* all the options are kept (No Local, Retain As Published apply at
+	 * routing); a 3.1.1 options byte has only the QoS */
+	struct topic_sub sub = { .subscriber = c->session, .options = e->options, .sub_id = sub_id };
 	bool replaced = false;
 	/* submitted before routers can see the subscription: any queue entry
 	 * another worker writes for it then reaches the store after it */
-	persist_sub_put(c->w, c->session, e->filter.p, e->filter.len, qos);
+	persist_sub_put(c->w, c->session, e->filter.p, e->filter.len, e->options, sub_id);
 	persist_flush(c->w);
 	pthread_rwlock_wrlock(&b->subs_lock);
 	int rc = topic_tree_add(b->subs, e->filter.p, e->filter.len, &sub, &replaced);
@@ -53,19 +84,29 @@ static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e)
 	if (rc != FM_OK) {
 		if (!replaced)
 			persist_sub_del(c->w, c->session, e->filter.p, e->filter.len);
-		return MQTT_SUBACK_FAILURE;
+		return refusal(c, MQTT_RC_UNSPECIFIED);
 	}
+	*replaced_out = replaced;
 	if (log_enabled(&b->log, LOG_T_SUBSCRIBE))
 		log_msg(&b->log, LOG_T_SUBSCRIBE, "%s %u %.*s", client_log_id(c), qos,
 			(int)e->filter.len, e->filter.p);
 	return qos;
 }
 
-static void deliver_retained_for(struct client *c, const struct mqtt_sub_entry *e, uint8_t granted)
+/* Retained messages for a new subscription, as its Retain Handling says
+ * [MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11]. */
+static bool wants_retained(const struct mqtt_sub_entry *e, bool replaced)
+{
+	unsigned handling = (e->options >> 4) & 0x03;
+	return handling == RETAIN_SEND || (handling == RETAIN_SEND_IF_NEW && !replaced);
+}
+
+static void deliver_retained_for(struct client *c, const struct mqtt_sub_entry *e, uint8_t granted, uint32_t sub_id)
 {
 	/* delivery only encodes into this client's output, so it is done
 	 * under the read lock rather than copying the matches out */
-	struct retained_ctx rc = { .w = c->w, .s = c->session, .granted = granted };
+	struct retained_ctx rc = { .w = c->w, .s = c->session, .granted = granted, .sub_id = sub_id,
+				   .now_ms = clock_wall_ms() };
 	pthread_rwlock_rdlock(&c->w->b->retained_lock);
 	retain_tree_match(c->w->b->retained, e->filter.p, e->filter.len, send_retained, &rc);
 	pthread_rwlock_unlock(&c->w->b->retained_lock);
@@ -76,28 +117,33 @@ int proto_on_subscribe(struct client *c, const struct mqtt_frame *f, const char 
 	struct mqtt_subscribe sub;
 	uint8_t reason = 0;
 	int rc = mqtt_decode_subscribe(f, c->version, &sub, &reason);
-	if (rc != FM_OK) {
-		*why = "malformed SUBSCRIBE";
-		return rc;
-	}
-	/* one code per filter; the decoder guarantees count >= 1 */
-	uint8_t *codes = malloc(sub.count);
+	if (rc != FM_OK)
+		return proto_malformed(c, reason, "malformed SUBSCRIBE", why);
+	struct mqtt_props p = { .has = 0 };
+	if (c->version == MQTT_V5)
+		mqtt_props_read(sub.props, &p);
+	uint32_t sub_id = mqtt_props_num(&p, MQTT_PROP_SUBSCRIPTION_ID, 0); /* 3.8.2.1.2 */
+	/* one code per filter, and whether it existed; count >= 1 by the decoder */
+	uint8_t *codes = malloc(sub.count * 2u);
 	if (!codes)
 		return FM_ENOMEM;
+	uint8_t *existed = codes + sub.count;
 	struct mqtt_entry_iter it;
 	struct mqtt_sub_entry e;
 	uint32_t i = 0;
 	mqtt_entries_begin(&sub, true, &it);
-	while (mqtt_entries_next(&it, &e))
-		codes[i++] = subscribe_one(c, &e);
+	for (bool replaced = false; mqtt_entries_next(&it, &e); i++, replaced = false) {
+		codes[i] = subscribe_one(c, &e, sub_id, &replaced);
+		existed[i] = replaced;
+	}
 	struct mqtt_suback ack = { .packet_id = sub.packet_id, .codes = { .p = codes, .len = i } };
 	rc = mqtt_encode_suback(&c->out, c->version, MQTT_SUBACK, &ack); /* [MQTT-3.8.4-1] */
 	if (rc == FM_OK) {
 		client_mark_dirty(c);
 		mqtt_entries_begin(&sub, true, &it);
 		for (i = 0; mqtt_entries_next(&it, &e); i++)
-			if (codes[i] != MQTT_SUBACK_FAILURE)
-				deliver_retained_for(c, &e, codes[i]);
+			if (codes[i] < 0x80 && wants_retained(&e, existed[i]))
+				deliver_retained_for(c, &e, codes[i], sub_id);
 	}
 	free(codes);
 	return rc;
@@ -108,16 +154,23 @@ int proto_on_unsubscribe(struct client *c, const struct mqtt_frame *f, const cha
 	struct mqtt_subscribe uns;
 	uint8_t reason = 0;
 	int rc = mqtt_decode_unsubscribe(f, c->version, &uns, &reason);
-	if (rc != FM_OK) {
-		*why = "malformed UNSUBSCRIBE";
-		return rc;
-	}
+	if (rc != FM_OK)
+		return proto_malformed(c, reason, "malformed UNSUBSCRIBE", why);
+	/* 5.0: a reason code per filter [MQTT-3.11.3-1]; 3.1.1: none */
+	uint8_t *codes = c->version == MQTT_V5 ? malloc(uns.count) : NULL;
+	if (c->version == MQTT_V5 && !codes)
+		return FM_ENOMEM;
 	struct mqtt_entry_iter it;
 	struct mqtt_sub_entry e;
+	uint32_t n = 0;
 	mqtt_entries_begin(&uns, false, &it);
 	while (mqtt_entries_next(&it, &e)) {
-		/* [MQTT-3.10.4-1] stop matching; a filter we do not have is not an error */
-		if (session_sub_del(c->session, e.filter.p, e.filter.len) == FM_OK) {
+		/* [MQTT-3.10.4-1] stop matching; a filter we do not have is not an
+		 * error (5.0 says 0x11) */
+		bool had = session_sub_del(c->session, e.filter.p, e.filter.len) == FM_OK;
+		if (codes)
+			codes[n++] = had ? MQTT_RC_SUCCESS : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
+		if (had) {
 			pthread_rwlock_wrlock(&c->w->b->subs_lock);
 			topic_tree_del(c->w->b->subs, e.filter.p, e.filter.len, c->session);
 			pthread_rwlock_unlock(&c->w->b->subs_lock);
@@ -127,8 +180,10 @@ int proto_on_unsubscribe(struct client *c, const struct mqtt_frame *f, const cha
 			log_msg(&c->w->b->log, LOG_T_UNSUBSCRIBE, "%s %.*s", client_log_id(c),
 				(int)e.filter.len, e.filter.p);
 	}
-	struct mqtt_suback ack = { .packet_id = uns.packet_id };
-	if (mqtt_encode_suback(&c->out, c->version, MQTT_UNSUBACK, &ack) != FM_OK) /* [MQTT-3.10.4-4] */
+	struct mqtt_suback ack = { .packet_id = uns.packet_id, .codes = { .p = codes, .len = n } };
+	rc = mqtt_encode_suback(&c->out, c->version, MQTT_UNSUBACK, &ack); /* [MQTT-3.10.4-4] */
+	free(codes);
+	if (rc != FM_OK)
 		return FM_ENOMEM;
 	client_mark_dirty(c);
 	return FM_OK;

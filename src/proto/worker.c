@@ -88,11 +88,11 @@ static void on_deliver(struct worker *w, struct deliver_batch *d)
 			session_unref(s);
 		} else if (home != w) {
 			/* it moved: follow it (the reference travels on) */
-			struct route_target t = { .s = s, .home = home, .qos = it->qos };
+			struct route_target t = { .s = s, .home = home, .qos = it->qos, .sub_id = it->sub_id };
 			atomic_fetch_add_explicit(&s->inbound, 1, memory_order_relaxed);
 			worker_queue_deliver(w, home, it->m, &t, 1);
 		} else {
-			deliver_msg(w, s, it->m, it->qos);
+			deliver_msg(w, s, it->m, it->qos, it->sub_id);
 			session_unref(s);
 		}
 		if (deliver_run_ends(d, i))
@@ -115,7 +115,7 @@ static void on_takeover(struct worker *w, struct wmsg_handover *h)
 	if (!atomic_load(&s->dead) && s->owner)
 		client_drain_input(s->owner); /* acks it sent before the new CONNECT */
 	if (!atomic_load(&s->dead) && s->owner)
-		client_close(s->owner, "session taken over by a new connection"); /* [MQTT-3.1.4-2] */
+		client_close_rc(s->owner, MQTT_RC_SESSION_TAKEN_OVER, "session taken over by a new connection"); /* [MQTT-3.1.4-2] */
 	/* detaching may have ended a clean session; otherwise hand it over
 	 * now that nothing here touches it any more */
 	struct worker *to = client_worker(h->c);
@@ -211,6 +211,7 @@ int worker_init(struct worker *w, struct broker *b, unsigned id)
 	w->loop = loop_new();
 	w->scratch = malloc(SCRATCH_BYTES);
 	w->scratch_len = SCRATCH_BYTES;
+	buf_init(&w->props_scratch);
 	if (!w->loop || !w->scratch)
 		return FM_ENOMEM;
 	inbox_init(&w->inbox, w->loop);
@@ -240,7 +241,7 @@ static void shutdown_clients(struct worker *w)
 	list_foreach_safe(pos, tmp, &w->clients) {
 		struct client *c = list_entry(pos, struct client, link);
 		c->will_on_close = false;
-		client_close(c, "server shutting down");
+		client_close_rc(c, MQTT_RC_SERVER_SHUTTING_DOWN, "server shutting down");
 	}
 	loop_stop(w->loop);
 	loop_run(w->loop); /* one iteration: deferred frees */
@@ -282,4 +283,5 @@ void worker_fini(struct worker *w)
 	free(w->targets);
 	loop_free(w->loop);
 	free(w->scratch);
+	buf_fini(&w->props_scratch);
 }

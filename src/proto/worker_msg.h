@@ -24,6 +24,7 @@ struct delivery {
 	struct msg *m;
 	struct session *s;
 	uint8_t qos;
+	uint32_t sub_id;
 };
 
 /* Deliveries per batch: enough that one iteration's fan-in to a worker is

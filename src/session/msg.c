@@ -4,27 +4,51 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct msg *msg_new(const char *topic, size_t topic_len, const void *payload,
-		    size_t payload_len, uint8_t qos, bool retain)
+static void copy_in(uint8_t *to, const void *from, size_t n)
 {
-	struct msg *m = malloc(sizeof(*m) + topic_len + 1 + payload_len);
+	if (n)
+		memcpy(to, from, n);
+}
+
+struct msg *msg_make(const struct msg_spec *sp)
+{
+	struct msg *m = malloc(sizeof(*m) + sp->topic_len + 1 + sp->payload_len + sp->props_len);
 	if (!m)
 		return NULL;
 	char *t = (char *)(m + 1);
-	memcpy(t, topic, topic_len);
-	t[topic_len] = '\0';
-	uint8_t *p = (uint8_t *)t + topic_len + 1;
-	if (payload_len)
-		memcpy(p, payload, payload_len);
+	copy_in((uint8_t *)t, sp->topic, sp->topic_len);
+	t[sp->topic_len] = '\0';
+	uint8_t *p = (uint8_t *)t + sp->topic_len + 1;
+	copy_in(p, sp->payload, sp->payload_len);
+	copy_in(p + sp->payload_len, sp->props, sp->props_len);
 	atomic_init(&m->refs, 1);
-	m->qos = qos;
-	m->retain = retain;
-	m->topic_len = (uint16_t)topic_len;
-	m->payload_len = (uint32_t)payload_len;
+	m->qos = sp->qos;
+	m->retain = sp->retain;
+	m->topic_len = (uint16_t)sp->topic_len;
+	m->payload_len = (uint32_t)sp->payload_len;
+	m->props_len = (uint32_t)sp->props_len;
 	m->store_id = 0;
+	m->expires_at_ms = sp->expires_at_ms;
 	m->topic = t;
 	m->payload = p;
 	return m;
+}
+
+struct msg *msg_new(const char *topic, size_t topic_len, const void *payload,
+		    size_t payload_len, uint8_t qos, bool retain)
+{
+	struct msg_spec sp = { .topic = topic, .topic_len = topic_len, .payload = payload,
+			       .payload_len = payload_len, .qos = qos, .retain = retain };
+	return msg_make(&sp);
+}
+
+struct msg *msg_clone(const struct msg *m, bool retain)
+{
+	struct msg_spec sp = { .topic = m->topic, .topic_len = m->topic_len, .payload = m->payload,
+			       .payload_len = m->payload_len, .props = msg_props(m),
+			       .props_len = m->props_len, .qos = m->qos, .retain = retain,
+			       .expires_at_ms = m->expires_at_ms };
+	return msg_make(&sp);
 }
 
 void msg_unref(struct msg *m)

@@ -18,15 +18,50 @@ struct msg {
 	bool retain;          /* the publisher set RETAIN */
 	uint16_t topic_len;
 	uint32_t payload_len;
+	uint32_t props_len;   /* 5.0 properties forwarded with it (raw), after the payload */
 	uint64_t store_id;    /* id in the store's message log; 0: not logged. Set once, by
 	                       * the routing worker, before the message is shared */
+	uint64_t expires_at_ms; /* wall clock when its Message Expiry Interval ends; 0: never */
 	const char *topic;    /* NUL-terminated, inside this allocation */
 	const uint8_t *payload; /* inside this allocation */
 };
 
+/* What a message is made of; msg_make copies all of it. props are the 5.0
+ * properties that travel with the message to every subscriber (payload
+ * format, content type, response topic, correlation data, user
+ * properties), already filtered: never a topic alias or an expiry. */
+struct msg_spec {
+	const char *topic;
+	size_t topic_len;
+	const void *payload;
+	size_t payload_len;
+	const void *props;
+	size_t props_len;
+	uint8_t qos;
+	bool retain;
+	uint64_t expires_at_ms;
+};
+
 /* New message with one reference held by the caller. NULL on ENOMEM. */
+struct msg *msg_make(const struct msg_spec *sp);
+/* A message without properties or expiry (3.1.1 style). */
 struct msg *msg_new(const char *topic, size_t topic_len, const void *payload,
 		    size_t payload_len, uint8_t qos, bool retain);
+/* A new message with m's contents and the given retain flag. */
+struct msg *msg_clone(const struct msg *m, bool retain);
+/* Its 5.0 properties (props_len bytes). */
+static inline const uint8_t *msg_props(const struct msg *m) { return m->payload + m->payload_len; }
+/* Seconds left of its Message Expiry Interval at now_ms (at least 1 while
+ * not expired); meaningless when it has none. */
+static inline uint32_t msg_expiry_left_s(const struct msg *m, uint64_t now_ms)
+{
+	uint64_t left_ms = m->expires_at_ms > now_ms ? m->expires_at_ms - now_ms : 0;
+	return (uint32_t)((left_ms + 999) / 1000);
+}
+static inline bool msg_expired(const struct msg *m, uint64_t now_ms)
+{
+	return m->expires_at_ms != 0 && m->expires_at_ms <= now_ms;
+}
 static inline struct msg *msg_ref(struct msg *m)
 {
 	atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);

@@ -11,6 +11,7 @@ struct queued {
 	struct list link;
 	struct msg *msg;   /* queue's reference */
 	uint8_t qos;
+	uint32_t sub_id;
 };
 
 /* Queue nodes are recycled per thread: a session is only touched by its
@@ -87,7 +88,8 @@ void session_reset_messages(struct session *s)
 	s->n_inflight = 0;
 	struct msg *m;
 	uint8_t qos;
-	while (session_queue_pop(s, &m, &qos))
+	uint32_t sub_id;
+	while (session_queue_pop(s, &m, &qos, &sub_id))
 		msg_unref(m);
 	s->n_qos2_in = 0;
 }
@@ -151,6 +153,8 @@ int session_sub_del(struct session *s, const char *filter, size_t len)
 bool session_inflight_full(const struct session *s, const struct session_limits *lim)
 {
 	uint32_t max = lim->max_inflight ? lim->max_inflight : 65535;
+	if (s->receive_max && s->receive_max < max)
+		max = s->receive_max;
 	return s->n_inflight >= max;
 }
 
@@ -167,7 +171,8 @@ static uint16_t next_free_id(struct session *s)
 	}
 }
 
-int session_inflight_add(struct session *s, struct msg *msg, uint8_t qos, uint16_t *packet_id)
+int session_inflight_add(struct session *s, struct msg *msg, uint8_t qos, uint32_t sub_id,
+			 uint16_t *packet_id)
 {
 	if (s->n_inflight >= 65535)
 		return FM_ELIMIT;
@@ -179,13 +184,14 @@ int session_inflight_add(struct session *s, struct msg *msg, uint8_t qos, uint16
 		.packet_id = id,
 		.qos = qos,
 		.state = (qos & 0x03) == 1 ? INFLIGHT_WAIT_PUBACK : INFLIGHT_WAIT_PUBREC,
+		.sub_id = sub_id,
 	};
 	*packet_id = id;
 	return FM_OK;
 }
 
-int session_inflight_restore(struct session *s, struct msg *msg, uint8_t qos, uint16_t packet_id,
-			     enum inflight_state state)
+int session_inflight_restore(struct session *s, struct msg *msg, uint8_t qos, uint32_t sub_id,
+			     uint16_t packet_id, enum inflight_state state)
 {
 	if (packet_id == 0 || session_inflight_find(s, packet_id) || s->n_inflight >= 65535)
 		return FM_EINVAL;
@@ -193,6 +199,7 @@ int session_inflight_restore(struct session *s, struct msg *msg, uint8_t qos, ui
 		return FM_ENOMEM;
 	s->inflight[s->n_inflight++] = (struct inflight){
 		.msg = msg_ref(msg), .packet_id = packet_id, .qos = qos, .state = (uint8_t)state,
+		.sub_id = sub_id,
 	};
 	s->next_packet_id = packet_id; /* new ids continue after the recovered ones */
 	return FM_OK;
@@ -218,7 +225,7 @@ void session_inflight_del(struct session *s, uint16_t packet_id)
 	s->n_inflight--;
 }
 
-int session_queue_push(struct session *s, struct msg *msg, uint8_t qos,
+int session_queue_push(struct session *s, struct msg *msg, uint8_t qos, uint32_t sub_id,
 		       const struct session_limits *lim)
 {
 	bool over_count = lim->max_queued && s->queued >= lim->max_queued;
@@ -233,13 +240,14 @@ int session_queue_push(struct session *s, struct msg *msg, uint8_t qos,
 		return FM_ENOMEM;
 	q->msg = msg_ref(msg);
 	q->qos = qos;
+	q->sub_id = sub_id;
 	list_push_back(&s->queue, &q->link);
 	s->queued++;
 	s->queued_bytes += msg_size(msg);
 	return FM_OK;
 }
 
-bool session_queue_pop(struct session *s, struct msg **msg, uint8_t *qos)
+bool session_queue_pop(struct session *s, struct msg **msg, uint8_t *qos, uint32_t *sub_id)
 {
 	struct list *first = list_first(&s->queue);
 	if (!first)
@@ -250,6 +258,7 @@ bool session_queue_pop(struct session *s, struct msg **msg, uint8_t *qos)
 	s->queued_bytes -= msg_size(q->msg);
 	*msg = q->msg;
 	*qos = q->qos;
+	*sub_id = q->sub_id;
 	node_put(q);
 	return true;
 }

@@ -39,6 +39,7 @@ struct inflight {
 	uint16_t packet_id;
 	uint8_t qos;            /* QoS it was sent with (min of pub and sub) */
 	uint8_t state;          /* enum inflight_state */
+	uint32_t sub_id;        /* 5.0 subscription identifier it is delivered for; 0: none */
 };
 
 struct session_expiry;
@@ -82,6 +83,9 @@ struct session {
 	atomic_uint inbound;         /* deliveries posted to its home, not yet applied */
 	uint16_t id_len;             /* client ids are at most 65535 bytes */
 	uint16_t next_packet_id;     /* last id handed out */
+	uint16_t receive_max;        /* 5.0: the client's Receive Maximum; 0: none declared */
+	uint32_t expiry_interval;    /* 5.0 Session Expiry Interval (s; 0xFFFFFFFF never);
+	                              * 0 on a 3.1.1 session: persistent_client_expiration */
 	atomic_bool dead;            /* ended: no longer in the table or the router */
 	atomic_bool saturated;       /* its client's output is over the high watermark */
 	bool persistent;             /* 3.1.1 clean session 0: survives disconnect */
@@ -118,15 +122,17 @@ int session_sub_set(struct session *s, const char *filter, size_t len, uint8_t o
 int session_sub_append(struct session *s, const char *filter, size_t len, uint8_t options);
 int session_sub_del(struct session *s, const char *filter, size_t len);
 
-/* Outgoing inflight window. add assigns a free packet id into *packet_id and
+/* Outgoing inflight window: max_inflight_messages, and for a 5.0 client
+ * its Receive Maximum too [MQTT-3.3.4-7]. add assigns a free packet id into *packet_id and
  * takes a new reference on msg; FM_ELIMIT if the window is full. */
 bool session_inflight_full(const struct session *s, const struct session_limits *lim);
-int session_inflight_add(struct session *s, struct msg *msg, uint8_t qos, uint16_t *packet_id);
+int session_inflight_add(struct session *s, struct msg *msg, uint8_t qos, uint32_t sub_id,
+			 uint16_t *packet_id);
 /* Put back an entry recovered from the store, with its packet id and state
  * (at start, before the session is used). FM_OK, FM_ENOMEM, or FM_EINVAL if
  * the id is 0 or already taken. */
-int session_inflight_restore(struct session *s, struct msg *msg, uint8_t qos, uint16_t packet_id,
-			     enum inflight_state state);
+int session_inflight_restore(struct session *s, struct msg *msg, uint8_t qos, uint32_t sub_id,
+			     uint16_t packet_id, enum inflight_state state);
 struct inflight *session_inflight_find(struct session *s, uint16_t packet_id);
 /* Remove the entry (releasing its message). */
 void session_inflight_del(struct session *s, uint16_t packet_id);
@@ -134,11 +140,11 @@ void session_inflight_del(struct session *s, uint16_t packet_id);
 /* Queue a message for later (window full or client offline), taking a new
  * reference. FM_ELIMIT if the queue limits say drop (the message is then
  * not queued and s->dropped is counted). */
-int session_queue_push(struct session *s, struct msg *msg, uint8_t qos,
+int session_queue_push(struct session *s, struct msg *msg, uint8_t qos, uint32_t sub_id,
 		       const struct session_limits *lim);
 /* Oldest queued message; returns false if empty. The caller takes over the
  * queue's reference. */
-bool session_queue_pop(struct session *s, struct msg **msg, uint8_t *qos);
+bool session_queue_pop(struct session *s, struct msg **msg, uint8_t *qos, uint32_t *sub_id);
 
 /* Incoming QoS 2 packet ids between PUBREC and PUBREL [MQTT-4.3.3-2]. */
 bool session_qos2_in_has(const struct session *s, uint16_t packet_id);

@@ -30,7 +30,7 @@
 
 /* Schema version this build writes; an older database is migrated forward,
  * a newer one is refused. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 enum store_durability {
 	STORE_FULL,    /* fsync on every group commit; acknowledge after it */
@@ -46,20 +46,22 @@ enum store_ref_state {
 };
 
 enum store_op_type {
-	STORE_MSG_ADD,      /* log message msg_id (topic, payload, qos, expiry) */
-	STORE_REF_ADD,      /* client's queue gains msg_id at qos (state, packet_id) */
+	STORE_MSG_ADD,      /* log message msg_id (topic, payload, props, qos, expiry) */
+	STORE_REF_ADD,      /* client's queue gains msg_id at qos (state, packet_id, sub_id) */
 	STORE_REF_STATE,    /* an entry of msg_id moves to state: to SENT the oldest unsent one
 	                     * (taking packet_id), to RELEASED the one sent with packet_id */
 	STORE_REF_DEL,      /* the entry sent with packet_id (or, with 0, the oldest unsent one)
 	                     * is acknowledged or dropped; the message goes with its last entry */
-	STORE_SESSION_PUT,  /* client's session exists (expiry_ms: 0 = never) */
+	STORE_SESSION_PUT,  /* client's session exists (deadline: 0 = none now; expiry interval) */
 	STORE_SESSION_DEL,  /* client's session ends: its subscriptions and queue go too */
-	STORE_SUB_PUT,      /* client subscribes to filter with options */
+	STORE_SUB_PUT,      /* client subscribes to filter with options (and sub_id) */
 	STORE_SUB_DEL,      /* client unsubscribes from filter */
-	STORE_RETAIN_PUT,   /* topic's retained message (payload, qos, expiry) */
+	STORE_RETAIN_PUT,   /* topic's retained message (payload, props, qos, expiry) */
 	STORE_RETAIN_DEL,   /* topic has no retained message any more */
 	STORE_QOS2_IN_ADD,  /* client's incoming QoS 2 packet_id awaits PUBREL */
 	STORE_QOS2_IN_DEL,  /* ... released */
+	STORE_WILL_PUT,     /* client's will waits to be published at expires_at_ms */
+	STORE_WILL_DEL,     /* ... published, or cancelled by a reconnect */
 };
 
 /* Strings and payloads live in the batch's arena (offsets, so the arena can
@@ -74,12 +76,34 @@ struct store_op {
 	uint8_t state;          /* enum store_ref_state */
 	uint8_t options;        /* subscription options */
 	uint16_t packet_id;
+	uint32_t sub_id;        /* subscription identifier (SUB_PUT, REF_ADD) */
+	int64_t interval;       /* SESSION_PUT: session expiry interval, seconds (or STORE_INTERVAL_UNKNOWN) */
 	uint64_t msg_id;
 	uint64_t expires_at_ms; /* wall clock; 0 = never */
 	struct store_span client_id;
 	struct store_span topic;   /* topic, or the filter for SUB_* */
 	struct store_span payload;
+	struct store_span props;   /* opaque bytes kept with a message (MQTT 5.0 properties) */
 };
+
+/* A message as the store keeps it, logged or retained. props are opaque
+ * to the store. */
+struct store_message {
+	uint64_t msg_id;        /* logged messages only */
+	const char *topic;
+	size_t topic_len;
+	const void *payload;
+	size_t payload_len;
+	const void *props;
+	size_t props_len;
+	uint8_t qos;
+	uint64_t expires_at_ms; /* wall clock; 0 = never */
+};
+
+/* A session's expiry interval as stored for sessions written before it was
+ * (schema 1): the broker applies its configured default. */
+#define STORE_INTERVAL_UNKNOWN (-1)
+
 
 struct store_batch;
 typedef void store_done_fn(struct store_batch *b);
@@ -102,27 +126,34 @@ void store_batch_fini(struct store_batch *b);
 void store_batch_reset(struct store_batch *b);
 static inline bool store_batch_empty(const struct store_batch *b) { return b->n_ops == 0; }
 
-int store_msg_add(struct store_batch *b, uint64_t msg_id, const char *topic, size_t topic_len,
-		  const void *payload, size_t payload_len, uint8_t qos, uint64_t expires_at_ms);
+int store_msg_add(struct store_batch *b, const struct store_message *m);
 int store_ref_add(struct store_batch *b, const char *client_id, size_t id_len, uint64_t msg_id,
-		  uint8_t qos, enum store_ref_state state, uint16_t packet_id);
+		  uint8_t qos, enum store_ref_state state, uint16_t packet_id, uint32_t sub_id);
 int store_ref_state(struct store_batch *b, const char *client_id, size_t id_len, uint64_t msg_id,
 		    enum store_ref_state state, uint16_t packet_id);
 /* packet_id: the id the entry was sent with (PUBACK, PUBCOMP), or 0 for the
  * oldest entry of msg_id not sent yet (dropped by a queue limit). */
 int store_ref_del(struct store_batch *b, const char *client_id, size_t id_len, uint64_t msg_id,
 		  uint16_t packet_id);
-int store_session_put(struct store_batch *b, const char *client_id, size_t id_len, uint64_t expires_at_ms);
+/* expires_at_ms: the offline session's deadline (0: none running);
+ * interval: its expiry interval in seconds (0xFFFFFFFF: never), or
+ * STORE_INTERVAL_UNKNOWN to leave it to the broker's configuration. */
+int store_session_put(struct store_batch *b, const char *client_id, size_t id_len, uint64_t expires_at_ms,
+		      int64_t interval);
 int store_session_del(struct store_batch *b, const char *client_id, size_t id_len);
 int store_sub_put(struct store_batch *b, const char *client_id, size_t id_len, const char *filter,
-		  size_t filter_len, uint8_t options);
+		  size_t filter_len, uint8_t options, uint32_t sub_id);
 int store_sub_del(struct store_batch *b, const char *client_id, size_t id_len, const char *filter,
 		  size_t filter_len);
-int store_retain_put(struct store_batch *b, const char *topic, size_t topic_len, const void *payload,
-		     size_t payload_len, uint8_t qos, uint64_t expires_at_ms);
+int store_retain_put(struct store_batch *b, const struct store_message *m);
 int store_retain_del(struct store_batch *b, const char *topic, size_t topic_len);
 int store_qos2_in_add(struct store_batch *b, const char *client_id, size_t id_len, uint16_t packet_id);
 int store_qos2_in_del(struct store_batch *b, const char *client_id, size_t id_len, uint16_t packet_id);
+/* A will waiting for its delay (5.0 Will Delay Interval): m's expires_at_ms
+ * is when it is to be published. A session's end deletes its will too. */
+int store_will_put(struct store_batch *b, const char *client_id, size_t id_len, const struct store_message *m,
+		   bool retain);
+int store_will_del(struct store_batch *b, const char *client_id, size_t id_len);
 
 /* The bytes of a span of b. */
 static inline const void *store_bytes(const struct store_batch *b, struct store_span s)
@@ -151,21 +182,23 @@ void store_close(struct store *st);
 
 /* What the database holds, delivered once at start by store_load(), in
  * this order: messages, sessions, subscriptions, queue entries (oldest
- * first per session), incoming QoS 2 ids, retained messages. Each callback
+ * first per session), incoming QoS 2 ids, retained messages, delayed wills. Each callback
  * returns FM_OK or an error that stops the load. Strings are not
  * NUL-terminated and are valid only during the call. */
 struct store_loader {
 	void *arg;
-	int (*message)(void *arg, uint64_t msg_id, const char *topic, size_t topic_len,
-		       const void *payload, size_t payload_len, uint8_t qos, uint64_t expires_at_ms);
-	int (*session)(void *arg, const char *client_id, size_t id_len, uint64_t expires_at_ms);
+	int (*message)(void *arg, const struct store_message *m);
+	/* interval: STORE_INTERVAL_UNKNOWN for a session stored by schema 1 */
+	int (*session)(void *arg, const char *client_id, size_t id_len, uint64_t expires_at_ms, int64_t interval);
 	int (*subscription)(void *arg, const char *client_id, size_t id_len, const char *filter,
-			    size_t filter_len, uint8_t options);
+			    size_t filter_len, uint8_t options, uint32_t sub_id);
 	int (*queued)(void *arg, const char *client_id, size_t id_len, uint64_t msg_id, uint8_t qos,
-		      enum store_ref_state state, uint16_t packet_id);
+		      enum store_ref_state state, uint16_t packet_id, uint32_t sub_id);
 	int (*qos2_in)(void *arg, const char *client_id, size_t id_len, uint16_t packet_id);
-	int (*retained)(void *arg, const char *topic, size_t topic_len, const void *payload,
-			size_t payload_len, uint8_t qos, uint64_t expires_at_ms);
+	int (*retained)(void *arg, const struct store_message *m);
+	/* m->expires_at_ms is 0; publish_at_ms is when the will is due */
+	int (*will)(void *arg, const char *client_id, size_t id_len, const struct store_message *m, bool retain,
+		    uint64_t publish_at_ms);
 };
 
 /* Read everything (before store_start). The largest message id seen goes

@@ -90,36 +90,32 @@ static int commit_op(struct store_batch *b, struct store_op *op)
 	return FM_OK;
 }
 
-/* An op carrying a message (topic, payload, QoS, expiry): a logged one or
- * a retained one. */
-static struct store_op *message_op(struct store_batch *b, enum store_op_type type, const char *topic,
-				   size_t topic_len, const void *payload, size_t payload_len, uint8_t qos,
-				   uint64_t expires_at_ms)
+/* An op carrying a message (topic, payload, properties, QoS, expiry): a
+ * logged one or a retained one. */
+static struct store_op *message_op(struct store_batch *b, enum store_op_type type, const struct store_message *m)
 {
 	uint32_t mark = b->arena_used;
-	struct store_op *op = client_op(b, type, "", 0, topic, topic_len);
-	if (op && copy_in(b, payload, payload_len, &op->payload) != FM_OK) {
+	struct store_op *op = client_op(b, type, "", 0, m->topic, m->topic_len);
+	if (op && (copy_in(b, m->payload, m->payload_len, &op->payload) != FM_OK ||
+		   copy_in(b, m->props, m->props_len, &op->props) != FM_OK)) {
 		b->arena_used = mark;
 		return NULL;
 	}
 	if (op) {
-		op->qos = qos;
-		op->expires_at_ms = expires_at_ms;
+		op->qos = m->qos;
+		op->expires_at_ms = m->expires_at_ms;
+		op->msg_id = m->msg_id;
 	}
 	return op;
 }
 
-int store_msg_add(struct store_batch *b, uint64_t msg_id, const char *topic, size_t topic_len,
-		  const void *payload, size_t payload_len, uint8_t qos, uint64_t expires_at_ms)
+int store_msg_add(struct store_batch *b, const struct store_message *m)
 {
-	struct store_op *op = message_op(b, STORE_MSG_ADD, topic, topic_len, payload, payload_len, qos, expires_at_ms);
-	if (op)
-		op->msg_id = msg_id;
-	return commit_op(b, op);
+	return commit_op(b, message_op(b, STORE_MSG_ADD, m));
 }
 
 int store_ref_add(struct store_batch *b, const char *client_id, size_t id_len, uint64_t msg_id,
-		  uint8_t qos, enum store_ref_state state, uint16_t packet_id)
+		  uint8_t qos, enum store_ref_state state, uint16_t packet_id, uint32_t sub_id)
 {
 	struct store_op *op = client_op(b, STORE_REF_ADD, client_id, id_len, NULL, 0);
 	if (op) {
@@ -127,6 +123,7 @@ int store_ref_add(struct store_batch *b, const char *client_id, size_t id_len, u
 		op->qos = qos;
 		op->state = (uint8_t)state;
 		op->packet_id = packet_id;
+		op->sub_id = sub_id;
 	}
 	return commit_op(b, op);
 }
@@ -154,11 +151,14 @@ int store_ref_del(struct store_batch *b, const char *client_id, size_t id_len, u
 	return commit_op(b, op);
 }
 
-int store_session_put(struct store_batch *b, const char *client_id, size_t id_len, uint64_t expires_at_ms)
+int store_session_put(struct store_batch *b, const char *client_id, size_t id_len, uint64_t expires_at_ms,
+		      int64_t interval)
 {
 	struct store_op *op = client_op(b, STORE_SESSION_PUT, client_id, id_len, NULL, 0);
-	if (op)
+	if (op) {
 		op->expires_at_ms = expires_at_ms;
+		op->interval = interval;
+	}
 	return commit_op(b, op);
 }
 
@@ -168,11 +168,13 @@ int store_session_del(struct store_batch *b, const char *client_id, size_t id_le
 }
 
 int store_sub_put(struct store_batch *b, const char *client_id, size_t id_len, const char *filter,
-		  size_t filter_len, uint8_t options)
+		  size_t filter_len, uint8_t options, uint32_t sub_id)
 {
 	struct store_op *op = client_op(b, STORE_SUB_PUT, client_id, id_len, filter, filter_len);
-	if (op)
+	if (op) {
 		op->options = options;
+		op->sub_id = sub_id;
+	}
 	return commit_op(b, op);
 }
 
@@ -182,10 +184,9 @@ int store_sub_del(struct store_batch *b, const char *client_id, size_t id_len, c
 	return commit_op(b, client_op(b, STORE_SUB_DEL, client_id, id_len, filter, filter_len));
 }
 
-int store_retain_put(struct store_batch *b, const char *topic, size_t topic_len, const void *payload,
-		     size_t payload_len, uint8_t qos, uint64_t expires_at_ms)
+int store_retain_put(struct store_batch *b, const struct store_message *m)
 {
-	return commit_op(b, message_op(b, STORE_RETAIN_PUT, topic, topic_len, payload, payload_len, qos, expires_at_ms));
+	return commit_op(b, message_op(b, STORE_RETAIN_PUT, m));
 }
 
 int store_retain_del(struct store_batch *b, const char *topic, size_t topic_len)
@@ -199,6 +200,25 @@ int store_qos2_in_add(struct store_batch *b, const char *client_id, size_t id_le
 	if (op)
 		op->packet_id = packet_id;
 	return commit_op(b, op);
+}
+
+int store_will_put(struct store_batch *b, const char *client_id, size_t id_len, const struct store_message *m,
+		   bool retain)
+{
+	uint32_t mark = b->arena_used;
+	struct store_op *op = message_op(b, STORE_WILL_PUT, m);
+	if (op && copy_in(b, client_id, id_len, &op->client_id) != FM_OK) {
+		b->arena_used = mark;
+		op = NULL;
+	}
+	if (op)
+		op->options = retain;
+	return commit_op(b, op);
+}
+
+int store_will_del(struct store_batch *b, const char *client_id, size_t id_len)
+{
+	return commit_op(b, client_op(b, STORE_WILL_DEL, client_id, id_len, NULL, 0));
 }
 
 int store_qos2_in_del(struct store_batch *b, const char *client_id, size_t id_len, uint16_t packet_id)

@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 /* Schema version 1. Each later version adds one entry to migrations[]
- * (SQL taking version i to i + 1) and bumps STORE_SCHEMA_VERSION. */
+ * (SQL taking version i to i + 1) and bumps STORE_SCHEMA_VERSION; a new
+ * database is created at version 1 and migrated like any other, so every
+ * migration runs on every new database too. */
 static const char schema_v1[] =
 	"CREATE TABLE schema_version(version INTEGER NOT NULL);"
 	"INSERT INTO schema_version VALUES(1);"
@@ -41,7 +43,21 @@ static const char schema_v1[] =
 	" expires_at INTEGER NOT NULL) WITHOUT ROWID;";
 
 /* migrations[i] takes a version i + 1 database to version i + 2. */
-static const char *const migrations[] = { NULL };
+static const char *const migrations[] = {
+	/* 2: MQTT 5.0. Messages keep their properties (opaque bytes), queue
+	 * entries and subscriptions their subscription identifier, sessions
+	 * their expiry interval (-1: stored before it was, the broker's
+	 * default applies) */
+	"ALTER TABLE messages ADD COLUMN props BLOB NOT NULL DEFAULT x'';"
+	"ALTER TABLE retained ADD COLUMN props BLOB NOT NULL DEFAULT x'';"
+	"ALTER TABLE queue ADD COLUMN sub_id INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE subscriptions ADD COLUMN sub_id INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sessions ADD COLUMN expiry_interval INTEGER NOT NULL DEFAULT -1;"
+	/* wills waiting for their Will Delay Interval (publish_at, wall ms) */
+	"CREATE TABLE wills(client_id BLOB PRIMARY KEY, topic BLOB NOT NULL, payload BLOB NOT NULL,"
+	" props BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, publish_at INTEGER NOT NULL)"
+	" WITHOUT ROWID;",
+};
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN",
@@ -50,18 +66,19 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SAVEPOINT] = "SAVEPOINT batch",
 	[ST_RELEASE] = "RELEASE batch",
 	[ST_ROLLBACK_TO] = "ROLLBACK TO batch",
-	[ST_MSG_ADD] = "INSERT INTO messages(id, topic, payload, qos, expires_at, refs) VALUES(?1, ?2, ?3, ?4, ?5, 0)",
+	[ST_MSG_ADD] = "INSERT INTO messages(id, topic, payload, qos, expires_at, refs, props) VALUES(?1, ?2, ?3, ?4, ?5, 0, ?6)",
 	[ST_MSG_REF] = "UPDATE messages SET refs = refs + 1 WHERE id = ?1",
 	[ST_MSG_UNREF] = "UPDATE messages SET refs = refs - 1 WHERE id = ?1",
 	[ST_MSG_GC] = "DELETE FROM messages WHERE id = ?1 AND refs <= 0",
-	[ST_REF_ADD] = "INSERT INTO queue(client_id, msg_id, qos, state, packet_id) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[ST_REF_ADD] = "INSERT INTO queue(client_id, msg_id, qos, state, packet_id, sub_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	/* packet id 0: the oldest entry not sent yet; else the one sent with it */
 	[ST_REF_FIND] = "SELECT seq FROM queue WHERE client_id = ?1 AND msg_id = ?2 AND"
 			" ((?3 = 0 AND state = 0) OR (?3 <> 0 AND state <> 0 AND packet_id = ?3)) ORDER BY seq LIMIT 1",
 	[ST_REF_SET] = "UPDATE queue SET state = ?2, packet_id = ?3 WHERE seq = ?1",
 	[ST_REF_DEL] = "DELETE FROM queue WHERE seq = ?1",
-	[ST_SESSION_PUT] = "INSERT INTO sessions(client_id, expires_at) VALUES(?1, ?2)"
-			   " ON CONFLICT(client_id) DO UPDATE SET expires_at = excluded.expires_at",
+	[ST_SESSION_PUT] = "INSERT INTO sessions(client_id, expires_at, expiry_interval) VALUES(?1, ?2, ?3)"
+			   " ON CONFLICT(client_id) DO UPDATE SET expires_at = excluded.expires_at,"
+			   " expiry_interval = excluded.expiry_interval",
 	[ST_SESSION_UNREF_MSGS] = "UPDATE messages SET refs = refs -"
 				  " (SELECT count(*) FROM queue WHERE queue.client_id = ?1 AND queue.msg_id = messages.id)"
 				  " WHERE id IN (SELECT msg_id FROM queue WHERE client_id = ?1)",
@@ -70,13 +87,17 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SESSION_DEL_SUBS] = "DELETE FROM subscriptions WHERE client_id = ?1",
 	[ST_SESSION_DEL_QOS2] = "DELETE FROM qos2_in WHERE client_id = ?1",
 	[ST_SESSION_DEL] = "DELETE FROM sessions WHERE client_id = ?1",
-	[ST_SUB_PUT] = "INSERT INTO subscriptions(client_id, filter, options) VALUES(?1, ?2, ?3)"
-		       " ON CONFLICT(client_id, filter) DO UPDATE SET options = excluded.options",
+	[ST_SUB_PUT] = "INSERT INTO subscriptions(client_id, filter, options, sub_id) VALUES(?1, ?2, ?3, ?4)"
+		       " ON CONFLICT(client_id, filter) DO UPDATE SET options = excluded.options, sub_id = excluded.sub_id",
 	[ST_SUB_DEL] = "DELETE FROM subscriptions WHERE client_id = ?1 AND filter = ?2",
-	[ST_RETAIN_PUT] = "INSERT OR REPLACE INTO retained(topic, payload, qos, expires_at) VALUES(?1, ?2, ?3, ?4)",
+	[ST_RETAIN_PUT] = "INSERT OR REPLACE INTO retained(topic, payload, qos, expires_at, props) VALUES(?1, ?2, ?3, ?4, ?5)",
 	[ST_RETAIN_DEL] = "DELETE FROM retained WHERE topic = ?1",
 	[ST_QOS2_ADD] = "INSERT OR IGNORE INTO qos2_in(client_id, packet_id) VALUES(?1, ?2)",
 	[ST_QOS2_DEL] = "DELETE FROM qos2_in WHERE client_id = ?1 AND packet_id = ?2",
+	[ST_WILL_PUT] = "INSERT OR REPLACE INTO wills(client_id, topic, payload, props, qos, retain, publish_at)"
+			" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_WILL_DEL] = "DELETE FROM wills WHERE client_id = ?1",
+	[ST_SESSION_DEL_WILL] = "DELETE FROM wills WHERE client_id = ?1",
 };
 
 bool store_db_in_transaction(const struct store_db *d)
@@ -184,8 +205,12 @@ static int migrate(struct store_db *d, long long from, struct fm_errbuf *eb)
 		snprintf(bump, sizeof(bump), "UPDATE schema_version SET version = %lld", v + 1);
 		if (!exec_ok(d, "BEGIN") || !exec_ok(d, migrations[v - 1]) || !exec_ok(d, bump) ||
 		    !exec_ok(d, "COMMIT")) {
+			/* the cause first: the rollback replaces sqlite's message */
+			fm_errbuf_set(eb, "store %s: schema migration to version %lld failed: %s", d->path, v + 1,
+				      store_db_error(d));
 			exec_ok(d, "ROLLBACK");
-			return fail(d, eb, "schema migration failed");
+			store_db_close(d);
+			return FM_ESTORE;
 		}
 	}
 	return FM_OK;
@@ -246,7 +271,10 @@ int store_db_open(struct store_db *d, const char *dir, enum store_durability dur
 	if ((rc = lock_and_check(d, eb)) != FM_OK || (rc = check_schema(d, &version, eb)) != FM_OK ||
 	    (rc = start_writing(d, durability, eb)) != FM_OK)
 		return rc;
-	rc = version == 0 ? create_schema(d, eb) : migrate(d, version, eb);
+	if (version == 0 && (rc = create_schema(d, eb)) == FM_OK)
+		version = 1;
+	if (rc == FM_OK)
+		rc = migrate(d, version, eb);
 	return rc == FM_OK ? prepare_all(d, eb) : rc;
 }
 
@@ -291,6 +319,7 @@ static int msg_add(struct store_db *d, const struct store_batch *b, const struct
 	bind_span(st, 3, b, op->payload);
 	sqlite3_bind_int(st, 4, op->qos);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)op->expires_at_ms);
+	bind_span(st, 6, b, op->props);
 	return run(d, ST_MSG_ADD);
 }
 
@@ -308,6 +337,7 @@ static int ref_add(struct store_db *d, const struct store_batch *b, const struct
 	sqlite3_bind_int(st, 3, op->qos);
 	sqlite3_bind_int(st, 4, op->state);
 	sqlite3_bind_int(st, 5, op->packet_id);
+	sqlite3_bind_int64(st, 6, op->sub_id);
 	int rc = run(d, ST_REF_ADD);
 	return rc == FM_OK ? msg_ref_change(d, ST_MSG_REF, op->msg_id) : rc;
 }
@@ -360,6 +390,7 @@ static int session_put(struct store_db *d, const struct store_batch *b, const st
 	sqlite3_stmt *st = d->stmt[ST_SESSION_PUT];
 	bind_span(st, 1, b, op->client_id);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)op->expires_at_ms);
+	sqlite3_bind_int64(st, 3, op->interval);
 	return run(d, ST_SESSION_PUT);
 }
 
@@ -367,7 +398,7 @@ static int session_put(struct store_db *d, const struct store_batch *b, const st
  * its queue's references first, then what is unreferenced, then the rest. */
 static const enum store_stmt session_del_steps[] = {
 	ST_SESSION_UNREF_MSGS, ST_SESSION_GC_MSGS, ST_SESSION_DEL_QUEUE,
-	ST_SESSION_DEL_SUBS, ST_SESSION_DEL_QOS2, ST_SESSION_DEL,
+	ST_SESSION_DEL_SUBS, ST_SESSION_DEL_QOS2, ST_SESSION_DEL_WILL, ST_SESSION_DEL,
 };
 
 static int session_del(struct store_db *d, const struct store_batch *b, const struct store_op *op)
@@ -387,8 +418,10 @@ static int sub_change(struct store_db *d, const struct store_batch *b, const str
 	sqlite3_stmt *st = d->stmt[which];
 	bind_span(st, 1, b, op->client_id);
 	bind_span(st, 2, b, op->topic);
-	if (put)
+	if (put) {
 		sqlite3_bind_int(st, 3, op->options);
+		sqlite3_bind_int64(st, 4, op->sub_id);
+	}
 	return run(d, which);
 }
 
@@ -399,6 +432,7 @@ static int retain_put(struct store_db *d, const struct store_batch *b, const str
 	bind_span(st, 2, b, op->payload);
 	sqlite3_bind_int(st, 3, op->qos);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)op->expires_at_ms);
+	bind_span(st, 5, b, op->props);
 	return run(d, ST_RETAIN_PUT);
 }
 
@@ -417,6 +451,25 @@ static int qos2_change(struct store_db *d, const struct store_batch *b, const st
 	return run(d, which);
 }
 
+static int will_put(struct store_db *d, const struct store_batch *b, const struct store_op *op)
+{
+	sqlite3_stmt *st = d->stmt[ST_WILL_PUT];
+	bind_span(st, 1, b, op->client_id);
+	bind_span(st, 2, b, op->topic);
+	bind_span(st, 3, b, op->payload);
+	bind_span(st, 4, b, op->props);
+	sqlite3_bind_int(st, 5, op->qos);
+	sqlite3_bind_int(st, 6, op->options);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)op->expires_at_ms);
+	return run(d, ST_WILL_PUT);
+}
+
+static int will_del(struct store_db *d, const struct store_batch *b, const struct store_op *op)
+{
+	bind_span(d->stmt[ST_WILL_DEL], 1, b, op->client_id);
+	return run(d, ST_WILL_DEL);
+}
+
 static int apply_op(struct store_db *d, const struct store_batch *b, const struct store_op *op)
 {
 	switch ((enum store_op_type)op->type) {
@@ -432,6 +485,8 @@ static int apply_op(struct store_db *d, const struct store_batch *b, const struc
 	case STORE_RETAIN_DEL: return retain_del(d, b, op);
 	case STORE_QOS2_IN_ADD: return qos2_change(d, b, op, true);
 	case STORE_QOS2_IN_DEL: return qos2_change(d, b, op, false);
+	case STORE_WILL_PUT: return will_put(d, b, op);
+	case STORE_WILL_DEL: return will_del(d, b, op);
 	}
 	return FM_EINVAL;
 }
@@ -491,16 +546,25 @@ static int load_table(struct store_db *d, const char *sql, load_row_fn *row, con
 	return rc;
 }
 
+/* A message row: topic, payload, qos, expires_at, props from column
+ * first on. */
+static struct store_message message_at(sqlite3_stmt *st, int first)
+{
+	struct store_message m = { .qos = (uint8_t)sqlite3_column_int(st, first + 2),
+				   .expires_at_ms = (uint64_t)sqlite3_column_int64(st, first + 3) };
+	m.topic = col_blob(st, first, &m.topic_len);
+	m.payload = col_blob(st, first + 1, &m.payload_len);
+	m.props = col_blob(st, first + 4, &m.props_len);
+	return m;
+}
+
 static int row_message(sqlite3_stmt *st, const struct store_loader *l, uint64_t *max_msg_id)
 {
-	size_t tl, pl;
-	uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
-	const char *topic = col_blob(st, 1, &tl);
-	const void *payload = col_blob(st, 2, &pl);
-	if (id > *max_msg_id)
-		*max_msg_id = id;
-	return l->message(l->arg, id, topic, tl, payload, pl, (uint8_t)sqlite3_column_int(st, 3),
-			  (uint64_t)sqlite3_column_int64(st, 4));
+	struct store_message m = message_at(st, 1);
+	m.msg_id = (uint64_t)sqlite3_column_int64(st, 0);
+	if (m.msg_id > *max_msg_id)
+		*max_msg_id = m.msg_id;
+	return l->message(l->arg, &m);
 }
 
 static int row_session(sqlite3_stmt *st, const struct store_loader *l, uint64_t *max_msg_id)
@@ -508,7 +572,9 @@ static int row_session(sqlite3_stmt *st, const struct store_loader *l, uint64_t 
 	(void)max_msg_id;
 	size_t il;
 	const char *id = col_blob(st, 0, &il);
-	return l->session(l->arg, id, il, (uint64_t)sqlite3_column_int64(st, 1));
+	sqlite3_int64 interval = sqlite3_column_int64(st, 2);
+	return l->session(l->arg, id, il, (uint64_t)sqlite3_column_int64(st, 1),
+			  interval < 0 || interval > UINT32_MAX ? STORE_INTERVAL_UNKNOWN : interval);
 }
 
 static int row_subscription(sqlite3_stmt *st, const struct store_loader *l, uint64_t *max_msg_id)
@@ -517,7 +583,8 @@ static int row_subscription(sqlite3_stmt *st, const struct store_loader *l, uint
 	size_t il, fl;
 	const char *id = col_blob(st, 0, &il);
 	const char *filter = col_blob(st, 1, &fl);
-	return l->subscription(l->arg, id, il, filter, fl, (uint8_t)sqlite3_column_int(st, 2));
+	return l->subscription(l->arg, id, il, filter, fl, (uint8_t)sqlite3_column_int(st, 2),
+			       (uint32_t)sqlite3_column_int64(st, 3));
 }
 
 static int row_queued(sqlite3_stmt *st, const struct store_loader *l, uint64_t *max_msg_id)
@@ -526,7 +593,8 @@ static int row_queued(sqlite3_stmt *st, const struct store_loader *l, uint64_t *
 	size_t il;
 	const char *id = col_blob(st, 0, &il);
 	return l->queued(l->arg, id, il, (uint64_t)sqlite3_column_int64(st, 1), (uint8_t)sqlite3_column_int(st, 2),
-			 (enum store_ref_state)sqlite3_column_int(st, 3), (uint16_t)sqlite3_column_int(st, 4));
+			 (enum store_ref_state)sqlite3_column_int(st, 3), (uint16_t)sqlite3_column_int(st, 4),
+			 (uint32_t)sqlite3_column_int64(st, 5));
 }
 
 static int row_qos2_in(sqlite3_stmt *st, const struct store_loader *l, uint64_t *max_msg_id)
@@ -540,11 +608,22 @@ static int row_qos2_in(sqlite3_stmt *st, const struct store_loader *l, uint64_t 
 static int row_retained(sqlite3_stmt *st, const struct store_loader *l, uint64_t *max_msg_id)
 {
 	(void)max_msg_id;
-	size_t tl, pl;
-	const char *topic = col_blob(st, 0, &tl);
-	const void *payload = col_blob(st, 1, &pl);
-	return l->retained(l->arg, topic, tl, payload, pl, (uint8_t)sqlite3_column_int(st, 2),
-			   (uint64_t)sqlite3_column_int64(st, 3));
+	struct store_message m = message_at(st, 0);
+	return l->retained(l->arg, &m);
+}
+
+/* client_id, then topic, payload, qos, publish_at, props, then retain */
+static int row_will(sqlite3_stmt *st, const struct store_loader *l, uint64_t *max_msg_id)
+{
+	(void)max_msg_id;
+	if (!l->will)
+		return FM_OK; /* a loader that does not ask for them (tools, tests) */
+	size_t il;
+	const char *id = col_blob(st, 0, &il);
+	struct store_message m = message_at(st, 1);
+	uint64_t publish_at_ms = m.expires_at_ms;
+	m.expires_at_ms = 0;
+	return l->will(l->arg, id, il, &m, sqlite3_column_int(st, 6) != 0, publish_at_ms);
 }
 
 int store_db_load(struct store_db *d, const struct store_loader *l, uint64_t *max_msg_id, struct fm_errbuf *eb)
@@ -553,12 +632,13 @@ int store_db_load(struct store_db *d, const struct store_loader *l, uint64_t *ma
 		const char *sql;
 		load_row_fn *row;
 	} tables[] = {
-		{ "SELECT id, topic, payload, qos, expires_at FROM messages WHERE refs > 0 ORDER BY id", row_message },
-		{ "SELECT client_id, expires_at FROM sessions", row_session },
-		{ "SELECT client_id, filter, options FROM subscriptions", row_subscription },
-		{ "SELECT client_id, msg_id, qos, state, packet_id FROM queue ORDER BY seq", row_queued },
+		{ "SELECT id, topic, payload, qos, expires_at, props FROM messages WHERE refs > 0 ORDER BY id", row_message },
+		{ "SELECT client_id, expires_at, expiry_interval FROM sessions", row_session },
+		{ "SELECT client_id, filter, options, sub_id FROM subscriptions", row_subscription },
+		{ "SELECT client_id, msg_id, qos, state, packet_id, sub_id FROM queue ORDER BY seq", row_queued },
 		{ "SELECT client_id, packet_id FROM qos2_in", row_qos2_in },
-		{ "SELECT topic, payload, qos, expires_at FROM retained", row_retained },
+		{ "SELECT topic, payload, qos, expires_at, props FROM retained", row_retained },
+		{ "SELECT client_id, topic, payload, qos, publish_at, props, retain FROM wills", row_will },
 	};
 	*max_msg_id = 0;
 	/* ids of messages no longer referenced are still taken: never reuse one */

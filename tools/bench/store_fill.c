@@ -8,6 +8,10 @@
  * own command topic at QoS 1 with QUEUED messages waiting (default 1: one
  * broadcast command queued for every offline device, logged once and
  * referenced by each queue), plus RETAINED retained messages (default 0).
+ * No MQTT 5.0 properties or subscription identifiers; the sessions' expiry
+ * interval is left to the broker (STORE_INTERVAL_UNKNOWN: its configured
+ * persistent_client_expiration applies at recovery, as for a store written
+ * before intervals were kept).
  * Written through the store's own interface, in batches of 10,000
  * operations per transaction; bounded by its arguments. */
 #include "store/store.h"
@@ -44,18 +48,22 @@ static int maybe_apply(struct store *st, struct store_batch *b, bool force)
 static int fill_sessions(struct store *st, struct store_batch *b, unsigned sessions, unsigned queued)
 {
 	static const char payload[] = "{\"cmd\":\"firmware-update\",\"version\":\"2.4.1\"}";
-	for (unsigned q = 0; q < queued; q++)
-		if (store_msg_add(b, q + 1, "fleet/broadcast", 15, payload, sizeof(payload) - 1, 1, 0) != FM_OK)
+	struct store_message m = { .topic = "fleet/broadcast", .topic_len = 15, .payload = payload,
+				   .payload_len = sizeof(payload) - 1, .qos = 1 };
+	for (unsigned q = 0; q < queued; q++) {
+		m.msg_id = q + 1;
+		if (store_msg_add(b, &m) != FM_OK)
 			return 1;
+	}
 	char id[32], filter[64];
 	for (unsigned i = 0; i < sessions; i++) {
 		int il = snprintf(id, sizeof(id), "dev-%u", i);
 		int fl = snprintf(filter, sizeof(filter), "fleet/s%u/d%u/cmd", i / 1000, i);
-		if (store_session_put(b, id, (size_t)il, 0) != FM_OK ||
-		    store_sub_put(b, id, (size_t)il, filter, (size_t)fl, 1) != FM_OK)
+		if (store_session_put(b, id, (size_t)il, 0, STORE_INTERVAL_UNKNOWN) != FM_OK ||
+		    store_sub_put(b, id, (size_t)il, filter, (size_t)fl, 1, 0) != FM_OK)
 			return 1;
 		for (unsigned q = 0; q < queued; q++)
-			if (store_ref_add(b, id, (size_t)il, q + 1, 1, STORE_REF_QUEUED, 0) != FM_OK)
+			if (store_ref_add(b, id, (size_t)il, q + 1, 1, STORE_REF_QUEUED, 0, 0) != FM_OK)
 				return 1;
 		if (maybe_apply(st, b, false))
 			return 1;
@@ -69,8 +77,9 @@ static int fill_retained(struct store *st, struct store_batch *b, unsigned retai
 	for (unsigned i = 0; i < retained; i++) {
 		int tl = snprintf(topic, sizeof(topic), "fleet/s%u/d%u/state", i / 1000, i);
 		int pl = snprintf(payload, sizeof(payload), "{\"online\":false,\"n\":%u}", i);
-		if (store_retain_put(b, topic, (size_t)tl, payload, (size_t)pl, 1, 0) != FM_OK ||
-		    maybe_apply(st, b, false))
+		struct store_message m = { .topic = topic, .topic_len = (size_t)tl, .payload = payload,
+					   .payload_len = (size_t)pl, .qos = 1 };
+		if (store_retain_put(b, &m) != FM_OK || maybe_apply(st, b, false))
 			return 1;
 	}
 	return maybe_apply(st, b, true);

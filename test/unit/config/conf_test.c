@@ -302,7 +302,7 @@ Test(conf, unsupported_mosquitto_options_are_refused_clearly)
 	static const char *const names[] = {
 		"password_file", "acl_file", "cafile", "certfile", "keyfile", "connection",
 		"local_clientid", "sys_interval", "plugin", "auth_plugin", "queue_qos0_messages",
-		"max_packet_size", "bridge_protocol_version", "auth_opt_backend", "plugin_opt_x",
+		"max_qos", "bridge_protocol_version", "auth_opt_backend", "plugin_opt_x",
 		"require_certificate", "tls_version", "psk_file", "max_inflight_bytes", "user",
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

@@ -16,13 +16,6 @@ static struct mqtt_frame framed(const struct buf *b)
 	return frame_of(buf_head(b), buf_used(b));
 }
 
-#define ASSERT_BYTES(b, ...)                                                             \
-	do {                                                                             \
-		const uint8_t want_[] = {__VA_ARGS__};                                   \
-		cr_assert_eq(buf_used(b), sizeof(want_), "%zu bytes", buf_used(b));      \
-		cr_assert(memcmp(buf_head(b), want_, sizeof(want_)) == 0, "bytes differ"); \
-	} while (0)
-
 static bool str_eq(struct mqtt_str s, const char *want)
 {
 	return s.len == strlen(want) && memcmp(s.p, want, s.len) == 0;

@@ -33,7 +33,7 @@ Test(session_inflight, MQTT_2_3_1_2_packet_ids_unique_and_nonzero)
 	s->next_packet_id = 65533; /* force wrap-around */
 	uint16_t ids[5];
 	for (int i = 0; i < 5; i++)
-		cr_assert_eq(session_inflight_add(s, m, 1, &ids[i]), FM_OK);
+		cr_assert_eq(session_inflight_add(s, m, 1, 0, &ids[i]), FM_OK);
 	for (int i = 0; i < 5; i++) {
 		cr_assert_neq(ids[i], 0);
 		for (int j = 0; j < i; j++)
@@ -43,7 +43,7 @@ Test(session_inflight, MQTT_2_3_1_2_packet_ids_unique_and_nonzero)
 	session_inflight_del(s, ids[1]);
 	s->next_packet_id = 65533;
 	uint16_t id;
-	cr_assert_eq(session_inflight_add(s, m, 1, &id), FM_OK);
+	cr_assert_eq(session_inflight_add(s, m, 1, 0, &id), FM_OK);
 	cr_assert_eq(id, ids[1], "the only free id in the range is reused");
 	msg_unref(m);
 	session_free(s);
@@ -57,7 +57,7 @@ Test(session_inflight, window_limit_and_send_order_kept_on_delete)
 	uint16_t ids[3];
 	for (int i = 0; i < 3; i++) {
 		cr_assert_not(session_inflight_full(s, &lim));
-		session_inflight_add(s, m, (uint8_t)(i == 2 ? 2 : 1), &ids[i]);
+		session_inflight_add(s, m, (uint8_t)(i == 2 ? 2 : 1), 0, &ids[i]);
 	}
 	cr_assert(session_inflight_full(s, &lim));
 	cr_assert_eq(session_inflight_find(s, ids[0])->state, INFLIGHT_WAIT_PUBACK);
@@ -77,24 +77,65 @@ Test(session_queue, fifo_with_count_limit)
 	struct session *s = session_new("c", 1, true, NULL);
 	struct session_limits lim = { .max_queued = 2 };
 	struct msg *a = mk("t", "a"), *b = mk("t", "b"), *c = mk("t", "c");
-	cr_assert_eq(session_queue_push(s, a, 1, &lim), FM_OK);
-	cr_assert_eq(session_queue_push(s, b, 2, &lim), FM_OK);
-	cr_assert_eq(session_queue_push(s, c, 1, &lim), FM_ELIMIT);
+	cr_assert_eq(session_queue_push(s, a, 1, 0, &lim), FM_OK);
+	cr_assert_eq(session_queue_push(s, b, 2, 0, &lim), FM_OK);
+	cr_assert_eq(session_queue_push(s, c, 1, 0, &lim), FM_ELIMIT);
 	cr_assert_eq(s->dropped, 1);
 	struct msg *m;
 	uint8_t qos;
-	cr_assert(session_queue_pop(s, &m, &qos));
+	uint32_t sub_id;
+	cr_assert(session_queue_pop(s, &m, &qos, &sub_id));
 	cr_assert_eq(m, a);
 	cr_assert_eq(qos, 1);
 	msg_unref(m);
-	cr_assert(session_queue_pop(s, &m, &qos));
+	cr_assert(session_queue_pop(s, &m, &qos, &sub_id));
 	cr_assert_eq(m, b);
 	cr_assert_eq(qos, 2);
 	msg_unref(m);
-	cr_assert_not(session_queue_pop(s, &m, &qos));
+	cr_assert_not(session_queue_pop(s, &m, &qos, &sub_id));
 	msg_unref(a);
 	msg_unref(b);
 	msg_unref(c);
+	session_free(s);
+}
+
+/* A queued or in-flight delivery keeps the subscription identifier it is
+ * delivered for, so a resend carries it again [MQTT-3.3.4-3]. */
+Test(session_queue, MQTT_3_3_4_3_subscription_identifier_kept_through_queue_and_inflight)
+{
+	struct session *s = session_new("c", 1, true, NULL);
+	struct session_limits lim = {0};
+	struct msg *a = mk("t", "a");
+	cr_assert_eq(session_queue_push(s, a, 1, 268435455u, &lim), FM_OK);
+	struct msg *m;
+	uint8_t qos;
+	uint32_t sub_id = 0;
+	cr_assert(session_queue_pop(s, &m, &qos, &sub_id));
+	cr_assert_eq(sub_id, 268435455u);
+	uint16_t id;
+	cr_assert_eq(session_inflight_add(s, m, qos, sub_id, &id), FM_OK);
+	cr_assert_eq(session_inflight_find(s, id)->sub_id, 268435455u);
+	msg_unref(m);
+	msg_unref(a);
+	session_free(s);
+}
+
+/* A 5.0 client's Receive Maximum caps the window below max_inflight
+ * [MQTT-3.3.4-7]; the smaller of the two applies. */
+Test(session_inflight, MQTT_3_3_4_7_receive_maximum_caps_the_window)
+{
+	struct session *s = session_new("c", 1, false, NULL);
+	struct session_limits lim = { .max_inflight = 20 };
+	struct msg *m = mk("t", "x");
+	s->receive_max = 2;
+	uint16_t id;
+	cr_assert_eq(session_inflight_add(s, m, 1, 0, &id), FM_OK);
+	cr_assert_not(session_inflight_full(s, &lim));
+	cr_assert_eq(session_inflight_add(s, m, 1, 0, &id), FM_OK);
+	cr_assert(session_inflight_full(s, &lim), "receive maximum 2 reached");
+	s->receive_max = 100;
+	cr_assert_not(session_inflight_full(s, &lim), "max_inflight 20 is the smaller now");
+	msg_unref(m);
 	session_free(s);
 }
 
@@ -103,9 +144,9 @@ Test(session_queue, byte_limit)
 	struct session *s = session_new("c", 1, true, NULL);
 	struct session_limits lim = { .max_queued_bytes = 10 };
 	struct msg *m = mk("t", "1234"); /* 5 bytes */
-	cr_assert_eq(session_queue_push(s, m, 1, &lim), FM_OK);
-	cr_assert_eq(session_queue_push(s, m, 1, &lim), FM_OK);
-	cr_assert_eq(session_queue_push(s, m, 1, &lim), FM_ELIMIT);
+	cr_assert_eq(session_queue_push(s, m, 1, 0, &lim), FM_OK);
+	cr_assert_eq(session_queue_push(s, m, 1, 0, &lim), FM_OK);
+	cr_assert_eq(session_queue_push(s, m, 1, 0, &lim), FM_ELIMIT);
 	cr_assert_eq(s->queued_bytes, 10);
 	msg_unref(m);
 	session_free(s); /* frees the two queued references */

@@ -22,15 +22,21 @@ Test(store_batch, arena_grows_for_a_large_payload_and_earlier_spans_stay_valid)
 	struct store_batch b;
 	store_batch_init(&b, done_nothing);
 	cr_assert(store_batch_empty(&b));
-	cr_assert_eq(store_sub_put(&b, S("client-1"), S("a/+"), 1), FM_OK);
+	cr_assert_eq(store_sub_put(&b, S("client-1"), S("a/+"), 1, 77), FM_OK);
 
 	/* 1 MiB cannot fit the first arena: it is reallocated (and may move),
-	 * which spans survive because they are offsets */
+	 * which spans survive because they are offsets; the properties are
+	 * copied after the payload, so they land past the move too */
 	size_t big_len = 1 << 20;
 	uint8_t *big = malloc(big_len);
 	for (size_t i = 0; i < big_len; i++)
 		big[i] = (uint8_t)(i * 31 + 7);
-	cr_assert_eq(store_msg_add(&b, 42, S("big/topic"), big, big_len, 1, 0), FM_OK);
+	static const uint8_t props[] = { 0x02, 0x00, 0x00, 0x0e, 0x10 };
+	struct store_message m = msg_of(S("big/topic"), big, big_len, 1);
+	m.msg_id = 42;
+	m.props = props;
+	m.props_len = sizeof(props);
+	cr_assert_eq(store_msg_add(&b, &m), FM_OK);
 	/* and past the op array's first capacity too */
 	for (int i = 0; i < 100; i++)
 		cr_assert_eq(store_qos2_in_add(&b, S("client-1"), (uint16_t)(i + 1)), FM_OK);
@@ -43,10 +49,13 @@ Test(store_batch, arena_grows_for_a_large_payload_and_earlier_spans_stay_valid)
 	cr_assert_eq(sub->client_id.len, 8);
 	cr_assert_eq(memcmp(store_bytes(&b, sub->client_id), "client-1", 8), 0);
 	cr_assert_eq(memcmp(store_bytes(&b, sub->topic), "a/+", 3), 0);
+	cr_assert_eq(sub->sub_id, 77);
 	cr_assert_eq(msg->type, STORE_MSG_ADD);
-	cr_assert_eq(msg->msg_id, 42);
+	cr_assert_eq(msg->msg_id, 42, "msg_id is taken from the store_message");
 	cr_assert_eq(msg->payload.len, big_len);
 	cr_assert_eq(memcmp(store_bytes(&b, msg->payload), big, big_len), 0);
+	cr_assert_eq(msg->props.len, sizeof(props));
+	cr_assert_eq(memcmp(store_bytes(&b, msg->props), props, sizeof(props)), 0);
 	cr_assert_eq(b.ops[101].packet_id, 100);
 	free(big);
 	store_batch_fini(&b);
@@ -61,7 +70,7 @@ Test(store_batch, reset_keeps_the_memory_and_a_reused_batch_holds_only_new_ops)
 	char payload[3000];
 	memset(payload, 'x', sizeof(payload));
 	for (int i = 0; i < 40; i++)
-		cr_assert_eq(store_retain_put(&b, S("t"), payload, sizeof(payload), 0, 0), FM_OK);
+		cr_assert_eq(put_retained(&b, S("t"), payload, sizeof(payload), 0), FM_OK);
 	b.rc = FM_ESTORE; /* as if the last submission had failed */
 	uint8_t *arena = b.arena;
 	struct store_op *ops = b.ops;
@@ -134,9 +143,9 @@ static void msg_for(uint64_t msg_id, const char *const *clients, size_t n)
 {
 	char payload[32];
 	snprintf(payload, sizeof(payload), "payload of %llu", (unsigned long long)msg_id);
-	cr_assert_eq(store_msg_add(&b, msg_id, S("t/x"), S(payload), 1, 0), FM_OK);
+	cr_assert_eq(add_msg(&b, msg_id, S("t/x"), S(payload), 1), FM_OK);
 	for (size_t i = 0; i < n; i++)
-		cr_assert_eq(store_ref_add(&b, S(clients[i]), msg_id, 1, STORE_REF_QUEUED, 0), FM_OK);
+		cr_assert_eq(store_ref_add(&b, S(clients[i]), msg_id, 1, STORE_REF_QUEUED, 0, 0), FM_OK);
 }
 
 static void assert_entry(const struct rec *r, uint64_t msg_id, enum store_ref_state state, uint16_t packet_id)
@@ -151,11 +160,14 @@ static void assert_entry(const struct rec *r, uint64_t msg_id, enum store_ref_st
 Test(store_ops, message_and_queue_entries_come_back_with_every_field)
 {
 	static const uint8_t payload[] = { 0, 1, 2, 0xff, 0 }; /* binary, NULs included */
-	cr_assert_eq(store_msg_add(&b, 7, S("sensors/1/temp"), payload, sizeof(payload), 2, 1700000000123ull), FM_OK);
-	cr_assert_eq(store_msg_add(&b, 8, S("empty"), NULL, 0, 1, 0), FM_OK);
-	cr_assert_eq(store_ref_add(&b, S("c1"), 7, 2, STORE_REF_QUEUED, 0), FM_OK);
-	cr_assert_eq(store_ref_add(&b, S("c2"), 7, 1, STORE_REF_SENT, 33), FM_OK);
-	cr_assert_eq(store_ref_add(&b, "c\0bin", 5, 8, 1, STORE_REF_RELEASED, 34), FM_OK);
+	struct store_message m7 = msg_of(S("sensors/1/temp"), payload, sizeof(payload), 2);
+	m7.msg_id = 7;
+	m7.expires_at_ms = 1700000000123ull;
+	cr_assert_eq(store_msg_add(&b, &m7), FM_OK);
+	cr_assert_eq(add_msg(&b, 8, S("empty"), NULL, 0, 1), FM_OK);
+	cr_assert_eq(store_ref_add(&b, S("c1"), 7, 2, STORE_REF_QUEUED, 0, 0), FM_OK);
+	cr_assert_eq(store_ref_add(&b, S("c2"), 7, 1, STORE_REF_SENT, 33, 0), FM_OK);
+	cr_assert_eq(store_ref_add(&b, "c\0bin", 5, 8, 1, STORE_REF_RELEASED, 34, 0), FM_OK);
 	apply_and_reload();
 
 	cr_assert_eq(rec_count(&ld, REC_MESSAGE), 2);
@@ -166,12 +178,14 @@ Test(store_ops, message_and_queue_entries_come_back_with_every_field)
 	cr_assert_eq(memcmp(m->payload, payload, sizeof(payload)), 0);
 	cr_assert_eq(m->qos, 2);
 	cr_assert_eq(m->expires_at_ms, 1700000000123ull);
+	cr_assert_eq(m->props_len, 0, "no properties given, none loaded");
 	cr_assert_eq(rec_message(&ld, 8)->payload_len, 0);
 
 	const struct rec *q[4];
 	cr_assert_eq(rec_queue(&ld, "c1", q, 4), 1);
 	assert_entry(q[0], 7, STORE_REF_QUEUED, 0);
 	cr_assert_eq(q[0]->qos, 2);
+	cr_assert_eq(q[0]->sub_id, 0);
 	cr_assert_eq(rec_queue(&ld, "c2", q, 4), 1);
 	assert_entry(q[0], 7, STORE_REF_SENT, 33);
 	cr_assert_eq(q[0]->qos, 1, "the entry's QoS (granted), not the message's");
@@ -192,9 +206,9 @@ Test(store_ops, a_large_payload_survives_the_round_trip)
 	uint8_t *big = malloc(len);
 	for (size_t i = 0; i < len; i++)
 		big[i] = (uint8_t)(i ^ (i >> 8));
-	cr_assert_eq(store_msg_add(&b, 1, S("big"), big, len, 1, 0), FM_OK);
-	cr_assert_eq(store_ref_add(&b, S("c1"), 1, 1, STORE_REF_QUEUED, 0), FM_OK);
-	cr_assert_eq(store_retain_put(&b, S("big/retained"), big, len, 0, 0), FM_OK);
+	cr_assert_eq(add_msg(&b, 1, S("big"), big, len, 1), FM_OK);
+	cr_assert_eq(store_ref_add(&b, S("c1"), 1, 1, STORE_REF_QUEUED, 0, 0), FM_OK);
+	cr_assert_eq(put_retained(&b, S("big/retained"), big, len, 0), FM_OK);
 	apply_and_reload();
 	const struct rec *m = rec_message(&ld, 1), *r = rec_retained(&ld, "big/retained");
 	cr_assert(m && m->payload_len == len && memcmp(m->payload, big, len) == 0);
@@ -231,13 +245,13 @@ Test(store_ops, message_shared_by_two_sessions_goes_with_the_second_ack)
 Test(store_ops, queue_order_is_kept_per_session_across_batches)
 {
 	for (uint64_t id = 1; id <= 6; id++)
-		cr_assert_eq(store_msg_add(&b, id, S("t"), S("p"), 1, 0), FM_OK);
+		cr_assert_eq(add_msg(&b, id, S("t"), S("p"), 1), FM_OK);
 	apply_ok(st, &b);
 	/* interleaved, and in an order unlike the ids */
 	static const uint64_t c1_order[] = { 3, 1, 6, 2 }, c2_order[] = { 2, 5, 3, 4 };
 	for (int i = 0; i < 4; i++) {
-		cr_assert_eq(store_ref_add(&b, S("c1"), c1_order[i], 1, STORE_REF_QUEUED, 0), FM_OK);
-		cr_assert_eq(store_ref_add(&b, S("c2"), c2_order[i], 1, STORE_REF_QUEUED, 0), FM_OK);
+		cr_assert_eq(store_ref_add(&b, S("c1"), c1_order[i], 1, STORE_REF_QUEUED, 0, 0), FM_OK);
+		cr_assert_eq(store_ref_add(&b, S("c2"), c2_order[i], 1, STORE_REF_QUEUED, 0, 0), FM_OK);
 		if (i == 1)
 			apply_ok(st, &b); /* half in one batch, half in another */
 	}
@@ -366,15 +380,17 @@ Test(store_ops, ref_changes_for_entries_that_do_not_exist_change_nothing)
 	cr_assert_eq(count_rows("SELECT refs FROM messages WHERE id = 1"), 1, "no reference was dropped");
 }
 
-Test(store_ops, session_put_creates_and_a_second_put_updates_the_expiry)
+Test(store_ops, session_put_creates_and_a_second_put_updates_the_expiry_and_interval)
 {
-	cr_assert_eq(store_session_put(&b, S("c1"), 0), FM_OK);
-	cr_assert_eq(store_session_put(&b, S("c2"), 1000), FM_OK);
-	cr_assert_eq(store_session_put(&b, S("c1"), 5000), FM_OK);
+	cr_assert_eq(store_session_put(&b, S("c1"), 0, 60), FM_OK);
+	cr_assert_eq(store_session_put(&b, S("c2"), 1000, 300), FM_OK);
+	cr_assert_eq(store_session_put(&b, S("c1"), 5000, 7200), FM_OK);
 	apply_and_reload();
 	cr_assert_eq(rec_count(&ld, REC_SESSION), 2);
 	cr_assert_eq(rec_session(&ld, "c1")->expires_at_ms, 5000);
+	cr_assert_eq(rec_session(&ld, "c1")->interval, 7200, "the second put replaces the interval too");
 	cr_assert_eq(rec_session(&ld, "c2")->expires_at_ms, 1000);
+	cr_assert_eq(rec_session(&ld, "c2")->interval, 300);
 }
 
 /* A session ending takes its subscriptions, queue, QoS 2 ids and the
@@ -382,13 +398,13 @@ Test(store_ops, session_put_creates_and_a_second_put_updates_the_expiry)
  * stays, with that session's references only. */
 Test(store_ops, session_del_removes_its_state_and_only_its_unshared_messages)
 {
-	cr_assert_eq(store_session_put(&b, S("c1"), 0), FM_OK);
-	cr_assert_eq(store_session_put(&b, S("c2"), 0), FM_OK);
+	cr_assert_eq(store_session_put(&b, S("c1"), 0, 0), FM_OK);
+	cr_assert_eq(store_session_put(&b, S("c2"), 0, 0), FM_OK);
 	msg_for(1, (const char *[]){ "c1" }, 1);
 	msg_for(2, (const char *[]){ "c1", "c1", "c2" }, 3); /* twice for c1 */
 	msg_for(3, (const char *[]){ "c2" }, 1);
-	cr_assert_eq(store_sub_put(&b, S("c1"), S("a/#"), 1), FM_OK);
-	cr_assert_eq(store_sub_put(&b, S("c2"), S("a/#"), 2), FM_OK);
+	cr_assert_eq(store_sub_put(&b, S("c1"), S("a/#"), 1, 0), FM_OK);
+	cr_assert_eq(store_sub_put(&b, S("c2"), S("a/#"), 2, 0), FM_OK);
 	cr_assert_eq(store_qos2_in_add(&b, S("c1"), 10), FM_OK);
 	cr_assert_eq(store_qos2_in_add(&b, S("c2"), 10), FM_OK);
 	apply_ok(st, &b);
@@ -413,15 +429,17 @@ Test(store_ops, session_del_removes_its_state_and_only_its_unshared_messages)
 	cr_assert_eq(db_int("SELECT refs FROM messages WHERE id = 2"), 1, "both of c1's references dropped");
 }
 
-Test(store_ops, sub_put_again_updates_options_and_sub_del_removes_only_that_filter)
+Test(store_ops, sub_put_again_updates_options_and_sub_id_and_sub_del_removes_only_that_filter)
 {
-	cr_assert_eq(store_sub_put(&b, S("c1"), S("a/+"), 1), FM_OK);
-	cr_assert_eq(store_sub_put(&b, S("c1"), S("b/#"), 0), FM_OK);
-	cr_assert_eq(store_sub_put(&b, S("c2"), S("a/+"), 0), FM_OK);
-	cr_assert_eq(store_sub_put(&b, S("c1"), S("a/+"), 0x26), FM_OK);
+	cr_assert_eq(store_sub_put(&b, S("c1"), S("a/+"), 1, 5), FM_OK);
+	cr_assert_eq(store_sub_put(&b, S("c1"), S("b/#"), 0, 0), FM_OK);
+	cr_assert_eq(store_sub_put(&b, S("c2"), S("a/+"), 0, 9), FM_OK);
+	cr_assert_eq(store_sub_put(&b, S("c1"), S("a/+"), 0x26, 6), FM_OK);
 	apply_and_reload();
 	cr_assert_eq(rec_count(&ld, REC_SUB), 3, "a second put replaces, it does not add");
 	cr_assert_eq(rec_sub(&ld, "c1", "a/+")->options, 0x26);
+	cr_assert_eq(rec_sub(&ld, "c1", "a/+")->sub_id, 6, "a SUBSCRIBE again may change the identifier");
+	cr_assert_eq(rec_sub(&ld, "c2", "a/+")->sub_id, 9);
 
 	st = open_store(STORE_FULL, 0);
 	cr_assert_eq(store_sub_del(&b, S("c1"), S("a/+")), FM_OK);
@@ -435,15 +453,21 @@ Test(store_ops, sub_put_again_updates_options_and_sub_del_removes_only_that_filt
 
 Test(store_ops, retain_put_replaces_the_topics_message_and_retain_del_removes_it)
 {
-	cr_assert_eq(store_retain_put(&b, S("t/1"), S("old"), 0, 0), FM_OK);
-	cr_assert_eq(store_retain_put(&b, S("t/2"), S("two"), 1, 0), FM_OK);
-	cr_assert_eq(store_retain_put(&b, S("t/1"), S("new"), 2, 123456), FM_OK);
+	struct store_message old = msg_of(S("t/1"), S("old"), 0);
+	old.props = "\x03\x00\x04" "text"; /* content type "text" */
+	old.props_len = 7;
+	cr_assert_eq(store_retain_put(&b, &old), FM_OK);
+	cr_assert_eq(put_retained(&b, S("t/2"), S("two"), 1), FM_OK);
+	struct store_message newer = msg_of(S("t/1"), S("new"), 2);
+	newer.expires_at_ms = 123456;
+	cr_assert_eq(store_retain_put(&b, &newer), FM_OK);
 	apply_and_reload();
 	cr_assert_eq(rec_count(&ld, REC_RETAINED), 2);
 	const struct rec *r = rec_retained(&ld, "t/1");
 	cr_assert(r->payload_len == 3 && memcmp(r->payload, "new", 3) == 0);
 	cr_assert_eq(r->qos, 2);
 	cr_assert_eq(r->expires_at_ms, 123456);
+	cr_assert_eq(r->props_len, 0, "the old message's properties went with it");
 
 	st = open_store(STORE_FULL, 0);
 	cr_assert_eq(store_retain_del(&b, S("t/1")), FM_OK);
@@ -472,10 +496,10 @@ Test(store_ops, qos2_in_ids_are_added_once_and_deleted_per_client)
 Test(store_ops, load_delivers_rows_in_the_documented_order)
 {
 	/* built in the reverse order, so the load cannot just replay inserts */
-	cr_assert_eq(store_retain_put(&b, S("r"), S("v"), 0, 0), FM_OK);
+	cr_assert_eq(put_retained(&b, S("r"), S("v"), 0), FM_OK);
 	cr_assert_eq(store_qos2_in_add(&b, S("c1"), 4), FM_OK);
-	cr_assert_eq(store_sub_put(&b, S("c1"), S("f"), 0), FM_OK);
-	cr_assert_eq(store_session_put(&b, S("c1"), 0), FM_OK);
+	cr_assert_eq(store_sub_put(&b, S("c1"), S("f"), 0, 0), FM_OK);
+	cr_assert_eq(store_session_put(&b, S("c1"), 0, 0), FM_OK);
 	msg_for(1, (const char *[]){ "c1" }, 1);
 	apply_and_reload();
 	cr_assert_eq(ld.n, 6);
@@ -485,8 +509,8 @@ Test(store_ops, load_delivers_rows_in_the_documented_order)
 
 Test(store_ops, a_loader_error_stops_the_load_and_is_returned)
 {
-	cr_assert_eq(store_session_put(&b, S("c1"), 0), FM_OK);
-	cr_assert_eq(store_sub_put(&b, S("c1"), S("f"), 0), FM_OK);
+	cr_assert_eq(store_session_put(&b, S("c1"), 0, 0), FM_OK);
+	cr_assert_eq(store_sub_put(&b, S("c1"), S("f"), 0, 0), FM_OK);
 	apply_ok(st, &b);
 	ld.fail_kind = REC_SESSION;
 	ld.fail_rc = FM_ENOMEM;
@@ -504,8 +528,8 @@ Test(store_ops, a_failing_batch_applied_now_leaves_nothing_behind)
 {
 	msg_for(1, (const char *[]){ "c1" }, 1);
 	apply_ok(st, &b);
-	cr_assert_eq(store_sub_put(&b, S("c1"), S("half/applied"), 0), FM_OK);
-	cr_assert_eq(store_msg_add(&b, 1, S("dup"), S("dup"), 1, 0), FM_OK);
+	cr_assert_eq(store_sub_put(&b, S("c1"), S("half/applied"), 0, 0), FM_OK);
+	cr_assert_eq(add_msg(&b, 1, S("dup"), S("dup"), 1), FM_OK);
 	store_apply_now(st, &b);
 	cr_assert_eq(b.rc, FM_ESTORE);
 	cr_assert_eq(store_stats(st).errors, 1);

@@ -27,17 +27,19 @@ static void teardown(void)
 
 TestSuite(store_recovery, .init = setup, .fini = teardown, .timeout = 20);
 
-/* Everything a session has, with msg_id as its one queued message. */
+/* Everything a session has, with msg_id as its one queued message (and,
+ * derived from it, the session's expiry interval and the subscription
+ * identifier of its subscription and queue entry). */
 static void fill_session(struct store_batch *b, const char *client, uint64_t msg_id)
 {
 	char topic[64];
 	snprintf(topic, sizeof(topic), "t/%s", client);
-	cr_assert_eq(store_session_put(b, S(client), msg_id * 1000), FM_OK);
-	cr_assert_eq(store_sub_put(b, S(client), S(topic), 1), FM_OK);
-	cr_assert_eq(store_msg_add(b, msg_id, S(topic), S(client), 1, 0), FM_OK);
-	cr_assert_eq(store_ref_add(b, S(client), msg_id, 1, STORE_REF_QUEUED, 0), FM_OK);
+	cr_assert_eq(store_session_put(b, S(client), msg_id * 1000, (uint32_t)msg_id * 60), FM_OK);
+	cr_assert_eq(store_sub_put(b, S(client), S(topic), 1, (uint32_t)msg_id + 100), FM_OK);
+	cr_assert_eq(add_msg(b, msg_id, S(topic), S(client), 1), FM_OK);
+	cr_assert_eq(store_ref_add(b, S(client), msg_id, 1, STORE_REF_QUEUED, 0, (uint32_t)msg_id + 100), FM_OK);
 	cr_assert_eq(store_qos2_in_add(b, S(client), (uint16_t)msg_id), FM_OK);
-	cr_assert_eq(store_retain_put(b, S(topic), S(client), 0, 0), FM_OK);
+	cr_assert_eq(put_retained(b, S(topic), S(client), 0), FM_OK);
 }
 
 /* What fill_session(client, msg_id) wrote came back from the load. */
@@ -48,13 +50,17 @@ static void assert_session_loaded(const char *client, uint64_t msg_id)
 	const struct rec *s = rec_session(&ld, client);
 	cr_assert_not_null(s, "session %s missing", client);
 	cr_assert_eq(s->expires_at_ms, msg_id * 1000);
-	cr_assert_not_null(rec_sub(&ld, client, topic), "%s's subscription missing", client);
+	cr_assert_eq(s->interval, msg_id * 60);
+	const struct rec *sub = rec_sub(&ld, client, topic);
+	cr_assert_not_null(sub, "%s's subscription missing", client);
+	cr_assert_eq(sub->sub_id, msg_id + 100);
 	const struct rec *m = rec_message(&ld, msg_id);
 	cr_assert_not_null(m, "message %llu missing", (unsigned long long)msg_id);
 	cr_assert_str_eq(m->topic, topic);
 	const struct rec *q[1];
 	cr_assert_eq(rec_queue(&ld, client, q, 1), 1);
 	cr_assert_eq(q[0]->msg_id, msg_id);
+	cr_assert_eq(q[0]->sub_id, msg_id + 100);
 	cr_assert(rec_has_qos2(&ld, client, (uint16_t)msg_id));
 	cr_assert_not_null(rec_retained(&ld, topic));
 }
@@ -143,6 +149,113 @@ Test(store_recovery, close_applies_batches_still_waiting_in_the_inbox)
 	assert_session_loaded("c3", 4);
 }
 
+/* --- MQTT 5.0 fields (schema 2) ------------------------------------------------- */
+
+/* Properties (opaque bytes, a 0x00 inside and at the end, and empty ones
+ * given both as NULL and as a pointer with length 0), subscription
+ * identifiers on queue entries and subscriptions (0, 1 and the largest
+ * MQTT allows) and session expiry intervals, all written through the
+ * store thread, then read back by a fresh open and load. */
+Test(store_recovery, props_sub_ids_and_session_intervals_survive_submit_and_reopen)
+{
+	static const uint8_t props[] = {
+		0x01, 0x01,                            /* payload format indicator: 1 */
+		0x08, 0x00, 0x03, 'r', '/', 'x',       /* response topic */
+		0x09, 0x00, 0x04, 0xde, 0x00, 0xad, 0x00, /* correlation data, NULs inside and last */
+	};
+	static const uint8_t retained_props[] = { 0x02, 0x00, 0x00, 0x00, 0x3c }; /* message expiry 60 */
+	enum { MAX_SUB_ID = 268435455 }; /* the largest variable byte integer */
+
+	struct store *st = open_store(STORE_FULL, 0);
+	cr_assert_eq(store_start(st), FM_OK);
+	struct waiter w;
+	waiter_init(&w);
+	struct waited_batch wb;
+	waited_batch_init(&wb, &w, st);
+	struct store_batch *b = &wb.b;
+
+	cr_assert_eq(store_session_put(b, S("v5"), 0, 3600), FM_OK);
+	cr_assert_eq(store_session_put(b, S("v5-ends-at-disconnect"), 0, 0), FM_OK);
+	cr_assert_eq(store_session_put(b, S("v5-long"), 1700000000000ull, 0xFFFFFFFEu), FM_OK);
+	/* 0xFFFFFFFF is "never expires", distinct from STORE_INTERVAL_UNKNOWN */
+	cr_assert_eq(store_session_put(b, S("v5-never"), 0, 0xFFFFFFFFu), FM_OK);
+	cr_assert_eq(store_sub_put(b, S("v5"), S("a/+"), 1, MAX_SUB_ID), FM_OK);
+	cr_assert_eq(store_sub_put(b, S("v5"), S("b/#"), 2, 1), FM_OK);
+	cr_assert_eq(store_sub_put(b, S("v5"), S("c"), 0, 0), FM_OK);
+
+	struct store_message m = msg_of(S("a/1"), S("with props"), 1);
+	m.msg_id = 1;
+	m.props = props;
+	m.props_len = sizeof(props);
+	cr_assert_eq(store_msg_add(b, &m), FM_OK);
+	m = msg_of(S("b/2"), S("no props, NULL"), 2);
+	m.msg_id = 2;
+	cr_assert_eq(store_msg_add(b, &m), FM_OK);
+	m = msg_of(S("c"), S("no props, length 0"), 1);
+	m.msg_id = 3;
+	m.props = "not to be stored";
+	m.props_len = 0;
+	cr_assert_eq(store_msg_add(b, &m), FM_OK);
+	cr_assert_eq(store_ref_add(b, S("v5"), 1, 1, STORE_REF_QUEUED, 0, MAX_SUB_ID), FM_OK);
+	cr_assert_eq(store_ref_add(b, S("v5"), 2, 2, STORE_REF_SENT, 17, 1), FM_OK);
+	cr_assert_eq(store_ref_add(b, S("v5"), 3, 1, STORE_REF_QUEUED, 0, 0), FM_OK);
+
+	m = msg_of(S("r/props"), S("retained with props"), 1);
+	m.props = retained_props;
+	m.props_len = sizeof(retained_props);
+	m.expires_at_ms = 1700000060000ull;
+	cr_assert_eq(store_retain_put(b, &m), FM_OK);
+	cr_assert_eq(put_retained(b, S("r/none"), S("retained without"), 0), FM_OK);
+
+	store_submit(st, b);
+	waiter_wait(&w, 1);
+	cr_assert_eq(b->rc, FM_OK, "%s", fm_strerror(b->rc));
+	store_close(st);
+	store_batch_fini(b);
+	waiter_fini(&w);
+
+	reload(&ld);
+	const struct rec *s = rec_session(&ld, "v5");
+	cr_assert(s && s->interval == 3600 && s->expires_at_ms == 0);
+	cr_assert_eq(rec_session(&ld, "v5-ends-at-disconnect")->interval, 0, "0 is an interval, not \"unknown\"");
+	s = rec_session(&ld, "v5-long");
+	cr_assert(s && s->interval == 0xFFFFFFFEu && s->expires_at_ms == 1700000000000ull);
+	cr_assert_eq(rec_session(&ld, "v5-never")->interval, 0xFFFFFFFFu);
+	cr_assert_neq(rec_session(&ld, "v5-never")->interval, STORE_INTERVAL_UNKNOWN);
+
+	cr_assert_eq(rec_sub(&ld, "v5", "a/+")->sub_id, MAX_SUB_ID);
+	cr_assert_eq(rec_sub(&ld, "v5", "a/+")->options, 1);
+	cr_assert_eq(rec_sub(&ld, "v5", "b/#")->sub_id, 1);
+	cr_assert_eq(rec_sub(&ld, "v5", "c")->sub_id, 0);
+
+	const struct rec *r = rec_message(&ld, 1);
+	cr_assert_not_null(r);
+	cr_assert_eq(r->props_len, sizeof(props), "props of %zu bytes, want %zu (cut at a NUL?)", r->props_len,
+		     sizeof(props));
+	cr_assert_eq(memcmp(r->props, props, sizeof(props)), 0);
+	cr_assert(r->payload_len == 10 && memcmp(r->payload, "with props", 10) == 0);
+	cr_assert_eq(rec_message(&ld, 2)->props_len, 0);
+	cr_assert_eq(rec_message(&ld, 3)->props_len, 0, "a length of 0 stores nothing, whatever the pointer");
+
+	const struct rec *q[3];
+	cr_assert_eq(rec_queue(&ld, "v5", q, 3), 3);
+	cr_assert(q[0]->msg_id == 1 && q[0]->sub_id == MAX_SUB_ID);
+	cr_assert(q[1]->msg_id == 2 && q[1]->sub_id == 1 && q[1]->state == STORE_REF_SENT && q[1]->packet_id == 17);
+	cr_assert(q[2]->msg_id == 3 && q[2]->sub_id == 0);
+
+	r = rec_retained(&ld, "r/props");
+	cr_assert_not_null(r);
+	cr_assert_eq(r->props_len, sizeof(retained_props));
+	cr_assert_eq(memcmp(r->props, retained_props, sizeof(retained_props)), 0);
+	cr_assert_eq(r->expires_at_ms, 1700000060000ull);
+	cr_assert_eq(rec_retained(&ld, "r/none")->props_len, 0);
+
+	/* on disk: blobs of the full length; empty ones are x'', not NULL */
+	cr_assert_eq(db_int("SELECT length(props) FROM messages WHERE id = 1"), (long long)sizeof(props));
+	cr_assert_eq(db_int("SELECT count(*) FROM messages WHERE props = x''"), 2);
+	cr_assert_eq(db_int("SELECT count(*) FROM retained WHERE props = x''"), 1);
+}
+
 /* Message ids continue above the largest one ever logged, including a
  * message no queue references (logged, not loaded). */
 Test(store_recovery, max_msg_id_counts_a_logged_message_nobody_references)
@@ -151,7 +264,7 @@ Test(store_recovery, max_msg_id_counts_a_logged_message_nobody_references)
 	struct store_batch b;
 	store_batch_init(&b, done_nothing);
 	fill_session(&b, "c1", 5);
-	cr_assert_eq(store_msg_add(&b, 9, S("t"), S("nobody's"), 1, 0), FM_OK);
+	cr_assert_eq(add_msg(&b, 9, S("t"), S("nobody's"), 1), FM_OK);
 	apply_ok(st, &b);
 	store_close(st);
 	store_batch_fini(&b);
@@ -168,8 +281,8 @@ Test(store_recovery, max_msg_id_stays_above_an_acknowledged_message)
 	struct store_batch b;
 	store_batch_init(&b, done_nothing);
 	fill_session(&b, "c1", 5);
-	cr_assert_eq(store_msg_add(&b, 6, S("t"), S("newest"), 1, 0), FM_OK);
-	cr_assert_eq(store_ref_add(&b, S("c1"), 6, 1, STORE_REF_QUEUED, 0), FM_OK);
+	cr_assert_eq(add_msg(&b, 6, S("t"), S("newest"), 1), FM_OK);
+	cr_assert_eq(store_ref_add(&b, S("c1"), 6, 1, STORE_REF_QUEUED, 0, 0), FM_OK);
 	apply_ok(st, &b);
 	cr_assert_eq(store_ref_del(&b, S("c1"), 6, 0), FM_OK); /* dropped unsent: the message goes */
 	apply_ok(st, &b);
@@ -232,8 +345,8 @@ Test(store_recovery, batched_failing_batch_leaves_nothing_behind)
 	fill_session(&ok.b, "c1", 1);
 	store_submit(st, &ok.b);
 	waiter_wait(&w, 1);
-	cr_assert_eq(store_sub_put(&bad.b, S("c1"), S("half/applied"), 0), FM_OK);
-	cr_assert_eq(store_msg_add(&bad.b, 1, S("dup"), S("dup"), 1, 0), FM_OK); /* id 1 is taken */
+	cr_assert_eq(store_sub_put(&bad.b, S("c1"), S("half/applied"), 0, 0), FM_OK);
+	cr_assert_eq(add_msg(&bad.b, 1, S("dup"), S("dup"), 1), FM_OK); /* id 1 is taken */
 	store_submit(st, &bad.b);
 	waiter_wait(&w, 2);
 	cr_assert_eq(ok.b.rc, FM_OK);
@@ -295,9 +408,9 @@ Test(store_recovery, a_failing_batch_in_a_group_fails_alone)
 		char client[16];
 		snprintf(client, sizeof(client), "c%d", i);
 		if (i == BAD) {
-			cr_assert_eq(store_session_put(&wb[i].b, S(client), 0), FM_OK);
+			cr_assert_eq(store_session_put(&wb[i].b, S(client), 0, 0), FM_OK);
 			/* the id batch 0 logs, earlier in the same transaction */
-			cr_assert_eq(store_msg_add(&wb[i].b, 1, S("dup"), S("dup"), 1, 0), FM_OK);
+			cr_assert_eq(add_msg(&wb[i].b, 1, S("dup"), S("dup"), 1), FM_OK);
 		} else {
 			fill_session(&wb[i].b, client, (uint64_t)i + 1);
 		}
@@ -346,8 +459,8 @@ static void *produce(void *arg)
 	for (int i = 0; i < PER_PRODUCER; i++) {
 		struct store_batch *b = &p->wb[i].b;
 		uint64_t id = (uint64_t)p->index * 1000 + (uint64_t)i + 1;
-		if (store_msg_add(b, id, S("t"), S(client), 1, 0) != FM_OK ||
-		    store_ref_add(b, S(client), id, 1, STORE_REF_QUEUED, 0) != FM_OK)
+		if (add_msg(b, id, S("t"), S(client), 1) != FM_OK ||
+		    store_ref_add(b, S(client), id, 1, STORE_REF_QUEUED, 0, 0) != FM_OK)
 			return "batch building failed"; /* asserted on the test's thread */
 		store_submit(p->st, b);
 	}

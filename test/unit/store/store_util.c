@@ -12,6 +12,30 @@ char t_dir[64];
 char t_store_dir[128];
 char t_db_path[192];
 
+/* --- messages ------------------------------------------------------------------ */
+
+struct store_message msg_of(const char *topic, size_t topic_len, const void *payload, size_t payload_len,
+			    uint8_t qos)
+{
+	return (struct store_message){ .topic = topic, .topic_len = topic_len, .payload = payload,
+				       .payload_len = payload_len, .qos = qos };
+}
+
+int add_msg(struct store_batch *b, uint64_t msg_id, const char *topic, size_t topic_len, const void *payload,
+	    size_t payload_len, uint8_t qos)
+{
+	struct store_message m = msg_of(topic, topic_len, payload, payload_len, qos);
+	m.msg_id = msg_id;
+	return store_msg_add(b, &m);
+}
+
+int put_retained(struct store_batch *b, const char *topic, size_t topic_len, const void *payload,
+		 size_t payload_len, uint8_t qos)
+{
+	struct store_message m = msg_of(topic, topic_len, payload, payload_len, qos);
+	return store_retain_put(b, &m);
+}
+
 /* --- the test's directory --------------------------------------------------- */
 
 void tmp_setup(void)
@@ -139,12 +163,25 @@ static void copy_str(char *dst, size_t cap, size_t *dst_len, const char *src, si
 	*dst_len = len;
 }
 
-static void copy_payload(struct rec *r, const void *p, size_t len)
+static uint8_t *copy_bytes(const void *p, size_t len, size_t *out_len)
 {
-	r->payload = malloc(len ? len : 1);
-	cr_assert_not_null(r->payload);
-	memcpy(r->payload, p, len);
-	r->payload_len = len;
+	cr_assert(p || len == 0, "a loaded blob of %zu bytes at NULL", len);
+	uint8_t *c = malloc(len ? len : 1);
+	cr_assert_not_null(c);
+	if (len)
+		memcpy(c, p, len);
+	*out_len = len;
+	return c;
+}
+
+/* Topic, payload, properties, QoS and expiry of a loaded message. */
+static void copy_message(struct rec *r, const struct store_message *m)
+{
+	copy_str(r->topic, sizeof(r->topic), &r->topic_len, m->topic, m->topic_len);
+	r->payload = copy_bytes(m->payload, m->payload_len, &r->payload_len);
+	r->props = copy_bytes(m->props, m->props_len, &r->props_len);
+	r->qos = m->qos;
+	r->expires_at_ms = m->expires_at_ms;
 }
 
 /* The injected failure, if this callback is the one. */
@@ -157,38 +194,36 @@ static int maybe_fail(struct loaded *ld, enum rec_kind kind)
 	return rc;
 }
 
-static int on_message(void *arg, uint64_t msg_id, const char *topic, size_t topic_len, const void *payload,
-		      size_t payload_len, uint8_t qos, uint64_t expires_at_ms)
+static int on_message(void *arg, const struct store_message *m)
 {
 	struct rec *r = rec_new(arg, REC_MESSAGE);
-	r->msg_id = msg_id;
-	copy_str(r->topic, sizeof(r->topic), &r->topic_len, topic, topic_len);
-	copy_payload(r, payload, payload_len);
-	r->qos = qos;
-	r->expires_at_ms = expires_at_ms;
+	r->msg_id = m->msg_id;
+	copy_message(r, m);
 	return maybe_fail(arg, REC_MESSAGE);
 }
 
-static int on_session(void *arg, const char *client_id, size_t id_len, uint64_t expires_at_ms)
+static int on_session(void *arg, const char *client_id, size_t id_len, uint64_t expires_at_ms, int64_t interval)
 {
 	struct rec *r = rec_new(arg, REC_SESSION);
 	copy_str(r->client, sizeof(r->client), &r->client_len, client_id, id_len);
 	r->expires_at_ms = expires_at_ms;
+	r->interval = interval;
 	return maybe_fail(arg, REC_SESSION);
 }
 
 static int on_subscription(void *arg, const char *client_id, size_t id_len, const char *filter,
-			   size_t filter_len, uint8_t options)
+			   size_t filter_len, uint8_t options, uint32_t sub_id)
 {
 	struct rec *r = rec_new(arg, REC_SUB);
 	copy_str(r->client, sizeof(r->client), &r->client_len, client_id, id_len);
 	copy_str(r->topic, sizeof(r->topic), &r->topic_len, filter, filter_len);
 	r->options = options;
+	r->sub_id = sub_id;
 	return maybe_fail(arg, REC_SUB);
 }
 
 static int on_queued(void *arg, const char *client_id, size_t id_len, uint64_t msg_id, uint8_t qos,
-		     enum store_ref_state state, uint16_t packet_id)
+		     enum store_ref_state state, uint16_t packet_id, uint32_t sub_id)
 {
 	struct rec *r = rec_new(arg, REC_QUEUED);
 	copy_str(r->client, sizeof(r->client), &r->client_len, client_id, id_len);
@@ -196,6 +231,7 @@ static int on_queued(void *arg, const char *client_id, size_t id_len, uint64_t m
 	r->qos = qos;
 	r->state = (uint8_t)state;
 	r->packet_id = packet_id;
+	r->sub_id = sub_id;
 	return maybe_fail(arg, REC_QUEUED);
 }
 
@@ -207,14 +243,10 @@ static int on_qos2_in(void *arg, const char *client_id, size_t id_len, uint16_t 
 	return maybe_fail(arg, REC_QOS2);
 }
 
-static int on_retained(void *arg, const char *topic, size_t topic_len, const void *payload, size_t payload_len,
-		       uint8_t qos, uint64_t expires_at_ms)
+static int on_retained(void *arg, const struct store_message *m)
 {
 	struct rec *r = rec_new(arg, REC_RETAINED);
-	copy_str(r->topic, sizeof(r->topic), &r->topic_len, topic, topic_len);
-	copy_payload(r, payload, payload_len);
-	r->qos = qos;
-	r->expires_at_ms = expires_at_ms;
+	copy_message(r, m);
 	return maybe_fail(arg, REC_RETAINED);
 }
 
@@ -244,8 +276,10 @@ void reload(struct loaded *ld)
 
 void loaded_free(struct loaded *ld)
 {
-	for (size_t i = 0; i < ld->n; i++)
+	for (size_t i = 0; i < ld->n; i++) {
 		free(ld->v[i].payload);
+		free(ld->v[i].props);
+	}
 	free(ld->v);
 	memset(ld, 0, sizeof(*ld));
 }

@@ -19,6 +19,20 @@
 /* A C string as the (pointer, length) pair the store's functions take. */
 #define S(s) (s), strlen(s)
 
+/* --- messages ------------------------------------------------------------------ */
+
+/* A message with that topic, payload and QoS (each a pointer and length,
+ * as S() gives them): no id, no properties, no expiry. Tests set the other
+ * fields they need. Asserts nothing, so producer threads may use it. */
+struct store_message msg_of(const char *topic, size_t topic_len, const void *payload, size_t payload_len,
+			    uint8_t qos);
+/* store_msg_add() of msg_of(...) with msg_id; returns its result. */
+int add_msg(struct store_batch *b, uint64_t msg_id, const char *topic, size_t topic_len, const void *payload,
+	    size_t payload_len, uint8_t qos);
+/* store_retain_put() of msg_of(...); returns its result. */
+int put_retained(struct store_batch *b, const char *topic, size_t topic_len, const void *payload,
+		 size_t payload_len, uint8_t qos);
+
 /* --- the test's directory --------------------------------------------------- */
 
 extern char t_dir[64];        /* mkdtemp under /tmp, made by tmp_setup() */
@@ -81,6 +95,10 @@ struct rec {
 	size_t topic_len;
 	uint8_t *payload;       /* malloc'd copy */
 	size_t payload_len;
+	uint8_t *props;         /* malloc'd copy (messages, retained) */
+	size_t props_len;
+	uint32_t sub_id;        /* subscriptions and queue entries */
+	int64_t interval;       /* sessions: expiry interval (STORE_INTERVAL_UNKNOWN: schema 1) */
 	uint64_t msg_id;
 	uint64_t expires_at_ms;
 	uint8_t qos;
