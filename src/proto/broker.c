@@ -260,10 +260,11 @@ static int init_shared(struct broker *b)
 	pthread_mutex_init(&b->sessions_lock, NULL);
 	b->locks_ready = true;
 	b->subs = topic_tree_new();
+	b->shares = share_table_new();
 	b->retained = retain_tree_new(route_retained_unref);
 	b->sessions = session_table_new();
 	b->control = loop_new();
-	return b->subs && b->retained && b->sessions && b->control ? FM_OK : FM_ENOMEM;
+	return b->subs && b->shares && b->retained && b->sessions && b->control ? FM_OK : FM_ENOMEM;
 }
 
 static int init_workers(struct broker *b)
@@ -388,6 +389,7 @@ void broker_fini(struct broker *b)
 		close(b->signal_fd);
 	loop_free(b->control);
 	topic_tree_free(b->subs);
+	share_table_free(b->shares);
 	retain_tree_free(b->retained);
 	session_table_free(b->sessions);
 	session_thread_release(); /* nodes the final drain freed on this thread */

@@ -150,6 +150,7 @@ struct broker {
 	atomic_uint *listener_conns; /* open connections per configured listener */
 	atomic_uint n_clients;     /* all connections (max_connections) */
 	struct topic_tree *subs;   /* shared, read-mostly: */
+	struct share_table *shares; /* shared subscription groups (in subs too), under subs_lock */
 	pthread_rwlock_t subs_lock;
 	struct retain_tree *retained;
 	pthread_rwlock_t retained_lock;

@@ -13,6 +13,7 @@
 #include "proto/expiry.h"
 #include "proto/persist.h"
 #include "proto/proto.h"
+#include "proto/subs.h"
 #include "proto/will.h"
 #include "proto/worker.h"
 
@@ -174,7 +175,7 @@ static void unsubscribe_all(struct broker *b, struct session *s)
 {
 	pthread_rwlock_wrlock(&b->subs_lock);
 	for (uint32_t i = 0; i < s->n_subs; i++)
-		topic_tree_del(b->subs, s->subs[i].filter, s->subs[i].len, s);
+		subs_del(b, s, s->subs[i].filter, s->subs[i].len);
 	pthread_rwlock_unlock(&b->subs_lock);
 }
 
@@ -200,6 +201,7 @@ void proto_session_detach(struct client *c)
 	struct session *s = c->session;
 	c->session = NULL;
 	s->owner = NULL;
+	atomic_store_explicit(&s->online, false, memory_order_relaxed);
 	/* a 5.0 client may have set its Session Expiry Interval to 0 by
 	 * DISCONNECT: the session ends now [MQTT-3.1.2-23] */
 	bool ends = !s->persistent || s->expiry_interval == 0;
@@ -255,6 +257,7 @@ static void adopt(struct client *c, struct session *s)
 	will_cancel(c->w, s); /* back within the will delay: no will [MQTT-3.1.3-9] */
 	session_expiry_clear(c->w, s);
 	s->owner = c;
+	atomic_store_explicit(&s->online, true, memory_order_relaxed);
 	c->session = s;
 	session_unref(s); /* the lookup's reference; the table keeps its own */
 }
@@ -351,9 +354,6 @@ static int connack_props(struct client *c, const struct connect_opts *o, struct 
 		rc |= mqtt_prop_put_u16(b, MQTT_PROP_TOPIC_ALIAS_MAXIMUM, lim->max_topic_alias);
 	if (!lim->retain_available)
 		rc |= mqtt_prop_put_byte(b, MQTT_PROP_RETAIN_AVAILABLE, 0);
-	/* $share/ filters are not routed as shared groups yet: say so, and a
-	 * 5.0 SUBSCRIBE to one is answered 0x9E */
-	rc |= mqtt_prop_put_byte(b, MQTT_PROP_SHARED_SUB_AVAILABLE, 0);
 	return rc == FM_OK ? FM_OK : FM_ENOMEM;
 }
 

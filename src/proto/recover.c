@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "proto/expiry.h"
+#include "proto/subs.h"
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -165,9 +166,8 @@ static int on_subscription(void *arg, const char *id, size_t len, const char *fi
 		r->skipped++;
 		return FM_OK;
 	}
-	struct topic_sub sub = { .subscriber = s, .options = options, .sub_id = sub_id };
 	bool replaced;
-	int rc = topic_tree_add(r->b->subs, filter, filter_len, &sub, &replaced);
+	int rc = subs_add(r->b, s, filter, filter_len, options, sub_id, &replaced);
 	if (rc == FM_OK)
 		rc = replaced ? session_sub_set(s, filter, filter_len, options)
 			      : session_sub_append(s, filter, filter_len, options);

@@ -34,10 +34,55 @@ struct collect_ctx {
 #define SUB_NO_LOCAL 0x04u
 #define SUB_RETAIN_AS_PUBLISHED 0x08u
 
-static void collect(void *arg, const struct topic_sub *sub)
+/* How fit a shared group's member is to take the next message: online and
+ * keeping up, online, or at least a persistent session whose queue keeps
+ * it (4.8.2: a member that disconnected or is saturated is passed over
+ * while another can take the message). */
+static int member_fitness(const struct session *s)
+{
+	if (atomic_load_explicit(&s->dead, memory_order_relaxed))
+		return 0;
+	if (atomic_load_explicit(&s->online, memory_order_relaxed))
+		return atomic_load_explicit(&s->saturated, memory_order_relaxed) ? 2 : 3;
+	return s->persistent ? 1 : 0;
+}
+
+/* One member of a shared group for this message, taking turns: the first
+ * fittest member from the group's round-robin position. NULL if none can
+ * take it. */
+static const struct share_member *pick_member(struct share_group *g)
+{
+	const struct share_member *v;
+	uint32_t n = share_members(g, &v);
+	if (n == 0)
+		return NULL;
+	uint32_t start = share_next(g) % n;
+	const struct share_member *best = NULL;
+	int best_fit = 0;
+	for (uint32_t i = 0; i < n && best_fit < 3; i++) {
+		const struct share_member *m = &v[(start + i) % n];
+		int fit = member_fitness(m->subscriber);
+		if (fit > best_fit) {
+			best = m;
+			best_fit = fit;
+		}
+	}
+	return best;
+}
+
+static void collect(void *arg, const struct topic_sub *entry)
 {
 	struct collect_ctx *cx = arg;
 	struct worker *w = cx->w;
+	struct topic_sub member;
+	const struct topic_sub *sub = entry;
+	if (entry->options & TOPIC_SUB_SHARED) {
+		const struct share_member *m = pick_member(entry->subscriber);
+		if (!m)
+			return;
+		member = (struct topic_sub){ .subscriber = m->subscriber, .options = m->options, .sub_id = m->sub_id };
+		sub = &member;
+	}
 	struct session *s = sub->subscriber;
 	if ((sub->options & SUB_NO_LOCAL) && s == cx->from)
 		return;

@@ -10,6 +10,7 @@
 #include "mqtt/props.h"
 #include "proto/persist.h"
 #include "proto/proto.h"
+#include "proto/subs.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -39,12 +40,20 @@ static void send_retained(void *arg, void *value)
 	msg_unref(logged);
 }
 
-/* "$share/" filters are 5.0 shared subscriptions; they are not routed as
- * groups yet, so a 5.0 client is told so (0x9E, as CONNACK announced); a
- * 3.1.1 client gets an ordinary subscription to that filter, as before. */
+/* A filter we can subscribe to: a valid filter, or "$share/{name}/{filter}"
+ * with a valid name and filter (for 3.1.1 clients too). */
+static bool filter_valid(const struct mqtt_str *f)
+{
+	struct topic_share sh;
+	if (topic_share_parse(f->p, f->len, &sh))
+		return topic_share_valid(&sh);
+	return topic_filter_valid(f->p, f->len);
+}
+
 static bool is_shared(const struct mqtt_str *f)
 {
-	return f->len >= 7 && memcmp(f->p, "$share/", 7) == 0;
+	struct topic_share sh;
+	return topic_share_parse(f->p, f->len, &sh);
 }
 
 /* The failure code of a filter we cannot take. */
@@ -58,26 +67,23 @@ static uint8_t refusal(const struct client *c, uint8_t rc5)
 static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e, uint32_t sub_id, bool *replaced_out)
 {
 	struct broker *b = c->w->b;
-	if (!topic_filter_valid(e->filter.p, e->filter.len))
-		return refusal(c, MQTT_RC_TOPIC_FILTER_INVALID);
-	if (c->version == MQTT_V5 && is_shared(&e->filter))
-		return MQTT_RC_SHARED_SUBS_NOT_SUPPORTED;
+	if (!filter_valid(&e->filter))
+		return refusal(c, MQTT_RC_TOPIC_FILTER_INVALID); /* [MQTT-4.8.2-1], [MQTT-4.8.2-2] */
 	uint8_t qos = e->options & 0x03;
 	/* all the options are kept (No Local, Retain As Published apply at
 	 * routing); a 3.1.1 options byte has only the QoS */
-	struct topic_sub sub = { .subscriber = c->session, .options = e->options, .sub_id = sub_id };
 	bool replaced = false;
 	/* submitted before routers can see the subscription: any queue entry
 	 * another worker writes for it then reaches the store after it */
 	persist_sub_put(c->w, c->session, e->filter.p, e->filter.len, e->options, sub_id);
 	persist_flush(c->w);
 	pthread_rwlock_wrlock(&b->subs_lock);
-	int rc = topic_tree_add(b->subs, e->filter.p, e->filter.len, &sub, &replaced);
+	int rc = subs_add(b, c->session, e->filter.p, e->filter.len, e->options, sub_id, &replaced);
 	pthread_rwlock_unlock(&b->subs_lock);
 	if (rc == FM_OK && (replaced ? session_sub_set(c->session, e->filter.p, e->filter.len, qos)
 				     : session_sub_append(c->session, e->filter.p, e->filter.len, qos)) != FM_OK) {
 		pthread_rwlock_wrlock(&b->subs_lock);
-		topic_tree_del(b->subs, e->filter.p, e->filter.len, c->session);
+		subs_del(b, c->session, e->filter.p, e->filter.len);
 		pthread_rwlock_unlock(&b->subs_lock);
 		rc = FM_ENOMEM;
 	}
@@ -94,9 +100,12 @@ static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e, u
 }
 
 /* Retained messages for a new subscription, as its Retain Handling says
- * [MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11]. */
+ * [MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11]; none for a shared
+ * one (3.3.1.3: they go to new Non-shared Subscriptions only). */
 static bool wants_retained(const struct mqtt_sub_entry *e, bool replaced)
 {
+	if (is_shared(&e->filter))
+		return false;
 	unsigned handling = (e->options >> 4) & 0x03;
 	return handling == RETAIN_SEND || (handling == RETAIN_SEND_IF_NEW && !replaced);
 }
@@ -112,6 +121,26 @@ static void deliver_retained_for(struct client *c, const struct mqtt_sub_entry *
 	pthread_rwlock_unlock(&c->w->b->retained_lock);
 }
 
+/* A persistent session's SUBACK/UNSUBACK leaves once the change it
+ * confirms is on disk (durability full): a crash right after it must not
+ * bring back an old subscription state the client was told is gone. */
+static void hold_until_stored(struct client *c)
+{
+	if (c->session->persistent && persist_on(c->w))
+		persist_hold_output(c);
+}
+
+static bool no_local_on_shared(const struct mqtt_subscribe *sub)
+{
+	struct mqtt_entry_iter it;
+	struct mqtt_sub_entry e;
+	mqtt_entries_begin(sub, true, &it);
+	while (mqtt_entries_next(&it, &e))
+		if ((e.options & 0x04) && is_shared(&e.filter))
+			return true;
+	return false;
+}
+
 int proto_on_subscribe(struct client *c, const struct mqtt_frame *f, const char **why)
 {
 	struct mqtt_subscribe sub;
@@ -122,6 +151,8 @@ int proto_on_subscribe(struct client *c, const struct mqtt_frame *f, const char 
 	struct mqtt_props p = { .has = 0 };
 	if (c->version == MQTT_V5)
 		mqtt_props_read(sub.props, &p);
+	if (no_local_on_shared(&sub))
+		return proto_fail(c, MQTT_RC_PROTOCOL_ERROR, "No Local on a shared subscription", why); /* [MQTT-3.8.3-4] */
 	uint32_t sub_id = mqtt_props_num(&p, MQTT_PROP_SUBSCRIPTION_ID, 0); /* 3.8.2.1.2 */
 	/* one code per filter, and whether it existed; count >= 1 by the decoder */
 	uint8_t *codes = malloc(sub.count * 2u);
@@ -137,6 +168,7 @@ int proto_on_subscribe(struct client *c, const struct mqtt_frame *f, const char 
 		existed[i] = replaced;
 	}
 	struct mqtt_suback ack = { .packet_id = sub.packet_id, .codes = { .p = codes, .len = i } };
+	hold_until_stored(c);
 	rc = mqtt_encode_suback(&c->out, c->version, MQTT_SUBACK, &ack); /* [MQTT-3.8.4-1] */
 	if (rc == FM_OK) {
 		client_mark_dirty(c);
@@ -172,7 +204,7 @@ int proto_on_unsubscribe(struct client *c, const struct mqtt_frame *f, const cha
 			codes[n++] = had ? MQTT_RC_SUCCESS : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
 		if (had) {
 			pthread_rwlock_wrlock(&c->w->b->subs_lock);
-			topic_tree_del(c->w->b->subs, e.filter.p, e.filter.len, c->session);
+			subs_del(c->w->b, c->session, e.filter.p, e.filter.len);
 			pthread_rwlock_unlock(&c->w->b->subs_lock);
 			persist_sub_del(c->w, c->session, e.filter.p, e.filter.len);
 		}
@@ -181,6 +213,7 @@ int proto_on_unsubscribe(struct client *c, const struct mqtt_frame *f, const cha
 				(int)e.filter.len, e.filter.p);
 	}
 	struct mqtt_suback ack = { .packet_id = uns.packet_id, .codes = { .p = codes, .len = n } };
+	hold_until_stored(c);
 	rc = mqtt_encode_suback(&c->out, c->version, MQTT_UNSUBACK, &ack); /* [MQTT-3.10.4-4] */
 	free(codes);
 	if (rc != FM_OK)

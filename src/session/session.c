@@ -69,6 +69,7 @@ struct session *session_new(const char *client_id, size_t len, bool persistent, 
 	atomic_init(&s->dead, false);
 	atomic_init(&s->refs, 1);
 	atomic_init(&s->saturated, false);
+	atomic_init(&s->online, false);
 	atomic_init(&s->waiting_workers, 0);
 	atomic_init(&s->inbound, 0);
 	list_init(&s->queue);

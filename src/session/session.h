@@ -88,6 +88,7 @@ struct session {
 	                              * 0 on a 3.1.1 session: persistent_client_expiration */
 	atomic_bool dead;            /* ended: no longer in the table or the router */
 	atomic_bool saturated;       /* its client's output is over the high watermark */
+	atomic_bool online;          /* a client is attached (routers on other workers read it) */
 	bool persistent;             /* 3.1.1 clean session 0: survives disconnect */
 	char client_id[];            /* NUL-terminated, in the same allocation */
 };

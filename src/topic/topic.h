@@ -63,6 +63,61 @@ void topic_tree_match(const struct topic_tree *t, const char *name, size_t len,
 /* Number of stored subscriptions. */
 size_t topic_tree_count(const struct topic_tree *t);
 
+/* --- shared subscriptions ------------------------------------------------
+ * "$share/{ShareName}/{filter}" (MQTT 5.0 section 4.8.2; our 3.1.1 clients
+ * may use it too): every (ShareName, filter) is one group whose members
+ * take turns receiving the messages matching filter. The group is stored
+ * in the subscription tree under filter as a subscriber of its own, with
+ * TOPIC_SUB_SHARED in its options; members are opaque pointers, as in the
+ * tree. Callers serialise changes with the tree's (write) lock; routers
+ * read members under its read lock. */
+
+/* Options bit marking a tree entry whose subscriber is a share_group
+ * (bit 7 of a SUBSCRIBE options byte is reserved, so never a client's). */
+#define TOPIC_SUB_SHARED 0x80u
+
+struct topic_share {
+	const char *name;       /* Share Name */
+	size_t name_len;
+	const char *filter;     /* the filter after it */
+	size_t filter_len;
+};
+
+/* Does f start with "$share/"? Then *out is split into name and filter
+ * (either may be empty: topic_share_valid says whether it is usable). */
+bool topic_share_parse(const char *f, size_t len, struct topic_share *out);
+/* A non-empty Share Name without '/', '+', '#' [MQTT-4.8.2-1],
+ * [MQTT-4.8.2-2], and a valid filter. */
+bool topic_share_valid(const struct topic_share *s);
+
+struct share_member {
+	void *subscriber;
+	uint8_t options;        /* granted QoS and 5.0 options of this member */
+	uint32_t sub_id;
+};
+struct share_group;
+struct share_table;
+
+struct share_table *share_table_new(void);
+/* Frees the table and its groups (not the members). Accepts NULL. */
+void share_table_free(struct share_table *t);
+/* Add or replace m in group s. *created: the group is new (the caller adds
+ * it to the tree); *replaced: m's subscriber was a member already. FM_OK or
+ * FM_ENOMEM (nothing changed). */
+int share_join(struct share_table *t, const struct topic_share *s, const struct share_member *m,
+	       struct share_group **out, bool *created, bool *replaced);
+/* Remove subscriber from group s. When it was the last member, the group
+ * leaves the table and is returned in *emptied: the caller removes it from
+ * the tree, then share_group_free()s it. FM_OK or FM_ENOTFOUND. */
+int share_leave(struct share_table *t, const struct topic_share *s, const void *subscriber,
+		struct share_group **emptied);
+void share_group_free(struct share_group *g);
+/* The members (valid under the tree's read lock) and a turn counter to
+ * start the round robin from. */
+uint32_t share_members(const struct share_group *g, const struct share_member **v);
+uint32_t share_next(struct share_group *g);
+size_t share_table_count(const struct share_table *t);
+
 /* --- retained tree ------------------------------------------------------- */
 
 struct retain_tree;
