@@ -1,5 +1,5 @@
-/* 5.0 Topic Aliases a client sets on its PUBLISH packets (section
- * 3.3.2.3.4): per connection, never part of the session [MQTT-3.3.2-7]. */
+/* 5.0 Topic Aliases (section 3.3.2.3.4), both ways: per connection, never
+ * part of the session [MQTT-3.3.2-7], [MQTT-3.3.2-10]. */
 #ifndef FM_PROTO_ALIAS_H
 #define FM_PROTO_ALIAS_H
 
@@ -16,5 +16,14 @@ int alias_resolve(struct client *c, uint16_t max, uint16_t alias, struct mqtt_pu
 		  const char **why);
 /* Forget them all (connection closing). */
 void alias_free(struct client *c);
+
+/* Server-to-client aliases (alias_out.c), for a client that declared a
+ * Topic Alias Maximum of client_max (0: none, nothing allocated). */
+int alias_out_init(struct client *c, uint16_t client_max);
+/* The alias to send topic with, 0 for none. *known: the client has it
+ * already (send an empty topic); else the PUBLISH carries the topic and
+ * the alias, which (re)defines it. */
+uint16_t alias_out_for(struct client *c, const char *topic, uint16_t len, bool *known);
+void alias_out_free(struct client *c);
 
 #endif

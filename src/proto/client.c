@@ -518,6 +518,7 @@ static void free_client(struct loop *lp, void *arg)
 	conn_close(&c->conn);
 	persist_client_free(c);
 	alias_free(c);
+	alias_out_free(c);
 	buf_fini(&c->in);
 	buf_fini(&c->out);
 	free(c);

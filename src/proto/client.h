@@ -34,6 +34,7 @@ struct client {
 	struct client_stall *stall; /* while saturated only: the stuck-consumer watch */
 	struct client_acks *acks; /* acknowledgements waiting for the store (persist.c), lazily */
 	struct topic_aliases *aliases; /* 5.0 Topic Aliases the client set (alias.c), lazily */
+	struct alias_out *aliases_out; /* 5.0 Topic Aliases we send it (alias_out.c), if it takes any */
 	struct conn conn;
 	struct loop_io io;        /* registration with the worker's loop */
 	struct buf in;            /* bytes of an incomplete packet */

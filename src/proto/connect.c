@@ -10,6 +10,7 @@
  * session has been handed over. */
 #include "core/clock.h"
 #include "mqtt/props.h"
+#include "proto/alias.h"
 #include "proto/expiry.h"
 #include "proto/persist.h"
 #include "proto/proto.h"
@@ -27,6 +28,7 @@ struct connect_opts {
 	uint32_t session_expiry;   /* 0: the session ends with the connection */
 	uint16_t receive_max;      /* 0: none declared (3.1.1) */
 	uint32_t max_packet;       /* 0: none declared */
+	uint16_t alias_max;        /* the client's Topic Alias Maximum (0: takes none) */
 	bool problem_info;
 	uint16_t server_keepalive; /* 0: the client's keepalive stands */
 	const char *assigned_id;   /* NULL: the client chose its id */
@@ -93,6 +95,7 @@ static void read_connect_opts(struct client *c, const struct mqtt_connect *ct, s
 	o->session_expiry = mqtt_props_num(&p, MQTT_PROP_SESSION_EXPIRY, 0);
 	o->receive_max = (uint16_t)mqtt_props_num(&p, MQTT_PROP_RECEIVE_MAXIMUM, 65535);
 	o->max_packet = mqtt_props_num(&p, MQTT_PROP_MAXIMUM_PACKET_SIZE, 0);
+	o->alias_max = (uint16_t)mqtt_props_num(&p, MQTT_PROP_TOPIC_ALIAS_MAXIMUM, 0);
 	o->problem_info = mqtt_props_num(&p, MQTT_PROP_REQUEST_PROBLEM_INFO, 1) != 0;
 }
 
@@ -367,8 +370,9 @@ static void accept_connect(struct client *c, const struct connect_opts *o, bool 
 	buf_fini(&props);
 }
 
-/* The 5.0 options that live with the session and the connection. */
-static void apply_connect_opts(struct client *c, const struct connect_opts *o)
+/* The 5.0 options that live with the session and the connection. FM_OK
+ * or FM_ENOMEM. */
+static int apply_connect_opts(struct client *c, const struct connect_opts *o)
 {
 	struct session *s = c->session;
 	s->expiry_interval = o->session_expiry;
@@ -377,6 +381,7 @@ static void apply_connect_opts(struct client *c, const struct connect_opts *o)
 	c->problem_info = o->problem_info;
 	if (o->server_keepalive)
 		c->keepalive_s = o->server_keepalive;
+	return alias_out_init(c, o->alias_max);
 }
 
 int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **why)
@@ -426,7 +431,10 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 		return FM_ENOMEM;
 	}
 	c->keepalive_s = ct.keepalive_s;
-	apply_connect_opts(c, &o);
+	if (apply_connect_opts(c, &o) != FM_OK) {
+		*why = "out of memory";
+		return FM_ENOMEM;
+	}
 	c->state = CLIENT_ACTIVE;
 	c->will_on_close = true;
 	c->w->stats.connects_total++;

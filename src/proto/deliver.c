@@ -10,6 +10,7 @@
  * dropped (as mosquitto does without queue_qos0_messages). */
 #include "core/clock.h"
 #include "mqtt/props.h"
+#include "proto/alias.h"
 #include "proto/persist.h"
 #include "proto/proto.h"
 
@@ -18,11 +19,13 @@
  * [MQTT-3.3.4-3], then what the message carries from its publisher. Built
  * in the worker's scratch buffer; NULL section on ENOMEM (the message then
  * goes without its properties rather than not at all). */
-static struct mqtt_bin delivery_props(struct worker *w, const struct msg *m, uint32_t sub_id)
+static struct mqtt_bin delivery_props(struct worker *w, const struct msg *m, uint32_t sub_id, uint16_t alias)
 {
 	struct buf *b = &w->props_scratch;
 	b->off = b->len = 0;
 	int rc = FM_OK;
+	if (alias)
+		rc |= mqtt_prop_put_u16(b, MQTT_PROP_TOPIC_ALIAS, alias);
 	if (m->expires_at_ms) {
 		uint32_t left = msg_expiry_left_s(m, clock_wall_ms());
 		rc |= mqtt_prop_put_u32(b, MQTT_PROP_MESSAGE_EXPIRY, left ? left : 1);
@@ -55,8 +58,10 @@ static bool too_big(struct client *c, const struct msg *m, uint8_t qos, uint32_t
 	if (c->max_packet_out == 0)
 		return false;
 	struct mqtt_publish pub = publish_of(m, qos, 1, false);
-	/* the expiry property's 5 bytes are counted whether or not it is sent */
-	pub.props.len = m->props_len + (m->expires_at_ms ? 5 : 0) + (sub_id ? 1 + mqtt_varint_size(sub_id) : 0);
+	/* the expiry property's 5 bytes are counted whether or not it is sent,
+	 * and a topic alias's 3 as if the topic went too */
+	pub.props.len = m->props_len + (m->expires_at_ms ? 5 : 0) + (sub_id ? 1 + mqtt_varint_size(sub_id) : 0) +
+			(c->aliases_out ? 3 : 0);
 	return mqtt_publish_size(c->version, &pub) > c->max_packet_out;
 }
 
@@ -64,8 +69,13 @@ static void encode_publish(struct client *c, struct msg *m, uint8_t qos, uint32_
 			   bool dup)
 {
 	struct mqtt_publish pub = publish_of(m, qos, packet_id, dup);
-	if (c->version == MQTT_V5)
-		pub.props = delivery_props(c->w, m, sub_id);
+	if (c->version == MQTT_V5) {
+		bool known = false;
+		uint16_t alias = alias_out_for(c, m->topic, m->topic_len, &known);
+		pub.props = delivery_props(c->w, m, sub_id, alias);
+		if (known && pub.props.len > 0)
+			pub.topic.len = 0; /* the alias stands for it [MQTT-3.3.2-12] */
+	}
 	if (mqtt_encode_publish(&c->out, c->version, &pub) == FM_OK) {
 		c->w->stats.msgs_out++;
 		client_mark_dirty(c);
