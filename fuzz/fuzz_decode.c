@@ -4,6 +4,7 @@
  * the second byte's value to exercise resumable framing. */
 #include "fleetmq/errors.h"
 #include "mqtt/codec.h"
+#include "mqtt/props.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -11,9 +12,41 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* What the protocol layer does with a decoded 5.0 property section: read
+ * it by id and copy what a message forwards (props.h). */
+static void use_props(struct mqtt_bin raw)
+{
+	struct mqtt_props p;
+	mqtt_props_read(raw, &p);
+	struct buf b;
+	buf_init(&b);
+	(void)mqtt_props_copy(&b, raw, MQTT_PROP_BIT(MQTT_PROP_TOPIC_ALIAS) | MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY));
+	buf_fini(&b);
+}
+
+/* The property sections of a packet the decoder accepted. */
+static void use_all_props(uint8_t type, const void *u)
+{
+	switch (type) {
+	case MQTT_CONNECT:
+		use_props(((const struct mqtt_connect *)u)->props);
+		use_props(((const struct mqtt_connect *)u)->will_props);
+		break;
+	case MQTT_CONNACK: use_props(((const struct mqtt_connack *)u)->props); break;
+	case MQTT_PUBLISH: use_props(((const struct mqtt_publish *)u)->props); break;
+	case MQTT_PUBACK: case MQTT_PUBREC: case MQTT_PUBREL: case MQTT_PUBCOMP:
+		use_props(((const struct mqtt_ack *)u)->props);
+		break;
+	case MQTT_SUBSCRIBE: case MQTT_UNSUBSCRIBE: use_props(((const struct mqtt_subscribe *)u)->props); break;
+	case MQTT_SUBACK: case MQTT_UNSUBACK: use_props(((const struct mqtt_suback *)u)->props); break;
+	case MQTT_DISCONNECT: use_props(((const struct mqtt_disconnect *)u)->props); break;
+	default: break;
+	}
+}
+
 static void decode_one(const struct mqtt_frame *f, uint8_t version)
 {
-	uint8_t reason = 0;
+	uint8_t reason = 0xFF; /* decoders set 0 on success */
 	union {
 		struct mqtt_connect connect;
 		struct mqtt_publish publish;
@@ -46,6 +79,8 @@ static void decode_one(const struct mqtt_frame *f, uint8_t version)
 	case MQTT_DISCONNECT: mqtt_decode_disconnect(f, version, &u.disconnect, &reason); break;
 	default: mqtt_decode_empty(f, &reason); break;
 	}
+	if (reason == 0 && version == MQTT_V5)
+		use_all_props(f->type, &u);
 }
 
 /* Frame and decode everything complete in p[0, len); returns bytes used,

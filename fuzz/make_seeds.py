@@ -43,6 +43,16 @@ seeds = {
     "connack_suback": (1, 2, pkt(0x20, b"\x00\x00") + pkt(0x90, b"\x00\x01\x00\x01\x80")),
     "disconnect5": (2, 2, pkt(0xE0, b"\x8e\x00")),
     "bad_varint": (1, 1, b"\x30\xff\xff\xff\xff\x01"),
+    # 5.0 property sections the protocol layer reads and forwards
+    "publish5_forwarded": (2, 6, connect(5) + pkt(0x32, s("t/u") + b"\x00\x07" +
+        varint(33) + b"\x01\x01" + b"\x02\x00\x00\x00\x0a" + b"\x03" + s("text") +
+        b"\x08" + s("r/t") + b"\x09" + s("id") + b"\x23\x00\x01" + b"\x26" + s("k") + s("v") +
+        b"") + pkt(0x30, b"\x00\x00" + b"\x03\x23\x00\x01" + b"again")),
+    "connect5_will_props": (2, 12, connect(5, flags=0x0E, props=b"\x21\x00\x02\x22\x00\x05\x27\x00\x00\x10\x00",
+        extra=varint(10) + b"\x18\x00\x00\x00\x05\x02\x00\x00\x00\x3c" + s("w/t") + s("bye"))),
+    "subscribe5_options": (2, 8, connect(5) + pkt(0x82, b"\x00\x03" + b"\x02\x0b\x07" + s("$share/g/a/#") + b"\x2d" +
+        s("b") + b"\x1e")),
+    "auth5": (2, 3, pkt(0xF0, b"\x18\x05\x15" + s("xx"))),
     "bad_utf8": (1, 4, connect() + pkt(0x30, b"\x00\x02\xed\xa0" + b"x")),
 }
 
