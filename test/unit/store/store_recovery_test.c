@@ -50,7 +50,7 @@ static void assert_session_loaded(const char *client, uint64_t msg_id)
 	const struct rec *s = rec_session(&ld, client);
 	cr_assert_not_null(s, "session %s missing", client);
 	cr_assert_eq(s->expires_at_ms, msg_id * 1000);
-	cr_assert_eq(s->interval, msg_id * 60);
+	cr_assert_eq(s->interval, (int64_t)(msg_id * 60));
 	const struct rec *sub = rec_sub(&ld, client, topic);
 	cr_assert_not_null(sub, "%s's subscription missing", client);
 	cr_assert_eq(sub->sub_id, msg_id + 100);
