@@ -40,6 +40,7 @@ static void use_all_props(uint8_t type, const void *u)
 	case MQTT_SUBSCRIBE: case MQTT_UNSUBSCRIBE: use_props(((const struct mqtt_subscribe *)u)->props); break;
 	case MQTT_SUBACK: case MQTT_UNSUBACK: use_props(((const struct mqtt_suback *)u)->props); break;
 	case MQTT_DISCONNECT: use_props(((const struct mqtt_disconnect *)u)->props); break;
+	case MQTT_AUTH: use_props(((const struct mqtt_auth *)u)->props); break;
 	default: break;
 	}
 }
@@ -55,6 +56,7 @@ static void decode_one(const struct mqtt_frame *f, uint8_t version)
 		struct mqtt_disconnect disconnect;
 		struct mqtt_connack connack;
 		struct mqtt_suback suback;
+		struct mqtt_auth auth;
 	} u;
 	switch (f->type) {
 	case MQTT_CONNECT: mqtt_decode_connect(f, &u.connect, &reason); break;
@@ -77,6 +79,7 @@ static void decode_one(const struct mqtt_frame *f, uint8_t version)
 	case MQTT_SUBACK:
 	case MQTT_UNSUBACK: mqtt_decode_suback(f, version, &u.suback, &reason); break;
 	case MQTT_DISCONNECT: mqtt_decode_disconnect(f, version, &u.disconnect, &reason); break;
+	case MQTT_AUTH: mqtt_decode_auth(f, version, &u.auth, &reason); break;
 	default: mqtt_decode_empty(f, &reason); break;
 	}
 	if (reason == 0 && version == MQTT_V5)

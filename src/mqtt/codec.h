@@ -133,6 +133,12 @@ struct mqtt_disconnect {
 	struct mqtt_bin props;
 };
 
+/* AUTH (5.0 only): 0x00 success, 0x18 continue, 0x19 re-authenticate. */
+struct mqtt_auth {
+	uint8_t reason;
+	struct mqtt_bin props;   /* Authentication Method / Data, Reason String, User Property */
+};
+
 /* --- decoding (server side: packets a client sends) -------------------- */
 
 /* CONNECT. Checks protocol name/level ("MQIsdp"/3, "MQTT"/4, "MQTT"/5),
@@ -167,6 +173,10 @@ bool mqtt_entries_next(struct mqtt_entry_iter *it, struct mqtt_sub_entry *out);
 int mqtt_decode_empty(const struct mqtt_frame *f, uint8_t *reason);
 int mqtt_decode_disconnect(const struct mqtt_frame *f, uint8_t version,
 			   struct mqtt_disconnect *out, uint8_t *reason);
+/* AUTH: a 5.0 packet only (a 3.x one is malformed); the reason code may be
+ * left out with no properties (meaning 0x00), and must be one AUTH allows
+ * (section 3.15.2.1). */
+int mqtt_decode_auth(const struct mqtt_frame *f, uint8_t version, struct mqtt_auth *out, uint8_t *reason);
 
 /* --- decoding (client side: for tools, bridges and tests) -------------- */
 int mqtt_decode_connack(const struct mqtt_frame *f, uint8_t version, struct mqtt_connack *out, uint8_t *reason);
@@ -191,6 +201,7 @@ int mqtt_encode_suback(struct buf *b, uint8_t version, uint8_t type /* SUBACK|UN
 		       const struct mqtt_suback *s);
 int mqtt_encode_empty(struct buf *b, uint8_t type /* PINGREQ|PINGRESP|DISCONNECT(3.x) */);
 int mqtt_encode_disconnect(struct buf *b, uint8_t version, const struct mqtt_disconnect *d);
+int mqtt_encode_auth(struct buf *b, const struct mqtt_auth *a);
 
 /* --- UTF-8 --------------------------------------------------------------
  * Well-formed UTF-8 per RFC 3629 without U+0000 [MQTT-1.5.3-2] and without

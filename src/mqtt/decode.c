@@ -277,6 +277,19 @@ int mqtt_decode_disconnect(const struct mqtt_frame *f, uint8_t version,
 	return finish(&r, reason);
 }
 
+int mqtt_decode_auth(const struct mqtt_frame *f, uint8_t version, struct mqtt_auth *out, uint8_t *reason)
+{
+	memset(out, 0, sizeof(*out));
+	if (!is_v5(version))
+		return malformed(reason); /* AUTH exists in 5.0 only */
+	struct reader r = reader_of(f);
+	read_v5_tail(&r, PROPS_AUTH, &out->reason, &out->props);
+	if (!r.bad && out->reason != MQTT_RC_SUCCESS && out->reason != MQTT_RC_CONTINUE_AUTH &&
+	    out->reason != MQTT_RC_REAUTHENTICATE)
+		return malformed(reason); /* not an AUTH reason code (3.15.2.1) */
+	return finish(&r, reason);
+}
+
 /* --- client side: CONNACK, SUBACK, UNSUBACK --------------------------------- */
 
 int mqtt_decode_connack(const struct mqtt_frame *f, uint8_t version, struct mqtt_connack *out, uint8_t *reason)

@@ -248,6 +248,14 @@ int mqtt_encode_empty(struct buf *b, uint8_t type)
 	return begin(b, type, 0, 0);
 }
 
+int mqtt_encode_auth(struct buf *b, const struct mqtt_auth *a)
+{
+	if (begin(b, MQTT_AUTH, 0, v5_tail_size(a->reason, a->props)) != FM_OK)
+		return FM_ENOMEM;
+	put_v5_tail(b, a->reason, a->props);
+	return FM_OK;
+}
+
 int mqtt_encode_disconnect(struct buf *b, uint8_t version, const struct mqtt_disconnect *d)
 {
 	if (!is_v5(version))

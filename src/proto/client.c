@@ -114,6 +114,7 @@ static int dispatch(struct client *c, const struct mqtt_frame *f, const char **w
 	case MQTT_UNSUBSCRIBE: return proto_on_unsubscribe(c, f, why);
 	case MQTT_PINGREQ: return proto_on_pingreq(c, f, why);
 	case MQTT_DISCONNECT: return proto_on_disconnect(c, f, why);
+	case MQTT_AUTH: return proto_on_auth(c, f, why);
 	default:
 		*why = "packet type a client may not send";
 		return FM_EPROTO;

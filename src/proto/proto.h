@@ -16,6 +16,7 @@ int proto_on_subscribe(struct client *c, const struct mqtt_frame *f, const char 
 int proto_on_unsubscribe(struct client *c, const struct mqtt_frame *f, const char **why);
 int proto_on_pingreq(struct client *c, const struct mqtt_frame *f, const char **why);
 int proto_on_disconnect(struct client *c, const struct mqtt_frame *f, const char **why);
+int proto_on_auth(struct client *c, const struct mqtt_frame *f, const char **why);
 
 /* A handler's failure with the 5.0 reason code its DISCONNECT carries. */
 static inline int proto_fail(struct client *c, uint8_t rc, const char *text, const char **why)

@@ -671,3 +671,30 @@ Test(v5_decode, publish_empty_topic_left_to_the_protocol_layer_3_3_2_3_4)
 	cr_assert_eq(mqtt_decode_publish(&v311, MQTT_V311, &p, &reason), FM_OK);
 	cr_assert(p.props.len == 0 && BIN_IS(p.payload, "\x03\x23\x00\x05"));
 }
+
+/* AUTH (3.15): reason code and properties both optional (no reason means
+ * 0x00), only 0x00, 0x18 and 0x19 allowed, and only in 5.0. */
+Test(v5_decode, auth_reason_codes_and_properties_3_15_2_1_3_15_2_2)
+{
+	struct mqtt_auth a;
+	DECODES_V5(mqtt_decode_auth, PKT(0xF0, 0x00), &a, 0);
+	cr_assert_eq(a.reason, 0);
+	DECODES_V5(mqtt_decode_auth, PKT(0xF0, 0x18, 0), &a, 0);
+	cr_assert_eq(a.reason, MQTT_RC_CONTINUE_AUTH);
+	DECODES_V5(mqtt_decode_auth, PKT(0xF0, 0x19, 7, 0x15, 0, 1, 'm', 0x16, 0, 0), &a, 0);
+	cr_assert(a.reason == MQTT_RC_REAUTHENTICATE && a.props.len == 7);
+	DECODES_V5(mqtt_decode_auth, PKT(0xF0, 0x87, 0), &a, MALFORMED);       /* not an AUTH code */
+	DECODES_V5(mqtt_decode_auth, PKT(0xF0, 0x18, 3, 0x23, 0, 1), &a, MALFORMED); /* topic alias: not in AUTH */
+	struct mqtt_frame f = PKT(0xF0, 0x00);
+	uint8_t reason;
+	cr_assert_eq(mqtt_decode_auth(&f, MQTT_V311, &a, &reason), FM_EPROTO, "AUTH is 5.0 only");
+	/* an empty AUTH (success, no properties) encodes as 2 bytes */
+	struct mqtt_auth out = { .reason = 0 };
+	cr_assert_eq(mqtt_encode_auth(&b, &out), FM_OK);
+	ASSERT_BYTES(&b, 0xF0, 0x00);
+	struct mqtt_auth cont = { .reason = MQTT_RC_CONTINUE_AUTH };
+	buf_consume(&b, buf_used(&b));
+	cr_assert_eq(mqtt_encode_auth(&b, &cont), FM_OK);
+	ASSERT_BYTES(&b, 0xF0, 0x01, 0x18);
+	buf_fini(&b);
+}
