@@ -22,6 +22,7 @@ enum fm_err {
 	FM_ECONFIG = -10,  /* invalid configuration */
 	FM_EDENIED = -11,  /* not authorised */
 	FM_ESTORE = -12,   /* the durable store failed or refused */
+	FM_EFULL = -13,    /* out of space: the disk, or a configured size limit */
 };
 
 /* Text for any fm_err value; never NULL. */

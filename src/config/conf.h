@@ -52,6 +52,7 @@ struct conf {
 	uint64_t persistent_client_expiration_s; /* offline persistent sessions end after this; 0 = never */
 	uint8_t durability;              /* fleetmq: enum conf_durability; default full */
 	uint32_t durability_interval_ms; /* fleetmq: batched commits at most this far apart; default 100 */
+	uint64_t store_max_size;         /* fleetmq: cap on the store file in bytes; default 0 = none */
 	unsigned log_types;              /* enum log_type mask; default LOG_T_DEFAULT */
 	bool log_types_fixed;            /* set on the command line (-v): a reload keeps them */
 	unsigned log_dests;              /* enum log_dest mask; default stderr */

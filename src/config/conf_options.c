@@ -315,6 +315,17 @@ static int opt_durability_interval(struct conf_parse *px, char **args, int n)
 	return parse_u32(px, args[0], args[1], 1, 60000, &px->c->durability_interval_ms);
 }
 
+/* A cap on the store file: past it, persistent QoS 1/2 is not
+ * acknowledged, as on a full disk. At least 64 KiB, so the schema fits. */
+static int opt_store_max_size(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	int rc = parse_u64(px, args[0], args[1], 0, UINT64_MAX, &px->c->store_max_size);
+	if (rc == FM_OK && px->c->store_max_size != 0 && px->c->store_max_size < 65536)
+		return conf_error(px, "option '%s': %s must be 0 or at least 65536", args[0], args[1]);
+	return rc;
+}
+
 /* mosquitto snapshots its in-memory state every autosave_interval seconds
  * (or after so many changes); fleetmq's store writes every change as it
  * happens, so these are accepted, checked, and change nothing. */
@@ -410,6 +421,7 @@ static const struct option options[] = {
 	{"connect_timeout", 1, 1, opt_connect_timeout},
 	{"durability", 1, 1, opt_durability},
 	{"durability_interval", 1, 1, opt_durability_interval},
+	{"store_max_size", 1, 1, opt_store_max_size},
 	{"include_dir", 1, 1, opt_include_dir},
 	{"listener", 1, 2, opt_listener},
 	{"log_dest", 1, 2, opt_log_dest},

@@ -19,6 +19,7 @@ const char *fm_strerror(int err)
 	case FM_ECONFIG: return "configuration error";
 	case FM_EDENIED: return "not authorised";
 	case FM_ESTORE: return "store error";
+	case FM_EFULL: return "out of space";
 	}
 	return "unknown error";
 }

@@ -181,7 +181,10 @@ static void reload(struct broker *b)
 	pthread_rwlock_wrlock(&b->conf_lock);
 	conf_apply_reloadable(&b->conf, &fresh);
 	struct worker_limits lim = broker_limits(b);
+	uint64_t store_max = b->conf.store_max_size;
 	pthread_rwlock_unlock(&b->conf_lock);
+	if (b->store)
+		store_set_max_bytes(b->store, store_max);
 	log_set_types(&b->log, b->conf.log_types);
 	for (unsigned i = 0; i < b->n_workers; i++)
 		worker_post_limits(&b->workers[i], &lim);
@@ -296,6 +299,7 @@ static int open_store(struct broker *b, struct fm_errbuf *eb)
 		.dir = c->persistence_location,
 		.durability = c->durability == CONF_DURABILITY_BATCHED ? STORE_BATCHED : STORE_FULL,
 		.batched_interval_ms = c->durability_interval_ms,
+		.max_bytes = c->store_max_size,
 	};
 	int rc = store_open(&b->store, &o, eb);
 	if (rc != FM_OK)

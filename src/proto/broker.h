@@ -158,6 +158,8 @@ struct broker {
 	pthread_mutex_t sessions_lock;
 	struct store *store;       /* durable store; NULL with durability memory */
 	bool store_acks_wait;      /* durability full: acknowledge after the commit */
+	atomic_ullong store_fail_run; /* failed batches (any worker) since one went through */
+	atomic_ullong store_fail_logged_ms; /* when that run was last logged */
 	atomic_ullong next_msg_id; /* ids for the store's message log */
 	atomic_ullong client_seq;  /* for assigned client ids */
 	uint64_t start_ms;         /* wall clock at start */

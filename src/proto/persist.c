@@ -482,17 +482,51 @@ static void batch_came_back(struct worker *w, struct persist_batch *pb, struct c
 	(void)w;
 }
 
+/* Failures come in runs (a full disk fails every batch until there is
+ * room): the first of a run is logged, then at most one line every
+ * STORE_FAIL_LOG_MS with the count, and the end of the run. */
+#define STORE_FAIL_LOG_MS 10000u
+
+static void log_failure(struct worker *w, const struct persist_batch *pb)
+{
+	struct broker *b = w->b;
+	uint64_t now = loop_now_ms(w->loop);
+	uint64_t run = atomic_fetch_add(&b->store_fail_run, 1) + 1;
+	uint64_t last = atomic_load(&b->store_fail_logged_ms);
+	if (run > 1 && now - last < STORE_FAIL_LOG_MS)
+		return;
+	if (!atomic_compare_exchange_strong(&b->store_fail_logged_ms, &last, now) && run > 1)
+		return; /* another worker logs this round */
+	if (pb->sb.rc == FM_EFULL)
+		log_error(&w->b->log, "store full (the disk, or store_max_size): %llu batches failed so far; persistent "
+			  "QoS 1/2 publishers are disconnected without acknowledgement until it has room, QoS 0 and "
+			  "everything else go on", (unsigned long long)run);
+	else
+		log_error(&w->b->log, "store: %llu batches failed so far, the last of %u operations (%s); its publishers "
+			  "are disconnected without acknowledgement", (unsigned long long)run,
+			  pb->sb.n_ops, pb->poisoned ? "an operation was not recorded" : fm_strerror(pb->sb.rc));
+}
+
+static void log_recovery(struct worker *w)
+{
+	if (atomic_load_explicit(&w->b->store_fail_run, memory_order_relaxed) == 0)
+		return;
+	uint64_t run = atomic_exchange(&w->b->store_fail_run, 0);
+	if (run)
+		log_notice(&w->b->log, "store: writing again after %llu failed batches", (unsigned long long)run);
+}
+
 void persist_on_done(struct worker *w, struct persist_batch *pb)
 {
 	if (pb->sb.rc != FM_OK || pb->poisoned) {
-		log_error(&w->b->log, "store: a batch of %u operations failed (%s); its publishers are disconnected "
-			  "without acknowledgement", pb->sb.n_ops,
-			  pb->poisoned ? "an operation was not recorded" : fm_strerror(pb->sb.rc));
+		log_failure(w, pb);
 		/* every batch already made may hang on this one (a message's
 		 * operations here, its acknowledgement waiting on a later batch):
 		 * they all count as failed */
 		if (w->store_failed_through < w->store_ticket)
 			w->store_failed_through = w->store_ticket;
+	} else if (!store_batch_empty(&pb->sb)) {
+		log_recovery(w);
 	}
 	bool failed = pb->ticket <= w->store_failed_through;
 	for (uint32_t i = 0; i < pb->n_waiters; i++)

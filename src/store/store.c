@@ -39,6 +39,8 @@ struct store {
 	struct store_batch **taken; /* one drain's batches */
 	uint32_t n_taken, cap_taken;
 	_Atomic uint64_t batches, commits, ops, commit_us_total, commit_us_max, errors;
+	_Atomic uint64_t max_bytes;      /* wanted cap, set by any thread */
+	uint64_t max_bytes_applied;      /* the cap the connection has (store thread) */
 };
 
 static void count_commit(struct store *st, uint64_t started_us)
@@ -60,18 +62,36 @@ static void finish(struct store *st, struct store_batch *b, int rc)
 	b->done(b);
 }
 
-/* One batch in a transaction of its own (after a group failed). */
+/* One batch in a transaction of its own (after a group failed). Out of
+ * space is told apart from other failures (FM_EFULL). */
 static int apply_alone(struct store *st, struct store_batch *b)
 {
 	uint64_t t0 = clock_mono_us();
 	if (store_db_begin(&st->db) != FM_OK)
 		return FM_ESTORE;
-	if (store_db_apply(&st->db, b) != FM_OK || store_db_commit(&st->db) != FM_OK) {
+	int rc = store_db_apply(&st->db, b);
+	if (rc == FM_OK)
+		rc = store_db_commit(&st->db);
+	if (rc != FM_OK) {
 		store_db_rollback(&st->db);
-		return FM_ESTORE;
+		return rc == FM_EFULL ? FM_EFULL : FM_ESTORE;
 	}
 	count_commit(st, t0);
 	return FM_OK;
+}
+
+/* A cap changed by a reload takes effect between transactions. */
+static void apply_max_bytes(struct store *st)
+{
+	uint64_t want = atomic_load_explicit(&st->max_bytes, memory_order_relaxed);
+	if (want != st->max_bytes_applied && !st->txn_open && store_db_set_max_bytes(&st->db, want) == FM_OK)
+		st->max_bytes_applied = want;
+}
+
+void store_set_max_bytes(struct store *st, uint64_t max_bytes)
+{
+	atomic_store_explicit(&st->max_bytes, max_bytes, memory_order_relaxed);
+	loop_wake(st->loop);
 }
 
 static void apply_group(struct store *st, struct store_batch **v, size_t n)
@@ -154,6 +174,7 @@ static void drain(struct loop *lp, void *arg)
 {
 	(void)lp;
 	struct store *st = arg;
+	apply_max_bytes(st);
 	inbox_begin_drain(&st->inbox);
 	st->n_taken = 0;
 	for (struct inbox_node *n; (n = inbox_pop(&st->inbox)) != NULL;) {
@@ -188,6 +209,12 @@ int store_open(struct store **out, const struct store_opts *o, struct fm_errbuf 
 	if (st->opts.batched_interval_ms == 0)
 		st->opts.batched_interval_ms = 100;
 	int rc = store_db_open(&st->db, o->dir, o->durability, eb);
+	if (rc == FM_OK && o->max_bytes && store_db_set_max_bytes(&st->db, o->max_bytes) != FM_OK) {
+		fm_errbuf_set(eb, "store %s: cannot set its size limit: %s", o->dir, store_db_error(&st->db));
+		rc = FM_ESTORE;
+	}
+	st->max_bytes_applied = o->max_bytes;
+	atomic_init(&st->max_bytes, o->max_bytes);
 	if (rc == FM_OK && (st->loop = loop_new()) == NULL)
 		rc = FM_ENOMEM;
 	if (rc != FM_OK) {

@@ -115,7 +115,7 @@ struct store_batch {
 	uint8_t *arena;
 	uint32_t arena_used, arena_cap;
 	store_done_fn *done;     /* called on the store thread when applied */
-	int rc;                  /* FM_OK, or why the batch could not be applied */
+	int rc;                  /* FM_OK, FM_EFULL (out of space), or why the batch could not be applied */
 };
 
 /* --- building batches (any thread; a batch belongs to one at a time) ------ */
@@ -169,6 +169,7 @@ struct store_opts {
 	const char *dir;               /* created if missing (one level) */
 	enum store_durability durability; /* FULL or BATCHED */
 	uint32_t batched_interval_ms;  /* BATCHED: longest wait before a commit */
+	uint64_t max_bytes;            /* cap on the database file (0: none): past it, writes fail FM_EFULL */
 };
 
 /* Open (or create) dir/fleetmq.db. Refuses, with the reason in eb: an
@@ -204,6 +205,10 @@ struct store_loader {
 /* Read everything (before store_start). The largest message id seen goes
  * to *max_msg_id so new ids continue above it. */
 int store_load(struct store *st, const struct store_loader *l, uint64_t *max_msg_id, struct fm_errbuf *eb);
+
+/* A new cap on the database file (any thread; applied before the next
+ * transaction). Raising it lets a full store write again. */
+void store_set_max_bytes(struct store *st, uint64_t max_bytes);
 
 /* Start the store thread. */
 int store_start(struct store *st);

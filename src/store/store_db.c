@@ -289,6 +289,19 @@ void store_db_close(struct store_db *d)
 	d->db = NULL;
 }
 
+int store_db_set_max_bytes(struct store_db *d, uint64_t max_bytes)
+{
+	long long page = query_int(d, "PRAGMA page_size");
+	if (page <= 0)
+		return FM_ESTORE;
+	/* sqlite's own ceiling stands for "no limit"; a limit below the file's
+	 * present size holds it where it is */
+	unsigned long long pages = max_bytes ? max_bytes / (unsigned long long)page : 4294967294ull;
+	char sql[64];
+	snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %llu", pages ? pages : 1);
+	return query_int(d, sql) > 0 ? FM_OK : FM_ESTORE;
+}
+
 /* --- operations -------------------------------------------------------------- */
 
 /* Run a prepared statement to completion with its bindings, then reset. */
@@ -298,7 +311,9 @@ static int run(struct store_db *d, enum store_stmt which)
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? FM_OK : FM_ESTORE;
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return FM_OK;
+	return rc == SQLITE_FULL ? FM_EFULL : FM_ESTORE;
 }
 
 static void bind_span(sqlite3_stmt *st, int i, const struct store_batch *b, struct store_span s)

@@ -30,6 +30,10 @@ struct store_db {
 	char path[4096];
 };
 
+/* Cap the database file at max_bytes (0: no cap); a write that would grow
+ * it further fails with FM_EFULL, like a full disk. */
+int store_db_set_max_bytes(struct store_db *d, uint64_t max_bytes);
+
 /* Open dir/fleetmq.db exclusively (see store_open for the refusals). */
 int store_db_open(struct store_db *d, const char *dir, enum store_durability durability, struct fm_errbuf *eb);
 void store_db_close(struct store_db *d);

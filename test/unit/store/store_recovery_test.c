@@ -519,3 +519,37 @@ Test(store_recovery, concurrent_submitters_all_succeed_with_no_more_commits_than
 		waiter_fini(&p[t].w);
 	}
 }
+
+/* A size cap (store_max_size) fails writes like a full disk, with their
+ * own error (FM_EFULL) so the broker can say so; the batch changes
+ * nothing; raising the cap lets the same batch through. */
+Test(store_recovery, size_cap_fails_writes_as_full_and_raising_it_lets_them_through)
+{
+	struct store_opts o = { .dir = t_store_dir, .durability = STORE_FULL, .max_bytes = 65536 };
+	struct fm_errbuf eb = { { 0 } };
+	struct store *st = NULL;
+	cr_assert_eq(store_open(&st, &o, &eb), FM_OK, "%s", eb.msg);
+	cr_assert_eq(store_start(st), FM_OK);
+	struct waiter w;
+	waiter_init(&w);
+	static uint8_t big[200000];
+	memset(big, 'b', sizeof(big));
+	struct waited_batch wb;
+	waited_batch_init(&wb, &w, st);
+	cr_assert_eq(add_msg(&wb.b, 1, S("t"), big, sizeof(big), 1), FM_OK);
+	cr_assert_eq(store_ref_add(&wb.b, S("c"), 1, 1, STORE_REF_QUEUED, 0, 0), FM_OK);
+	store_submit(st, &wb.b);
+	waiter_wait(&w, 1);
+	cr_assert_eq(wb.b.rc, FM_EFULL, "rc %d (%s)", wb.b.rc, fm_strerror(wb.b.rc));
+	/* the same batch again, with room: had the failed one left its message
+	 * row behind, inserting id 1 again would fail */
+	store_set_max_bytes(st, 0);
+	wb.b.rc = FM_OK;
+	store_submit(st, &wb.b);
+	waiter_wait(&w, 2);
+	cr_assert_eq(wb.b.rc, FM_OK, "with the cap lifted: %s", fm_strerror(wb.b.rc));
+	store_close(st);
+	cr_assert_eq(db_int("SELECT count(*) FROM messages"), 1);
+	store_batch_fini(&wb.b);
+	waiter_fini(&w);
+}
