@@ -178,18 +178,17 @@ int mqtt_decode_ack(const struct mqtt_frame *f, uint8_t version, struct mqtt_ack
 
 /* --- SUBSCRIBE, UNSUBSCRIBE ------------------------------------------------ */
 
-/* Subscription options (section 3.8.3.1). 3.1.1: QoS <= 2 and the other
- * bits reserved [MQTT-3-8.3-4]. 5.0: bits 6-7 reserved [MQTT-3.8.3-5],
- * QoS 3 and Retain Handling 3 refused. All are reported as malformed: 5.0
- * calls the last two Protocol Errors, but either way the connection closes
- * and one reason keeps the codec's answers uniform for 3.1.1 and 5.0. */
-static bool options_valid(uint8_t version, uint8_t o)
+/* Subscription options (section 3.8.3.1): the reason to refuse them, 0
+ * when valid. 3.1.1: QoS <= 2 and the other bits reserved, all malformed
+ * [MQTT-3-8.3-4]. 5.0: bits 6-7 reserved, malformed [MQTT-3.8.3-5]; QoS 3
+ * and Retain Handling 3 are Protocol Errors (3.8.3.1). */
+static uint8_t options_refusal(uint8_t version, uint8_t o)
 {
-	if ((o & 0x03) == 3)
-		return false;
 	if (!is_v5(version))
-		return (o & 0xFC) == 0;
-	return (o & 0xC0) == 0 && ((o >> 4) & 0x03) != 3;
+		return (o & 0x03) == 3 || (o & 0xFC) ? MQTT_RC_MALFORMED_PACKET : 0;
+	if (o & 0xC0)
+		return MQTT_RC_MALFORMED_PACKET;
+	return (o & 0x03) == 3 || ((o >> 4) & 0x03) == 3 ? MQTT_RC_PROTOCOL_ERROR : 0;
 }
 
 /* One entry: a non-empty filter [MQTT-4.7.3-1] (its wildcard syntax is
@@ -200,8 +199,11 @@ static void read_entry(struct reader *r, uint8_t version, bool with_options)
 	uint8_t options = with_options ? rd_u8(r) : 0;
 	if (r->bad)
 		return;
-	if (filter.len == 0 || (with_options && !options_valid(version, options)))
+	uint8_t refusal = with_options ? options_refusal(version, options) : 0;
+	if (filter.len == 0)
 		rd_fail(r, MQTT_RC_MALFORMED_PACKET);
+	else if (refusal)
+		rd_fail(r, refusal);
 }
 
 static int decode_entries(const struct mqtt_frame *f, uint8_t version, bool with_options,

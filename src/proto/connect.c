@@ -254,11 +254,18 @@ static int insert_new(struct client *c, bool persistent, const char *id, size_t 
 
 /* persistent was set when the session was made (a resumed session is
  * always one: a clean start ends the old one first), and is never written
- * again: routing workers read it. */
-static void adopt(struct client *c, struct session *s)
+ * again: routing workers read it. The expiry interval is this CONNECT's
+ * from here on, also in the store before anything else writes the session
+ * (a crash while the client is online must not keep an old interval). */
+static void adopt(struct client *c, struct session *s, uint32_t expiry_interval)
 {
+	bool interval_changed = s->expiry_interval != expiry_interval;
+	s->expiry_interval = expiry_interval;
 	will_cancel(c->w, s); /* back within the will delay: no will [MQTT-3.1.3-9] */
-	session_expiry_clear(c->w, s);
+	bool had_deadline = s->expiry != NULL;
+	session_expiry_clear(c->w, s); /* writes the session when it had a deadline */
+	if (interval_changed && !had_deadline)
+		persist_session_put(c->w, s);
 	s->owner = c;
 	atomic_store_explicit(&s->online, true, memory_order_relaxed);
 	c->session = s;
@@ -283,8 +290,7 @@ static int attach_session(struct client *c, const struct mqtt_connect *ct, const
 			if (rc != FM_OK)
 				return rc;
 			*present = false; /* [MQTT-3.2.2-1], [MQTT-3.2.2-3] */
-			adopt(c, s);
-			persist_session_put(c->w, s);
+			adopt(c, s, o->session_expiry); /* stores it, with its interval */
 			return FM_OK;
 		}
 		struct worker *home = session_home(s);
@@ -308,7 +314,7 @@ static int attach_session(struct client *c, const struct mqtt_connect *ct, const
 			continue;
 		}
 		*present = true; /* [MQTT-3.2.2-2] */
-		adopt(c, s);
+		adopt(c, s, o->session_expiry);
 		return FM_OK;
 	}
 	return FM_EIO;
@@ -374,8 +380,7 @@ static void accept_connect(struct client *c, const struct connect_opts *o, bool 
  * or FM_ENOMEM. */
 static int apply_connect_opts(struct client *c, const struct connect_opts *o)
 {
-	struct session *s = c->session;
-	s->expiry_interval = o->session_expiry;
+	struct session *s = c->session; /* its expiry interval was set by adopt() */
 	s->receive_max = o->receive_max;
 	c->max_packet_out = o->max_packet;
 	c->problem_info = o->problem_info;

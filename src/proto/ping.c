@@ -72,8 +72,14 @@ void proto_send_disconnect(struct client *c, uint8_t rc, const char *text)
 	 * information off (3.1.2.11.7) */
 	if (c->problem_info && text)
 		mqtt_prop_put_data(&props, MQTT_PROP_REASON_STRING, text, (uint16_t)strnlen(text, 256));
+	/* too large for the client with the Reason String: without it
+	 * [MQTT-3.14.2-3]; a client that takes not even 3 bytes gets nothing */
+	size_t rem = 1 + mqtt_varint_size((uint32_t)buf_used(&props)) + buf_used(&props);
+	size_t with_string = 1 + mqtt_varint_size((uint32_t)rem) + rem;
+	if (c->max_packet_out && with_string > c->max_packet_out)
+		props.off = props.len = 0;
 	struct mqtt_disconnect d = { .reason = rc, .props = mqtt_props_of(&props) };
-	if (c->max_packet_out == 0 || 2 + 1 + 2 + buf_used(&props) <= c->max_packet_out)
+	if (c->max_packet_out == 0 || c->max_packet_out >= 3)
 		if (mqtt_encode_disconnect(&c->out, c->version, &d) == FM_OK)
 			client_mark_dirty(c);
 	buf_fini(&props);

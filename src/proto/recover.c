@@ -29,7 +29,75 @@ struct recovery {
 	struct store_batch fixups;    /* sessions whose deadline passed while we were down, or changed */
 	uint32_t expired;
 	size_t sessions, subscriptions, queued, inflight, retained, wills, skipped;
+	struct pending_will **will_bucket; /* delayed wills by client id until their session loads */
 };
+
+/* A delayed will read before its session (the store hands wills over
+ * first): the session decides what becomes of it. */
+struct pending_will {
+	struct pending_will *next;
+	struct msg *will;
+	uint64_t publish_at_ms;
+	size_t id_len;
+	char id[];
+};
+
+#define WILL_BUCKETS 4096u
+
+static size_t will_slot(const char *id, size_t len)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)id[i]) * 16777619u;
+	return h % WILL_BUCKETS;
+}
+
+static int will_keep(struct recovery *r, const char *id, size_t len, struct msg *will, uint64_t publish_at_ms)
+{
+	if (!r->will_bucket && (r->will_bucket = calloc(WILL_BUCKETS, sizeof(*r->will_bucket))) == NULL)
+		return FM_ENOMEM;
+	struct pending_will *p = malloc(sizeof(*p) + len);
+	if (!p)
+		return FM_ENOMEM;
+	p->will = will;
+	p->publish_at_ms = publish_at_ms;
+	p->id_len = len;
+	memcpy(p->id, id, len);
+	size_t slot = will_slot(id, len);
+	p->next = r->will_bucket[slot];
+	r->will_bucket[slot] = p;
+	return FM_OK;
+}
+
+/* The pending will of client id, taken out of the map, or NULL. */
+static struct pending_will *will_take(struct recovery *r, const char *id, size_t len)
+{
+	if (!r->will_bucket)
+		return NULL;
+	for (struct pending_will **pp = &r->will_bucket[will_slot(id, len)]; *pp; pp = &(*pp)->next) {
+		struct pending_will *p = *pp;
+		if (p->id_len == len && memcmp(p->id, id, len) == 0) {
+			*pp = p->next;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* Wills whose session was not there (it ended as the will was written). */
+static void wills_free(struct recovery *r)
+{
+	for (size_t i = 0; r->will_bucket && i < WILL_BUCKETS; i++) {
+		for (struct pending_will *p = r->will_bucket[i], *next; p; p = next) {
+			next = p->next;
+			msg_unref(p->will);
+			free(p);
+			r->skipped++;
+		}
+	}
+	free(r->will_bucket);
+	r->will_bucket = NULL;
+}
 
 static size_t slot_of(const struct msg_map *m, uint64_t id)
 {
@@ -120,6 +188,15 @@ static uint32_t interval_of(const struct broker *b, int64_t stored)
 	return conf_s == 0 || conf_s >= UINT32_MAX ? UINT32_MAX : (uint32_t)conf_s;
 }
 
+/* s's delayed will waits on (or goes at once, its delay having passed). */
+static void will_restore(struct recovery *r, struct session *s, struct pending_will *p)
+{
+	session_will_set(s, p->will);
+	session_will_restore(session_home(s), s, p->publish_at_ms, r->now_wall_ms);
+	free(p);
+	r->wills++;
+}
+
 static int on_session(void *arg, const char *id, size_t len, uint64_t expires_at_ms, int64_t stored_interval)
 {
 	struct recovery *r = arg;
@@ -127,22 +204,37 @@ static int on_session(void *arg, const char *id, size_t len, uint64_t expires_at
 	uint32_t interval = interval_of(b, stored_interval);
 	uint64_t expiry_s = interval == UINT32_MAX ? 0 : interval;
 	uint64_t stored = expires_at_ms;
-	if (expiry_s == 0)
+	struct pending_will *will = will_take(r, id, len);
+	if (interval == 0)
+		expires_at_ms = r->now_wall_ms; /* it was to end with its connection, which is gone */
+	else if (expiry_s == 0)
 		expires_at_ms = 0; /* never expires: no deadline */
-	if (expires_at_ms && expires_at_ms <= r->now_wall_ms) {
+	bool expired = expires_at_ms && expires_at_ms <= r->now_wall_ms;
+	if (expired && !will) {
 		r->expired++;
 		return store_session_del(&r->fixups, id, len); /* its entries are skipped below */
 	}
+	/* expired with a will waiting: it is loaded and ends right after the
+	 * start, which publishes the will [MQTT-3.1.3-9] */
 	struct worker *home = &b->workers[r->next_home++ % b->n_workers];
 	struct session *s = session_new(id, len, true, home);
-	if (!s)
+	if (!s) {
+		if (will)
+			msg_unref(will->will);
+		free(will);
 		return FM_ENOMEM;
+	}
 	s->expiry_interval = interval;
 	int rc = session_table_add(b->sessions, s);
 	if (rc != FM_OK) {
 		session_free(s);
+		if (will)
+			msg_unref(will->will);
+		free(will);
 		return rc;
 	}
+	if (will)
+		will_restore(r, s, will);
 	/* no deadline stored: it was online when last written, so its client
 	 * has been away since the restart at most; its clock starts now */
 	if (!expires_at_ms && expiry_s)
@@ -235,24 +327,19 @@ static int on_retained(void *arg, const struct store_message *sm)
 	return rc;
 }
 
-/* A will that waited for its delay when the broker stopped: it waits on
- * (or goes at once, the delay having passed) on its session's home. */
+/* A will that waited for its delay when the broker stopped; kept until
+ * its session is read (the store hands wills over before sessions). */
 static int on_will(void *arg, const char *id, size_t len, const struct store_message *sm, bool retain,
 		   uint64_t publish_at_ms)
 {
 	struct recovery *r = arg;
-	struct session *s = session_table_get(r->b->sessions, id, len);
-	if (!s) {
-		r->skipped++;
-		return FM_OK;
-	}
 	struct msg *will = msg_of(sm, retain);
 	if (!will)
 		return FM_ENOMEM;
-	session_will_set(s, will);
-	session_will_restore(session_home(s), s, publish_at_ms, r->now_wall_ms);
-	r->wills++;
-	return FM_OK;
+	int rc = will_keep(r, id, len, will, publish_at_ms);
+	if (rc != FM_OK)
+		msg_unref(will);
+	return rc;
 }
 
 static void applied(struct store_batch *b) { (void)b; }
@@ -285,6 +372,7 @@ int broker_recover(struct broker *b, struct fm_errbuf *eb)
 	int rc = store_load(b->store, &l, &max_id, eb);
 	size_t messages = r.msgs.count;
 	map_free(&r.msgs);
+	wills_free(&r);
 	if (rc == FM_OK)
 		rc = apply_fixups(b, &r, eb);
 	store_batch_fini(&r.fixups);

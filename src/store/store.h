@@ -182,8 +182,9 @@ int store_open(struct store **out, const struct store_opts *o, struct fm_errbuf 
 void store_close(struct store *st);
 
 /* What the database holds, delivered once at start by store_load(), in
- * this order: messages, sessions, subscriptions, queue entries (oldest
- * first per session), incoming QoS 2 ids, retained messages, delayed wills. Each callback
+ * this order: messages, delayed wills, sessions, subscriptions, queue
+ * entries (oldest first per session), incoming QoS 2 ids, retained
+ * messages. Each callback
  * returns FM_OK or an error that stops the load. Strings are not
  * NUL-terminated and are valid only during the call. */
 struct store_loader {

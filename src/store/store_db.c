@@ -648,12 +648,12 @@ int store_db_load(struct store_db *d, const struct store_loader *l, uint64_t *ma
 		load_row_fn *row;
 	} tables[] = {
 		{ "SELECT id, topic, payload, qos, expires_at, props FROM messages WHERE refs > 0 ORDER BY id", row_message },
+		{ "SELECT client_id, topic, payload, qos, publish_at, props, retain FROM wills", row_will },
 		{ "SELECT client_id, expires_at, expiry_interval FROM sessions", row_session },
 		{ "SELECT client_id, filter, options, sub_id FROM subscriptions", row_subscription },
 		{ "SELECT client_id, msg_id, qos, state, packet_id, sub_id FROM queue ORDER BY seq", row_queued },
 		{ "SELECT client_id, packet_id FROM qos2_in", row_qos2_in },
 		{ "SELECT topic, payload, qos, expires_at, props FROM retained", row_retained },
-		{ "SELECT client_id, topic, payload, qos, publish_at, props, retain FROM wills", row_will },
 	};
 	*max_msg_id = 0;
 	/* ids of messages no longer referenced are still taken: never reuse one */

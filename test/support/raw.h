@@ -6,6 +6,7 @@
 
 #include "core/buf.h"
 #include "mqtt/codec.h"
+#include "mqtt/props.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,6 +50,14 @@ struct raw_connect_opts {
 	const char *will_topic, *will_payload;
 	uint8_t will_qos;
 	bool will_retain;
+	/* 5.0 only (version 5): raw property sections, built with props.h's
+	 * mqtt_prop_put_* into a struct buf and passed as mqtt_props_of(&b);
+	 * {0} sends an empty section. */
+	struct mqtt_bin props;      /* CONNECT properties */
+	struct mqtt_bin will_props; /* will properties (with will_topic) */
+	/* 5.0: if set, receives the CONNACK's properties (views valid until
+	 * the next receive on r) */
+	struct mqtt_props *connack_props;
 };
 int raw_connect(struct raw *r, uint16_t port, const struct raw_connect_opts *o, bool *session_present);
 /* Open and CONNECT (3.1.1, clean) with client id; asserts accepted. */
@@ -67,5 +76,51 @@ void raw_expect_publish(struct raw *r, struct mqtt_publish *p);
 void raw_assert_publish(const struct mqtt_publish *p, const char *topic, const char *payload);
 /* Receive an ack of the given type and return its packet id. */
 uint16_t raw_expect_ack(struct raw *r, uint8_t type);
+
+/* --- MQTT 5.0 -------------------------------------------------------------
+ * The helpers above speak 5.0 too once r->version is 5 (raw_connect sets
+ * it), with empty property sections and no reason codes; these add what
+ * only 5.0 has. */
+
+/* PUBLISH with a raw property section (payload may hold any bytes but NUL:
+ * it is a C string). */
+void raw_publish5(struct raw *r, const char *topic, const char *payload, uint8_t qos, bool retain,
+		  uint16_t packet_id, struct mqtt_bin props);
+/* SUBSCRIBE n entries (options: QoS in bits 0-1, No Local 0x04, Retain As
+ * Published 0x08, Retain Handling << 4) with a Subscription Identifier
+ * (0: none); the SUBACK's codes go to codes[n]. Asserts one code per entry. */
+void raw_subscribe_n(struct raw *r, uint16_t packet_id, const struct mqtt_sub_entry *e, uint32_t n,
+		     uint32_t sub_id, uint8_t *codes);
+/* One filter: returns its SUBACK code. */
+uint8_t raw_subscribe5(struct raw *r, uint16_t packet_id, const char *filter, uint8_t options, uint32_t sub_id);
+/* UNSUBSCRIBE n filters (at most 16); a 5.0 UNSUBACK's codes go to
+ * codes[n] (asserted one per filter); 3.1.1 leaves codes untouched. */
+void raw_unsubscribe_n(struct raw *r, uint16_t packet_id, const char *const *filters, uint32_t n, uint8_t *codes);
+/* A PUBACK..PUBCOMP with a 5.0 reason code (no properties). */
+void raw_ack5(struct raw *r, uint8_t type, uint16_t packet_id, uint8_t reason);
+/* Receive an ack of the given type; returns its packet id, *reason its
+ * 5.0 reason code (0x00 when left out). */
+uint16_t raw_expect_ack5(struct raw *r, uint8_t type, uint8_t *reason);
+/* Receive a PUBLISH and decode it and its properties (views valid until the
+ * next receive; props may be NULL). */
+void raw_expect_publish5(struct raw *r, struct mqtt_publish *p, struct mqtt_props *props);
+/* Number of properties with this id in a validated section (a PUBLISH may
+ * carry several Subscription Identifiers and User Properties). */
+unsigned raw_prop_count(struct mqtt_bin props, uint8_t id);
+/* DISCONNECT with a reason code and properties ({0}: none). */
+void raw_disconnect5(struct raw *r, uint8_t reason, struct mqtt_bin props);
+
+/* A DISCONNECT the broker sent, copied out (it outlives the frame). */
+struct raw_disconnect {
+	uint8_t reason;
+	uint64_t props_has;       /* MQTT_PROP_BIT of every property present */
+	char reason_string[256];  /* the Reason String, NUL-terminated ("" if none) */
+	uint8_t bytes[512];       /* the whole packet as received (truncated) */
+	size_t len;
+};
+/* Receive the broker's 5.0 DISCONNECT as the next packet within
+ * timeout_ms, then assert the broker closes the connection within 3 s
+ * [MQTT-3.14.4-1]. Returns the reason code. */
+uint8_t raw_expect_disconnect(struct raw *r, int timeout_ms, struct raw_disconnect *d);
 
 #endif

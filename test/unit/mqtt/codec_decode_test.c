@@ -479,8 +479,8 @@ Test(subscribe, v5_options_and_reserved_bits_MQTT_3_8_3_5)
 	cr_assert_eq(mqtt_decode_subscribe(&f, MQTT_V5, &s, &reason), FM_OK);
 	SUBSCRIBE_FAILS_WITH(MQTT_V5, MALFORMED, 0, 5, 0, 0, 1, 'a', 0x40);
 	SUBSCRIBE_FAILS_WITH(MQTT_V5, MALFORMED, 0, 5, 0, 0, 1, 'a', 0x80);
-	SUBSCRIBE_FAILS_WITH(MQTT_V5, MALFORMED, 0, 5, 0, 0, 1, 'a', 0x30); /* retain handling 3 */
-	SUBSCRIBE_FAILS_WITH(MQTT_V5, MALFORMED, 0, 5, 0, 0, 1, 'a', 0x03); /* QoS 3 */
+	SUBSCRIBE_FAILS_WITH(MQTT_V5, MQTT_RC_PROTOCOL_ERROR, 0, 5, 0, 0, 1, 'a', 0x30); /* retain handling 3 */
+	SUBSCRIBE_FAILS_WITH(MQTT_V5, MQTT_RC_PROTOCOL_ERROR, 0, 5, 0, 0, 1, 'a', 0x03); /* QoS 3 */
 }
 
 Test(subscribe, empty_filter_is_malformed_MQTT_4_7_3_1)

@@ -429,6 +429,14 @@ static void expect_malformed(uint8_t type, uint8_t flags, uint8_t version, const
 	cr_assert_eq(reason, MQTT_RC_MALFORMED_PACKET, "type %u v%u: reason %#x", type, version, reason);
 }
 
+static void expect_protocol_error(uint8_t type, uint8_t flags, uint8_t version, const uint8_t *body, size_t n)
+{
+	uint8_t reason;
+	int rc = run(type, flags, version, body, n, &reason, NULL);
+	cr_assert_eq(rc, FM_EPROTO, "type %u v%u: accepted", type, version);
+	cr_assert_eq(reason, MQTT_RC_PROTOCOL_ERROR, "type %u v%u: reason %#x", type, version, reason);
+}
+
 static void expect_ok(uint8_t type, uint8_t flags, uint8_t version, const uint8_t *body, size_t n)
 {
 	uint8_t reason;
@@ -445,6 +453,7 @@ static struct mqtt_frame bframe(uint8_t type, uint8_t flags, const uint8_t *p, s
 }
 
 #define MALFORMED(type, flags, version, ...) expect_malformed(type, flags, version, BODY(__VA_ARGS__))
+#define PROTOCOL_ERROR(type, flags, version, ...) expect_protocol_error(type, flags, version, BODY(__VA_ARGS__))
 #define ACCEPTED(type, flags, version, ...) expect_ok(type, flags, version, BODY(__VA_ARGS__))
 
 /* CONNECT variable header for "MQTT" level lv with the given flags, keepalive 10 */
@@ -896,7 +905,7 @@ Test(subscribe, requested_qos_3_MQTT_3_8_3_4)
 {
 	MALFORMED(MQTT_SUBSCRIBE, 2, MQTT_V311, 0, 1, 0, 1, 'a', 3);
 	MALFORMED(MQTT_SUBSCRIBE, 2, MQTT_V311, 0, 1, 0, 1, 'a', 0, 0, 1, 'b', 3);
-	MALFORMED(MQTT_SUBSCRIBE, 2, MQTT_V5, 0, 1, 0, 0, 1, 'a', 3);
+	PROTOCOL_ERROR(MQTT_SUBSCRIBE, 2, MQTT_V5, 0, 1, 0, 0, 1, 'a', 3); /* 5.0: 3.8.3.1 */
 }
 
 Test(subscribe, reserved_option_bits_MQTT_3_8_3_4)
@@ -905,12 +914,13 @@ Test(subscribe, reserved_option_bits_MQTT_3_8_3_4)
 		uint8_t b[] = {0, 1, 0, 1, 'a', (uint8_t)(1u << bit | 1)};
 		expect_malformed(MQTT_SUBSCRIBE, 2, MQTT_V311, b, sizeof(b));
 	}
-	/* 5.0: bits 6 and 7 are reserved, retain handling 3 is malformed */
+	/* 5.0: bits 6 and 7 are reserved (malformed), retain handling 3 is a
+	 * Protocol Error (3.8.3.1) */
 	for (unsigned bit = 6; bit < 8; bit++) {
 		uint8_t b[] = {0, 1, 0, 0, 1, 'a', (uint8_t)(1u << bit)};
 		expect_malformed(MQTT_SUBSCRIBE, 2, MQTT_V5, b, sizeof(b));
 	}
-	MALFORMED(MQTT_SUBSCRIBE, 2, MQTT_V5, 0, 1, 0, 0, 1, 'a', 0x30);
+	PROTOCOL_ERROR(MQTT_SUBSCRIBE, 2, MQTT_V5, 0, 1, 0, 0, 1, 'a', 0x30);
 	/* every 5.0 combination of no-local, RAP, retain handling 0..2, QoS 0..2 */
 	for (unsigned o = 0; o < 0x40; o++) {
 		if ((o & 3) == 3 || ((o >> 4) & 3) == 3)

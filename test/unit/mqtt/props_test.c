@@ -643,14 +643,14 @@ Test(v5_decode, subscribe_options_no_local_rap_retain_handling_0_1_2_3_8_3_1)
 
 Test(v5_decode, subscribe_retain_handling_3_and_reserved_bits_rejected_MQTT_3_8_3_5)
 {
-	/* Bits 6-7 are reserved [MQTT-3.8.3-5] (Malformed). Retain Handling 3 is
-	 * a Protocol Error in 3.8.3.1, but decode.c's options_valid() reports
-	 * it as Malformed on purpose (one reason for every bad options byte),
-	 * so Malformed is what is asserted. */
-	static const uint8_t bad[] = {0x30, 0x3E, 0x40, 0x80, 0xC0, 0x41};
-	for (size_t i = 0; i < sizeof(bad); i++) {
+	/* Bits 6-7 are reserved [MQTT-3.8.3-5]: Malformed. Retain Handling 3 and
+	 * QoS 3 are Protocol Errors (3.8.3.1). */
+	static const uint8_t malformed[] = {0x40, 0x80, 0xC0, 0x41};
+	static const uint8_t proto[] = {0x30, 0x3E, 0x03, 0x33};
+	for (size_t i = 0; i < sizeof(malformed); i++) {
 		struct mqtt_subscribe s;
-		DECODES_V5(mqtt_decode_subscribe, PKT(0x82, 0, 9, 0, 0, 1, 'a', 0, 0, 1, 'b', bad[i]), &s, MALFORMED);
+		DECODES_V5(mqtt_decode_subscribe, PKT(0x82, 0, 9, 0, 0, 1, 'a', 0, 0, 1, 'b', malformed[i]), &s, MALFORMED);
+		DECODES_V5(mqtt_decode_subscribe, PKT(0x82, 0, 9, 0, 0, 1, 'a', 0, 0, 1, 'b', proto[i]), &s, PROTO_ERR);
 	}
 }
 
