@@ -22,6 +22,7 @@ void conf_init(struct conf *c)
 	c->max_connections = -1;
 	c->max_inflight_messages = 20;
 	c->max_queued_messages = 1000;
+	c->max_queued_in_memory = 1000;
 	c->max_keepalive = 65535;
 	c->max_topic_alias = 10;
 	c->retain_available = true;
@@ -178,6 +179,7 @@ void conf_apply_reloadable(struct conf *live, const struct conf *fresh)
 	live->max_connections = fresh->max_connections;
 	live->max_inflight_messages = fresh->max_inflight_messages;
 	live->max_queued_messages = fresh->max_queued_messages;
+	live->max_queued_in_memory = fresh->max_queued_in_memory;
 	live->max_queued_bytes = fresh->max_queued_bytes;
 	live->message_size_limit = fresh->message_size_limit;
 	live->max_packet_size = fresh->max_packet_size;

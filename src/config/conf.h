@@ -41,6 +41,7 @@ struct conf {
 	int max_connections;             /* -1 unlimited (global, when listeners do not set it) */
 	uint32_t max_inflight_messages;  /* default 20; 0 = unlimited */
 	uint32_t max_queued_messages;    /* default 1000; 0 = unlimited */
+	uint32_t max_queued_in_memory;   /* fleetmq: per session, the rest stays in the store; default 1000; 0 = all */
 	uint64_t max_queued_bytes;       /* default 0 = unlimited */
 	uint32_t message_size_limit;     /* payload bytes; default 0 = MQTT maximum */
 	uint32_t max_packet_size;        /* whole packets from clients; default 0 = MQTT maximum */

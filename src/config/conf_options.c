@@ -189,6 +189,12 @@ static int opt_max_queued_messages(struct conf_parse *px, char **args, int n)
 	return parse_u32(px, args[0], args[1], 0, UINT32_MAX, &px->c->max_queued_messages);
 }
 
+static int opt_max_queued_in_memory(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	return parse_u32(px, args[0], args[1], 0, UINT32_MAX, &px->c->max_queued_in_memory);
+}
+
 static int opt_max_queued_bytes(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
@@ -429,6 +435,7 @@ static const struct option options[] = {
 	{"max_connections", 1, 1, opt_max_connections},
 	{"max_inflight_messages", 1, 1, opt_max_inflight_messages},
 	{"max_keepalive", 1, 1, opt_max_keepalive},
+	{"max_queued_in_memory", 1, 1, opt_max_queued_in_memory},
 	{"max_packet_size", 1, 1, opt_max_packet_size},
 	{"max_topic_alias", 1, 1, opt_max_topic_alias},
 	{"max_queued_bytes", 1, 1, opt_max_queued_bytes},

@@ -28,6 +28,7 @@ struct worker_limits broker_limits(const struct broker *b)
 			.max_inflight = c->max_inflight_messages,
 			.max_queued = c->max_queued_messages,
 			.max_queued_bytes = c->max_queued_bytes,
+			.max_in_memory = c->max_queued_in_memory,
 		},
 		.message_size_limit = c->message_size_limit,
 		.max_packet_size = c->max_packet_size,

@@ -13,6 +13,7 @@
 #include "proto/alias.h"
 #include "proto/persist.h"
 #include "proto/proto.h"
+#include "proto/spill.h"
 
 /* The properties of one delivery to a 5.0 client: the remaining Message
  * Expiry Interval [MQTT-3.3.2-6], the subscription identifier
@@ -94,9 +95,12 @@ static void send_pubrel(struct client *c, uint16_t packet_id)
 		client_mark_dirty(c);
 }
 
+/* Nothing waits before it (in memory or spilled to the store: order
+ * [MQTT-4.6.0-6]) and there is room. */
 static bool can_send_now(struct worker *w, struct session *s, const struct client *c)
 {
-	return s->queued == 0 && !session_inflight_full(s, &w->lim.session) && !client_out_over(c, FM_OUT_HARD);
+	return s->queued == 0 && !(s->spill && s->spill->count) && !session_inflight_full(s, &w->lim.session) &&
+	       !client_out_over(c, FM_OUT_HARD);
 }
 
 static void send_inflight(struct worker *w, struct session *s, struct client *c, struct msg *m, uint8_t qos,
@@ -115,7 +119,11 @@ static void send_inflight(struct worker *w, struct session *s, struct client *c,
 
 static void enqueue(struct worker *w, struct session *s, struct msg *m, uint8_t qos, uint32_t sub_id)
 {
-	if (session_queue_push(s, m, qos, sub_id, &w->lim.session) != FM_OK) {
+	bool dropped = session_queue_over(s, msg_size(m), &w->lim.session);
+	/* a spilled entry is kept in the store only, read back in turn */
+	if (!dropped && !spill_entry(w, s, m))
+		dropped = session_queue_push(s, m, qos, sub_id, &w->lim.session) != FM_OK;
+	if (dropped) {
 		w->stats.dropped_queue++;
 		persist_done(w, s, m, 0);
 	}
@@ -178,6 +186,7 @@ void deliver_pump(struct worker *w, struct session *s)
 			send_inflight(w, s, c, m, qos, sub_id);
 		msg_unref(m); /* the queue's reference; inflight took its own */
 	}
+	spill_refill(w, s);
 	if (c)
 		client_update_pressure(c);
 }

@@ -4,6 +4,7 @@
 #include "core/grow.h"
 #include "proto/client.h"
 #include "proto/expiry.h"
+#include "proto/spill.h"
 #include "proto/worker.h"
 #include "proto/worker_msg.h"
 #include "mqtt/codec.h"
@@ -23,6 +24,15 @@ struct persist_batch {
 	bool poisoned;               /* an operation could not be recorded (out of memory) */
 	struct client **waiters;     /* each counted in its client_acks.batches */
 	uint32_t n_waiters, cap_waiters;
+	struct queue_read *reads;    /* spilled queue entries read back by this batch */
+	uint32_t n_reads, cap_reads;
+};
+
+/* One read back of a session's spilled entries (proto/spill.c). */
+struct queue_read {
+	struct session *s;           /* a reference, dropped when the batch is back */
+	uint32_t op;                 /* its op's index in the batch */
+	uint32_t seq;                /* the session's read number it answers */
 };
 
 /* One publisher's acknowledgements not sent yet, oldest first. */
@@ -110,9 +120,17 @@ void persist_flush(struct worker *w)
 	store_submit(w->b->store, &pb->sb);
 }
 
+static void drop_reads(struct persist_batch *pb)
+{
+	for (uint32_t i = 0; i < pb->n_reads; i++)
+		session_unref(pb->reads[i].s);
+	pb->n_reads = 0;
+}
+
 static void recycle(struct worker *w, struct persist_batch *pb)
 {
 	store_batch_reset(&pb->sb);
+	drop_reads(pb);
 	pb->n_waiters = 0;
 	pb->poisoned = false;
 	pb->next_spare = w->store_spare;
@@ -121,6 +139,8 @@ static void recycle(struct worker *w, struct persist_batch *pb)
 
 static void batch_free(struct persist_batch *pb)
 {
+	drop_reads(pb);
+	free(pb->reads);
 	store_batch_fini(&pb->sb);
 	free(pb->waiters);
 	free(pb);
@@ -299,6 +319,46 @@ void persist_qos2_in(struct worker *w, const struct session *s, uint16_t packet_
 	lost_op(w, rc, "a QoS 2 packet id");
 }
 
+int persist_queue_read(struct worker *w, struct session *s, uint32_t count, uint32_t seq)
+{
+	struct persist_batch *pb = current(w);
+	if (!pb || fm_grow((void **)&pb->reads, &pb->cap_reads, pb->n_reads + 1, sizeof(*pb->reads), 4) != FM_OK)
+		return FM_ENOMEM;
+	uint32_t op = pb->sb.n_ops;
+	int rc = store_queue_read(&pb->sb, id_of(s), s->id_len, count);
+	if (rc != FM_OK)
+		return rc;
+	pb->reads[pb->n_reads++] = (struct queue_read){ .s = session_ref(s), .op = op, .seq = seq };
+	return FM_OK;
+}
+
+/* Each read back of this batch, with its rows (none if it failed). */
+static void reads_done(struct worker *w, struct persist_batch *pb, bool failed)
+{
+	const struct store_batch *sb = &pb->sb;
+	uint32_t row = 0;
+	for (uint32_t i = 0; i < pb->n_reads; i++) {
+		const struct queue_read *r = &pb->reads[i];
+		while (row < sb->n_rows && sb->rows[row].op < r->op)
+			row++;
+		uint32_t first = row;
+		while (row < sb->n_rows && sb->rows[row].op == r->op)
+			row++;
+		spill_read_done(w, r->s, r->seq, sb->ops[r->op].count, sb, failed ? NULL : sb->rows + first,
+				failed ? 0 : row - first, failed);
+	}
+}
+
+bool persist_mark_spilled(struct worker *w, const struct session *s, const struct msg *m)
+{
+	struct store_batch *b = entry_batch(w, s, m);
+	if (!b)
+		return false;
+	int rc = store_ref_state(b, id_of(s), s->id_len, m->store_id, STORE_REF_SPILLED, 0);
+	lost_op(w, rc, "a spilled queue entry");
+	return rc == FM_OK;
+}
+
 void persist_will_put(struct worker *w, const struct session *s, uint64_t publish_at_ms)
 {
 	struct store_batch *b = session_batch(w, s);
@@ -384,9 +444,15 @@ static void release_ready(struct client *c)
 	}
 }
 
-uint32_t persist_acks_waiting(const struct client *c)
+uint32_t persist_flow_ends_waiting(const struct client *c)
 {
-	return c->acks ? c->acks->n : 0;
+	const struct client_acks *a = c->acks;
+	uint32_t n = 0;
+	for (uint32_t i = 0; a && i < a->n; i++) {
+		uint8_t type = a->v[(a->head + i) % a->cap].type;
+		n += type == MQTT_PUBACK || type == MQTT_PUBCOMP;
+	}
+	return n;
 }
 
 void persist_ack(struct client *c, uint8_t type, uint16_t packet_id, uint8_t reason, bool after_commit)
@@ -492,7 +558,7 @@ static void log_failure(struct worker *w, const struct persist_batch *pb)
 	struct broker *b = w->b;
 	uint64_t now = loop_now_ms(w->loop);
 	uint64_t run = atomic_fetch_add(&b->store_fail_run, 1) + 1;
-	uint64_t last = atomic_load(&b->store_fail_logged_ms);
+	unsigned long long last = atomic_load(&b->store_fail_logged_ms);
 	if (run > 1 && now - last < STORE_FAIL_LOG_MS)
 		return;
 	if (!atomic_compare_exchange_strong(&b->store_fail_logged_ms, &last, now) && run > 1)
@@ -529,6 +595,7 @@ void persist_on_done(struct worker *w, struct persist_batch *pb)
 		log_recovery(w);
 	}
 	bool failed = pb->ticket <= w->store_failed_through;
+	reads_done(w, pb, pb->sb.rc != FM_OK || pb->poisoned);
 	for (uint32_t i = 0; i < pb->n_waiters; i++)
 		batch_came_back(w, pb, pb->waiters[i], failed);
 	recycle(w, pb);

@@ -60,6 +60,12 @@ void persist_sub_put(struct worker *w, const struct session *s, const char *filt
 		     uint32_t sub_id);
 void persist_sub_del(struct worker *w, const struct session *s, const char *filter, size_t len);
 void persist_qos2_in(struct worker *w, const struct session *s, uint16_t packet_id, bool add);
+/* Queue spilling (proto/spill.c): mark m's entry for s as kept only in
+ * the store (true if recorded); ask for up to count spilled entries of s
+ * back, answered by spill_read_done() when the batch returns. */
+bool persist_mark_spilled(struct worker *w, const struct session *s, const struct msg *m);
+int persist_queue_read(struct worker *w, struct session *s, uint32_t count, uint32_t seq);
+
 /* s's will waits to be published at publish_at_ms (5.0 Will Delay
  * Interval); del: published or cancelled. */
 void persist_will_put(struct worker *w, const struct session *s, uint64_t publish_at_ms);
@@ -69,8 +75,9 @@ void persist_will_del(struct worker *w, const struct session *s);
  * commits (after_commit), or behind acknowledgements still waiting.
  * reason is the 5.0 reason code (0 success; ignored for 3.x). */
 void persist_ack(struct client *c, uint8_t type, uint16_t packet_id, uint8_t reason, bool after_commit);
-/* Acknowledgements decided but not sent yet (waiting for a commit). */
-uint32_t persist_acks_waiting(const struct client *c);
+/* PUBACKs and PUBCOMPs decided but not sent yet (waiting for a commit):
+ * QoS 1/2 flows from c that have not ended. */
+uint32_t persist_flow_ends_waiting(const struct client *c);
 
 /* A PUBLISH (or PUBREL) to c whose state the current batch records is about to be
  * encoded: with durability full, no byte from here on leaves before that

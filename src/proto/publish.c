@@ -57,14 +57,16 @@ static int props_check(struct client *c, const struct mqtt_props *p, const char 
 
 /* A client may have at most our Receive Maximum of QoS 1/2 PUBLISH
  * unacknowledged [MQTT-3.3.4-7]; one more is answered DISCONNECT 0x93
- * [MQTT-3.3.4-8]. Unacknowledged: PUBACK not sent yet (waiting for the
- * store), or QoS 2 before PUBCOMP. */
+ * [MQTT-3.3.4-8]. Unacknowledged: QoS 1 whose PUBACK is not sent yet
+ * (waiting for the store), QoS 2 before its PUBCOMP: its id is remembered
+ * until PUBREL, its PUBCOMP may then wait for the store. A PUBREC waiting
+ * for the store belongs to a remembered id: not counted twice. */
 static int receive_max_check(struct client *c, const struct mqtt_publish *pub, const char **why)
 {
 	uint32_t max = c->w->lim.session.max_inflight;
 	if (pub->qos == 0 || max == 0 || max >= 65535)
 		return FM_OK;
-	uint32_t open = c->session->n_qos2_in + persist_acks_waiting(c);
+	uint32_t open = c->session->n_qos2_in + persist_flow_ends_waiting(c);
 	if (open < max)
 		return FM_OK;
 	return proto_fail(c, MQTT_RC_RECEIVE_MAX_EXCEEDED, "more unacknowledged PUBLISH than Receive Maximum", why);

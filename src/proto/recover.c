@@ -8,6 +8,7 @@
 #include "proto/recover.h"
 
 #include "core/clock.h"
+#include "core/grow.h"
 #include "proto/expiry.h"
 #include "proto/subs.h"
 #include "store/store.h"
@@ -28,7 +29,9 @@ struct recovery {
 	uint64_t now_wall_ms;
 	struct store_batch fixups;    /* sessions whose deadline passed while we were down, or changed */
 	uint32_t expired;
-	size_t sessions, subscriptions, queued, inflight, retained, wills, skipped;
+	size_t sessions, subscriptions, queued, inflight, retained, wills, skipped, spilled;
+	struct session **split;      /* sessions whose waiting entries are re-split memory/store */
+	uint32_t n_split, cap_split;
 	struct pending_will **will_bucket; /* delayed wills by client id until their session loads */
 };
 
@@ -267,12 +270,49 @@ static int on_subscription(void *arg, const char *id, size_t len, const char *fi
 	return rc;
 }
 
-/* Back in s's queue, whatever its limits: they applied when it was queued. */
-static int queue_again(struct recovery *r, struct session *s, struct msg *m, uint8_t qos, uint32_t sub_id)
+/* s's waiting entries (queued or spilled, in queue order) are split again
+ * at the end of the load: the first max_queued_in_memory in memory, the
+ * rest in the store only. A session is listed once (its spill state marks
+ * it). */
+static int needs_split(struct recovery *r, struct session *s)
+{
+	if (s->spill)
+		return FM_OK;
+	if ((s->spill = calloc(1, sizeof(*s->spill))) == NULL ||
+	    fm_grow((void **)&r->split, &r->cap_split, r->n_split + 1, sizeof(*r->split), 16) != FM_OK)
+		return FM_ENOMEM;
+	r->split[r->n_split++] = s;
+	return FM_OK;
+}
+
+/* Back in s's queue, whatever its limits: they applied when it was
+ * queued; past max_queued_in_memory, counted as spilled instead. */
+static int queue_again(struct recovery *r, struct session *s, struct msg *m, uint8_t qos, uint32_t sub_id,
+		       bool was_spilled)
 {
 	static const struct session_limits unlimited;
+	uint32_t cap = r->b->workers[0].lim.session.max_in_memory;
+	bool spill = cap && (s->queued >= cap || (s->spill && s->spill->count));
+	if ((spill || was_spilled) && needs_split(r, s) != FM_OK)
+		return FM_ENOMEM;
 	r->queued++;
+	if (spill) {
+		r->spilled++;
+		return session_spill_add(s, msg_size(m));
+	}
 	return session_queue_push(s, m, qos, sub_id, &unlimited);
+}
+
+static int apply_splits(struct recovery *r)
+{
+	for (uint32_t i = 0; i < r->n_split; i++) {
+		struct session *s = r->split[i];
+		if (store_queue_split(&r->fixups, s->client_id, s->id_len, s->queued) != FM_OK)
+			return FM_ENOMEM;
+	}
+	free(r->split);
+	r->split = NULL;
+	return FM_OK;
 }
 
 static int on_queued(void *arg, const char *id, size_t len, uint64_t msg_id, uint8_t qos,
@@ -285,8 +325,8 @@ static int on_queued(void *arg, const char *id, size_t len, uint64_t msg_id, uin
 		r->skipped++; /* its session expired, or ended as the entry was written */
 		return FM_OK;
 	}
-	if (state == STORE_REF_QUEUED)
-		return queue_again(r, s, m, qos, sub_id);
+	if (state == STORE_REF_QUEUED || state == STORE_REF_SPILLED)
+		return queue_again(r, s, m, qos, sub_id, state == STORE_REF_SPILLED);
 	/* qos may carry DELIVER_RETAIN (a retained delivery): kept for the resend */
 	enum inflight_state st = state == STORE_REF_RELEASED ? INFLIGHT_WAIT_PUBCOMP
 				 : (qos & 0x03) == 1	     ? INFLIGHT_WAIT_PUBACK
@@ -297,7 +337,7 @@ static int on_queued(void *arg, const char *id, size_t len, uint64_t msg_id, uin
 		 * message is: it goes out again under a new id rather than not */
 		log_warn(&r->b->log, "store: session %s: in-flight entry with unusable packet id %u queued again",
 			 s->client_id, packet_id);
-		return queue_again(r, s, m, qos, sub_id);
+		return queue_again(r, s, m, qos, sub_id, false);
 	}
 	r->inflight += rc == FM_OK;
 	return rc;
@@ -373,6 +413,9 @@ int broker_recover(struct broker *b, struct fm_errbuf *eb)
 	size_t messages = r.msgs.count;
 	map_free(&r.msgs);
 	wills_free(&r);
+	if (rc == FM_OK && apply_splits(&r) != FM_OK)
+		rc = FM_ENOMEM;
+	free(r.split);
 	if (rc == FM_OK)
 		rc = apply_fixups(b, &r, eb);
 	store_batch_fini(&r.fixups);
@@ -380,8 +423,8 @@ int broker_recover(struct broker *b, struct fm_errbuf *eb)
 		return rc;
 	atomic_store(&b->next_msg_id, max_id + 1);
 	log_notice(&b->log, "store %s: recovered %zu sessions, %zu subscriptions, %zu messages (%zu queued, "
-		   "%zu in flight), %zu retained, %zu delayed wills in %llu ms%s",
-		   b->conf.persistence_location, r.sessions, r.subscriptions, messages, r.queued, r.inflight,
+		   "%zu in flight, %zu of the queued only in the store), %zu retained, %zu delayed wills in %llu ms%s",
+		   b->conf.persistence_location, r.sessions, r.subscriptions, messages, r.queued, r.inflight, r.spilled,
 		   r.retained, r.wills, (unsigned long long)(clock_mono_ms() - t0),
 		   r.skipped ? " (entries of ended or expired sessions skipped)" : "");
 	return FM_OK;

@@ -1,6 +1,7 @@
 /* Worker threads: start, stop, and the inbox messages between workers
  * (see worker.h for the protocol). */
 #include "proto/worker.h"
+#include "proto/spill.h"
 
 #include "proto/client.h"
 #include "proto/expiry.h"
@@ -121,6 +122,7 @@ static void on_takeover(struct worker *w, struct wmsg_handover *h)
 	struct worker *to = client_worker(h->c);
 	if (!atomic_load(&s->dead)) {
 		session_expiry_stop(w, s); /* its timer is in our loop */
+		spill_forget_read(s);       /* an answer would come back here */
 		atomic_store_explicit(&s->home, to, memory_order_release);
 	}
 	/* what we wrote about the session (the old connection's last acks,

@@ -107,6 +107,7 @@ void session_free(struct session *s)
 	free(s->qos2_in);
 	msg_unref(s->will);
 	free(s->expiry); /* plain memory; its timer was stopped when the session ended */
+	free(s->spill);
 	free(s);
 }
 
@@ -226,16 +227,31 @@ void session_inflight_del(struct session *s, uint16_t packet_id)
 	s->n_inflight--;
 }
 
+bool session_queue_over(struct session *s, size_t bytes, const struct session_limits *lim)
+{
+	uint64_t count = s->queued + (s->spill ? s->spill->count : 0);
+	uint64_t total = s->queued_bytes + (s->spill ? s->spill->bytes : 0);
+	bool over = (lim->max_queued && count >= lim->max_queued) ||
+		    (lim->max_queued_bytes && total + bytes > lim->max_queued_bytes);
+	if (over)
+		s->dropped++;
+	return over;
+}
+
+int session_spill_add(struct session *s, size_t bytes)
+{
+	if (!s->spill && (s->spill = calloc(1, sizeof(*s->spill))) == NULL)
+		return FM_ENOMEM;
+	s->spill->count++;
+	s->spill->bytes += bytes;
+	return FM_OK;
+}
+
 int session_queue_push(struct session *s, struct msg *msg, uint8_t qos, uint32_t sub_id,
 		       const struct session_limits *lim)
 {
-	bool over_count = lim->max_queued && s->queued >= lim->max_queued;
-	bool over_bytes = lim->max_queued_bytes &&
-			  s->queued_bytes + msg_size(msg) > lim->max_queued_bytes;
-	if (over_count || over_bytes) {
-		s->dropped++;
+	if (session_queue_over(s, msg_size(msg), lim))
 		return FM_ELIMIT;
-	}
 	struct queued *q = node_get();
 	if (!q)
 		return FM_ENOMEM;

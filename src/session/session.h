@@ -54,6 +54,18 @@ struct session_limits {
 	uint32_t max_inflight;  /* 0 = unlimited (capped at 65535 ids) */
 	uint32_t max_queued;    /* messages; 0 = unlimited */
 	uint64_t max_queued_bytes; /* 0 = unlimited */
+	uint32_t max_in_memory; /* queued messages kept in memory, the rest only in the store; 0 = all */
+};
+
+/* The part of a session's queue kept only in the durable store (after the
+ * in-memory part, which it follows in order): allocated once a session
+ * spills, so sessions that never do pay a pointer. The counts take part in
+ * the queue limits. */
+struct session_spill {
+	uint32_t count;         /* entries in the store only */
+	uint64_t bytes;         /* their msg_size() sum */
+	uint32_t read_seq;      /* numbers the reads back, so a stale one is recognised */
+	bool reading;           /* a read back is on its way from the store */
 };
 
 struct session {
@@ -74,6 +86,7 @@ struct session {
 
 	struct list queue;           /* struct queued, oldest first */
 	struct session_expiry *expiry; /* while a deadline is set (proto/expiry.c), else NULL */
+	struct session_spill *spill; /* once part of the queue lives only in the store, else NULL */
 	uint64_t queued_bytes;       /* msg_size() sum of queue */
 	uint32_t queued;             /* messages in queue */
 	uint32_t dropped;            /* messages dropped by queue limits */
@@ -137,6 +150,13 @@ int session_inflight_restore(struct session *s, struct msg *msg, uint8_t qos, ui
 struct inflight *session_inflight_find(struct session *s, uint16_t packet_id);
 /* Remove the entry (releasing its message). */
 void session_inflight_del(struct session *s, uint16_t packet_id);
+
+/* Would one more message of size bytes exceed the queue limits (counting
+ * the spilled part too)? Then it is dropped and s->dropped counted. */
+bool session_queue_over(struct session *s, size_t bytes, const struct session_limits *lim);
+/* Count one more entry as kept only in the store (allocating the spill
+ * state on first use). FM_OK or FM_ENOMEM. */
+int session_spill_add(struct session *s, size_t bytes);
 
 /* Queue a message for later (window full or client offline), taking a new
  * reference. FM_ELIMIT if the queue limits say drop (the message is then

@@ -43,6 +43,7 @@ enum store_ref_state {
 	STORE_REF_QUEUED = 0,   /* waiting to be sent */
 	STORE_REF_SENT = 1,     /* sent with packet_id, no PUBACK/PUBREC yet */
 	STORE_REF_RELEASED = 2, /* PUBREC received, PUBREL sent with packet_id */
+	STORE_REF_SPILLED = 3,  /* waiting to be sent, kept only here (not in the broker's memory) */
 };
 
 enum store_op_type {
@@ -60,6 +61,10 @@ enum store_op_type {
 	STORE_RETAIN_DEL,   /* topic has no retained message any more */
 	STORE_QOS2_IN_ADD,  /* client's incoming QoS 2 packet_id awaits PUBREL */
 	STORE_QOS2_IN_DEL,  /* ... released */
+	STORE_QUEUE_SPLIT,  /* client's waiting entries (queued or spilled), oldest first: the first
+	                     * count queued, the rest spilled (used at start) */
+	STORE_QUEUE_READ,   /* up to count of client's spilled entries, oldest first, become queued
+	                     * again and are read back into the batch's rows */
 	STORE_WILL_PUT,     /* client's will waits to be published at expires_at_ms */
 	STORE_WILL_DEL,     /* ... published, or cancelled by a reconnect */
 };
@@ -77,6 +82,7 @@ struct store_op {
 	uint8_t options;        /* subscription options */
 	uint16_t packet_id;
 	uint32_t sub_id;        /* subscription identifier (SUB_PUT, REF_ADD) */
+	uint32_t count;         /* QUEUE_SPLIT, QUEUE_READ */
 	int64_t interval;       /* SESSION_PUT: session expiry interval, seconds (or STORE_INTERVAL_UNKNOWN) */
 	uint64_t msg_id;
 	uint64_t expires_at_ms; /* wall clock; 0 = never */
@@ -105,6 +111,19 @@ struct store_message {
 #define STORE_INTERVAL_UNKNOWN (-1)
 
 
+/* A queue entry read back by STORE_QUEUE_READ, with its message; spans
+ * are in the batch's row arena. */
+struct store_row {
+	uint64_t seq;           /* the entry's place in the queue table */
+	uint32_t op;            /* index of the QUEUE_READ op it answers */
+	uint8_t qos;            /* the entry's (delivery) QoS */
+	uint8_t msg_qos;
+	uint32_t sub_id;
+	uint64_t msg_id;
+	uint64_t expires_at_ms;
+	struct store_span topic, payload, props;
+};
+
 struct store_batch;
 typedef void store_done_fn(struct store_batch *b);
 
@@ -114,6 +133,10 @@ struct store_batch {
 	uint32_t n_ops, cap_ops;
 	uint8_t *arena;
 	uint32_t arena_used, arena_cap;
+	struct store_row *rows;  /* what QUEUE_READ ops read (filled by the store) */
+	uint32_t n_rows, cap_rows;
+	uint8_t *row_arena;
+	uint32_t row_arena_used, row_arena_cap;
 	store_done_fn *done;     /* called on the store thread when applied */
 	int rc;                  /* FM_OK, FM_EFULL (out of space), or why the batch could not be applied */
 };
@@ -147,6 +170,16 @@ int store_sub_del(struct store_batch *b, const char *client_id, size_t id_len, c
 		  size_t filter_len);
 int store_retain_put(struct store_batch *b, const struct store_message *m);
 int store_retain_del(struct store_batch *b, const char *topic, size_t topic_len);
+/* Spilling a long queue to the store only (the broker keeps the oldest
+ * entries in memory, marks the rest STORE_REF_SPILLED with store_ref_state,
+ * and reads them back as the memory part drains). */
+int store_queue_split(struct store_batch *b, const char *client_id, size_t id_len, uint32_t keep);
+int store_queue_read(struct store_batch *b, const char *client_id, size_t id_len, uint32_t count);
+/* The bytes of a row span. */
+static inline const void *store_row_bytes(const struct store_batch *b, struct store_span s)
+{
+	return b->row_arena + s.off;
+}
 int store_qos2_in_add(struct store_batch *b, const char *client_id, size_t id_len, uint16_t packet_id);
 int store_qos2_in_del(struct store_batch *b, const char *client_id, size_t id_len, uint16_t packet_id);
 /* A will waiting for its delay (5.0 Will Delay Interval): m's expires_at_ms

@@ -20,15 +20,22 @@ void store_batch_fini(struct store_batch *b)
 {
 	free(b->ops);
 	free(b->arena);
+	free(b->rows);
+	free(b->row_arena);
 	b->ops = NULL;
 	b->arena = NULL;
+	b->rows = NULL;
+	b->row_arena = NULL;
 	b->n_ops = b->cap_ops = b->arena_used = b->arena_cap = 0;
+	b->n_rows = b->cap_rows = b->row_arena_used = b->row_arena_cap = 0;
 }
 
 void store_batch_reset(struct store_batch *b)
 {
 	b->n_ops = 0;
 	b->arena_used = 0;
+	b->n_rows = 0;
+	b->row_arena_used = 0;
 	b->rc = FM_OK;
 }
 
@@ -200,6 +207,25 @@ int store_qos2_in_add(struct store_batch *b, const char *client_id, size_t id_le
 	if (op)
 		op->packet_id = packet_id;
 	return commit_op(b, op);
+}
+
+static int queue_op(struct store_batch *b, enum store_op_type type, const char *client_id, size_t id_len,
+		    uint32_t count)
+{
+	struct store_op *op = client_op(b, type, client_id, id_len, NULL, 0);
+	if (op)
+		op->count = count;
+	return commit_op(b, op);
+}
+
+int store_queue_split(struct store_batch *b, const char *client_id, size_t id_len, uint32_t keep)
+{
+	return queue_op(b, STORE_QUEUE_SPLIT, client_id, id_len, keep);
+}
+
+int store_queue_read(struct store_batch *b, const char *client_id, size_t id_len, uint32_t count)
+{
+	return queue_op(b, STORE_QUEUE_READ, client_id, id_len, count);
 }
 
 int store_will_put(struct store_batch *b, const char *client_id, size_t id_len, const struct store_message *m,

@@ -12,7 +12,10 @@
 #include "store/store_db.h"
 
 #include <errno.h>
+#include "core/grow.h"
+
 #include <sqlite3.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,7 +59,10 @@ static const char *const migrations[] = {
 	/* wills waiting for their Will Delay Interval (publish_at, wall ms) */
 	"CREATE TABLE wills(client_id BLOB PRIMARY KEY, topic BLOB NOT NULL, payload BLOB NOT NULL,"
 	" props BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, publish_at INTEGER NOT NULL)"
-	" WITHOUT ROWID;",
+	" WITHOUT ROWID;"
+	/* a client's waiting entries by state, in queue order (rowid): the
+	 * spilled ones are read back oldest first */
+	"CREATE INDEX queue_waiting ON queue(client_id, state);",
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -98,6 +104,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 			" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_WILL_DEL] = "DELETE FROM wills WHERE client_id = ?1",
 	[ST_SESSION_DEL_WILL] = "DELETE FROM wills WHERE client_id = ?1",
+	[ST_QUEUE_UNSPILL] = "UPDATE queue SET state = 0 WHERE client_id = ?1 AND state = 3",
+	/* the first ?2 waiting entries stay queued, the rest spill */
+	[ST_QUEUE_SPILL_FROM] = "UPDATE queue SET state = 3 WHERE client_id = ?1 AND state = 0 AND seq >="
+				" (SELECT seq FROM queue WHERE client_id = ?1 AND state = 0 ORDER BY seq LIMIT 1 OFFSET ?2)",
+	[ST_QUEUE_READ] = "SELECT q.seq, q.msg_id, q.qos, q.sub_id, m.topic, m.payload, m.qos, m.expires_at, m.props"
+			  " FROM queue q JOIN messages m ON m.id = q.msg_id"
+			  " WHERE q.client_id = ?1 AND q.state = 3 ORDER BY q.seq LIMIT ?2",
 };
 
 bool store_db_in_transaction(const struct store_db *d)
@@ -485,6 +498,86 @@ static int will_del(struct store_db *d, const struct store_batch *b, const struc
 	return run(d, ST_WILL_DEL);
 }
 
+static int queue_split(struct store_db *d, const struct store_batch *b, const struct store_op *op)
+{
+	bind_span(d->stmt[ST_QUEUE_UNSPILL], 1, b, op->client_id);
+	int rc = run(d, ST_QUEUE_UNSPILL);
+	if (rc != FM_OK)
+		return rc;
+	sqlite3_stmt *st = d->stmt[ST_QUEUE_SPILL_FROM];
+	bind_span(st, 1, b, op->client_id);
+	sqlite3_bind_int64(st, 2, op->count);
+	return run(d, ST_QUEUE_SPILL_FROM);
+}
+
+/* Copy a column into the batch's row arena. */
+static int row_copy(struct store_batch *b, sqlite3_stmt *st, int col, struct store_span *out)
+{
+	const void *p = sqlite3_column_blob(st, col);
+	uint32_t len = (uint32_t)sqlite3_column_bytes(st, col);
+	if (len > UINT32_MAX - b->row_arena_used)
+		return FM_ENOMEM;
+	uint32_t need = b->row_arena_used + len;
+	if (need > b->row_arena_cap) {
+		uint32_t cap = b->row_arena_cap ? b->row_arena_cap : 4096;
+		while (cap < need)
+			cap = cap > UINT32_MAX / 2 ? UINT32_MAX : cap * 2;
+		uint8_t *a = realloc(b->row_arena, cap);
+		if (!a)
+			return FM_ENOMEM;
+		b->row_arena = a;
+		b->row_arena_cap = cap;
+	}
+	if (len)
+		memcpy(b->row_arena + b->row_arena_used, p, len);
+	*out = (struct store_span){ .off = b->row_arena_used, .len = len };
+	b->row_arena_used += len;
+	return FM_OK;
+}
+
+static int row_add(struct store_batch *b, sqlite3_stmt *st, uint32_t op_index)
+{
+	if (fm_grow((void **)&b->rows, &b->cap_rows, b->n_rows + 1, sizeof(*b->rows), 64) != FM_OK)
+		return FM_ENOMEM;
+	struct store_row *r = &b->rows[b->n_rows];
+	*r = (struct store_row){ .seq = (uint64_t)sqlite3_column_int64(st, 0), .op = op_index,
+				 .msg_id = (uint64_t)sqlite3_column_int64(st, 1),
+				 .qos = (uint8_t)sqlite3_column_int(st, 2),
+				 .sub_id = (uint32_t)sqlite3_column_int64(st, 3),
+				 .msg_qos = (uint8_t)sqlite3_column_int(st, 6),
+				 .expires_at_ms = (uint64_t)sqlite3_column_int64(st, 7) };
+	if (row_copy(b, st, 4, &r->topic) != FM_OK || row_copy(b, st, 5, &r->payload) != FM_OK ||
+	    row_copy(b, st, 8, &r->props) != FM_OK)
+		return FM_ENOMEM;
+	b->n_rows++;
+	return FM_OK;
+}
+
+/* Read the spilled entries first, then mark them queued (not while the
+ * select walks the same index). */
+static int queue_read(struct store_db *d, struct store_batch *b, const struct store_op *op, uint32_t op_index)
+{
+	sqlite3_stmt *st = d->stmt[ST_QUEUE_READ];
+	bind_span(st, 1, b, op->client_id);
+	sqlite3_bind_int64(st, 2, op->count);
+	uint32_t first = b->n_rows;
+	int step, rc = FM_OK;
+	while (rc == FM_OK && (step = sqlite3_step(st)) == SQLITE_ROW)
+		rc = row_add(b, st, op_index);
+	if (rc == FM_OK && step != SQLITE_DONE)
+		rc = FM_ESTORE;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	for (uint32_t i = first; rc == FM_OK && i < b->n_rows; i++) {
+		sqlite3_stmt *set = d->stmt[ST_REF_SET];
+		sqlite3_bind_int64(set, 1, (sqlite3_int64)b->rows[i].seq);
+		sqlite3_bind_int(set, 2, STORE_REF_QUEUED);
+		sqlite3_bind_int(set, 3, 0);
+		rc = run(d, ST_REF_SET);
+	}
+	return rc;
+}
+
 static int apply_op(struct store_db *d, const struct store_batch *b, const struct store_op *op)
 {
 	switch ((enum store_op_type)op->type) {
@@ -500,23 +593,30 @@ static int apply_op(struct store_db *d, const struct store_batch *b, const struc
 	case STORE_RETAIN_DEL: return retain_del(d, b, op);
 	case STORE_QOS2_IN_ADD: return qos2_change(d, b, op, true);
 	case STORE_QOS2_IN_DEL: return qos2_change(d, b, op, false);
+	case STORE_QUEUE_SPLIT: return queue_split(d, b, op);
+	case STORE_QUEUE_READ: return FM_EINVAL; /* store_db_apply reads, it needs the batch */
 	case STORE_WILL_PUT: return will_put(d, b, op);
 	case STORE_WILL_DEL: return will_del(d, b, op);
 	}
 	return FM_EINVAL;
 }
 
-int store_db_apply(struct store_db *d, const struct store_batch *b)
+int store_db_apply(struct store_db *d, struct store_batch *b)
 {
+	/* a batch applied again (its group failed, it is retried alone) reads
+	 * its rows again */
+	b->n_rows = 0;
+	b->row_arena_used = 0;
 	for (uint32_t i = 0; i < b->n_ops; i++) {
-		int rc = apply_op(d, b, &b->ops[i]);
+		const struct store_op *op = &b->ops[i];
+		int rc = op->type == STORE_QUEUE_READ ? queue_read(d, b, op, i) : apply_op(d, b, op);
 		if (rc != FM_OK)
 			return rc;
 	}
 	return FM_OK;
 }
 
-int store_db_apply_atomic(struct store_db *d, const struct store_batch *b)
+int store_db_apply_atomic(struct store_db *d, struct store_batch *b)
 {
 	int rc = run(d, ST_SAVEPOINT);
 	if (rc != FM_OK)

@@ -21,6 +21,7 @@ enum store_stmt {
 	ST_RETAIN_PUT, ST_RETAIN_DEL,
 	ST_QOS2_ADD, ST_QOS2_DEL,
 	ST_WILL_PUT, ST_WILL_DEL, ST_SESSION_DEL_WILL,
+	ST_QUEUE_UNSPILL, ST_QUEUE_SPILL_FROM, ST_QUEUE_READ,
 	ST_COUNT
 };
 
@@ -43,10 +44,10 @@ int store_db_commit(struct store_db *d);
 void store_db_rollback(struct store_db *d);
 /* Apply every op of b inside the current transaction. FM_OK or FM_ESTORE
  * (the sqlite message is logged by the caller from store_db_error). */
-int store_db_apply(struct store_db *d, const struct store_batch *b);
+int store_db_apply(struct store_db *d, struct store_batch *b);
 /* The same, all or nothing inside the open transaction (a savepoint): a
  * failing batch leaves no trace in it. */
-int store_db_apply_atomic(struct store_db *d, const struct store_batch *b);
+int store_db_apply_atomic(struct store_db *d, struct store_batch *b);
 const char *store_db_error(const struct store_db *d);
 /* Whether a transaction is open (sqlite ends one by itself on some errors,
  * e.g. a full disk). */

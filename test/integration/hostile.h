@@ -40,10 +40,7 @@ void canary_check_will(struct canary *c, const char *will_topic, const char *wil
  * connections closed by us. */
 void canary_down(struct canary *c, const char *what);
 
-/* True when the broker under test runs under a sanitizer (this build's own,
- * or a binary scripts/test.sh marks with FLEETMQ_TEST_SANITIZED): its RSS
- * says nothing about leaks then (ASan's quarantine, TSan's shadow). */
-bool broker_sanitized(void);
+/* broker_sanitized(): see harness.h. */
 long broker_rss_kb(const struct hb *b);
 /* Broker RSS comes back to at most base_kb + slack_kb within a few seconds
  * (frees are deferred to the loop). Skipped under sanitizers, where

@@ -10,23 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED_BUILD 1
-#endif
-#endif
-#ifndef SANITIZED_BUILD
-#define SANITIZED_BUILD 0
-#endif
-
-bool broker_sanitized(void)
-{
-	const char *env = getenv("FLEETMQ_TEST_SANITIZED");
-	return SANITIZED_BUILD || (env && *env && strcmp(env, "0") != 0);
-}
-
 long broker_rss_kb(const struct hb *b)
 {
 	long kb = proc_rss_kb(b->pid);

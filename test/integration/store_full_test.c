@@ -29,18 +29,6 @@ static void stop(void) { hb_stop(&broker); }
 
 TestSuite(store_full, .init = start, .fini = stop, .timeout = 120);
 
-static void park_subscriber(const char *id, const char *filter)
-{
-	struct raw r;
-	struct raw_connect_opts o = { .client_id = id, .clean = false, .keepalive = 60 };
-	cr_assert_eq(raw_connect(&r, broker.port, &o, NULL), 0);
-	cr_assert_eq(raw_subscribe(&r, 1, filter, 1), 1);
-	static const uint8_t disconnect[] = { 0xE0, 0x00 };
-	raw_send(&r, disconnect, sizeof(disconnect));
-	cr_assert(raw_closed_within(&r, 2000, NULL));
-	raw_close(&r);
-}
-
 /* Publish QoS 1 messages seq first.. one at a time until MSGS or until the
  * broker closes the connection; acked[seq] marks each PUBACK. Returns the
  * sequence number after the last one acknowledged. */
@@ -107,7 +95,7 @@ static void qos0_still_flows(void)
 Test(store_full, full_store_withholds_acks_serves_qos0_and_recovers_when_there_is_room)
 {
 	static bool acked[MSGS];
-	park_subscriber("full-sub", "full/#");
+	raw_park(broker.port, "full-sub", "full/#", 1);
 	int stopped = publish_until_closed("full-pub", 0, acked);
 	cr_assert(stopped < MSGS, "the store never filled (%d messages acknowledged)", stopped);
 	cr_assert(stopped > 0, "not one message fitted");

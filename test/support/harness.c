@@ -16,6 +16,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED_BUILD 1
+#endif
+#endif
+#ifndef SANITIZED_BUILD
+#define SANITIZED_BUILD 0
+#endif
+
+bool broker_sanitized(void)
+{
+	const char *env = getenv("FLEETMQ_TEST_SANITIZED");
+	return SANITIZED_BUILD || (env && *env && strcmp(env, "0") != 0);
+}
+
 /* FLEETMQ_TEST_BIN, when set, replaces the build's own binary: that is how
  * the same tests drive a ThreadSanitizer build of the broker (criterion
  * itself cannot run under TSan). */

@@ -51,6 +51,10 @@ bool hb_alive(const struct hb *b);
 int hb_run_capture(const char *const *args, char *out, size_t out_len, int timeout_s);
 
 const char *hb_binary(void);
+/* True when the broker under test runs under a sanitizer (this build's own,
+ * or a binary scripts/test.sh marks with FLEETMQ_TEST_SANITIZED): its RSS
+ * says nothing about memory use then (ASan's quarantine, TSan's shadow). */
+bool broker_sanitized(void);
 uint16_t hb_free_port(void);
 
 #endif

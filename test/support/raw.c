@@ -187,6 +187,18 @@ uint8_t raw_subscribe(struct raw *r, uint16_t packet_id, const char *filter, uin
 	return s.codes.p[0];
 }
 
+void raw_park(uint16_t port, const char *client_id, const char *filter, uint8_t qos)
+{
+	struct raw r;
+	struct raw_connect_opts o = {.client_id = client_id, .clean = false, .keepalive = 60};
+	cr_assert_eq(raw_connect(&r, port, &o, NULL), 0, "%s: CONNECT refused", client_id);
+	cr_assert_eq(raw_subscribe(&r, 1, filter, qos), qos, "%s: SUBSCRIBE %s refused", client_id, filter);
+	static const uint8_t disconnect[] = {0xE0, 0x00};
+	raw_send(&r, disconnect, sizeof(disconnect));
+	cr_assert(raw_closed_within(&r, 2000, NULL), "%s: not closed after DISCONNECT", client_id);
+	raw_close(&r);
+}
+
 void raw_unsubscribe(struct raw *r, uint16_t packet_id, const char *filter)
 {
 	struct mqtt_sub_entry e = {.filter = str_of(filter)};

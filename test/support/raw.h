@@ -63,6 +63,10 @@ int raw_connect(struct raw *r, uint16_t port, const struct raw_connect_opts *o, 
 /* Open and CONNECT (3.1.1, clean) with client id; asserts accepted. */
 void raw_connect_simple(struct raw *r, uint16_t port, const char *client_id);
 
+/* A persistent 3.1.1 session (clean session 0) subscribed to filter at
+ * qos, then offline (DISCONNECT, close awaited). */
+void raw_park(uint16_t port, const char *client_id, const char *filter, uint8_t qos);
+
 /* SUBSCRIBE one filter; returns the SUBACK code. */
 uint8_t raw_subscribe(struct raw *r, uint16_t packet_id, const char *filter, uint8_t qos);
 void raw_unsubscribe(struct raw *r, uint16_t packet_id, const char *filter);

@@ -1,0 +1,100 @@
+/* Queue spilling (spill.h). */
+#include "proto/spill.h"
+
+#include "proto/persist.h"
+#include "proto/proto.h"
+
+static bool spilling(const struct session *s)
+{
+	return s->spill && s->spill->count > 0;
+}
+
+bool spill_entry(struct worker *w, struct session *s, struct msg *m)
+{
+	uint32_t cap = w->lim.session.max_in_memory;
+	if (cap == 0 || !persist_on(w) || !s->persistent || m->store_id == 0)
+		return false;
+	if (s->queued < cap && !spilling(s))
+		return false;
+	/* the spill state first: with it, a recorded mark always has its count */
+	if (session_spill_add(s, msg_size(m)) != FM_OK)
+		return false;
+	if (!persist_mark_spilled(w, s, m)) {
+		s->spill->count--;
+		s->spill->bytes -= msg_size(m);
+		return false; /* not recorded: it stays in memory */
+	}
+	return true;
+}
+
+void spill_refill(struct worker *w, struct session *s)
+{
+	struct session_spill *sp = s->spill;
+	uint32_t cap = w->lim.session.max_in_memory;
+	if (!sp || sp->count == 0 || sp->reading || !persist_on(w))
+		return;
+	if (cap && s->queued > cap / 2)
+		return;
+	/* spilling turned off by a reload: bring the rest back */
+	uint32_t want = cap ? cap - s->queued : sp->count;
+	if (persist_queue_read(w, s, want, sp->read_seq + 1) != FM_OK)
+		return; /* out of memory: the next drain asks again */
+	sp->read_seq++;
+	sp->reading = true;
+}
+
+static struct msg *msg_of_row(const struct store_batch *sb, const struct store_row *r)
+{
+	struct msg_spec sp = { .topic = store_row_bytes(sb, r->topic), .topic_len = r->topic.len,
+			       .payload = store_row_bytes(sb, r->payload), .payload_len = r->payload.len,
+			       .props = store_row_bytes(sb, r->props), .props_len = r->props.len,
+			       .qos = r->msg_qos, .expires_at_ms = r->expires_at_ms };
+	struct msg *m = msg_make(&sp);
+	if (m)
+		m->store_id = r->msg_id;
+	return m;
+}
+
+/* The rows join the memory part, in order; the store is the truth about
+ * how many are left (fewer rows than asked: none). */
+static void take_rows(struct worker *w, struct session *s, const struct store_batch *sb, const struct store_row *rows,
+		      uint32_t n, uint32_t asked)
+{
+	static const struct session_limits unlimited;
+	struct session_spill *sp = s->spill;
+	for (uint32_t i = 0; i < n; i++) {
+		struct msg *m = msg_of_row(sb, &rows[i]);
+		if (!m || session_queue_push(s, m, rows[i].qos, rows[i].sub_id, &unlimited) != FM_OK) {
+			/* out of memory: the entry is queued in the store again next time */
+			msg_unref(m);
+			w->stats.dropped_queue++;
+			continue;
+		}
+		sp->bytes -= sp->bytes >= msg_size(m) ? msg_size(m) : sp->bytes;
+		msg_unref(m); /* the queue holds its own */
+	}
+	sp->count = n < asked || n >= sp->count ? 0 : sp->count - n;
+	if (sp->count == 0)
+		sp->bytes = 0;
+}
+
+void spill_read_done(struct worker *w, struct session *s, uint32_t seq, uint32_t asked, const struct store_batch *sb,
+		     const struct store_row *rows, uint32_t n, bool failed)
+{
+	struct session_spill *sp = s->spill;
+	/* ended, moved (the new home reads for itself), or an older read */
+	if (atomic_load(&s->dead) || session_home(s) != w || !sp || !sp->reading || sp->read_seq != seq)
+		return;
+	sp->reading = false;
+	if (failed)
+		return; /* asked again at the next drain */
+	take_rows(w, s, sb, rows, n, asked);
+	if (s->owner)
+		deliver_pump(w, s);
+}
+
+void spill_forget_read(struct session *s)
+{
+	if (s->spill)
+		s->spill->reading = false;
+}
