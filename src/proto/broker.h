@@ -89,6 +89,7 @@ struct route_target {
 	struct session *s;
 	struct worker *home;       /* s's home when matched */
 	uint8_t qos;               /* highest granted QoS among matching filters (| DELIVER_RETAIN) */
+	bool shared;               /* a shared group's pick: its own copy, never merged */
 	uint32_t sub_id;           /* 5.0 subscription identifier of the matching filter; 0: none */
 };
 

@@ -165,21 +165,6 @@ static struct msg *msg_of(const struct store_message *sm, bool retain)
 	return msg_make(&sp);
 }
 
-/* A message past its expiry is still loaded: queue entries refer to it,
- * and delivery drops it (and its entries) as it would have live. */
-static int on_message(void *arg, const struct store_message *sm)
-{
-	struct recovery *r = arg;
-	struct msg *m = msg_of(sm, false);
-	if (!m)
-		return FM_ENOMEM;
-	m->store_id = sm->msg_id;
-	int rc = map_put(&r->msgs, m);
-	if (rc != FM_OK)
-		msg_unref(m);
-	return rc;
-}
-
 /* The session's expiry interval: its own (5.0, or a 3.1.1 one stored
  * with persistent_client_expiration as it was), or, stored before
  * intervals were, persistent_client_expiration as it is now. */
@@ -285,22 +270,49 @@ static int needs_split(struct recovery *r, struct session *s)
 	return FM_OK;
 }
 
+/* The message an entry refers to, in memory: made once per message (the
+ * map shares it between sessions), only for entries that stay in memory,
+ * so a long queue's tail never passes through the broker's memory. One
+ * past its expiry is still made: delivery drops it (and its entry) as it
+ * would have live. */
+static struct msg *msg_for(struct recovery *r, const struct store_message *sm)
+{
+	struct msg *m = map_get(&r->msgs, sm->msg_id);
+	if (m)
+		return m;
+	if ((m = msg_of(sm, false)) == NULL)
+		return NULL;
+	m->store_id = sm->msg_id;
+	if (map_put(&r->msgs, m) != FM_OK) {
+		msg_unref(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* Would s's next waiting entry stay in the store only? */
+static bool spills(const struct recovery *r, const struct session *s)
+{
+	uint32_t cap = r->b->workers[0].lim.session.max_in_memory;
+	return cap && (s->queued >= cap || (s->spill && s->spill->count));
+}
+
 /* Back in s's queue, whatever its limits: they applied when it was
  * queued; past max_queued_in_memory, counted as spilled instead. */
-static int queue_again(struct recovery *r, struct session *s, struct msg *m, uint8_t qos, uint32_t sub_id,
-		       bool was_spilled)
+static int queue_again(struct recovery *r, struct session *s, const struct store_message *sm, uint8_t qos,
+		       uint32_t sub_id, bool was_spilled)
 {
 	static const struct session_limits unlimited;
-	uint32_t cap = r->b->workers[0].lim.session.max_in_memory;
-	bool spill = cap && (s->queued >= cap || (s->spill && s->spill->count));
+	bool spill = spills(r, s);
 	if ((spill || was_spilled) && needs_split(r, s) != FM_OK)
 		return FM_ENOMEM;
 	r->queued++;
 	if (spill) {
 		r->spilled++;
-		return session_spill_add(s, msg_size(m));
+		return session_spill_add(s, sm->topic_len + sm->payload_len);
 	}
-	return session_queue_push(s, m, qos, sub_id, &unlimited);
+	struct msg *m = msg_for(r, sm);
+	return m ? session_queue_push(s, m, qos, sub_id, &unlimited) : FM_ENOMEM;
 }
 
 static int apply_splits(struct recovery *r)
@@ -315,18 +327,20 @@ static int apply_splits(struct recovery *r)
 	return FM_OK;
 }
 
-static int on_queued(void *arg, const char *id, size_t len, uint64_t msg_id, uint8_t qos,
+static int on_queued(void *arg, const char *id, size_t len, const struct store_message *sm, uint8_t qos,
 		     enum store_ref_state state, uint16_t packet_id, uint32_t sub_id)
 {
 	struct recovery *r = arg;
 	struct session *s = session_table_get(r->b->sessions, id, len);
-	struct msg *m = map_get(&r->msgs, msg_id);
-	if (!s || !m) {
+	if (!s) {
 		r->skipped++; /* its session expired, or ended as the entry was written */
 		return FM_OK;
 	}
 	if (state == STORE_REF_QUEUED || state == STORE_REF_SPILLED)
-		return queue_again(r, s, m, qos, sub_id, state == STORE_REF_SPILLED);
+		return queue_again(r, s, sm, qos, sub_id, state == STORE_REF_SPILLED);
+	struct msg *m = msg_for(r, sm);
+	if (!m)
+		return FM_ENOMEM;
 	/* qos may carry DELIVER_RETAIN (a retained delivery): kept for the resend */
 	enum inflight_state st = state == STORE_REF_RELEASED ? INFLIGHT_WAIT_PUBCOMP
 				 : (qos & 0x03) == 1	     ? INFLIGHT_WAIT_PUBACK
@@ -337,7 +351,7 @@ static int on_queued(void *arg, const char *id, size_t len, uint64_t msg_id, uin
 		 * message is: it goes out again under a new id rather than not */
 		log_warn(&r->b->log, "store: session %s: in-flight entry with unusable packet id %u queued again",
 			 s->client_id, packet_id);
-		return queue_again(r, s, m, qos, sub_id, false);
+		return queue_again(r, s, sm, qos, sub_id, false);
 	}
 	r->inflight += rc == FM_OK;
 	return rc;
@@ -405,7 +419,7 @@ int broker_recover(struct broker *b, struct fm_errbuf *eb)
 	struct recovery r = { .b = b, .now_wall_ms = clock_wall_ms() };
 	store_batch_init(&r.fixups, applied);
 	struct store_loader l = {
-		.arg = &r, .message = on_message, .session = on_session, .subscription = on_subscription,
+		.arg = &r, .session = on_session, .subscription = on_subscription,
 		.queued = on_queued, .qos2_in = on_qos2_in, .retained = on_retained, .will = on_will,
 	};
 	uint64_t t0 = clock_mono_ms(), max_id = 0;

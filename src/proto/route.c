@@ -76,7 +76,8 @@ static void collect(void *arg, const struct topic_sub *entry)
 	struct worker *w = cx->w;
 	struct topic_sub member;
 	const struct topic_sub *sub = entry;
-	if (entry->options & TOPIC_SUB_SHARED) {
+	bool shared = entry->options & TOPIC_SUB_SHARED;
+	if (shared) {
 		const struct share_member *m = pick_member(entry->subscriber);
 		if (!m)
 			return;
@@ -95,7 +96,8 @@ static void collect(void *arg, const struct topic_sub *entry)
 		session_ref(s);
 	uint8_t flags = (sub->options & SUB_RETAIN_AS_PUBLISHED) && cx->m->retain ? DELIVER_RETAIN : 0;
 	w->targets[w->n_targets++] = (struct route_target){
-		.s = s, .home = home, .qos = (uint8_t)((sub->options & 0x03) | flags), .sub_id = sub->sub_id };
+		.s = s, .home = home, .qos = (uint8_t)((sub->options & 0x03) | flags), .shared = shared,
+		.sub_id = sub->sub_id };
 }
 
 /* Order by home worker, then session: runs of one home become one batch,
@@ -117,10 +119,12 @@ static int by_home_then_session(const void *a, const void *b)
 /* Overlapping filters of one session become one delivery at the highest
  * QoS [MQTT-3.3.4-2] when they carry the same subscription identifier and
  * Retain As Published; filters that differ in those are delivered once
- * each, every copy with its own identifier [MQTT-3.3.4-5]. */
+ * each, every copy with its own identifier [MQTT-3.3.4-5]. A shared
+ * group's copy is the group's own, whoever else the member is (4.8.2). */
 static bool same_delivery(const struct route_target *a, const struct route_target *b)
 {
-	return a->s == b->s && a->sub_id == b->sub_id && (a->qos & DELIVER_RETAIN) == (b->qos & DELIVER_RETAIN);
+	return a->s == b->s && !a->shared && !b->shared && a->sub_id == b->sub_id &&
+	       (a->qos & DELIVER_RETAIN) == (b->qos & DELIVER_RETAIN);
 }
 
 static void dedupe(struct worker *w)

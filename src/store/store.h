@@ -215,8 +215,9 @@ int store_open(struct store **out, const struct store_opts *o, struct fm_errbuf 
 void store_close(struct store *st);
 
 /* What the database holds, delivered once at start by store_load(), in
- * this order: messages, delayed wills, sessions, subscriptions, queue
- * entries (oldest first per session), incoming QoS 2 ids, retained
+ * this order: messages (only if the loader asks: queue entries bring
+ * theirs), delayed wills, sessions, subscriptions, queue entries (oldest
+ * first per session, each with its message), incoming QoS 2 ids, retained
  * messages. Each callback
  * returns FM_OK or an error that stops the load. Strings are not
  * NUL-terminated and are valid only during the call. */
@@ -227,7 +228,9 @@ struct store_loader {
 	int (*session)(void *arg, const char *client_id, size_t id_len, uint64_t expires_at_ms, int64_t interval);
 	int (*subscription)(void *arg, const char *client_id, size_t id_len, const char *filter,
 			    size_t filter_len, uint8_t options, uint32_t sub_id);
-	int (*queued)(void *arg, const char *client_id, size_t id_len, uint64_t msg_id, uint8_t qos,
+	/* m: the entry's message (m->msg_id); the same message comes with
+	 * every entry that refers to it */
+	int (*queued)(void *arg, const char *client_id, size_t id_len, const struct store_message *m, uint8_t qos,
 		      enum store_ref_state state, uint16_t packet_id, uint32_t sub_id);
 	int (*qos2_in)(void *arg, const char *client_id, size_t id_len, uint16_t packet_id);
 	int (*retained)(void *arg, const struct store_message *m);

@@ -702,12 +702,16 @@ static int row_subscription(sqlite3_stmt *st, const struct store_loader *l, uint
 			       (uint32_t)sqlite3_column_int64(st, 3));
 }
 
+/* client_id, msg_id, qos, state, packet_id, sub_id, then the message */
 static int row_queued(sqlite3_stmt *st, const struct store_loader *l, uint64_t *max_msg_id)
 {
-	(void)max_msg_id;
 	size_t il;
 	const char *id = col_blob(st, 0, &il);
-	return l->queued(l->arg, id, il, (uint64_t)sqlite3_column_int64(st, 1), (uint8_t)sqlite3_column_int(st, 2),
+	struct store_message m = message_at(st, 6);
+	m.msg_id = (uint64_t)sqlite3_column_int64(st, 1);
+	if (m.msg_id > *max_msg_id)
+		*max_msg_id = m.msg_id;
+	return l->queued(l->arg, id, il, &m, (uint8_t)sqlite3_column_int(st, 2),
 			 (enum store_ref_state)sqlite3_column_int(st, 3), (uint16_t)sqlite3_column_int(st, 4),
 			 (uint32_t)sqlite3_column_int64(st, 5));
 }
@@ -751,7 +755,11 @@ int store_db_load(struct store_db *d, const struct store_loader *l, uint64_t *ma
 		{ "SELECT client_id, topic, payload, qos, publish_at, props, retain FROM wills", row_will },
 		{ "SELECT client_id, expires_at, expiry_interval FROM sessions", row_session },
 		{ "SELECT client_id, filter, options, sub_id FROM subscriptions", row_subscription },
-		{ "SELECT client_id, msg_id, qos, state, packet_id, sub_id FROM queue ORDER BY seq", row_queued },
+		/* each entry with its message: the loader decides which messages
+		 * it keeps in memory (a long queue's tail stays on disk) */
+		{ "SELECT q.client_id, q.msg_id, q.qos, q.state, q.packet_id, q.sub_id,"
+		  " m.topic, m.payload, m.qos, m.expires_at, m.props"
+		  " FROM queue q JOIN messages m ON m.id = q.msg_id ORDER BY q.seq", row_queued },
 		{ "SELECT client_id, packet_id FROM qos2_in", row_qos2_in },
 		{ "SELECT topic, payload, qos, expires_at, props FROM retained", row_retained },
 	};
@@ -761,6 +769,8 @@ int store_db_load(struct store_db *d, const struct store_loader *l, uint64_t *ma
 	if (top > 0)
 		*max_msg_id = (uint64_t)top;
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		if (tables[i].row == row_message && !l->message)
+			continue;
 		int rc = load_table(d, tables[i].sql, tables[i].row, l, max_msg_id, eb);
 		if (rc != FM_OK)
 			return rc;

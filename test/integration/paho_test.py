@@ -5,53 +5,14 @@ SIGTERM exit.
 
 Starts $FLEETMQ_TEST_BIN or $FLEETMQ_BIN on a free loopback port; every wait
 is bounded. Exits nonzero with a message on the first failure."""
-import os
 import queue
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 
 import paho.mqtt.client as mqtt
 
-TIMEOUT = 10.0
-
-
-def fail(msg):
-    print("FAIL: " + msg, file=sys.stderr)
-    sys.exit(1)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_broker(tmp):
-    binary = os.environ.get("FLEETMQ_TEST_BIN") or os.environ.get("FLEETMQ_BIN")
-    if not binary:
-        fail("FLEETMQ_BIN is not set (run through meson test)")
-    port = free_port()
-    conf = os.path.join(tmp, "fleetmq.conf")
-    with open(conf, "w") as f:
-        f.write("listener %d 127.0.0.1\nallow_anonymous true\n" % port)
-    log = open(os.path.join(tmp, "broker.log"), "w")
-    # run in tmp: its default store (./data) is this test's own
-    proc = subprocess.Popen([binary, "-c", conf], stdout=log, stderr=log, cwd=tmp)
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, port
-        except OSError:
-            if proc.poll() is not None:
-                fail("broker exited with %d" % proc.returncode)
-            time.sleep(0.02)
-    proc.kill()
-    fail("broker did not start listening")
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from fmtest import TIMEOUT, fail, start_broker, stop
 
 
 class Client:
@@ -126,14 +87,7 @@ def main():
         try:
             run_checks(port)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                rc = proc.wait(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                fail("broker did not exit on SIGTERM")
-        if rc != 0:
-            fail("broker exit status %d" % rc)
+            stop(proc)
     print("paho: all checks passed")
 
 

@@ -222,12 +222,12 @@ static int on_subscription(void *arg, const char *client_id, size_t id_len, cons
 	return maybe_fail(arg, REC_SUB);
 }
 
-static int on_queued(void *arg, const char *client_id, size_t id_len, uint64_t msg_id, uint8_t qos,
+static int on_queued(void *arg, const char *client_id, size_t id_len, const struct store_message *m, uint8_t qos,
 		     enum store_ref_state state, uint16_t packet_id, uint32_t sub_id)
 {
 	struct rec *r = rec_new(arg, REC_QUEUED);
 	copy_str(r->client, sizeof(r->client), &r->client_len, client_id, id_len);
-	r->msg_id = msg_id;
+	r->msg_id = m->msg_id;
 	r->qos = qos;
 	r->state = (uint8_t)state;
 	r->packet_id = packet_id;

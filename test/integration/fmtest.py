@@ -1,0 +1,109 @@
+"""Shared helpers for the Python integration tests (paho_test.py,
+paho5_test.py): start the real fleetmq binary on a free loopback port in a
+directory of the test's own, stop it and check its exit status, fail with a
+message.
+
+The binary is $FLEETMQ_TEST_BIN (e.g. a ThreadSanitizer build) or else
+$FLEETMQ_BIN (set by meson test). Every wait is bounded by TIMEOUT."""
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TIMEOUT = 10.0
+
+
+def fail(msg):
+    """Report and exit 1 (SystemExit: the finally blocks and context
+    managers still stop the brokers; paho's network threads are daemons)."""
+    sys.stdout.flush()
+    print("FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def broker_binary():
+    binary = os.environ.get("FLEETMQ_TEST_BIN") or os.environ.get("FLEETMQ_BIN")
+    if not binary:
+        fail("FLEETMQ_BIN is not set (run through meson test)")
+    return binary
+
+
+def start_broker(tmp, extra_conf=""):
+    """Start the broker in directory tmp (its default store ./data is then
+    this test's own) with a listener on a free port, anonymous access and
+    the config lines extra_conf. Returns (proc, port) once it accepts
+    connections."""
+    binary = broker_binary()
+    port = free_port()
+    conf = os.path.join(tmp, "fleetmq.conf")
+    with open(conf, "w") as f:
+        f.write("listener %d 127.0.0.1\nallow_anonymous true\n" % port)
+        if extra_conf:
+            f.write(extra_conf if extra_conf.endswith("\n") else extra_conf + "\n")
+    log = open(os.path.join(tmp, "broker.log"), "a")
+    proc = subprocess.Popen([binary, "-c", conf], stdout=log, stderr=log, cwd=tmp)
+    log.close()
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proc, port
+        except OSError:
+            if proc.poll() is not None:
+                fail("broker exited with %d at start (log: %s)"
+                     % (proc.returncode, log_tail(tmp)))
+            time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    fail("broker did not start listening (log: %s)" % log_tail(tmp))
+
+
+def log_tail(tmp, lines=20):
+    """The end of the broker's log in tmp, for failure messages."""
+    try:
+        with open(os.path.join(tmp, "broker.log"), errors="replace") as f:
+            return "".join(f.readlines()[-lines:]).strip() or "(empty)"
+    except OSError:
+        return "(no log)"
+
+
+def stop(proc, what="broker"):
+    """SIGTERM the broker (by its PID) and fail unless it exits with 0
+    within TIMEOUT."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        fail("%s did not exit on SIGTERM" % what)
+    if rc != 0:
+        fail("%s exit status %d" % (what, rc))
+
+
+@contextlib.contextmanager
+def broker(extra_conf=""):
+    """A broker of its own in a temporary directory: yields (port, proc,
+    tmp) and stops it (exit status checked) afterwards. On an exception the
+    broker is killed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, port = start_broker(tmp, extra_conf)
+        try:
+            yield port, proc, tmp
+        except BaseException:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            raise
+        if proc.poll() is None:
+            stop(proc)
