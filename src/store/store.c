@@ -36,9 +36,10 @@ struct store {
 	bool started;
 	bool txn_open;            /* batched: a transaction waits for its commit timer */
 	struct loop_timer commit_timer;
+	struct loop_timer sweep_timer;  /* expired entries, messages, retained messages */
 	struct store_batch **taken; /* one drain's batches */
 	uint32_t n_taken, cap_taken;
-	_Atomic uint64_t batches, commits, ops, commit_us_total, commit_us_max, errors;
+	_Atomic uint64_t batches, commits, ops, commit_us_total, commit_us_max, errors, swept;
 	_Atomic uint64_t max_bytes;      /* wanted cap, set by any thread */
 	uint64_t max_bytes_applied;      /* the cap the connection has (store thread) */
 };
@@ -126,6 +127,33 @@ static void commit_batched(struct store *st)
 	}
 }
 
+/* Expired messages leave the store without anyone asking for them: every
+ * STORE_SWEEP_MS, in a transaction of its own (or, with batched, the open
+ * one). */
+static void sweep(struct store *st)
+{
+	uint64_t removed = 0;
+	bool own = !st->txn_open;
+	if (own && store_db_begin(&st->db) != FM_OK)
+		return;
+	int rc = store_db_sweep(&st->db, clock_wall_ms(), &removed);
+	if (own && (rc != FM_OK || store_db_commit(&st->db) != FM_OK)) {
+		store_db_rollback(&st->db);
+		rc = FM_ESTORE;
+	}
+	if (rc != FM_OK)
+		atomic_fetch_add_explicit(&st->errors, 1, memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(&st->swept, removed, memory_order_relaxed);
+}
+
+static void on_sweep_timer(struct loop *lp, struct loop_timer *t)
+{
+	struct store *st = list_entry(t, struct store, sweep_timer);
+	sweep(st);
+	loop_timer_start(lp, t, st->opts.sweep_ms ? st->opts.sweep_ms : STORE_SWEEP_MS);
+}
+
 static void on_commit_timer(struct loop *lp, struct loop_timer *t)
 {
 	(void)lp;
@@ -194,6 +222,7 @@ static void drain(struct loop *lp, void *arg)
 static void *store_main(void *arg)
 {
 	struct store *st = arg;
+	loop_timer_start(st->loop, &st->sweep_timer, st->opts.sweep_ms ? st->opts.sweep_ms : STORE_SWEEP_MS);
 	loop_run(st->loop);
 	drain(st->loop, st); /* whatever was submitted before the stop */
 	commit_batched(st);
@@ -225,6 +254,7 @@ int store_open(struct store **out, const struct store_opts *o, struct fm_errbuf 
 	inbox_init(&st->inbox, st->loop);
 	loop_set_wake_fn(st->loop, drain, st);
 	loop_timer_init(&st->commit_timer, on_commit_timer);
+	loop_timer_init(&st->sweep_timer, on_sweep_timer);
 	*out = st;
 	return FM_OK;
 }
@@ -281,5 +311,6 @@ struct store_stats store_stats(const struct store *st)
 		.commit_us_total = atomic_load_explicit(&s->commit_us_total, memory_order_relaxed),
 		.commit_us_max = atomic_load_explicit(&s->commit_us_max, memory_order_relaxed),
 		.errors = atomic_load_explicit(&s->errors, memory_order_relaxed),
+		.swept = atomic_load_explicit(&s->swept, memory_order_relaxed),
 	};
 }

@@ -203,7 +203,12 @@ struct store_opts {
 	enum store_durability durability; /* FULL or BATCHED */
 	uint32_t batched_interval_ms;  /* BATCHED: longest wait before a commit */
 	uint64_t max_bytes;            /* cap on the database file (0: none): past it, writes fail FM_EFULL */
+	uint32_t sweep_ms;             /* how often expired messages are removed (0: STORE_SWEEP_MS) */
 };
+
+/* Expired messages (and the queue entries waiting with them, and expired
+ * retained messages) are removed from the store this often. */
+#define STORE_SWEEP_MS 60000u
 
 /* Open (or create) dir/fleetmq.db. Refuses, with the reason in eb: an
  * unwritable or uncreatable directory, a file that is not a fleetmq
@@ -263,6 +268,7 @@ struct store_stats {
 	uint64_t commit_us_total;
 	uint64_t commit_us_max;
 	uint64_t errors;
+	uint64_t swept;       /* rows removed because they expired */
 };
 struct store_stats store_stats(const struct store *st);
 

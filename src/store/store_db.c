@@ -62,7 +62,10 @@ static const char *const migrations[] = {
 	" WITHOUT ROWID;"
 	/* a client's waiting entries by state, in queue order (rowid): the
 	 * spilled ones are read back oldest first */
-	"CREATE INDEX queue_waiting ON queue(client_id, state);",
+	"CREATE INDEX queue_waiting ON queue(client_id, state);"
+	/* what expires, for the sweep */
+	"CREATE INDEX messages_expiring ON messages(expires_at) WHERE expires_at > 0;"
+	"CREATE INDEX retained_expiring ON retained(expires_at) WHERE expires_at > 0;",
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -108,6 +111,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/* the first ?2 waiting entries stay queued, the rest spill */
 	[ST_QUEUE_SPILL_FROM] = "UPDATE queue SET state = 3 WHERE client_id = ?1 AND state = 0 AND seq >="
 				" (SELECT seq FROM queue WHERE client_id = ?1 AND state = 0 ORDER BY seq LIMIT 1 OFFSET ?2)",
+	/* entries not sent yet (queued or spilled) of expired messages; sent
+	 * ones finish their flow [MQTT-3.3.2-5: only before delivery starts] */
+	[ST_SWEEP_QUEUE] = "DELETE FROM queue WHERE state IN (0, 3) AND msg_id IN"
+			   " (SELECT id FROM messages WHERE expires_at > 0 AND expires_at <= ?1)",
+	[ST_SWEEP_REFS] = "UPDATE messages SET refs = (SELECT count(*) FROM queue WHERE queue.msg_id = messages.id)"
+			  " WHERE expires_at > 0 AND expires_at <= ?1",
+	[ST_SWEEP_MSGS] = "DELETE FROM messages WHERE refs <= 0 AND expires_at > 0 AND expires_at <= ?1",
+	[ST_SWEEP_RETAINED] = "DELETE FROM retained WHERE expires_at > 0 AND expires_at <= ?1",
 	[ST_QUEUE_READ] = "SELECT q.seq, q.msg_id, q.qos, q.sub_id, m.topic, m.payload, m.qos, m.expires_at, m.props"
 			  " FROM queue q JOIN messages m ON m.id = q.msg_id"
 			  " WHERE q.client_id = ?1 AND q.state = 3 ORDER BY q.seq LIMIT ?2",
@@ -599,6 +610,21 @@ static int apply_op(struct store_db *d, const struct store_batch *b, const struc
 	case STORE_WILL_DEL: return will_del(d, b, op);
 	}
 	return FM_EINVAL;
+}
+
+int store_db_sweep(struct store_db *d, uint64_t now_ms, uint64_t *removed)
+{
+	static const enum store_stmt steps[] = { ST_SWEEP_QUEUE, ST_SWEEP_REFS, ST_SWEEP_MSGS, ST_SWEEP_RETAINED };
+	*removed = 0;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		sqlite3_bind_int64(d->stmt[steps[i]], 1, (sqlite3_int64)now_ms);
+		int rc = run(d, steps[i]);
+		if (rc != FM_OK)
+			return rc;
+		if (steps[i] != ST_SWEEP_REFS)
+			*removed += (uint64_t)sqlite3_changes(d->db);
+	}
+	return FM_OK;
 }
 
 int store_db_apply(struct store_db *d, struct store_batch *b)

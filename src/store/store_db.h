@@ -22,6 +22,7 @@ enum store_stmt {
 	ST_QOS2_ADD, ST_QOS2_DEL,
 	ST_WILL_PUT, ST_WILL_DEL, ST_SESSION_DEL_WILL,
 	ST_QUEUE_UNSPILL, ST_QUEUE_SPILL_FROM, ST_QUEUE_READ,
+	ST_SWEEP_QUEUE, ST_SWEEP_REFS, ST_SWEEP_MSGS, ST_SWEEP_RETAINED,
 	ST_COUNT
 };
 
@@ -45,6 +46,11 @@ void store_db_rollback(struct store_db *d);
 /* Apply every op of b inside the current transaction. FM_OK or FM_ESTORE
  * (the sqlite message is logged by the caller from store_db_error). */
 int store_db_apply(struct store_db *d, struct store_batch *b);
+/* Remove what expired by now_ms (wall clock): waiting queue entries of
+ * expired messages, the messages no entry refers to any more, expired
+ * retained messages. Inside the caller's transaction. Rows removed in
+ * *removed. */
+int store_db_sweep(struct store_db *d, uint64_t now_ms, uint64_t *removed);
 /* The same, all or nothing inside the open transaction (a savepoint): a
  * failing batch leaves no trace in it. */
 int store_db_apply_atomic(struct store_db *d, struct store_batch *b);

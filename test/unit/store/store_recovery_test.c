@@ -10,6 +10,7 @@
 
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <unistd.h>
 
 static struct loaded ld;
 
@@ -552,4 +553,57 @@ Test(store_recovery, size_cap_fails_writes_as_full_and_raising_it_lets_them_thro
 	cr_assert_eq(db_int("SELECT count(*) FROM messages"), 1);
 	store_batch_fini(&wb.b);
 	waiter_fini(&w);
+}
+
+/* Expired messages leave the store by themselves (the sweep): waiting
+ * entries of an expired message go, and the message with its last entry;
+ * an entry already sent stays (its flow finishes, MQTT-3.3.2-5 speaks of
+ * messages not yet sent); expired retained messages go; nothing that has
+ * not expired is touched. */
+Test(store_recovery, MQTT_3_3_2_5_sweep_removes_what_expired_and_nothing_else)
+{
+	struct store_opts o = { .dir = t_store_dir, .durability = STORE_FULL, .sweep_ms = 50 };
+	struct fm_errbuf eb = { { 0 } };
+	struct store *st = NULL;
+	cr_assert_eq(store_open(&st, &o, &eb), FM_OK, "%s", eb.msg);
+	struct store_batch b;
+	store_batch_init(&b, done_nothing);
+	uint64_t past = 1000, future = UINT64_C(4102444800000); /* 1970 + 1 s; 2100 */
+	struct store_message gone = msg_of(S("t/gone"), S("x"), 1), kept = msg_of(S("t/kept"), S("y"), 1),
+			     sent = msg_of(S("t/sent"), S("z"), 1);
+	gone.msg_id = 1, gone.expires_at_ms = past;
+	kept.msg_id = 2, kept.expires_at_ms = future;
+	sent.msg_id = 3, sent.expires_at_ms = past;
+	cr_assert_eq(store_session_put(&b, S("c"), 0, 60), FM_OK);
+	cr_assert_eq(store_msg_add(&b, &gone), FM_OK);
+	cr_assert_eq(store_msg_add(&b, &kept), FM_OK);
+	cr_assert_eq(store_msg_add(&b, &sent), FM_OK);
+	cr_assert_eq(store_ref_add(&b, S("c"), 1, 1, STORE_REF_QUEUED, 0, 0), FM_OK);
+	cr_assert_eq(store_ref_add(&b, S("c"), 1, 1, STORE_REF_SPILLED, 0, 0), FM_OK);
+	cr_assert_eq(store_ref_add(&b, S("c"), 2, 1, STORE_REF_QUEUED, 0, 0), FM_OK);
+	cr_assert_eq(store_ref_add(&b, S("c"), 3, 1, STORE_REF_SENT, 7, 0), FM_OK);
+	struct store_message r_gone = msg_of(S("r/gone"), S("old"), 0), r_kept = msg_of(S("r/kept"), S("new"), 0);
+	r_gone.expires_at_ms = past;
+	r_kept.expires_at_ms = future;
+	cr_assert_eq(store_retain_put(&b, &r_gone), FM_OK);
+	cr_assert_eq(store_retain_put(&b, &r_kept), FM_OK);
+	apply_ok(st, &b);
+	store_batch_fini(&b);
+	cr_assert_eq(store_start(st), FM_OK);
+	/* the sweep runs every 50 ms: polled, bounded (10 s) */
+	for (int i = 0; i < 500 && store_stats(st).swept == 0; i++)
+		usleep(20000);
+	cr_assert_eq(store_stats(st).swept, 4, "2 waiting entries, 1 message, 1 retained message: %llu",
+		     (unsigned long long)store_stats(st).swept);
+	store_close(st);
+
+	reload(&ld);
+	const struct rec *q[8];
+	size_t n = rec_queue(&ld, "c", q, 8);
+	cr_assert_eq(n, 2, "the kept message's entry and the sent one remain");
+	cr_assert(q[0]->msg_id == 2 && q[1]->msg_id == 3);
+	cr_assert_not_null(rec_message(&ld, 3), "a message with a sent entry stays");
+	cr_assert_null(rec_message(&ld, 1), "the expired message went with its entries");
+	cr_assert_null(rec_retained(&ld, "r/gone"));
+	cr_assert_not_null(rec_retained(&ld, "r/kept"));
 }
