@@ -25,18 +25,21 @@ static int fail(struct client *c, uint8_t rc, const char *text, const char **why
 
 static struct topic_aliases *table_for(struct client *c, uint16_t max)
 {
-	if (c->aliases && c->aliases->max >= max)
-		return c->aliases;
+	struct client_v5 *v5 = client_v5_get(c);
+	if (!v5)
+		return NULL;
+	if (v5->aliases && v5->aliases->max >= max)
+		return v5->aliases;
 	/* the announced maximum can only grow by a reload; keep what was set */
 	struct topic_aliases *t = calloc(1, sizeof(*t) + (size_t)max * sizeof(t->slot[0]));
 	if (!t)
 		return NULL;
 	t->max = max;
-	if (c->aliases) {
-		memcpy(t->slot, c->aliases->slot, c->aliases->max * sizeof(t->slot[0]));
-		free(c->aliases);
+	if (v5->aliases) {
+		memcpy(t->slot, v5->aliases->slot, v5->aliases->max * sizeof(t->slot[0]));
+		free(v5->aliases);
 	}
-	c->aliases = t;
+	v5->aliases = t;
 	return t;
 }
 
@@ -71,7 +74,8 @@ int alias_resolve(struct client *c, uint16_t max, uint16_t alias, struct mqtt_pu
 		}
 		return FM_OK;
 	}
-	const struct alias_slot *s = c->aliases && alias <= c->aliases->max ? &c->aliases->slot[alias - 1] : NULL;
+	const struct topic_aliases *t = c->v5 ? c->v5->aliases : NULL;
+	const struct alias_slot *s = t && alias <= t->max ? &t->slot[alias - 1] : NULL;
 	if (!s || !s->topic)
 		return fail(c, MQTT_RC_PROTOCOL_ERROR, "topic alias used before it was set", why);
 	pub->topic = (struct mqtt_str){ .p = s->topic, .len = s->len };
@@ -80,10 +84,11 @@ int alias_resolve(struct client *c, uint16_t max, uint16_t alias, struct mqtt_pu
 
 void alias_free(struct client *c)
 {
-	if (!c->aliases)
+	struct topic_aliases *t = c->v5 ? c->v5->aliases : NULL;
+	if (!t)
 		return;
-	for (uint16_t i = 0; i < c->aliases->max; i++)
-		free(c->aliases->slot[i].topic);
-	free(c->aliases);
-	c->aliases = NULL;
+	for (uint16_t i = 0; i < t->max; i++)
+		free(t->slot[i].topic);
+	free(t);
+	c->v5->aliases = NULL;
 }

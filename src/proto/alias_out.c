@@ -33,11 +33,13 @@ int alias_out_init(struct client *c, uint16_t client_max)
 	if (client_max == 0)
 		return FM_OK;
 	uint16_t n = client_max < ALIAS_OUT_MAX ? client_max : ALIAS_OUT_MAX;
-	c->aliases_out = calloc(1, sizeof(*c->aliases_out) + n * sizeof(c->aliases_out->slot[0]));
-	if (!c->aliases_out)
+	struct client_v5 *v5 = client_v5_get(c);
+	struct alias_out *a = v5 ? calloc(1, sizeof(*a) + n * sizeof(a->slot[0])) : NULL;
+	if (!a)
 		return FM_ENOMEM;
-	c->aliases_out->n = n;
-	c->aliases_out->next = 1;
+	a->n = n;
+	a->next = 1;
+	v5->aliases_out = a;
 	return FM_OK;
 }
 
@@ -74,7 +76,7 @@ static uint16_t assign(struct alias_out *a, const char *topic, uint16_t len, uin
 
 uint16_t alias_out_for(struct client *c, const char *topic, uint16_t len, bool *known)
 {
-	struct alias_out *a = c->aliases_out;
+	struct alias_out *a = c->v5 ? c->v5->aliases_out : NULL;
 	*known = false;
 	if (!a)
 		return 0;
@@ -89,11 +91,11 @@ uint16_t alias_out_for(struct client *c, const char *topic, uint16_t len, bool *
 
 void alias_out_free(struct client *c)
 {
-	struct alias_out *a = c->aliases_out;
+	struct alias_out *a = c->v5 ? c->v5->aliases_out : NULL;
 	if (!a)
 		return;
 	for (uint16_t i = 0; i < a->n; i++)
 		free(a->slot[i].topic);
 	free(a);
-	c->aliases_out = NULL;
+	c->v5->aliases_out = NULL;
 }

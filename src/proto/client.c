@@ -520,6 +520,7 @@ static void free_client(struct loop *lp, void *arg)
 	persist_client_free(c);
 	alias_free(c);
 	alias_out_free(c);
+	free(c->v5);
 	buf_fini(&c->in);
 	buf_fini(&c->out);
 	free(c);
@@ -561,6 +562,13 @@ void client_close(struct client *c, const char *reason)
 	if (persist_client_closing(c))
 		return; /* store batches still name c: the last one frees it */
 	client_free_later(c);
+}
+
+struct client_v5 *client_v5_get(struct client *c)
+{
+	if (!c->v5)
+		c->v5 = calloc(1, sizeof(*c->v5));
+	return c->v5;
 }
 
 void client_close_rc(struct client *c, uint8_t rc, const char *reason)

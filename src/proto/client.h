@@ -33,8 +33,7 @@ struct client {
 	struct session *session;  /* attached session, NULL before CONNECT */
 	struct client_stall *stall; /* while saturated only: the stuck-consumer watch */
 	struct client_acks *acks; /* acknowledgements waiting for the store (persist.c), lazily */
-	struct topic_aliases *aliases; /* 5.0 Topic Aliases the client set (alias.c), lazily */
-	struct alias_out *aliases_out; /* 5.0 Topic Aliases we send it (alias_out.c), if it takes any */
+	struct client_v5 *v5;     /* 5.0 limits and aliases, only once a client declares or sets one */
 	struct conn conn;
 	struct loop_io io;        /* registration with the worker's loop */
 	struct buf in;            /* bytes of an incomplete packet */
@@ -43,7 +42,6 @@ struct client {
 	uint64_t last_rx_ms;      /* loop time of the last packet received */
 	uint32_t bytes_written;   /* progress marker (wraps; compared for change only) */
 	uint32_t acks_received;   /* PUBACK/PUBCOMP from the client (progress marker) */
-	uint32_t max_packet_out;  /* 5.0: the client's Maximum Packet Size; 0: none */
 	struct list link;         /* worker->clients */
 	struct list dirty_link;   /* worker->dirty while output is pending */
 	struct list waiters;      /* publishers paused on this client's output */
@@ -51,14 +49,36 @@ struct client {
 	uint8_t state;            /* enum client_state */
 	uint8_t version;          /* protocol level from CONNECT */
 	uint16_t keepalive_s;
-	bool read_paused;         /* backpressure: not reading */
-	bool connect_pending;     /* CONNECT waits for a session from another worker */
-	bool pending_task;        /* process_pending is deferred for c->in */
-	bool will_on_close;       /* publish the will if we close (not after DISCONNECT) */
-	bool lagging;             /* holds a full queue without acking: no backpressure for it */
-	bool problem_info;        /* 5.0 Request Problem Information (reason strings wanted) */
 	uint8_t close_rc;         /* 5.0 reason code for the DISCONNECT a failing handler asks for */
+	bool read_paused : 1;     /* backpressure: not reading */
+	bool connect_pending : 1; /* CONNECT waits for a session from another worker */
+	bool pending_task : 1;    /* process_pending is deferred for c->in */
+	bool will_on_close : 1;   /* publish the will if we close (not after DISCONNECT) */
+	bool lagging : 1;         /* holds a full queue without acking: no backpressure for it */
+	bool problem_info : 1;    /* 5.0 Request Problem Information (reason strings wanted) */
 };
+
+/* What a 5.0 client declared or set that most connections never do, in an
+ * allocation of its own so that the others pay a pointer for it. */
+struct client_v5 {
+	uint32_t max_packet_out;        /* its Maximum Packet Size; 0: none */
+	uint16_t receive_max;           /* its Receive Maximum; 0: none below 65535 */
+	struct topic_aliases *aliases;  /* Topic Aliases it set (alias.c) */
+	struct alias_out *aliases_out;  /* Topic Aliases we send it (alias_out.c) */
+};
+
+/* c's 5.0 state, allocated on first use; NULL on ENOMEM. */
+struct client_v5 *client_v5_get(struct client *c);
+/* The client's Receive Maximum (0: none below the spec's 65535). */
+static inline uint16_t client_receive_max(const struct client *c)
+{
+	return c->v5 ? c->v5->receive_max : 0;
+}
+/* The client's Maximum Packet Size (0: none declared). */
+static inline uint32_t client_max_packet(const struct client *c)
+{
+	return c->v5 ? c->v5->max_packet_out : 0;
+}
 
 /* The client id for log lines: its session's, or "?" before CONNECT. */
 static inline const char *client_log_id(const struct client *c)

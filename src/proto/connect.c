@@ -380,10 +380,14 @@ static void accept_connect(struct client *c, const struct connect_opts *o, bool 
  * or FM_ENOMEM. */
 static int apply_connect_opts(struct client *c, const struct connect_opts *o)
 {
-	struct session *s = c->session; /* its expiry interval was set by adopt() */
-	s->receive_max = o->receive_max;
-	c->max_packet_out = o->max_packet;
 	c->problem_info = o->problem_info;
+	if (o->max_packet || (o->receive_max && o->receive_max < 65535)) {
+		struct client_v5 *v5 = client_v5_get(c);
+		if (!v5)
+			return FM_ENOMEM;
+		v5->max_packet_out = o->max_packet;
+		v5->receive_max = o->receive_max < 65535 ? o->receive_max : 0;
+	}
 	if (o->server_keepalive)
 		c->keepalive_s = o->server_keepalive;
 	return alias_out_init(c, o->alias_max);

@@ -56,14 +56,15 @@ static struct mqtt_publish publish_of(const struct msg *m, uint8_t qos, uint16_t
  * not sent at all [MQTT-3.1.2-24] and counts as delivered (3.1.2.11.4). */
 static bool too_big(struct client *c, const struct msg *m, uint8_t qos, uint32_t sub_id)
 {
-	if (c->max_packet_out == 0)
+	uint32_t max = client_max_packet(c);
+	if (max == 0)
 		return false;
 	struct mqtt_publish pub = publish_of(m, qos, 1, false);
 	/* the expiry property's 5 bytes are counted whether or not it is sent,
 	 * and a topic alias's 3 as if the topic went too */
 	pub.props.len = m->props_len + (m->expires_at_ms ? 5 : 0) + (sub_id ? 1 + mqtt_varint_size(sub_id) : 0) +
-			(c->aliases_out ? 3 : 0);
-	return mqtt_publish_size(c->version, &pub) > c->max_packet_out;
+			(c->v5->aliases_out ? 3 : 0);
+	return mqtt_publish_size(c->version, &pub) > max;
 }
 
 static void encode_publish(struct client *c, struct msg *m, uint8_t qos, uint32_t sub_id, uint16_t packet_id,
@@ -99,7 +100,7 @@ static void send_pubrel(struct client *c, uint16_t packet_id)
  * [MQTT-4.6.0-6]) and there is room. */
 static bool can_send_now(struct worker *w, struct session *s, const struct client *c)
 {
-	return s->queued == 0 && !(s->spill && s->spill->count) && !session_inflight_full(s, &w->lim.session) &&
+	return s->queued == 0 && !(s->spill && s->spill->count) && !session_inflight_full(s, &w->lim.session, client_receive_max(c)) &&
 	       !client_out_over(c, FM_OUT_HARD);
 }
 
@@ -177,7 +178,7 @@ void deliver_pump(struct worker *w, struct session *s)
 {
 	struct client *c = s->owner;
 	const struct session_limits *lim = &w->lim.session;
-	while (c && s->queued > 0 && !session_inflight_full(s, lim) && !client_out_over(c, FM_OUT_HARD)) {
+	while (c && s->queued > 0 && !session_inflight_full(s, lim, client_receive_max(c)) && !client_out_over(c, FM_OUT_HARD)) {
 		struct msg *m;
 		uint8_t qos;
 		uint32_t sub_id;

@@ -76,10 +76,11 @@ void proto_send_disconnect(struct client *c, uint8_t rc, const char *text)
 	 * [MQTT-3.14.2-3]; a client that takes not even 3 bytes gets nothing */
 	size_t rem = 1 + mqtt_varint_size((uint32_t)buf_used(&props)) + buf_used(&props);
 	size_t with_string = 1 + mqtt_varint_size((uint32_t)rem) + rem;
-	if (c->max_packet_out && with_string > c->max_packet_out)
+	uint32_t max = client_max_packet(c);
+	if (max && with_string > max)
 		props.off = props.len = 0;
 	struct mqtt_disconnect d = { .reason = rc, .props = mqtt_props_of(&props) };
-	if (c->max_packet_out == 0 || c->max_packet_out >= 3)
+	if (max == 0 || max >= 3)
 		if (mqtt_encode_disconnect(&c->out, c->version, &d) == FM_OK)
 			client_mark_dirty(c);
 	buf_fini(&props);

@@ -58,7 +58,7 @@ void session_thread_release(void)
 struct session *session_new(const char *client_id, size_t len, bool persistent, void *home)
 {
 	/* the id lives in the same allocation: one less per session */
-	struct session *s = calloc(1, sizeof(*s) + len + 1);
+	struct session *s = calloc(1, offsetof(struct session, client_id) + len + 1);
 	if (!s)
 		return NULL;
 	memcpy(s->client_id, client_id, len);
@@ -152,11 +152,11 @@ int session_sub_del(struct session *s, const char *filter, size_t len)
 	return FM_OK;
 }
 
-bool session_inflight_full(const struct session *s, const struct session_limits *lim)
+bool session_inflight_full(const struct session *s, const struct session_limits *lim, uint16_t receive_max)
 {
 	uint32_t max = lim->max_inflight ? lim->max_inflight : 65535;
-	if (s->receive_max && s->receive_max < max)
-		max = s->receive_max;
+	if (receive_max && receive_max < max)
+		max = receive_max;
 	return s->n_inflight >= max;
 }
 

@@ -96,7 +96,6 @@ struct session {
 	atomic_uint inbound;         /* deliveries posted to its home, not yet applied */
 	uint16_t id_len;             /* client ids are at most 65535 bytes */
 	uint16_t next_packet_id;     /* last id handed out */
-	uint16_t receive_max;        /* 5.0: the client's Receive Maximum; 0: none declared */
 	uint32_t expiry_interval;    /* 5.0 Session Expiry Interval (s; 0xFFFFFFFF never);
 	                              * 0 on a 3.1.1 session: persistent_client_expiration */
 	atomic_bool dead;            /* ended: no longer in the table or the router */
@@ -137,9 +136,9 @@ int session_sub_append(struct session *s, const char *filter, size_t len, uint8_
 int session_sub_del(struct session *s, const char *filter, size_t len);
 
 /* Outgoing inflight window: max_inflight_messages, and for a 5.0 client
- * its Receive Maximum too [MQTT-3.3.4-7]. add assigns a free packet id into *packet_id and
+ * its Receive Maximum too (receive_max, 0: none) [MQTT-3.3.4-7]. add assigns a free packet id into *packet_id and
  * takes a new reference on msg; FM_ELIMIT if the window is full. */
-bool session_inflight_full(const struct session *s, const struct session_limits *lim);
+bool session_inflight_full(const struct session *s, const struct session_limits *lim, uint16_t receive_max);
 int session_inflight_add(struct session *s, struct msg *msg, uint8_t qos, uint32_t sub_id,
 			 uint16_t *packet_id);
 /* Put back an entry recovered from the store, with its packet id and state

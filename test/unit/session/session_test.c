@@ -56,14 +56,14 @@ Test(session_inflight, window_limit_and_send_order_kept_on_delete)
 	struct msg *m = mk("t", "x");
 	uint16_t ids[3];
 	for (int i = 0; i < 3; i++) {
-		cr_assert_not(session_inflight_full(s, &lim));
+		cr_assert_not(session_inflight_full(s, &lim, 0));
 		session_inflight_add(s, m, (uint8_t)(i == 2 ? 2 : 1), 0, &ids[i]);
 	}
-	cr_assert(session_inflight_full(s, &lim));
+	cr_assert(session_inflight_full(s, &lim, 0));
 	cr_assert_eq(session_inflight_find(s, ids[0])->state, INFLIGHT_WAIT_PUBACK);
 	cr_assert_eq(session_inflight_find(s, ids[2])->state, INFLIGHT_WAIT_PUBREC);
 	session_inflight_del(s, ids[0]);
-	cr_assert_not(session_inflight_full(s, &lim));
+	cr_assert_not(session_inflight_full(s, &lim, 0));
 	cr_assert_eq(s->inflight[0].packet_id, ids[1]);
 	cr_assert_eq(s->inflight[1].packet_id, ids[2]);
 	cr_assert_null(session_inflight_find(s, ids[0]));
@@ -127,14 +127,13 @@ Test(session_inflight, MQTT_3_3_4_7_receive_maximum_caps_the_window)
 	struct session *s = session_new("c", 1, false, NULL);
 	struct session_limits lim = { .max_inflight = 20 };
 	struct msg *m = mk("t", "x");
-	s->receive_max = 2;
 	uint16_t id;
 	cr_assert_eq(session_inflight_add(s, m, 1, 0, &id), FM_OK);
-	cr_assert_not(session_inflight_full(s, &lim));
+	cr_assert_not(session_inflight_full(s, &lim, 2));
 	cr_assert_eq(session_inflight_add(s, m, 1, 0, &id), FM_OK);
-	cr_assert(session_inflight_full(s, &lim), "receive maximum 2 reached");
-	s->receive_max = 100;
-	cr_assert_not(session_inflight_full(s, &lim), "max_inflight 20 is the smaller now");
+	cr_assert(session_inflight_full(s, &lim, 2), "receive maximum 2 reached");
+	cr_assert_not(session_inflight_full(s, &lim, 100), "max_inflight 20 is the smaller now");
+	cr_assert_not(session_inflight_full(s, &lim, 0), "no receive maximum: max_inflight 20");
 	msg_unref(m);
 	session_free(s);
 }
