@@ -351,14 +351,21 @@ static uint32_t queue_high(const struct client *c)
 	return max ? (max / 4 ? max / 4 : 1) : 1000;
 }
 
+/* Queued for the session: in memory and, past max_queued_in_memory, in
+ * the store only (both hold the publishers back alike). */
+static uint64_t queued_total(const struct session *s)
+{
+	return s->queued + (s->spill ? s->spill->count : 0);
+}
+
 static bool queue_saturated(const struct client *c)
 {
-	return c->session && !c->lagging && c->session->queued >= queue_high(c);
+	return c->session && !c->lagging && queued_total(c->session) >= queue_high(c);
 }
 
 static bool queue_drained(const struct client *c)
 {
-	return !c->session || c->session->queued <= queue_high(c) / 2;
+	return !c->session || queued_total(c->session) <= queue_high(c) / 2;
 }
 
 static void arm_stall(struct client *c)

@@ -595,7 +595,8 @@ void persist_on_done(struct worker *w, struct persist_batch *pb)
 		log_recovery(w);
 	}
 	bool failed = pb->ticket <= w->store_failed_through;
-	reads_done(w, pb, pb->sb.rc != FM_OK || pb->poisoned);
+	/* a poisoned batch still committed: its reads read (and took) rows */
+	reads_done(w, pb, pb->sb.rc != FM_OK);
 	for (uint32_t i = 0; i < pb->n_waiters; i++)
 		batch_came_back(w, pb, pb->waiters[i], failed);
 	recycle(w, pb);

@@ -1,5 +1,6 @@
 /* PINGREQ -> PINGRESP [MQTT-3.12.4-1], and DISCONNECT both ways. */
 #include "mqtt/props.h"
+#include "proto/persist.h"
 #include "proto/proto.h"
 
 #include <string.h>
@@ -26,7 +27,10 @@ static int apply_session_expiry(struct client *c, const struct mqtt_props *p, co
 	uint32_t v = p->num[MQTT_PROP_SESSION_EXPIRY];
 	if (s->expiry_interval == 0 && v != 0)
 		return proto_fail(c, MQTT_RC_PROTOCOL_ERROR, "DISCONNECT sets a session expiry after CONNECT's 0", why);
-	s->expiry_interval = v;
+	if (s->expiry_interval != v) {
+		s->expiry_interval = v;
+		persist_session_put(c->w, s); /* also "never", which arms no deadline that would write it */
+	}
 	return FM_OK;
 }
 

@@ -12,9 +12,11 @@ static bool spilling(const struct session *s)
 bool spill_entry(struct worker *w, struct session *s, struct msg *m)
 {
 	uint32_t cap = w->lim.session.max_in_memory;
-	if (cap == 0 || !persist_on(w) || !s->persistent || m->store_id == 0)
+	if (!persist_on(w) || !s->persistent || m->store_id == 0)
 		return false;
-	if (s->queued < cap && !spilling(s))
+	/* while entries wait in the store, later ones follow them there (also
+	 * after a reload turned spilling off: order), else only past the cap */
+	if (!spilling(s) && (cap == 0 || s->queued < cap))
 		return false;
 	/* the spill state first: with it, a recorded mark always has its count */
 	if (session_spill_add(s, msg_size(m)) != FM_OK)
@@ -41,6 +43,7 @@ void spill_refill(struct worker *w, struct session *s)
 		return; /* out of memory: the next drain asks again */
 	sp->read_seq++;
 	sp->reading = true;
+	sp->count_at_read = sp->count;
 }
 
 static struct msg *msg_of_row(const struct store_batch *sb, const struct store_row *r)
@@ -55,27 +58,32 @@ static struct msg *msg_of_row(const struct store_batch *sb, const struct store_r
 	return m;
 }
 
-/* The rows join the memory part, in order; the store is the truth about
- * how many are left (fewer rows than asked: none). */
+/* The rows join the memory part, in order. The store is the truth about
+ * what was spilled when the read ran: fewer rows than asked means every
+ * entry counted then has been read (or has gone: expired, swept); entries
+ * spilled since (their marks come after the read) stay counted. */
 static void take_rows(struct worker *w, struct session *s, const struct store_batch *sb, const struct store_row *rows,
 		      uint32_t n, uint32_t asked)
 {
 	static const struct session_limits unlimited;
 	struct session_spill *sp = s->spill;
+	uint64_t bytes = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		struct msg *m = msg_of_row(sb, &rows[i]);
 		if (!m || session_queue_push(s, m, rows[i].qos, rows[i].sub_id, &unlimited) != FM_OK) {
-			/* out of memory: the entry is queued in the store again next time */
+			/* out of memory: the row is queued (state 0) in the store now,
+			 * so it comes back at the next restart, not before */
+			log_error(&w->b->log, "session %s: out of memory reading back a queued message", s->client_id);
 			msg_unref(m);
 			w->stats.dropped_queue++;
 			continue;
 		}
-		sp->bytes -= sp->bytes >= msg_size(m) ? msg_size(m) : sp->bytes;
+		bytes += msg_size(m);
 		msg_unref(m); /* the queue holds its own */
 	}
-	sp->count = n < asked || n >= sp->count ? 0 : sp->count - n;
-	if (sp->count == 0)
-		sp->bytes = 0;
+	uint32_t gone = n < asked ? sp->count_at_read : n;
+	sp->count = gone >= sp->count ? 0 : sp->count - gone;
+	sp->bytes = sp->count == 0 || bytes >= sp->bytes ? 0 : sp->bytes - bytes;
 }
 
 void spill_read_done(struct worker *w, struct session *s, uint32_t seq, uint32_t asked, const struct store_batch *sb,
@@ -86,15 +94,12 @@ void spill_read_done(struct worker *w, struct session *s, uint32_t seq, uint32_t
 	if (atomic_load(&s->dead) || session_home(s) != w || !sp || !sp->reading || sp->read_seq != seq)
 		return;
 	sp->reading = false;
-	if (failed)
-		return; /* asked again at the next drain */
+	if (failed) {
+		spill_refill(w, s); /* asked again: no drain may come to ask (nothing in flight) */
+		return;
+	}
 	take_rows(w, s, sb, rows, n, asked);
 	if (s->owner)
 		deliver_pump(w, s);
 }
 
-void spill_forget_read(struct session *s)
-{
-	if (s->spill)
-		s->spill->reading = false;
-}

@@ -21,8 +21,5 @@ void spill_refill(struct worker *w, struct session *s);
  * failed. The worker that asked; s may have ended or moved meanwhile. */
 void spill_read_done(struct worker *w, struct session *s, uint32_t seq, uint32_t asked, const struct store_batch *sb,
 		     const struct store_row *rows, uint32_t n, bool failed);
-/* s leaves w (takeover): a read on its way is forgotten, the new home asks
- * again. */
-void spill_forget_read(struct session *s);
 
 #endif

@@ -50,9 +50,11 @@ static void publish(struct worker *w, struct session *s)
 	s->will = NULL;
 	if ((will = as_published(will)) == NULL)
 		return; /* out of memory */
+	/* routed first, as publish.c does: routing sets the store id, which
+	 * must not change once the retained tree shares the message */
+	route_publish(w, NULL, will);
 	if (will->retain)
 		route_retain(w, will);
-	route_publish(w, NULL, will);
 	msg_unref(will);
 }
 

@@ -1,7 +1,6 @@
 /* Worker threads: start, stop, and the inbox messages between workers
  * (see worker.h for the protocol). */
 #include "proto/worker.h"
-#include "proto/spill.h"
 
 #include "proto/client.h"
 #include "proto/expiry.h"
@@ -113,6 +112,14 @@ static void on_takeover(struct worker *w, struct wmsg_handover *h)
 		free(h);
 		return;
 	}
+	/* spilled entries being read back: the rows land in this worker's
+	 * memory part of the queue, which then travels with the session; the
+	 * takeover waits (a store round trip) rather than leave them behind */
+	if (!atomic_load(&s->dead) && s->spill && s->spill->reading) {
+		post_handover(w, WMSG_TAKEOVER, s, h->c);
+		free(h);
+		return;
+	}
 	if (!atomic_load(&s->dead) && s->owner)
 		client_drain_input(s->owner); /* acks it sent before the new CONNECT */
 	if (!atomic_load(&s->dead) && s->owner)
@@ -122,7 +129,6 @@ static void on_takeover(struct worker *w, struct wmsg_handover *h)
 	struct worker *to = client_worker(h->c);
 	if (!atomic_load(&s->dead)) {
 		session_expiry_stop(w, s); /* its timer is in our loop */
-		spill_forget_read(s);       /* an answer would come back here */
 		atomic_store_explicit(&s->home, to, memory_order_release);
 	}
 	/* what we wrote about the session (the old connection's last acks,

@@ -65,6 +65,7 @@ struct session_spill {
 	uint32_t count;         /* entries in the store only */
 	uint64_t bytes;         /* their msg_size() sum */
 	uint32_t read_seq;      /* numbers the reads back, so a stale one is recognised */
+	uint32_t count_at_read; /* count when the read in flight was asked for */
 	bool reading;           /* a read back is on its way from the store */
 };
 

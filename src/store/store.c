@@ -172,7 +172,9 @@ static void apply_batched(struct store *st, struct store_batch **v, size_t n)
 		loop_timer_start(st->loop, &st->commit_timer, st->opts.batched_interval_ms);
 	}
 	for (size_t i = 0; i < n; i++) {
-		int rc = store_db_apply_atomic(&st->db, v[i]) == FM_OK ? FM_OK : FM_ESTORE;
+		int rc = store_db_apply_atomic(&st->db, v[i]);
+		if (rc != FM_OK && rc != FM_EFULL)
+			rc = FM_ESTORE;
 		if (!store_db_in_transaction(&st->db)) {
 			/* sqlite rolled the whole transaction back (disk full, I/O
 			 * error): what this interval acknowledged is lost, the price

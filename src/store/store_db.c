@@ -65,6 +65,8 @@ static const char *const migrations[] = {
 	"CREATE INDEX queue_waiting ON queue(client_id, state);"
 	/* what expires, for the sweep */
 	"CREATE INDEX messages_expiring ON messages(expires_at) WHERE expires_at > 0;"
+	/* a message's entries, for the sweep's reference counts */
+	"CREATE INDEX queue_by_msg ON queue(msg_id);"
 	"CREATE INDEX retained_expiring ON retained(expires_at) WHERE expires_at > 0;",
 };
 

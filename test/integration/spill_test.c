@@ -148,3 +148,168 @@ Test(spill, MQTT_4_6_0_6_new_messages_wait_behind_the_stored_part)
 	raw_close(&sub);
 	raw_close(&pub);
 }
+
+/* --- cases a review found (each failed before its fix) ---------------------- */
+
+static struct hb small;
+
+static void start_small(const char *extra)
+{
+	char conf[256];
+	snprintf(conf, sizeof(conf), "max_queued_messages 0\nmax_queued_in_memory 10\nmax_inflight_messages 5\n%s",
+		 extra ? extra : "");
+	hb_start(&small, conf);
+}
+
+static void stop_small(void) { hb_stop(&small); }
+
+TestSuite(spill_cases, .fini = stop_small, .timeout = 120);
+
+/* n QoS 1 messages "%06d" numbered from first on topic, each acknowledged. */
+static void publish_numbered(uint16_t port, const char *id, const char *topic, int first, int n)
+{
+	struct raw pub;
+	raw_connect_simple(&pub, port, id);
+	for (int i = first; i < first + n; i++) {
+		char payload[8];
+		snprintf(payload, sizeof(payload), "%06d", i);
+		raw_publish(&pub, topic, payload, 1, false, (uint16_t)(i + 1));
+		cr_assert_eq(raw_expect_ack(&pub, MQTT_PUBACK), i + 1);
+	}
+	raw_close(&pub);
+}
+
+/* Receive want messages on r, acknowledging each: in order, duplicates
+ * (DUP resends) allowed, nothing missing. */
+static void expect_numbered(struct raw *r, int first, int want)
+{
+	int next = first;
+	while (next < first + want) {
+		struct mqtt_publish p;
+		raw_expect_publish(r, &p);
+		int seq = seq_of(&p);
+		cr_assert(seq <= next, "message %d came where %d was due", seq, next);
+		if (seq == next)
+			next++;
+		raw_ack(r, MQTT_PUBACK, p.packet_id);
+	}
+}
+
+/* Entries spilled while a read back was on its way stay counted: 17 queued
+ * (10 in memory), the client takes 5 and, in one write, acknowledges them
+ * and publishes 3 more to itself; all 20 arrive, in order. */
+Test(spill_cases, MQTT_4_6_0_6_entries_spilled_during_a_read_back_are_not_forgotten)
+{
+	start_small("workers 1");
+	raw_park(small.port, "sc-self", "sc/#", 1);
+	publish_numbered(small.port, "sc-pub", "sc/t", 0, 17);
+	struct raw r;
+	bool present = false;
+	struct raw_connect_opts o = { .client_id = "sc-self", .clean = false, .keepalive = 60 };
+	cr_assert_eq(raw_connect(&r, small.port, &o, &present), 0);
+	uint16_t ids[5];
+	for (int i = 0; i < 5; i++) {
+		struct mqtt_publish p;
+		raw_expect_publish(&r, &p);
+		cr_assert_eq(seq_of(&p), i);
+		ids[i] = p.packet_id;
+	}
+	struct buf b;
+	buf_init(&b);
+	for (int i = 0; i < 5; i++) {
+		struct mqtt_ack a = { .type = MQTT_PUBACK, .packet_id = ids[i] };
+		cr_assert_eq(mqtt_encode_ack(&b, MQTT_V311, &a), FM_OK);
+	}
+	for (int i = 17; i < 20; i++) {
+		char payload[8];
+		snprintf(payload, sizeof(payload), "%06d", i);
+		struct mqtt_publish p = { .qos = 1, .topic = { "sc/t", 4 }, .packet_id = (uint16_t)(1000 + i),
+					  .payload = { (const uint8_t *)payload, 6 } };
+		cr_assert_eq(mqtt_encode_publish(&b, MQTT_V311, &p), FM_OK);
+	}
+	raw_send_buf(&r, &b);
+	buf_fini(&b);
+	int next = 5, acks = 0;
+	while (next < 20 || acks < 3) {
+		struct mqtt_frame f;
+		cr_assert_eq(raw_recv(&r, &f, 10000), FM_OK, "stopped at %d (%d acks)", next, acks);
+		if (f.type == MQTT_PUBACK) {
+			acks++;
+			continue;
+		}
+		struct mqtt_publish p;
+		uint8_t reason;
+		cr_assert_eq(mqtt_decode_publish(&f, MQTT_V311, &p, &reason), FM_OK);
+		cr_assert_eq(seq_of(&p), next, "message %d came where %d was due", seq_of(&p), next);
+		next++;
+		raw_ack(&r, MQTT_PUBACK, p.packet_id);
+	}
+	raw_close(&r);
+}
+
+/* A reload that turns spilling off keeps the order: what waits in the
+ * store comes before what arrives after the reload. */
+Test(spill_cases, MQTT_4_6_0_6_reload_to_no_spilling_keeps_the_order)
+{
+	start_small(NULL);
+	raw_park(small.port, "sc-reload", "sr/#", 1);
+	publish_numbered(small.port, "sc-rpub", "sr/t", 0, 17);
+	char conf[256];
+	snprintf(conf, sizeof(conf), "listener %%PORT%% 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n"
+				     "max_queued_in_memory 0\nmax_inflight_messages 5\n");
+	hb_write_conf(&small, conf);
+	hb_signal(&small, SIGHUP);
+	cr_assert(hb_log_contains(&small, "SIGHUP: reloaded", 5000));
+	publish_numbered(small.port, "sc-rpub", "sr/t", 17, 3);
+	struct raw r;
+	struct raw_connect_opts o = { .client_id = "sc-reload", .clean = false, .keepalive = 60 };
+	cr_assert_eq(raw_connect(&r, small.port, &o, NULL), 0);
+	expect_numbered(&r, 0, 20);
+	raw_close(&r);
+}
+
+/* A subscriber that does not keep up still holds its publishers back when
+ * its queue lives mostly in the store: nothing is dropped at the queue
+ * limit while it is merely slow. */
+Test(spill_cases, spilled_queue_still_holds_publishers_back)
+{
+	start_small("max_queued_messages 100\nworkers 1\n"); /* across workers the inbox backlog
+								   * (FM_INBOUND_HIGH) is the bound */
+	struct raw sub;
+	struct raw_connect_opts o = { .client_id = "sc-slow", .clean = false, .keepalive = 60 };
+	cr_assert_eq(raw_connect(&sub, small.port, &o, NULL), 0);
+	cr_assert_eq(raw_subscribe(&sub, 1, "bp/#", 1), 1);
+	/* the publisher sends 200 while the subscriber reads nothing */
+	struct raw pub;
+	raw_connect_simple(&pub, small.port, "sc-fast");
+	for (int i = 0; i < 200; i++) {
+		char payload[8];
+		snprintf(payload, sizeof(payload), "%06d", i);
+		raw_publish(&pub, "bp/t", payload, 1, false, (uint16_t)(i + 1));
+	}
+	expect_numbered(&sub, 0, 200); /* the publisher resumes as it drains */
+	raw_close(&sub);
+	raw_close(&pub);
+}
+
+/* A takeover while spilled entries are being read back: the new
+ * connection gets every entry (the old one acknowledged none), in order. */
+Test(spill_cases, takeover_during_a_read_back_loses_nothing)
+{
+	start_small("workers 4");
+	for (int trial = 0; trial < 10; trial++) {
+		char id[32], topic[32], filter[32];
+		snprintf(id, sizeof(id), "sc-take-%d", trial);
+		snprintf(topic, sizeof(topic), "tk%d/t", trial);
+		snprintf(filter, sizeof(filter), "tk%d/#", trial);
+		raw_park(small.port, id, filter, 1);
+		publish_numbered(small.port, "sc-tpub", topic, 0, 17);
+		struct raw first, second;
+		struct raw_connect_opts o = { .client_id = id, .clean = false, .keepalive = 60 };
+		cr_assert_eq(raw_connect(&first, small.port, &o, NULL), 0);
+		cr_assert_eq(raw_connect(&second, small.port, &o, NULL), 0);
+		expect_numbered(&second, 0, 17);
+		raw_close(&first);
+		raw_close(&second);
+	}
+}
