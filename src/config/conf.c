@@ -184,6 +184,8 @@ void conf_apply_reloadable(struct conf *live, const struct conf *fresh)
 	live->message_size_limit = fresh->message_size_limit;
 	live->max_packet_size = fresh->max_packet_size;
 	live->store_max_size = fresh->store_max_size;
+	live->max_subscriptions = fresh->max_subscriptions;
+	live->max_topic_levels = fresh->max_topic_levels;
 	live->max_keepalive = fresh->max_keepalive;
 	live->retain_available = fresh->retain_available;
 	if (!live->log_types_fixed)

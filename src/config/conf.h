@@ -46,6 +46,8 @@ struct conf {
 	uint32_t message_size_limit;     /* payload bytes; default 0 = MQTT maximum */
 	uint32_t max_packet_size;        /* whole packets from clients; default 0 = MQTT maximum */
 	uint16_t max_topic_alias;        /* 5.0 Topic Alias Maximum we announce; default 10 */
+	uint32_t max_subscriptions;      /* fleetmq: per client; default 0 = unlimited */
+	uint32_t max_topic_levels;       /* fleetmq: levels of a topic or filter; default 0 = unlimited */
 	uint16_t max_keepalive;          /* seconds; default 65535 ("max_keepalive 0", no limit, is stored as 65535) */
 	bool retain_available;           /* default true */
 	bool persistence;                /* default true (fleetmq: sqlite store) */

@@ -229,6 +229,18 @@ static int opt_max_topic_alias(struct conf_parse *px, char **args, int n)
 	return rc;
 }
 
+static int opt_max_subscriptions(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	return parse_u32(px, args[0], args[1], 0, UINT32_MAX, &px->c->max_subscriptions);
+}
+
+static int opt_max_topic_levels(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	return parse_u32(px, args[0], args[1], 0, 65535, &px->c->max_topic_levels);
+}
+
 static int opt_max_keepalive(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
@@ -436,6 +448,8 @@ static const struct option options[] = {
 	{"max_inflight_messages", 1, 1, opt_max_inflight_messages},
 	{"max_keepalive", 1, 1, opt_max_keepalive},
 	{"max_queued_in_memory", 1, 1, opt_max_queued_in_memory},
+	{"max_subscriptions", 1, 1, opt_max_subscriptions},
+	{"max_topic_levels", 1, 1, opt_max_topic_levels},
 	{"max_packet_size", 1, 1, opt_max_packet_size},
 	{"max_topic_alias", 1, 1, opt_max_topic_alias},
 	{"max_queued_bytes", 1, 1, opt_max_queued_bytes},

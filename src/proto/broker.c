@@ -33,6 +33,8 @@ struct worker_limits broker_limits(const struct broker *b)
 		.message_size_limit = c->message_size_limit,
 		.max_packet_size = c->max_packet_size,
 		.max_topic_alias = c->max_topic_alias,
+		.max_subscriptions = c->max_subscriptions,
+		.max_topic_levels = c->max_topic_levels,
 		.connect_timeout_s = c->connect_timeout_s,
 		.max_keepalive = c->max_keepalive,
 		.retain_available = c->retain_available,

@@ -102,6 +102,8 @@ struct worker_limits {
 	uint32_t max_packet_size;   /* whole packets from clients; 0 = MQTT maximum */
 	uint32_t connect_timeout_s;
 	uint16_t max_topic_alias;
+	uint32_t max_subscriptions; /* per client; 0 = unlimited */
+	uint32_t max_topic_levels;  /* 0 = unlimited */
 	uint16_t max_keepalive;
 	bool retain_available;
 	uint64_t session_expiry_s;  /* persistent_client_expiration; 0 = never */

@@ -34,6 +34,9 @@ static bool has_wildcard(struct mqtt_bin s)
 static int publish_check(struct client *c, const struct mqtt_publish *pub, const char **why)
 {
 	const struct worker_limits *lim = &c->w->lim;
+	/* an empty (aliased) 5.0 topic was checked when its alias was set */
+	if (lim->max_topic_levels && pub->topic.len && topic_levels(pub->topic.p, pub->topic.len) > lim->max_topic_levels)
+		return proto_fail(c, MQTT_RC_QUOTA_EXCEEDED, "topic with more levels than max_topic_levels", why);
 	if (lim->message_size_limit && pub->payload.len > lim->message_size_limit) {
 		*why = "payload above message_size_limit";
 		return FM_ETOOBIG;

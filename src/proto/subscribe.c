@@ -62,6 +62,18 @@ static uint8_t refusal(const struct client *c, uint8_t rc5)
 	return c->version == MQTT_V5 ? rc5 : MQTT_SUBACK_FAILURE;
 }
 
+/* Limits that protect the fleet (max_topic_levels, max_subscriptions):
+ * a filter past them is refused on its own, 5.0 saying Quota Exceeded. */
+static bool over_limits(struct client *c, const struct mqtt_str *f)
+{
+	const struct worker_limits *lim = &c->w->lim;
+	if (lim->max_topic_levels && topic_levels(f->p, f->len) > lim->max_topic_levels)
+		return true;
+	/* at the limit, only a filter it has already (a replacement) is taken */
+	return lim->max_subscriptions && c->session->n_subs >= lim->max_subscriptions &&
+	       !session_sub_has(c->session, f->p, f->len);
+}
+
 /* Subscribe one filter; returns the SUBACK code for it and whether it
  * existed already (*replaced). */
 static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e, uint32_t sub_id, bool *replaced_out)
@@ -69,6 +81,8 @@ static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e, u
 	struct broker *b = c->w->b;
 	if (!filter_valid(&e->filter))
 		return refusal(c, MQTT_RC_TOPIC_FILTER_INVALID); /* [MQTT-4.8.2-1], [MQTT-4.8.2-2] */
+	if (over_limits(c, &e->filter))
+		return refusal(c, MQTT_RC_QUOTA_EXCEEDED);
 	uint8_t qos = e->options & 0x03;
 	/* all the options are kept (No Local, Retain As Published apply at
 	 * routing); a 3.1.1 options byte has only the QoS */

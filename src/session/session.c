@@ -142,6 +142,11 @@ int session_sub_append(struct session *s, const char *filter, size_t len, uint8_
 	return FM_OK;
 }
 
+bool session_sub_has(struct session *s, const char *filter, size_t len)
+{
+	return sub_find(s, filter, len) != NULL;
+}
+
 int session_sub_del(struct session *s, const char *filter, size_t len)
 {
 	struct session_sub *sub = sub_find(s, filter, len);

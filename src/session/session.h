@@ -135,6 +135,8 @@ int session_sub_set(struct session *s, const char *filter, size_t len, uint8_t o
  * not filters x subscriptions. FM_OK or FM_ENOMEM. */
 int session_sub_append(struct session *s, const char *filter, size_t len, uint8_t options);
 int session_sub_del(struct session *s, const char *filter, size_t len);
+/* Is s subscribed to filter? (A linear search: for limits, not hot paths.) */
+bool session_sub_has(struct session *s, const char *filter, size_t len);
 
 /* Outgoing inflight window: max_inflight_messages, and for a 5.0 client
  * its Receive Maximum too (receive_max, 0: none) [MQTT-3.3.4-7]. add assigns a free packet id into *packet_id and

@@ -1,0 +1,75 @@
+/* Limits that protect the fleet: max_subscriptions (per client) and
+ * max_topic_levels. A filter past them is refused in its own SUBACK slot
+ * (3.1.1 0x80, 5.0 0x97 Quota Exceeded) while the others are granted; a
+ * PUBLISH whose topic is too deep closes its connection (5.0: DISCONNECT
+ * 0x97); other clients are not affected. */
+#include "harness.h"
+#include "raw.h"
+
+#include "fleetmq/errors.h"
+
+#include <criterion/criterion.h>
+
+static struct hb broker;
+
+static void start(void) { hb_start(&broker, "max_subscriptions 3\nmax_topic_levels 4"); }
+static void stop(void) { hb_stop(&broker); }
+
+TestSuite(limits, .init = start, .fini = stop, .timeout = 60);
+
+static void connect_v(struct raw *r, const char *id, uint8_t version)
+{
+	struct raw_connect_opts o = { .version = version, .client_id = id, .clean = true, .keepalive = 60 };
+	cr_assert_eq(raw_connect(r, broker.port, &o, NULL), 0);
+}
+
+Test(limits, max_subscriptions_refuses_the_one_too_many_and_takes_replacements)
+{
+	struct raw r3, r5;
+	connect_v(&r3, "lim-subs3", MQTT_V311);
+	connect_v(&r5, "lim-subs5", MQTT_V5);
+	const char *f[] = { "l/a", "l/b", "l/c", "l/d" };
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(raw_subscribe(&r3, (uint16_t)(i + 1), f[i], 1), 1);
+		cr_assert_eq(raw_subscribe(&r5, (uint16_t)(i + 1), f[i], 1), 1);
+	}
+	cr_assert_eq(raw_subscribe(&r3, 4, f[3], 1), MQTT_SUBACK_FAILURE, "a fourth filter, 3.1.1");
+	cr_assert_eq(raw_subscribe(&r5, 4, f[3], 1), MQTT_RC_QUOTA_EXCEEDED, "a fourth filter, 5.0");
+	cr_assert_eq(raw_subscribe(&r3, 5, f[1], 2), 2, "an existing filter is replaced [MQTT-3.8.4-3]");
+	raw_unsubscribe(&r3, 6, f[0]);
+	cr_assert_eq(raw_subscribe(&r3, 7, f[3], 1), 1, "room again after UNSUBSCRIBE");
+	raw_close(&r3);
+	raw_close(&r5);
+}
+
+Test(limits, max_topic_levels_refuses_deep_filters_and_closes_deep_publishers)
+{
+	struct raw sub, p3, p5;
+	connect_v(&sub, "lim-deep-sub", MQTT_V311);
+	cr_assert_eq(raw_subscribe(&sub, 1, "a/b/c/d", 1), 1, "four levels");
+	cr_assert_eq(raw_subscribe(&sub, 2, "a/b/c/d/e", 1), MQTT_SUBACK_FAILURE, "five levels");
+	connect_v(&p3, "lim-deep-p3", MQTT_V311);
+	raw_publish(&p3, "a/b/c/d/e", "deep", 0, false, 0);
+	cr_assert(raw_closed_within(&p3, 3000, NULL), "3.1.1: closed");
+	connect_v(&p5, "lim-deep-p5", MQTT_V5);
+	raw_publish(&p5, "x/y/z/w/v", "deep", 1, false, 1);
+	struct mqtt_frame f;
+	raw_expect(&p5, MQTT_DISCONNECT, &f);
+	struct mqtt_disconnect d;
+	uint8_t reason;
+	cr_assert_eq(mqtt_decode_disconnect(&f, MQTT_V5, &d, &reason), FM_OK);
+	cr_assert_eq(d.reason, MQTT_RC_QUOTA_EXCEEDED, "5.0: DISCONNECT 0x%02x, expected 0x97", d.reason);
+	cr_assert(raw_closed_within(&p5, 3000, NULL), "5.0: closed");
+	/* the subscriber still gets what is within the limit */
+	struct raw ok;
+	connect_v(&ok, "lim-ok", MQTT_V311);
+	raw_publish(&ok, "a/b/c/d", "fine", 1, false, 1);
+	cr_assert_eq(raw_expect_ack(&ok, MQTT_PUBACK), 1);
+	struct mqtt_publish p;
+	raw_expect_publish(&sub, &p);
+	raw_assert_publish(&p, "a/b/c/d", "fine");
+	raw_close(&sub);
+	raw_close(&p3);
+	raw_close(&p5);
+	raw_close(&ok);
+}
