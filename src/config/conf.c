@@ -182,7 +182,6 @@ void conf_apply_reloadable(struct conf *live, const struct conf *fresh)
 	live->max_queued_in_memory = fresh->max_queued_in_memory;
 	live->max_queued_bytes = fresh->max_queued_bytes;
 	live->message_size_limit = fresh->message_size_limit;
-	live->max_packet_size = fresh->max_packet_size;
 	live->store_max_size = fresh->store_max_size;
 	live->max_subscriptions = fresh->max_subscriptions;
 	live->max_topic_levels = fresh->max_topic_levels;

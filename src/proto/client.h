@@ -49,6 +49,7 @@ struct client {
 	uint8_t state;            /* enum client_state */
 	uint8_t version;          /* protocol level from CONNECT */
 	uint16_t keepalive_s;
+	uint16_t receive_max_in;  /* 5.0: the Receive Maximum its CONNACK announced; 0: none (65535) */
 	uint8_t close_rc;         /* 5.0 reason code for the DISCONNECT a failing handler asks for */
 	bool read_paused : 1;     /* backpressure: not reading */
 	bool connect_pending : 1; /* CONNECT waits for a session from another worker */

@@ -355,8 +355,11 @@ static int connack_props(struct client *c, const struct connect_opts *o, struct 
 					 (uint16_t)strlen(o->assigned_id)); /* [MQTT-3.2.2-16] */
 	if (o->server_keepalive)
 		rc |= mqtt_prop_put_u16(b, MQTT_PROP_SERVER_KEEP_ALIVE, o->server_keepalive);
-	if (lim->session.max_inflight && lim->session.max_inflight < 65535)
-		rc |= mqtt_prop_put_u16(b, MQTT_PROP_RECEIVE_MAXIMUM, (uint16_t)lim->session.max_inflight);
+	/* kept per connection: a reload must not hold the client to less
+	 * than it was told */
+	c->receive_max_in = lim->session.max_inflight < 65535 ? (uint16_t)lim->session.max_inflight : 0;
+	if (c->receive_max_in)
+		rc |= mqtt_prop_put_u16(b, MQTT_PROP_RECEIVE_MAXIMUM, c->receive_max_in);
 	if (lim->max_packet_size)
 		rc |= mqtt_prop_put_u32(b, MQTT_PROP_MAXIMUM_PACKET_SIZE, lim->max_packet_size);
 	if (lim->max_topic_alias)

@@ -66,8 +66,8 @@ static int props_check(struct client *c, const struct mqtt_props *p, const char 
  * for the store belongs to a remembered id: not counted twice. */
 static int receive_max_check(struct client *c, const struct mqtt_publish *pub, const char **why)
 {
-	uint32_t max = c->w->lim.session.max_inflight;
-	if (pub->qos == 0 || max == 0 || max >= 65535)
+	uint32_t max = c->receive_max_in; /* as its CONNACK said, whatever a reload did since */
+	if (pub->qos == 0 || max == 0)
 		return FM_OK;
 	uint32_t open = c->session->n_qos2_in + persist_flow_ends_waiting(c);
 	if (open < max)

@@ -8,6 +8,8 @@
 #include "fleetmq/errors.h"
 
 #include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -623,4 +625,27 @@ Test(v5_publish, MQTT_3_3_2_5_retained_message_expires)
 	cr_assert(raw_silent(&b, 1000), "an expired retained message was sent [MQTT-3.3.2-5]");
 	raw_close(&b);
 	raw_close(&pub);
+}
+
+/* The Receive Maximum a client was told holds for its connection: a
+ * reload lowering max_inflight_messages does not make a client that keeps
+ * to the announced 5 exceed anything [MQTT-3.3.4-7]; the sixth is one too
+ * many [MQTT-3.3.4-8]. */
+Test(v5_publish_conf, MQTT_3_3_4_8_receive_maximum_as_announced_survives_a_reload)
+{
+	v5_start("max_inflight_messages 5");
+	struct raw r;
+	v5_connect_simple(&r, "announced");
+	char conf[256];
+	snprintf(conf, sizeof(conf), "listener %%PORT%% 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 2\n");
+	hb_write_conf(&v5_broker, conf);
+	hb_signal(&v5_broker, SIGHUP);
+	cr_assert(hb_log_contains(&v5_broker, "SIGHUP: reloaded", V5_WAIT_MS));
+	for (uint16_t id = 1; id <= 5; id++) {
+		raw_publish(&r, "ann/t", "x", 2, false, id);
+		cr_assert_eq(raw_expect_ack(&r, MQTT_PUBREC), id, "within the announced 5");
+	}
+	raw_publish(&r, "ann/t", "x", 2, false, 6);
+	cr_assert_eq(raw_expect_disconnect(&r, V5_WAIT_MS, NULL), MQTT_RC_RECEIVE_MAX_EXCEEDED);
+	raw_close(&r);
 }
