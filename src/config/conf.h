@@ -98,8 +98,9 @@ bool conf_listener_allow_anonymous(const struct conf *c, const struct conf_liste
 /* Copy into live the options of fresh that may change on SIGHUP without
  * reopening listeners: allow_anonymous (and allow_anonymous_set),
  * max_connections, max_inflight_messages, max_queued_messages,
- * max_queued_bytes, message_size_limit, max_keepalive, retain_available,
- * log_types, connect_timeout_s; and for each live listener that fresh has
+ * max_queued_in_memory, max_queued_bytes, message_size_limit,
+ * max_keepalive, retain_available, store_max_size, max_subscriptions,
+ * max_topic_levels, log_types, connect_timeout_s; and for each live listener that fresh has
  * too (same port and bind_address), its allow_anonymous and
  * max_connections. Everything else in live, listeners included, is left as
  * it is; nothing is allocated or freed, so it cannot fail. Both should have
