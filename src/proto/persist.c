@@ -319,6 +319,17 @@ void persist_qos2_in(struct worker *w, const struct session *s, uint16_t packet_
 	lost_op(w, rc, "a QoS 2 packet id");
 }
 
+struct msg *persist_msg_of(const struct store_message *sm, bool retain)
+{
+	struct msg_spec sp = { .topic = sm->topic, .topic_len = sm->topic_len, .payload = sm->payload,
+			       .payload_len = sm->payload_len, .props = sm->props, .props_len = sm->props_len,
+			       .qos = sm->qos, .retain = retain, .expires_at_ms = sm->expires_at_ms };
+	struct msg *m = msg_make(&sp);
+	if (m)
+		m->store_id = sm->msg_id;
+	return m;
+}
+
 int persist_queue_read(struct worker *w, struct session *s, uint32_t count, uint32_t seq)
 {
 	struct persist_batch *pb = current(w);

@@ -27,6 +27,7 @@
 
 struct client;
 struct persist_batch;
+struct store_message;
 
 static inline bool persist_on(const struct worker *w) { return w->b->store != NULL; }
 
@@ -60,6 +61,10 @@ void persist_sub_put(struct worker *w, const struct session *s, const char *filt
 		     uint32_t sub_id);
 void persist_sub_del(struct worker *w, const struct session *s, const char *filter, size_t len);
 void persist_qos2_in(struct worker *w, const struct session *s, uint16_t packet_id, bool add);
+/* A message as the store handed it back (recovery, a queue read back),
+ * with its store id. NULL on ENOMEM. */
+struct msg *persist_msg_of(const struct store_message *sm, bool retain);
+
 /* Queue spilling (proto/spill.c): mark m's entry for s as kept only in
  * the store (true if recorded); ask for up to count spilled entries of s
  * back, answered by spill_read_done() when the batch returns. */

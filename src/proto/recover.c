@@ -10,7 +10,9 @@
 #include "core/clock.h"
 #include "core/grow.h"
 #include "proto/expiry.h"
+#include "proto/persist.h"
 #include "proto/subs.h"
+#include "topic/level_map.h"
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -49,10 +51,7 @@ struct pending_will {
 
 static size_t will_slot(const char *id, size_t len)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)id[i]) * 16777619u;
-	return h % WILL_BUCKETS;
+	return level_hash(0x3111u, id, len) % WILL_BUCKETS;
 }
 
 static int will_keep(struct recovery *r, const char *id, size_t len, struct msg *will, uint64_t publish_at_ms)
@@ -155,14 +154,6 @@ static void map_free(struct msg_map *m)
 	for (size_t i = 0; m->slot && i <= m->mask; i++)
 		msg_unref(m->slot[i]);
 	free(m->slot);
-}
-
-static struct msg *msg_of(const struct store_message *sm, bool retain)
-{
-	struct msg_spec sp = { .topic = sm->topic, .topic_len = sm->topic_len, .payload = sm->payload,
-			       .payload_len = sm->payload_len, .props = sm->props, .props_len = sm->props_len,
-			       .qos = sm->qos, .retain = retain, .expires_at_ms = sm->expires_at_ms };
-	return msg_make(&sp);
 }
 
 /* The session's expiry interval: its own (5.0, or a 3.1.1 one stored
@@ -280,9 +271,8 @@ static struct msg *msg_for(struct recovery *r, const struct store_message *sm)
 	struct msg *m = map_get(&r->msgs, sm->msg_id);
 	if (m)
 		return m;
-	if ((m = msg_of(sm, false)) == NULL)
+	if ((m = persist_msg_of(sm, false)) == NULL)
 		return NULL;
-	m->store_id = sm->msg_id;
 	if (map_put(&r->msgs, m) != FM_OK) {
 		msg_unref(m);
 		return NULL;
@@ -371,7 +361,7 @@ static int on_retained(void *arg, const struct store_message *sm)
 	struct recovery *r = arg;
 	if (sm->expires_at_ms && sm->expires_at_ms <= r->now_wall_ms)
 		return store_retain_del(&r->fixups, sm->topic, sm->topic_len);
-	struct msg *m = msg_of(sm, true);
+	struct msg *m = persist_msg_of(sm, true);
 	if (!m)
 		return FM_ENOMEM;
 	int rc = retain_tree_set(r->b->retained, m->topic, m->topic_len, m);
@@ -387,7 +377,7 @@ static int on_will(void *arg, const char *id, size_t len, const struct store_mes
 		   uint64_t publish_at_ms)
 {
 	struct recovery *r = arg;
-	struct msg *will = msg_of(sm, retain);
+	struct msg *will = persist_msg_of(sm, retain);
 	if (!will)
 		return FM_ENOMEM;
 	int rc = will_keep(r, id, len, will, publish_at_ms);

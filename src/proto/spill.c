@@ -48,14 +48,11 @@ void spill_refill(struct worker *w, struct session *s)
 
 static struct msg *msg_of_row(const struct store_batch *sb, const struct store_row *r)
 {
-	struct msg_spec sp = { .topic = store_row_bytes(sb, r->topic), .topic_len = r->topic.len,
-			       .payload = store_row_bytes(sb, r->payload), .payload_len = r->payload.len,
-			       .props = store_row_bytes(sb, r->props), .props_len = r->props.len,
-			       .qos = r->msg_qos, .expires_at_ms = r->expires_at_ms };
-	struct msg *m = msg_make(&sp);
-	if (m)
-		m->store_id = r->msg_id;
-	return m;
+	struct store_message sm = { .msg_id = r->msg_id, .topic = store_row_bytes(sb, r->topic),
+				    .topic_len = r->topic.len, .payload = store_row_bytes(sb, r->payload),
+				    .payload_len = r->payload.len, .props = store_row_bytes(sb, r->props),
+				    .props_len = r->props.len, .qos = r->msg_qos, .expires_at_ms = r->expires_at_ms };
+	return persist_msg_of(&sm, false);
 }
 
 /* The rows join the memory part, in order. The store is the truth about
