@@ -14,6 +14,8 @@ PACKAGES=(
 	python3
 	python3-paho-mqtt        # paho (Python) interop test
 	libsqlite3-dev            # the durable store (src/store)
+	libmbedtls-dev            # TLS listeners (src/net/conn_tls.c)
+	openssl                   # TLS tests: certificates, s_client
 )
 
 missing=()

@@ -40,11 +40,13 @@ void conf_fini(struct conf *c)
 	for (size_t i = 0; i < c->n_listeners; i++) {
 		free(c->listeners[i].bind_address);
 		free(c->listeners[i].file);
+		conf_transport_fini(&c->listeners[i]);
 	}
 	free(c->listeners);
 	free(c->persistence_location);
 	free(c->log_file);
 	free(c->pid_file);
+	free(c->psk_file);
 	for (size_t i = 0; i < c->n_notices; i++)
 		free(c->notices[i]);
 	free(c->notices);
@@ -141,7 +143,7 @@ int conf_load_string(struct conf *c, const char *name, const char *text, struct 
 int conf_finish(struct conf *c, struct fm_errbuf *eb)
 {
 	if (c->n_listeners > 0)
-		return FM_OK;
+		return conf_transport_check(c, eb);
 	/* The embedded default: loopback only, so anonymous access is safe
 	 * unless the file said otherwise (mosquitto 2.0 does the same). */
 	struct conf_parse px;

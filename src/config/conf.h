@@ -22,10 +22,34 @@ enum conf_protocol {
 	CONF_PROTO_WEBSOCKETS = 1,
 };
 
+enum conf_domain {
+	CONF_DOMAIN_ANY = 0,      /* what bind_address resolves to (IPv4 first without one) */
+	CONF_DOMAIN_IPV4 = 1,
+	CONF_DOMAIN_IPV6 = 2,
+};
+
+/* A listener's TLS settings, in mosquitto's names; every string owned or
+ * NULL. The listener speaks TLS when certfile or psk_hint is set. */
+struct conf_tls {
+	char *certfile, *keyfile;  /* PEM server certificate (chain) and key */
+	char *cafile, *capath;     /* CAs that client certificates must chain to */
+	char *crlfile;             /* PEM revocation list for client certificates */
+	char *ciphers;             /* ':'-separated suites; NULL: our default list */
+	char *tls_version;         /* lowest version accepted ("tlsv1.2"); NULL: 1.2 */
+	char *psk_hint;            /* set: TLS-PSK accepted on this listener */
+	char *psk_file;            /* per_listener_settings only; else conf.psk_file */
+	bool require_certificate;  /* mutual TLS: a client certificate is required */
+	bool use_identity_as_username; /* certificate CN (or PSK identity) is the username */
+	bool use_subject_as_username;  /* certificate subject (RFC 2253) is the username */
+};
+
 struct conf_listener {
 	uint16_t port;            /* 0 = ephemeral (tests read the bound port from the log) */
 	char *bind_address;       /* NULL: all interfaces; owned */
+	char *bind_interface;     /* SO_BINDTODEVICE; NULL: none; owned */
+	enum conf_domain socket_domain;
 	enum conf_protocol protocol;
+	struct conf_tls tls;
 	int max_connections;      /* -1: unlimited */
 	int allow_anonymous;      /* -1: not set here (use the global), else 0/1 */
 	char *file;               /* where the listener line was; owned */
@@ -38,6 +62,7 @@ struct conf {
 	bool per_listener_settings;      /* default false */
 	bool allow_anonymous;            /* default false once a listener is configured, as mosquitto 2.0 */
 	bool allow_anonymous_set;        /* the file said so explicitly */
+	char *psk_file;                  /* identity:hexkey lines for psk_hint listeners; owned */
 	int max_connections;             /* -1 unlimited (global, when listeners do not set it) */
 	uint32_t max_inflight_messages;  /* default 20; 0 = unlimited */
 	uint32_t max_queued_messages;    /* default 1000; 0 = unlimited */
@@ -91,6 +116,11 @@ int conf_load_string(struct conf *c, const char *name, const char *text, struct 
 /* After loading: if no listener was configured, add the embedded default
  * (127.0.0.1:1883, anonymous allowed, as mosquitto 2.0 does without a config). */
 int conf_finish(struct conf *c, struct fm_errbuf *eb);
+
+/* True if the listener speaks TLS (certfile or psk_hint set). */
+bool conf_listener_tls(const struct conf_listener *l);
+/* The psk_file a listener uses: its own, else the global one (NULL: none). */
+const char *conf_listener_psk_file(const struct conf *c, const struct conf_listener *l);
 
 /* Effective allow_anonymous for a listener (per_listener_settings aware). */
 bool conf_listener_allow_anonymous(const struct conf *c, const struct conf_listener *l);

@@ -61,7 +61,7 @@ static int parse_limit(struct conf_parse *px, const char *opt, const char *s, in
 	return rc;
 }
 
-static int parse_bool(struct conf_parse *px, const char *opt, const char *s, bool *out)
+int conf_parse_bool(struct conf_parse *px, const char *opt, const char *s, bool *out)
 {
 	if (strcmp(s, "true") == 0)
 		*out = true;
@@ -72,7 +72,7 @@ static int parse_bool(struct conf_parse *px, const char *opt, const char *s, boo
 	return FM_OK;
 }
 
-static int set_string(struct conf_parse *px, char **field, const char *value)
+int conf_set_string(struct conf_parse *px, char **field, const char *value)
 {
 	char *copy = strdup(value);
 	if (!copy)
@@ -94,7 +94,7 @@ static int opt_listener(struct conf_parse *px, char **args, int n)
 }
 
 /* The legacy default listener: `port` and `bind_address` outside sections. */
-static struct conf_listener *port_listener(struct conf_parse *px)
+struct conf_listener *conf_port_listener(struct conf_parse *px)
 {
 	if (px->port_listener < 0) {
 		int saved = px->cur; /* `port` does not open a section */
@@ -113,7 +113,7 @@ static int opt_port(struct conf_parse *px, char **args, int n)
 	int rc = parse_u32(px, args[0], args[1], 0, 65535, &port);
 	if (rc != FM_OK)
 		return rc;
-	struct conf_listener *l = port_listener(px);
+	struct conf_listener *l = conf_port_listener(px);
 	if (!l)
 		return FM_ECONFIG; /* conf_add_listener said why */
 	l->port = (uint16_t)port;
@@ -123,8 +123,8 @@ static int opt_port(struct conf_parse *px, char **args, int n)
 static int opt_bind_address(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
-	struct conf_listener *l = port_listener(px);
-	return l ? set_string(px, &l->bind_address, args[1]) : FM_ECONFIG;
+	struct conf_listener *l = conf_port_listener(px);
+	return l ? conf_set_string(px, &l->bind_address, args[1]) : FM_ECONFIG;
 }
 
 static int opt_protocol(struct conf_parse *px, char **args, int n)
@@ -155,14 +155,14 @@ static int opt_max_connections(struct conf_parse *px, char **args, int n)
 static int opt_per_listener_settings(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
-	return parse_bool(px, args[0], args[1], &px->c->per_listener_settings);
+	return conf_parse_bool(px, args[0], args[1], &px->c->per_listener_settings);
 }
 
 static int opt_allow_anonymous(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
 	bool v = false;
-	int rc = parse_bool(px, args[0], args[1], &v);
+	int rc = conf_parse_bool(px, args[0], args[1], &v);
 	if (rc != FM_OK)
 		return rc;
 	struct conf_listener *l = conf_cur_listener(px);
@@ -254,7 +254,7 @@ static int opt_max_keepalive(struct conf_parse *px, char **args, int n)
 static int opt_retain_available(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
-	return parse_bool(px, args[0], args[1], &px->c->retain_available);
+	return conf_parse_bool(px, args[0], args[1], &px->c->retain_available);
 }
 
 static int opt_connect_timeout(struct conf_parse *px, char **args, int n)
@@ -274,13 +274,13 @@ static int opt_workers(struct conf_parse *px, char **args, int n)
 static int opt_persistence(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
-	return parse_bool(px, args[0], args[1], &px->c->persistence);
+	return conf_parse_bool(px, args[0], args[1], &px->c->persistence);
 }
 
 static int opt_persistence_location(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
-	return set_string(px, &px->c->persistence_location, args[1]);
+	return conf_set_string(px, &px->c->persistence_location, args[1]);
 }
 
 /* mosquitto's duration: an integer and a unit, h d w m y (hour, day, week,
@@ -361,7 +361,7 @@ static int opt_autosave_on_changes(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
 	bool v;
-	int rc = parse_bool(px, args[0], args[1], &v);
+	int rc = conf_parse_bool(px, args[0], args[1], &v);
 	return rc != FM_OK ? rc
 			   : conf_notice(px, "autosave_on_changes has no effect: fleetmq writes every change to "
 					     "its store as it happens (see durability)");
@@ -381,7 +381,7 @@ static int opt_persistence_file(struct conf_parse *px, char **args, int n)
 static int opt_pid_file(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
-	return set_string(px, &px->c->pid_file, args[1]);
+	return conf_set_string(px, &px->c->pid_file, args[1]);
 }
 
 static int opt_include_dir(struct conf_parse *px, char **args, int n)
@@ -409,7 +409,7 @@ static int opt_log_dest(struct conf_parse *px, char **args, int n)
 			px->c->log_dests = 0; /* the first line replaces the default */
 		px->log_dest_seen = true;
 		px->c->log_dests |= dests[i].dest;
-		return dests[i].dest == LOG_D_FILE ? set_string(px, &px->c->log_file, args[2]) : FM_OK;
+		return dests[i].dest == LOG_D_FILE ? conf_set_string(px, &px->c->log_file, args[2]) : FM_OK;
 	}
 	return conf_error(px, "option 'log_dest': unknown destination '%s'", args[1]);
 }
@@ -471,21 +471,21 @@ static const struct option options[] = {
 static const char *const not_yet[] = {
 	"acl_file", "address", "addresses", "allow_duplicate_messages",
 	"allow_zero_length_clientid", "auth_opt_", "auth_plugin",
-	"auth_plugin_deny_special_chars", "auto_id_prefix", "bind_interface", "bridge_", "cafile", "capath", "certfile",
-	"check_retain_source", "ciphers", "ciphers_tls1.3", "cleansession", "clientid",
-	"clientid_prefixes", "connection", "connection_messages", "crlfile", "dhparamfile",
+	"auth_plugin_deny_special_chars", "auto_id_prefix", "bridge_",
+	"check_retain_source", "ciphers_tls1.3", "cleansession", "clientid",
+	"clientid_prefixes", "connection", "connection_messages", "dhparamfile",
 	"global_plugin", "global_plugin_opt_", "http_dir", "idle_timeout",
-	"keepalive_interval", "keyfile", "local_cleansession", "local_clientid",
+	"keepalive_interval", "local_cleansession", "local_clientid",
 	"local_password", "local_username", "log_facility", "log_timestamp",
 	"log_timestamp_format", "max_inflight_bytes", "max_qos",
 	"memory_limit", "mount_point", "notification_topic", "notifications",
 	"notifications_local_only", "password_file",
-	"plugin", "plugin_opt_", "psk_file", "psk_hint",
+	"plugin", "plugin_opt_",
 	"queue_qos0_messages", "remote_clientid", "remote_password", "remote_username",
-	"require_certificate", "restart_timeout", "round_robin", "set_tcp_nodelay",
-	"socket_domain", "start_type", "sys_interval", "threshold", "tls_engine",
-	"tls_engine_kpass_sha1", "tls_keyform", "tls_version", "topic", "try_private",
-	"upgrade_outgoing_qos", "use_identity_as_username", "use_subject_as_username",
+	"restart_timeout", "round_robin", "set_tcp_nodelay",
+	"start_type", "sys_interval", "threshold", "tls_engine",
+	"tls_engine_kpass_sha1", "tls_keyform", "topic", "try_private",
+	"upgrade_outgoing_qos",
 	"use_username_as_clientid", "user", "websockets_headers_size", "websockets_log_level",
 };
 
@@ -512,6 +512,9 @@ int conf_apply_option(struct conf_parse *px, char **args, int n)
 			return conf_error(px, "option '%s': too many values", o->name);
 		return o->fn(px, args, n);
 	}
+	int rc = conf_transport_option(px, args, n);
+	if (rc != FM_ENOTFOUND)
+		return rc;
 	if (is_not_yet(args[0]))
 		return conf_error(px, "option '%s' is not supported yet", args[0]);
 	return conf_error(px, "unknown option '%s'", args[0]);

@@ -37,8 +37,28 @@ int conf_error(struct conf_parse *px, const char *fmt, ...) __attribute__((forma
  * accepted option that changes nothing). FM_OK, or FM_ECONFIG on ENOMEM. */
 int conf_notice(struct conf_parse *px, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* "true"/"false" into *out, else an error naming opt. (conf_options.c) */
+int conf_parse_bool(struct conf_parse *px, const char *opt, const char *s, bool *out);
+/* Replace *field with a copy of value. (conf_options.c) */
+int conf_set_string(struct conf_parse *px, char **field, const char *value);
+
 /* The listener section we are in, or NULL. */
 struct conf_listener *conf_cur_listener(struct conf_parse *px);
+
+/* The legacy default listener that `port`, `bind_address` and listener
+ * options before any listener line apply to; created on first use (NULL
+ * on ENOMEM, with px->eb set). (conf_options.c) */
+struct conf_listener *conf_port_listener(struct conf_parse *px);
+
+/* Listener transport options (TLS, socket_domain, bind_interface) and
+ * psk_file: FM_OK, FM_ECONFIG with px->eb set, or FM_ENOTFOUND if args[0]
+ * is none of them. (conf_tls.c) */
+int conf_transport_option(struct conf_parse *px, char **args, int n);
+/* After loading: the transport settings of every listener make sense
+ * together ("FILE:LINE: listener PORT: ..." otherwise). */
+int conf_transport_check(const struct conf *c, struct fm_errbuf *eb);
+/* Free what conf_transport_option allocated for l. */
+void conf_transport_fini(struct conf_listener *l);
 
 /* Append a listener (port, bind address or NULL) and make it current. */
 int conf_add_listener(struct conf_parse *px, uint16_t port, const char *bind);

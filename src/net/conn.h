@@ -1,7 +1,9 @@
 /* Transports behind one vtable (Redis's ConnectionType idea): the protocol
  * layer reads and writes bytes through struct conn and never learns whether
- * they travel over TCP, TLS or a WebSocket. Only TCP exists so far; TLS
- * (mbedtls) and WebSocket (libwebsockets) implement the same ops. */
+ * they travel over TCP, TLS or a WebSocket. TCP (conn_tcp.c) and TLS on
+ * mbedtls (conn_tls.c) implement the ops; a transport's own handshake runs
+ * inside read (FM_EAGAIN until it is done), so the caller's loop needs
+ * only conn_wants_write() and conn_pending() to drive it. */
 #ifndef FM_NET_CONN_H
 #define FM_NET_CONN_H
 
@@ -23,6 +25,22 @@ struct conn_ops {
 	ssize_t (*writev)(struct conn *c, const struct iovec *iov, int iovcnt);
 	/* Release the transport and close the fd. */
 	void (*close)(struct conn *c);
+	/* Optional (NULL: never). True while the transport's own handshake
+	 * is not done. */
+	bool (*handshaking)(const struct conn *c);
+	/* Optional (NULL: never). True when the transport cannot progress
+	 * (a handshake) until the socket is writable. */
+	bool (*wants_write)(const struct conn *c);
+	/* Optional. True when bytes were taken off the socket but not yet
+	 * returned by read (the rest of a TLS record): the socket will not
+	 * signal them again. */
+	bool (*pending)(const struct conn *c);
+	/* Optional. Why the last read or write failed, for the log. */
+	const char *(*error)(const struct conn *c);
+	/* Optional. The identity the transport established for the peer
+	 * (per its listener: certificate CN or subject, PSK identity); NULL
+	 * when there is none. */
+	const char *(*identity)(const struct conn *c);
 };
 
 /* A peer address kept compact (every connection holds one; only logs
@@ -41,6 +59,7 @@ const char *net_addr_format(const struct net_addr *a, char *out, size_t len);
 
 struct conn {
 	const struct conn_ops *ops;
+	void *impl;               /* the transport's own state (TLS session); NULL for TCP */
 	int fd;
 	struct net_addr peer;
 };
@@ -51,17 +70,29 @@ void conn_tcp_init(struct conn *c, int fd);
 static inline ssize_t conn_read(struct conn *c, void *buf, size_t len) { return c->ops->read(c, buf, len); }
 static inline ssize_t conn_writev(struct conn *c, const struct iovec *iov, int n) { return c->ops->writev(c, iov, n); }
 static inline void conn_close(struct conn *c) { c->ops->close(c); }
+static inline bool conn_handshaking(const struct conn *c) { return c->ops->handshaking && c->ops->handshaking(c); }
+static inline bool conn_wants_write(const struct conn *c) { return c->ops->wants_write && c->ops->wants_write(c); }
+static inline bool conn_pending(const struct conn *c) { return c->ops->pending && c->ops->pending(c); }
+static inline const char *conn_error(const struct conn *c) { return c->ops->error ? c->ops->error(c) : NULL; }
+static inline const char *conn_identity(const struct conn *c) { return c->ops->identity ? c->ops->identity(c) : NULL; }
 
 /* --- listening sockets ---------------------------------------------------- */
 
 /* Bind and listen on addr:port (addr NULL = all interfaces, IPv4 and IPv6
- * names and literals accepted) with SO_REUSEADDR and SO_REUSEPORT, so every
- * worker can have its own socket on the same port. first: the listener's
- * first socket, which also checks that no other process holds the port.
- * port 0 binds an ephemeral port, reported in *bound_port. FM_OK or FM_EIO
- * with eb set. */
-int net_listen(const char *addr, unsigned port, bool first, int *fd, unsigned *bound_port,
-	       struct fm_errbuf *eb);
+ * names and literals accepted; family narrows them, mosquitto's
+ * socket_domain) with SO_REUSEADDR and SO_REUSEPORT, so every worker can
+ * have its own socket on the same port. first: the listener's first
+ * socket, which also checks that no other process holds the port. port 0
+ * binds an ephemeral port, reported in *bound_port. FM_OK or FM_EIO with
+ * eb set. */
+struct net_listen_opts {
+	const char *addr;         /* NULL: all interfaces */
+	unsigned port;            /* 0: ephemeral */
+	int family;               /* AF_INET, AF_INET6, or 0 for whatever addr resolves to */
+	const char *interface;    /* SO_BINDTODEVICE; NULL: none */
+	bool first;
+};
+int net_listen(const struct net_listen_opts *o, int *fd, unsigned *bound_port, struct fm_errbuf *eb);
 
 /* Accept one connection: non-blocking, close-on-exec, TCP_NODELAY (no
  * Nagle: MQTT acks are small and latency-bound). FM_OK, FM_EAGAIN when the

@@ -54,6 +54,7 @@ static const struct conn_ops tcp_ops = {
 void conn_tcp_init(struct conn *c, int fd)
 {
 	c->ops = &tcp_ops;
+	c->impl = NULL;
 	c->fd = fd;
 	c->peer = (struct net_addr){0};
 }

@@ -34,9 +34,9 @@ static int probe_free(const struct addrinfo *ai)
 	return rc;
 }
 
-static int bind_one(const struct addrinfo *ai, bool first, int *fd_out)
+static int bind_one(const struct addrinfo *ai, const struct net_listen_opts *o, int *fd_out)
 {
-	if (first) {
+	if (o->first && o->port != 0) {
 		int rc = probe_free(ai);
 		if (rc)
 			return rc;
@@ -49,6 +49,12 @@ static int bind_one(const struct addrinfo *ai, bool first, int *fd_out)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (o->interface && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o->interface,
+				       (socklen_t)strlen(o->interface)) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
 		int e = errno;
 		close(fd);
@@ -69,12 +75,13 @@ static unsigned bound_port_of(int fd)
 	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-int net_listen(const char *addr, unsigned port, bool first, int *fd, unsigned *bound_port,
-	       struct fm_errbuf *eb)
+int net_listen(const struct net_listen_opts *o, int *fd, unsigned *bound_port, struct fm_errbuf *eb)
 {
+	const char *addr = o->addr;
+	unsigned port = o->port;
 	char service[8];
 	snprintf(service, sizeof(service), "%u", port);
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	struct addrinfo hints = { .ai_family = o->family ? o->family : AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
 	struct addrinfo *res = NULL;
 	int gai = getaddrinfo(addr, service, &hints, &res);
@@ -87,7 +94,7 @@ int net_listen(const char *addr, unsigned port, bool first, int *fd, unsigned *b
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
 		if (!addr && ai->ai_family != AF_INET && ai->ai_next)
 			continue;
-		err = bind_one(ai, first && port != 0, fd);
+		err = bind_one(ai, o, fd);
 		if (err == 0)
 			break;
 	}

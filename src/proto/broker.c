@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define ACCEPTS_PER_EVENT 64
@@ -114,15 +115,26 @@ static int open_listener(struct broker *b, size_t index, struct fm_errbuf *eb)
 	for (unsigned i = 0; i < b->n_workers; i++) {
 		struct worker *w = &b->workers[i];
 		struct listener_rt *l = &w->listeners[index];
-		*l = (struct listener_rt){ .b = b, .w = w, .conf = cl, .index = index, .fd = -1 };
-		int rc = net_listen(cl->bind_address, port, i == 0, &l->fd, &l->port, eb);
+		*l = (struct listener_rt){ .b = b, .w = w, .conf = cl, .index = index, .fd = -1,
+					   .tls = b->tls[index].srv ? &b->tls[index] : NULL };
+		struct net_listen_opts o = {
+			.addr = cl->bind_address,
+			.port = port,
+			.family = cl->socket_domain == CONF_DOMAIN_IPV4   ? AF_INET
+				  : cl->socket_domain == CONF_DOMAIN_IPV6 ? AF_INET6
+									  : 0,
+			.interface = cl->bind_interface,
+			.first = i == 0,
+		};
+		int rc = net_listen(&o, &l->fd, &l->port, eb);
 		if (rc == FM_OK)
 			rc = loop_io_add(w->loop, &l->io, l->fd, LOOP_READ, on_accept);
 		if (rc != FM_OK)
 			return rc;
 		port = l->port;
 	}
-	log_notice(&b->log, "listening on %s:%u (mqtt)", cl->bind_address ? cl->bind_address : "0.0.0.0", port);
+	log_notice(&b->log, "listening on %s:%u (mqtt%s)", cl->bind_address ? cl->bind_address : "0.0.0.0", port,
+		   !b->tls[index].srv ? "" : cl->tls.certfile && cl->tls.psk_hint ? ", tls, psk" : cl->tls.certfile ? ", tls" : ", tls-psk");
 	return FM_OK;
 }
 
@@ -191,6 +203,7 @@ static void reload(struct broker *b)
 	log_set_types(&b->log, b->conf.log_types);
 	for (unsigned i = 0; i < b->n_workers; i++)
 		worker_post_limits(&b->workers[i], &lim);
+	broker_tls_reload(b);
 	conf_fini(&fresh);
 	log_notice(&b->log, "SIGHUP: reloaded %s (listeners, workers and log destinations need a restart)",
 		   b->conf_path);
@@ -330,7 +343,8 @@ int broker_init(struct broker *b, struct conf *conf, const char *conf_path, stru
 		return fm_errbuf_set(eb, "out of memory"), FM_ENOMEM;
 	if ((rc = open_store(b, eb)) != FM_OK)
 		return rc;
-	if ((rc = setup_signals(b, eb)) != FM_OK || (rc = open_listeners(b, eb)) != FM_OK)
+	if ((rc = setup_signals(b, eb)) != FM_OK || (rc = broker_tls_open(b, eb)) != FM_OK ||
+	    (rc = open_listeners(b, eb)) != FM_OK)
 		return rc;
 	return write_pid_file(b, eb);
 }
@@ -392,6 +406,7 @@ void broker_fini(struct broker *b)
 		worker_fini(&b->workers[i]);
 	free(b->workers);
 	free(b->listener_conns);
+	broker_tls_close(b); /* after the workers: their connections held references */
 	if (b->signal_fd >= 0)
 		close(b->signal_fd);
 	loop_free(b->control);

@@ -54,12 +54,21 @@ struct deliver_batch;
 struct persist_batch;
 struct store;
 
+/* A TLS listener's server context (net/tls.h), shared by every worker's
+ * socket of that listener. A SIGHUP swaps in one built from the re-read
+ * files; each connection holds a reference to the one it started with. */
+struct tls_slot {
+	pthread_mutex_t lock;
+	struct tls_server *srv;           /* NULL: the listener is plain TCP */
+};
+
 /* One listening socket of one worker: every worker has its own socket per
  * configured listener (SO_REUSEPORT), so the kernel spreads connections. */
 struct listener_rt {
 	struct broker *b;
 	struct worker *w;
 	const struct conf_listener *conf; /* in b->conf */
+	struct tls_slot *tls;             /* in b->tls; NULL for a plain listener */
 	size_t index;                     /* in b->conf.listeners */
 	struct loop_io io;
 	int fd;
@@ -151,6 +160,7 @@ struct broker {
 	struct worker *workers;
 	unsigned n_workers;
 	atomic_uint *listener_conns; /* open connections per configured listener */
+	struct tls_slot *tls;      /* per configured listener (tls_listeners.c) */
 	atomic_uint n_clients;     /* all connections (max_connections) */
 	struct topic_tree *subs;   /* shared, read-mostly: */
 	struct share_table *shares; /* shared subscription groups (in subs too), under subs_lock */
@@ -183,5 +193,16 @@ void broker_fini(struct broker *b);
 struct worker_limits broker_limits(const struct broker *b);
 /* Sum of every worker's counters (approximate while workers run). */
 struct broker_stats broker_stats_sum(const struct broker *b);
+
+/* TLS listeners (tls_listeners.c). Build every TLS listener's server
+ * context from its files: FM_OK, or FM_ECONFIG with eb naming the
+ * listener's config line and the file at fault. */
+int broker_tls_open(struct broker *b, struct fm_errbuf *eb);
+/* SIGHUP: re-read every TLS listener's files; a listener whose files are
+ * broken keeps its context (logged). */
+void broker_tls_reload(struct broker *b);
+/* A reference to the listener's current context (tls_server_unref it). */
+struct tls_server *broker_tls_acquire(struct tls_slot *slot);
+void broker_tls_close(struct broker *b);
 
 #endif

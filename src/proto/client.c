@@ -8,6 +8,7 @@
 #include "proto/persist.h"
 #include "proto/alias.h"
 #include "mqtt/codec.h"
+#include "net/tls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 static void on_io(struct loop *lp, struct loop_io *io, unsigned events);
 static void on_timer(struct loop *lp, struct loop_timer *t);
 static void on_stall_timer(struct loop *lp, struct loop_timer *t);
+static void kick_pending(struct client *c);
 
 /* Allocated only while a client is saturated, so idle connections do not
  * carry a second timer. */
@@ -39,17 +41,35 @@ static void close_raw_fd(int fd)
 	conn_close(&tmp);
 }
 
+/* The listener's transport around fd: TLS with its current server
+ * context, else plain TCP. */
+static int init_transport(struct client *c, struct listener_rt *l, int fd)
+{
+	if (!l->tls) {
+		conn_tcp_init(&c->conn, fd);
+		return FM_OK;
+	}
+	struct tls_server *srv = broker_tls_acquire(l->tls);
+	int rc = conn_tls_init(&c->conn, fd, srv);
+	tls_server_unref(srv); /* the connection holds its own */
+	return rc;
+}
+
 int client_accept(struct worker *w, struct listener_rt *l, int fd, const struct net_addr *peer)
 {
 	struct client *c = calloc(1, sizeof(*c));
-	if (!c || loop_io_add(w->loop, &c->io, fd, LOOP_READ, on_io) != FM_OK) {
+	if (!c || init_transport(c, l, fd) != FM_OK) {
 		free(c);
 		close_raw_fd(fd);
 		return FM_ENOMEM;
 	}
+	if (loop_io_add(w->loop, &c->io, fd, LOOP_READ, on_io) != FM_OK) {
+		conn_close(&c->conn);
+		free(c);
+		return FM_ENOMEM;
+	}
 	c->w = w;
 	c->listener = l;
-	conn_tcp_init(&c->conn, fd);
 	c->conn.peer = *peer;
 	list_init(&c->dirty_link);
 	list_init(&c->waiters);
@@ -78,7 +98,8 @@ static void on_timer(struct loop *lp, struct loop_timer *t)
 {
 	struct client *c = list_entry(t, struct client, timer);
 	if (c->state == CLIENT_NEW) {
-		client_close(c, "no CONNECT within connect_timeout");
+		client_close(c, conn_handshaking(&c->conn) ? "TLS handshake not done within connect_timeout"
+							    : "no CONNECT within connect_timeout");
 		return;
 	}
 	uint64_t limit = (uint64_t)c->keepalive_s * 1500u;
@@ -220,6 +241,12 @@ static int consume_input(struct client *c, const uint8_t *p, size_t n)
 	return process_buffered(c);
 }
 
+static void close_on_read_error(struct client *c, ssize_t rc)
+{
+	const char *why = conn_error(&c->conn);
+	client_close(c, why ? why : rc == FM_ECLOSED ? "connection closed by peer" : "read error");
+}
+
 void client_drain_input(struct client *c)
 {
 	/* into c's own buffer, never the worker's scratch: the caller may be
@@ -232,7 +259,7 @@ void client_drain_input(struct client *c)
 		if (n == FM_EAGAIN)
 			return;
 		if (n < 0) {
-			client_close(c, n == FM_ECLOSED ? "connection closed by peer" : "read error");
+			close_on_read_error(c, n);
 			return;
 		}
 		c->in.len += (uint32_t)n;
@@ -247,10 +274,14 @@ static void on_readable(struct client *c)
 	size_t budget = FM_READ_BUDGET;
 	while (budget > 0 && c->state != CLIENT_CLOSED && !c->read_paused && !c->connect_pending) {
 		ssize_t n = conn_read(&c->conn, c->w->scratch, c->w->scratch_len);
-		if (n == FM_EAGAIN)
+		if (n == FM_EAGAIN) {
+			/* a TLS handshake may need to write before it can read on */
+			if (conn_wants_write(&c->conn))
+				set_events(c, c->io.events | LOOP_WRITE);
 			return;
+		}
 		if (n < 0) {
-			client_close(c, n == FM_ECLOSED ? "connection closed by peer" : "read error");
+			close_on_read_error(c, n);
 			return;
 		}
 		int rc = consume_input(c, c->w->scratch, (size_t)n);
@@ -260,6 +291,9 @@ static void on_readable(struct client *c)
 			return;
 		budget -= (size_t)n > budget ? budget : (size_t)n;
 	}
+	/* out of budget: bytes the transport already took off the socket
+	 * would get no readiness event, so come back for them */
+	kick_pending(c);
 }
 
 /* Run the packets a pause left unconsumed in c->in. Deferred, never run
@@ -270,8 +304,23 @@ static void process_pending(struct loop *lp, void *arg)
 	(void)lp;
 	struct client *c = arg;
 	c->pending_task = false;
-	if (c->state != CLIENT_CLOSED && !c->read_paused && !c->connect_pending && buf_used(&c->in) > 0)
-		process_buffered(c);
+	if (c->state == CLIENT_CLOSED || c->read_paused || c->connect_pending)
+		return;
+	if (buf_used(&c->in) > 0 && process_buffered(c) != FM_OK)
+		return;
+	if (conn_pending(&c->conn))
+		on_readable(c);
+}
+
+/* Run process_pending later if the transport holds bytes the socket will
+ * not announce again (the rest of a TLS record) and reading may go on. */
+static void kick_pending(struct client *c)
+{
+	if (c->state == CLIENT_CLOSED || c->read_paused || c->connect_pending || c->pending_task ||
+	    !conn_pending(&c->conn))
+		return;
+	if (loop_defer(c->w->loop, process_pending, c) == FM_OK)
+		c->pending_task = true;
 }
 
 static void resume_reading(struct client *pub)
@@ -280,7 +329,7 @@ static void resume_reading(struct client *pub)
 	pub->read_paused = false;
 	if (!pub->connect_pending)
 		set_events(pub, pub->io.events | LOOP_READ);
-	if (buf_used(&pub->in) > 0 && !pub->pending_task &&
+	if ((buf_used(&pub->in) > 0 || conn_pending(&pub->conn)) && !pub->pending_task &&
 	    loop_defer(pub->w->loop, process_pending, pub) == FM_OK)
 		pub->pending_task = true;
 }
@@ -333,7 +382,7 @@ static void flush(struct client *c)
 	unsigned want = c->read_paused || c->connect_pending ? 0 : LOOP_READ;
 	/* output held for a store commit is not waited on with EPOLLOUT (it
 	 * would fire at once, in a loop): the commit marks the client dirty */
-	if (persist_writable(c, buf_used(&c->out)) > 0)
+	if (persist_writable(c, buf_used(&c->out)) > 0 || conn_wants_write(&c->conn))
 		want |= LOOP_WRITE;
 	else if (buf_used(&c->out) == 0)
 		buf_shrink_if_empty(&c->out);
@@ -414,6 +463,8 @@ static void on_io(struct loop *lp, struct loop_io *io, unsigned events)
 {
 	(void)lp;
 	struct client *c = list_entry(io, struct client, io);
+	if ((events & LOOP_WRITE) && conn_wants_write(&c->conn))
+		events |= LOOP_READ; /* the handshake goes on from the read side */
 	if (events & LOOP_WRITE)
 		flush(c);
 	if (c->state != CLIENT_CLOSED && (events & (LOOP_READ | LOOP_HUP)))
@@ -609,7 +660,9 @@ void client_handoff_done(struct client *c)
 	/* the CONNECT is still first in c->in: run it (and what followed) again */
 	if (process_buffered(c) != FM_OK)
 		return;
-	if (!c->connect_pending)
+	if (!c->connect_pending) {
 		set_events(c, (c->read_paused ? 0 : LOOP_READ) |
 			       (persist_writable(c, buf_used(&c->out)) ? LOOP_WRITE : 0));
+		kick_pending(c);
+	}
 }

@@ -79,6 +79,35 @@ static bool anonymous_allowed(struct client *c)
 	return ok;
 }
 
+/* use_identity_as_username / use_subject_as_username: the TLS identity is
+ * the username, whatever CONNECT says (as in mosquitto). */
+static bool uses_tls_identity(const struct client *c)
+{
+	const struct conf_tls *t = &c->listener->conf->tls; /* fixed after start */
+	return t->use_identity_as_username || t->use_subject_as_username;
+}
+
+/* The name the client goes by, as text for the log; false if none. */
+static bool username_of(const struct client *c, const struct mqtt_connect *ct, struct mqtt_str *out)
+{
+	const char *identity = conn_identity(&c->conn);
+	if (uses_tls_identity(c) && identity) {
+		*out = (struct mqtt_str){ .p = identity, .len = (uint16_t)strlen(identity) };
+		return true;
+	}
+	*out = ct->username;
+	return ct->has_username && !uses_tls_identity(c);
+}
+
+static int check_identity(struct client *c, const struct mqtt_connect *ct, const char **why)
+{
+	if (uses_tls_identity(c) && !conn_identity(&c->conn))
+		return refuse(c, MQTT_RC_NOT_AUTHORIZED, "no TLS identity to use as username", why);
+	if (!uses_tls_identity(c) && !ct->has_username && !anonymous_allowed(c))
+		return refuse(c, MQTT_RC_NOT_AUTHORIZED, "anonymous access refused", why);
+	return FM_OK;
+}
+
 /* 5.0 CONNECT properties, read with the spec's defaults (3.1.2.11). A
  * 3.x CONNECT: its clean session flag decides, and
  * persistent_client_expiration is the session's expiry. */
@@ -167,8 +196,8 @@ static int check_connect(struct client *c, const struct mqtt_connect *ct, struct
 		return refuse(c, MQTT_RC_BAD_AUTH_METHOD, "authentication method not supported", why);
 	if (check_keepalive(c, ct, o, why) != FM_OK)
 		return FM_EPROTO;
-	if (!ct->has_username && !anonymous_allowed(c))
-		return refuse(c, MQTT_RC_NOT_AUTHORIZED, "anonymous access refused", why);
+	if (check_identity(c, ct, why) != FM_OK)
+		return FM_EPROTO;
 	if (ct->will_flag && !lim->retain_available && ct->will_retain)
 		return refuse(c, MQTT_RC_RETAIN_NOT_SUPPORTED, "retained will but retain_available false", why); /* [MQTT-3.2.2-12] */
 	return check_will_props(c, ct, why);
@@ -457,10 +486,12 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 		persist_hold_output(c);
 	accept_connect(c, &o, present);
 	char peer[NET_ADDR_STRLEN];
-	log_notice(&c->w->b->log, "client %s connected from %s (v%u, clean %d, keepalive %u%s)",
+	struct mqtt_str user;
+	bool has_user = username_of(c, &ct, &user);
+	log_notice(&c->w->b->log, "client %s connected from %s (v%u, clean %d, keepalive %u%s%s%.*s)",
 		   client_log_id(c), net_addr_format(&c->conn.peer, peer, sizeof(peer)), ct.version,
-		   ct.clean_start, c->keepalive_s,
-		   present ? ", session resumed" : "");
+		   ct.clean_start, c->keepalive_s, present ? ", session resumed" : "",
+		   has_user ? ", user " : "", has_user ? (int)user.len : 0, has_user ? user.p : "");
 	if (present)
 		deliver_resume(c->w, c->session);
 	return FM_OK;

@@ -300,10 +300,10 @@ Test(conf, unknown_option_named_with_file_and_line)
 Test(conf, unsupported_mosquitto_options_are_refused_clearly)
 {
 	static const char *const names[] = {
-		"password_file", "acl_file", "cafile", "certfile", "keyfile", "connection",
+		"password_file", "acl_file", "connection",
 		"local_clientid", "sys_interval", "plugin", "auth_plugin", "queue_qos0_messages",
 		"max_qos", "bridge_protocol_version", "auth_opt_backend", "plugin_opt_x",
-		"require_certificate", "tls_version", "psk_file", "max_inflight_bytes", "user",
+		"max_inflight_bytes", "user",
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char text[128], what[128];
@@ -837,6 +837,10 @@ Test(conf, shipped_config_file_says_which_options_sighup_reloads)
 		{"workers", false}, {"durability", false}, {"durability_interval", false},
 		{"autosave_interval", false}, {"autosave_on_changes", false}, {"persistence_file", false},
 		{"persistent_client_expiration", false},
+		{"certfile", false}, {"keyfile", false}, {"cafile", false}, {"capath", false},
+		{"crlfile", false}, {"require_certificate", false}, {"use_identity_as_username", false},
+		{"use_subject_as_username", false}, {"tls_version", false}, {"ciphers", false},
+		{"psk_hint", false}, {"psk_file", false}, {"socket_domain", false}, {"bind_interface", false},
 	};
 	char path[PATH_MAX + 64];
 	shipped_conf_path(path, sizeof(path));
@@ -875,7 +879,9 @@ Test(conf, shipped_config_file_documents_every_supported_option)
 		"max_connections", "allow_anonymous", "max_inflight_messages", "max_queued_messages",
 		"max_queued_bytes", "message_size_limit", "max_keepalive", "retain_available",
 		"persistence", "persistence_location", "log_dest", "log_type", "include_dir",
-		"pid_file", "connect_timeout", "workers",
+		"pid_file", "connect_timeout", "workers", "certfile", "keyfile", "cafile", "crlfile",
+		"require_certificate", "use_identity_as_username", "use_subject_as_username",
+		"tls_version", "ciphers", "psk_hint", "psk_file", "socket_domain", "bind_interface",
 	};
 	char path[PATH_MAX + 64];
 	shipped_conf_path(path, sizeof(path));
