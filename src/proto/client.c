@@ -25,7 +25,7 @@ struct client_stall {
 	struct loop_timer timer;
 	struct client *c;
 	uint32_t bytes_mark;      /* bytes_written when armed */
-	uint32_t ack_mark;        /* acks_received when armed */
+	uint32_t acks;            /* PUBACK/PUBCOMP received since armed */
 };
 
 static void set_events(struct client *c, unsigned events)
@@ -78,7 +78,7 @@ int client_accept(struct worker *w, struct listener_rt *l, int fd, const struct 
 	w->n_clients++;
 	atomic_fetch_add(&w->b->n_clients, 1);
 	atomic_fetch_add(&w->b->listener_conns[l->index], 1);
-	c->last_rx_ms = loop_now_ms(w->loop);
+	c->last_rx_ms = (uint32_t)loop_now_ms(w->loop);
 	loop_timer_init(&c->timer, on_timer);
 	loop_timer_start(w->loop, &c->timer, (uint64_t)w->lim.connect_timeout_s * 1000u);
 	return FM_OK;
@@ -103,7 +103,7 @@ static void on_timer(struct loop *lp, struct loop_timer *t)
 		return;
 	}
 	uint64_t limit = (uint64_t)c->keepalive_s * 1500u;
-	uint64_t idle = loop_now_ms(lp) - c->last_rx_ms;
+	uint64_t idle = (uint32_t)((uint32_t)loop_now_ms(lp) - c->last_rx_ms);
 	/* a paused publisher's PINGREQs sit unread in the socket: not its fault */
 	if (c->read_paused)
 		idle = 0;
@@ -200,7 +200,7 @@ static ssize_t process(struct client *c, const uint8_t *p, size_t len)
 		}
 		const char *why = NULL;
 		c->close_rc = 0;
-		c->last_rx_ms = loop_now_ms(c->w->loop);
+		c->last_rx_ms = (uint32_t)loop_now_ms(c->w->loop);
 		rc = dispatch(c, &f, &why);
 		if (rc == FM_EAGAIN)
 			break; /* CONNECT waits for a handoff; it stays unconsumed */
@@ -420,7 +420,7 @@ static bool queue_drained(const struct client *c)
 static void arm_stall(struct client *c)
 {
 	c->stall->bytes_mark = c->bytes_written;
-	c->stall->ack_mark = c->acks_received;
+	c->stall->acks = 0;
 	loop_timer_start(c->w->loop, &c->stall->timer, FM_STALL_MS);
 }
 
@@ -443,6 +443,12 @@ static void unwatch_stall(struct client *c)
 	loop_timer_stop(c->w->loop, &c->stall->timer);
 	free(c->stall);
 	c->stall = NULL;
+}
+
+void client_count_ack(struct client *c)
+{
+	if (c->stall)
+		c->stall->acks++; /* progress only matters while saturated */
 }
 
 void client_update_pressure(struct client *c)
@@ -553,7 +559,7 @@ static void on_stall_timer(struct loop *lp, struct loop_timer *t)
 			return;
 		}
 	} else if (queue_saturated(c)) {
-		if (c->acks_received == c->stall->ack_mark) {
+		if (c->stall->acks == 0) {
 			c->lagging = true;
 			log_info(&c->w->b->log, "client %s acknowledges nothing: its queue limit applies", client_log_id(c));
 			unwatch_stall(c);

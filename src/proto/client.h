@@ -39,9 +39,10 @@ struct client {
 	struct buf in;            /* bytes of an incomplete packet */
 	struct buf out;           /* bytes waiting to be written */
 	struct loop_timer timer;  /* connect timeout, then keepalive */
-	uint64_t last_rx_ms;      /* loop time of the last packet received */
+	uint32_t last_rx_ms;      /* loop time of the last packet received, mod 2^32: idle
+				   * times are differences, and a keepalive (at most 27 h)
+				   * is far below the 49 days it takes to wrap */
 	uint32_t bytes_written;   /* progress marker (wraps; compared for change only) */
-	uint32_t acks_received;   /* PUBACK/PUBCOMP from the client (progress marker) */
 	struct list link;         /* worker->clients */
 	struct list dirty_link;   /* worker->dirty while output is pending */
 	struct list waiters;      /* publishers paused on this client's output */
@@ -134,6 +135,8 @@ void client_pause_for(struct client *publisher, struct client *target);
  * session's queue past half its limit): mark it so publishers pause, or,
  * once drained, let them go. Called after writes, queueing and acks. */
 void client_update_pressure(struct client *c);
+/* A PUBACK/PUBCOMP arrived: progress for the stuck-consumer watch. */
+void client_count_ack(struct client *c);
 
 /* Backpressure across workers: target (homed elsewhere) is saturated, so
  * publisher stops reading until target's home worker says it drained

@@ -23,7 +23,7 @@ static void flow_done(struct client *c, struct inflight *in, uint16_t packet_id)
 	struct session *s = c->session;
 	persist_done(c->w, s, in->msg, packet_id);
 	session_inflight_del(s, packet_id);
-	c->acks_received++;
+	client_count_ack(c);
 	deliver_pump(c->w, s);
 }
 
