@@ -15,6 +15,9 @@ PACKAGES=(
 	python3-paho-mqtt        # paho (Python) interop test
 	libsqlite3-dev            # the durable store (src/store)
 	libmbedtls-dev            # TLS listeners (src/net/conn_tls.c)
+	libwebsockets-dev         # WebSocket listeners (src/net/ws_host.c)
+	libwebsockets-evlib-uv    # its libuv event-loop plugin, loaded at runtime
+	libuv1-dev                # the libuv loop nested in each worker's loop
 	openssl                   # TLS tests: certificates, s_client
 )
 

@@ -50,6 +50,9 @@ struct conf_listener {
 	enum conf_domain socket_domain;
 	enum conf_protocol protocol;
 	struct conf_tls tls;
+	char *websockets_path;    /* fleetmq: the one path upgraded; NULL: any (as mosquitto); owned */
+	bool websockets_trust_x_forwarded_for; /* fleetmq: take the peer address from X-Forwarded-For */
+	uint32_t websockets_headers_size; /* HTTP header bytes; 0: libwebsockets' default (4096) */
 	int max_connections;      /* -1: unlimited */
 	int allow_anonymous;      /* -1: not set here (use the global), else 0/1 */
 	char *file;               /* where the listener line was; owned */

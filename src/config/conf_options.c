@@ -137,8 +137,10 @@ static int opt_protocol(struct conf_parse *px, char **args, int n)
 		l->protocol = CONF_PROTO_MQTT;
 		return FM_OK;
 	}
-	if (strcmp(args[1], "websockets") == 0)
-		return conf_error(px, "option 'protocol': websockets is not supported yet");
+	if (strcmp(args[1], "websockets") == 0) {
+		l->protocol = CONF_PROTO_WEBSOCKETS;
+		return FM_OK;
+	}
 	return conf_error(px, "option 'protocol': '%s' is not mqtt or websockets", args[1]);
 }
 
@@ -486,7 +488,7 @@ static const char *const not_yet[] = {
 	"start_type", "sys_interval", "threshold", "tls_engine",
 	"tls_engine_kpass_sha1", "tls_keyform", "topic", "try_private",
 	"upgrade_outgoing_qos",
-	"use_username_as_clientid", "user", "websockets_headers_size", "websockets_log_level",
+	"use_username_as_clientid", "user", "websockets_log_level",
 };
 
 static bool is_not_yet(const char *name)

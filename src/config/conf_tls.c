@@ -61,11 +61,36 @@ static int opt_socket_domain(struct conf_parse *px, struct conf_listener *l, con
 	return FM_OK;
 }
 
+/* WebSocket listener options: websockets_headers_size (mosquitto's),
+ * websockets_path and websockets_trust_x_forwarded_for (ours). */
+static int opt_websockets(struct conf_parse *px, struct conf_listener *l, const char *name, const char *value)
+{
+	if (strcmp(name, "websockets_path") == 0) {
+		if (value[0] != '/')
+			return conf_error(px, "option 'websockets_path': '%s' does not start with '/'", value);
+		return conf_set_string(px, &l->websockets_path, value);
+	}
+	if (strcmp(name, "websockets_trust_x_forwarded_for") == 0)
+		return conf_parse_bool(px, name, value, &l->websockets_trust_x_forwarded_for);
+	char *end;
+	unsigned long v = strtoul(value, &end, 10);
+	if (value[0] == '-' || !value[0] || *end || v < 1024 || v > 65535)
+		return conf_error(px, "option 'websockets_headers_size': '%s' is not 1024..65535", value);
+	l->websockets_headers_size = (uint32_t)v;
+	return FM_OK;
+}
+
+static bool is_websockets_option(const char *name)
+{
+	return strcmp(name, "websockets_path") == 0 || strcmp(name, "websockets_trust_x_forwarded_for") == 0 ||
+	       strcmp(name, "websockets_headers_size") == 0;
+}
+
 int conf_transport_option(struct conf_parse *px, char **args, int n)
 {
 	const char *name = args[0];
 	bool known = strcmp(name, "psk_file") == 0 || strcmp(name, "socket_domain") == 0 ||
-		     strcmp(name, "bind_interface") == 0;
+		     strcmp(name, "bind_interface") == 0 || is_websockets_option(name);
 	for (size_t i = 0; !known && i < sizeof(tls_strings) / sizeof(tls_strings[0]); i++)
 		known = strcmp(name, tls_strings[i].name) == 0;
 	for (size_t i = 0; !known && i < sizeof(tls_flags) / sizeof(tls_flags[0]); i++)
@@ -83,6 +108,8 @@ int conf_transport_option(struct conf_parse *px, char **args, int n)
 		return opt_socket_domain(px, l, args[1]);
 	if (strcmp(name, "bind_interface") == 0)
 		return conf_set_string(px, &l->bind_interface, args[1]);
+	if (is_websockets_option(name))
+		return opt_websockets(px, l, name, args[1]);
 	for (size_t i = 0; i < sizeof(tls_strings) / sizeof(tls_strings[0]); i++)
 		if (strcmp(name, tls_strings[i].name) == 0)
 			return conf_set_string(px, (char **)((char *)&l->tls + tls_strings[i].offset), args[1]);
@@ -121,10 +148,34 @@ static const char *needs_tls(const struct conf_tls *t)
 	return NULL;
 }
 
+/* wss TLS is libwebsockets' (OpenSSL): what it cannot do is refused. */
+static const char *wss_unsupported(const struct conf_tls *t)
+{
+	if (t->psk_hint) return "psk_hint";
+	if (t->capath) return "capath";
+	if (t->crlfile) return "crlfile";
+	if (t->use_subject_as_username) return "use_subject_as_username";
+	if (t->tls_version && strcmp(t->tls_version, "tlsv1.2") != 0) return "tls_version other than tlsv1.2";
+	return NULL;
+}
+
+static int check_wss(const struct conf_listener *l, struct fm_errbuf *eb)
+{
+	const char *opt = wss_unsupported(&l->tls);
+	if (!opt)
+		return FM_OK;
+	char msg[200];
+	snprintf(msg, sizeof(msg), "%s is not available on a websockets listener (libwebsockets does its TLS)", opt);
+	return listener_error(eb, l, msg);
+}
+
 static int check_listener(const struct conf *c, const struct conf_listener *l, struct fm_errbuf *eb)
 {
 	const struct conf_tls *t = &l->tls;
 	char msg[200];
+	if (l->protocol != CONF_PROTO_WEBSOCKETS &&
+	    (l->websockets_path || l->websockets_trust_x_forwarded_for || l->websockets_headers_size))
+		return listener_error(eb, l, "websockets_* options need 'protocol websockets'");
 	if (!conf_listener_tls(l)) {
 		const char *opt = needs_tls(t);
 		if (!opt)
@@ -143,6 +194,8 @@ static int check_listener(const struct conf *c, const struct conf_listener *l, s
 		return listener_error(eb, l, "psk_hint is set but there is no psk_file");
 	if (t->use_identity_as_username && t->use_subject_as_username)
 		return listener_error(eb, l, "use_identity_as_username and use_subject_as_username exclude each other");
+	if (l->protocol == CONF_PROTO_WEBSOCKETS)
+		return check_wss(l, eb);
 	return FM_OK;
 }
 
@@ -169,4 +222,5 @@ void conf_transport_fini(struct conf_listener *l)
 	free(t->psk_hint);
 	free(t->psk_file);
 	free(l->bind_interface);
+	free(l->websockets_path);
 }

@@ -37,6 +37,8 @@ struct loop {
 	atomic_bool stop_requested;
 	loop_task_fn *wake_fn;
 	void *wake_arg;
+	loop_task_fn *prepare_fn;
+	void *prepare_arg;
 };
 
 static void on_eventfd(struct loop *lp, struct loop_io *io, unsigned events);
@@ -227,9 +229,17 @@ static int wait_timeout(const struct loop *lp)
 	return lp->wheel.armed > 0 ? (int)LOOP_TICK_MS : -1;
 }
 
+void loop_set_prepare_fn(struct loop *lp, loop_task_fn *fn, void *arg)
+{
+	lp->prepare_fn = fn;
+	lp->prepare_arg = arg;
+}
+
 static int iterate(struct loop *lp)
 {
 	struct epoll_event evs[LOOP_MAX_EVENTS];
+	if (lp->prepare_fn)
+		lp->prepare_fn(lp, lp->prepare_arg); /* may defer tasks: then no sleep */
 	int n = epoll_wait(lp->epfd, evs, LOOP_MAX_EVENTS, wait_timeout(lp));
 	if (n < 0 && errno != EINTR)
 		return fm_err_errno(errno);

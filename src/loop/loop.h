@@ -89,5 +89,10 @@ void loop_stop(struct loop *lp);
 void loop_wake(struct loop *lp);
 /* Called on the loop's thread after loop_wake() (inbox draining). */
 void loop_set_wake_fn(struct loop *lp, loop_task_fn *fn, void *arg);
+/* Run fn(lp, arg) once per iteration just before the loop waits for
+ * events (libuv's "prepare"): for a library nested in this loop that must
+ * be given a turn after the iteration's work (libwebsockets' libuv loop).
+ * Tasks it defers run before the loop sleeps. */
+void loop_set_prepare_fn(struct loop *lp, loop_task_fn *fn, void *arg);
 
 #endif

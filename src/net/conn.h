@@ -8,6 +8,7 @@
 #define FM_NET_CONN_H
 
 #include "core/err.h"
+#include "loop/loop.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,6 +38,13 @@ struct conn_ops {
 	bool (*pending)(const struct conn *c);
 	/* Optional. Why the last read or write failed, for the log. */
 	const char *(*error)(const struct conn *c);
+	/* Optional, all three or none: a transport whose socket another
+	 * library polls (WebSocket: libwebsockets owns it) keeps the owner's
+	 * registration itself and reports readiness by calling io->fn. None:
+	 * the socket goes into the loop. */
+	int (*io_add)(struct conn *c, struct loop *lp, struct loop_io *io, unsigned events, loop_io_fn *fn);
+	int (*io_mod)(struct conn *c, struct loop *lp, struct loop_io *io, unsigned events);
+	void (*io_del)(struct conn *c, struct loop *lp, struct loop_io *io);
 	/* Optional. The identity the transport established for the peer
 	 * (per its listener: certificate CN or subject, PSK identity); NULL
 	 * when there is none. */
@@ -53,6 +61,10 @@ struct net_addr {
 
 /* Longest net_addr_format() result: "[v6 address]:port" and the NUL. */
 #define NET_ADDR_STRLEN 56
+
+struct sockaddr_storage;
+/* The address in ss (AF_INET or AF_INET6; anything else: family 0). */
+void net_addr_from_sockaddr(const struct sockaddr_storage *ss, struct net_addr *a);
 
 /* Format a as "1.2.3.4:5" or "[::1]:5" into out (NET_ADDR_STRLEN bytes). */
 const char *net_addr_format(const struct net_addr *a, char *out, size_t len);
@@ -75,6 +87,23 @@ static inline bool conn_wants_write(const struct conn *c) { return c->ops->wants
 static inline bool conn_pending(const struct conn *c) { return c->ops->pending && c->ops->pending(c); }
 static inline const char *conn_error(const struct conn *c) { return c->ops->error ? c->ops->error(c) : NULL; }
 static inline const char *conn_identity(const struct conn *c) { return c->ops->identity ? c->ops->identity(c) : NULL; }
+
+/* The owner's readiness registration for c (see io_add in conn_ops). */
+static inline int conn_io_add(struct conn *c, struct loop *lp, struct loop_io *io, unsigned events, loop_io_fn *fn)
+{
+	return c->ops->io_add ? c->ops->io_add(c, lp, io, events, fn) : loop_io_add(lp, io, c->fd, events, fn);
+}
+static inline int conn_io_mod(struct conn *c, struct loop *lp, struct loop_io *io, unsigned events)
+{
+	return c->ops->io_mod ? c->ops->io_mod(c, lp, io, events) : loop_io_mod(lp, io, events);
+}
+static inline void conn_io_del(struct conn *c, struct loop *lp, struct loop_io *io)
+{
+	if (c->ops->io_del)
+		c->ops->io_del(c, lp, io);
+	else
+		loop_io_del(lp, io);
+}
 
 /* --- listening sockets ---------------------------------------------------- */
 

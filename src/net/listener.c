@@ -107,7 +107,7 @@ int net_listen(const struct net_listen_opts *o, int *fd, unsigned *bound_port, s
 	return FM_OK;
 }
 
-static void addr_of(const struct sockaddr_storage *ss, struct net_addr *a)
+void net_addr_from_sockaddr(const struct sockaddr_storage *ss, struct net_addr *a)
 {
 	*a = (struct net_addr){0};
 	if (ss->ss_family == AF_INET) {
@@ -144,7 +144,7 @@ int net_accept(int lfd, int *fd, struct net_addr *peer)
 		return (errno == EAGAIN || errno == EWOULDBLOCK) ? FM_EAGAIN : fm_err_errno(errno);
 	int one = 1;
 	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	addr_of(&ss, peer);
+	net_addr_from_sockaddr(&ss, peer);
 	*fd = c;
 	return FM_OK;
 }

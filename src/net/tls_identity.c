@@ -79,35 +79,27 @@ static void put_attribute(struct dn_out *o, const mbedtls_x509_name *n)
 	put_value(o, n->val.p, n->val.len);
 }
 
-#define DN_MAX_RDNS 64
+#define DN_MAX_ATTRS 64
 
 bool tls_cert_subject(const mbedtls_x509_crt *crt, char *out, size_t len)
 {
-	/* RDNs start where the previous attribute is not merged into the
-	 * next one (a multi-valued RDN); RFC 2253 lists them last first */
-	const mbedtls_x509_name *rdn[DN_MAX_RDNS];
-	size_t n_rdn = 0;
-	bool starts = true;
-	for (const mbedtls_x509_name *n = &crt->subject; n && n->oid.p; n = n->next) {
-		if (starts) {
-			if (n_rdn == DN_MAX_RDNS)
-				return false;
-			rdn[n_rdn++] = n;
-		}
-		starts = !n->next_merged;
+	/* RFC 2253 as OpenSSL writes it: every attribute in reverse order,
+	 * the RDNs and the values inside a multi-valued RDN alike; '+' joins
+	 * values of one RDN (mbedtls marks them next_merged), ',' the RDNs */
+	const mbedtls_x509_name *attr[DN_MAX_ATTRS];
+	size_t n = 0;
+	for (const mbedtls_x509_name *a = &crt->subject; a && a->oid.p; a = a->next) {
+		if (n == DN_MAX_ATTRS)
+			return false;
+		attr[n++] = a;
 	}
 	struct dn_out o = {.p = out, .len = len, .ok = len > 0};
 	if (o.ok)
 		out[0] = '\0';
-	for (size_t i = n_rdn; i-- > 0;) {
-		if (i + 1 != n_rdn)
-			put(&o, ",", 1);
-		for (const mbedtls_x509_name *n = rdn[i]; n; n = n->next) {
-			put_attribute(&o, n);
-			if (!n->next_merged)
-				break;
-			put(&o, "+", 1);
-		}
+	for (size_t i = n; i-- > 0;) {
+		if (i + 1 != n)
+			put(&o, attr[i]->next_merged ? "+" : ",", 1);
+		put_attribute(&o, attr[i]);
 	}
-	return o.ok && n_rdn > 0;
+	return o.ok && n > 0;
 }

@@ -9,6 +9,7 @@
 #include "proto/worker.h"
 #include "core/clock.h"
 #include "net/conn.h"
+#include "net/ws.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -100,10 +101,22 @@ static void on_accept(struct loop *lp, struct loop_io *io, unsigned events)
 			close(cfd);
 			continue;
 		}
-		if (client_accept(l->w, l, cfd, &peer) != FM_OK)
+		int arc = l->conf->protocol == CONF_PROTO_WEBSOCKETS ? ws_host_adopt(l->w->ws, l->index, cfd)
+								     : client_accept(l->w, l, cfd, &peer);
+		if (arc != FM_OK)
 			log_warn(&b->log, "connection from %s dropped: out of memory",
 				 net_addr_format(&peer, peer_text, sizeof(peer_text)));
 	}
+}
+
+static const char *listener_kind(const struct broker *b, size_t index)
+{
+	const struct conf_listener *cl = &b->conf.listeners[index];
+	if (cl->protocol == CONF_PROTO_WEBSOCKETS)
+		return cl->tls.certfile ? "mqtt over websockets, tls" : "mqtt over websockets";
+	if (!b->tls[index].srv)
+		return "mqtt";
+	return cl->tls.certfile && cl->tls.psk_hint ? "mqtt, tls, psk" : cl->tls.certfile ? "mqtt, tls" : "mqtt, tls-psk";
 }
 
 /* Every worker gets its own socket for every listener (SO_REUSEPORT); the
@@ -133,9 +146,56 @@ static int open_listener(struct broker *b, size_t index, struct fm_errbuf *eb)
 			return rc;
 		port = l->port;
 	}
-	log_notice(&b->log, "listening on %s:%u (mqtt%s)", cl->bind_address ? cl->bind_address : "0.0.0.0", port,
-		   !b->tls[index].srv ? "" : cl->tls.certfile && cl->tls.psk_hint ? ", tls, psk" : cl->tls.certfile ? ", tls" : ", tls-psk");
+	log_notice(&b->log, "listening on %s:%u (%s)", cl->bind_address ? cl->bind_address : "0.0.0.0", port,
+		   listener_kind(b, index));
 	return FM_OK;
+}
+
+/* libwebsockets' on_open: an upgraded WebSocket connection becomes a client
+ * of the worker whose socket accepted it. */
+static int on_ws_open(void *arg, size_t listener, struct ws_stream *s, const struct net_addr *peer)
+{
+	struct worker *w = arg;
+	return client_accept_ws(w, &w->listeners[listener], s, peer);
+}
+
+static struct ws_listener ws_listener_of(const struct conf_listener *cl)
+{
+	if (cl->protocol != CONF_PROTO_WEBSOCKETS)
+		return (struct ws_listener){ .enabled = false };
+	return (struct ws_listener){
+		.enabled = true,
+		.path = cl->websockets_path,
+		.trust_x_forwarded_for = cl->websockets_trust_x_forwarded_for,
+		.headers_size = cl->websockets_headers_size,
+		.certfile = cl->tls.certfile,
+		.keyfile = cl->tls.keyfile,
+		.cafile = cl->tls.cafile,
+		.ciphers = cl->tls.ciphers,
+		.require_certificate = cl->tls.require_certificate,
+		.identity_cn = cl->tls.use_identity_as_username,
+	};
+}
+
+/* One libwebsockets host per worker when any listener is a WebSocket one. */
+static int open_ws_hosts(struct broker *b, struct fm_errbuf *eb)
+{
+	size_t n = b->conf.n_listeners;
+	bool any = false;
+	struct ws_listener *ls = calloc(n, sizeof(*ls));
+	if (!ls)
+		return fm_errbuf_set(eb, "out of memory"), FM_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		ls[i] = ws_listener_of(&b->conf.listeners[i]);
+		any |= ls[i].enabled;
+	}
+	int rc = FM_OK;
+	if (any)
+		ws_global_init(&b->log);
+	for (unsigned i = 0; any && rc == FM_OK && i < b->n_workers; i++)
+		rc = ws_host_new(b->workers[i].loop, ls, n, on_ws_open, &b->workers[i], &b->workers[i].ws, eb);
+	free(ls);
+	return rc;
 }
 
 static int open_listeners(struct broker *b, struct fm_errbuf *eb)
@@ -151,12 +211,10 @@ static int open_listeners(struct broker *b, struct fm_errbuf *eb)
 		for (size_t k = 0; k < n; k++)
 			b->workers[i].listeners[k].fd = -1;
 	}
-	for (size_t k = 0; k < n; k++) {
-		int rc = open_listener(b, k, eb);
-		if (rc != FM_OK)
-			return rc;
-	}
-	return FM_OK;
+	int rc = open_ws_hosts(b, eb);
+	for (size_t k = 0; rc == FM_OK && k < n; k++)
+		rc = open_listener(b, k, eb);
+	return rc;
 }
 
 /* --- control thread: logging, reload, signals ---------------------------- */

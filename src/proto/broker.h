@@ -53,6 +53,7 @@ struct worker;
 struct deliver_batch;
 struct persist_batch;
 struct store;
+struct ws_host;
 
 /* A TLS listener's server context (net/tls.h), shared by every worker's
  * socket of that listener. A SIGHUP swaps in one built from the re-read
@@ -126,6 +127,7 @@ struct worker {
 	struct loop *loop;
 	struct inbox inbox;        /* messages from other workers and the control thread */
 	struct listener_rt *listeners; /* one per configured listener */
+	struct ws_host *ws;        /* WebSocket listeners' libwebsockets host; NULL without any */
 	struct list clients;       /* struct client, all connections of this worker */
 	uint32_t n_clients;
 	struct list dirty;         /* clients with output to flush this iteration */

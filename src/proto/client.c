@@ -9,6 +9,7 @@
 #include "proto/alias.h"
 #include "mqtt/codec.h"
 #include "net/tls.h"
+#include "net/ws.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,7 @@ struct client_stall {
 static void set_events(struct client *c, unsigned events)
 {
 	if (c->state != CLIENT_CLOSED)
-		loop_io_mod(c->w->loop, &c->io, events);
+		conn_io_mod(&c->conn, c->w->loop, &c->io, events);
 }
 
 static void close_raw_fd(int fd)
@@ -55,6 +56,8 @@ static int init_transport(struct client *c, struct listener_rt *l, int fd)
 	return rc;
 }
 
+static int start_client(struct client *c, struct worker *w, struct listener_rt *l, const struct net_addr *peer);
+
 int client_accept(struct worker *w, struct listener_rt *l, int fd, const struct net_addr *peer)
 {
 	struct client *c = calloc(1, sizeof(*c));
@@ -63,7 +66,23 @@ int client_accept(struct worker *w, struct listener_rt *l, int fd, const struct 
 		close_raw_fd(fd);
 		return FM_ENOMEM;
 	}
-	if (loop_io_add(w->loop, &c->io, fd, LOOP_READ, on_io) != FM_OK) {
+	return start_client(c, w, l, peer);
+}
+
+int client_accept_ws(struct worker *w, struct listener_rt *l, struct ws_stream *s, const struct net_addr *peer)
+{
+	struct client *c = calloc(1, sizeof(*c));
+	if (!c)
+		return FM_ENOMEM;
+	conn_ws_init(&c->conn, s);
+	return start_client(c, w, l, peer);
+}
+
+/* A connection with its transport in place: registered, counted, and
+ * given connect_timeout to send CONNECT. */
+static int start_client(struct client *c, struct worker *w, struct listener_rt *l, const struct net_addr *peer)
+{
+	if (conn_io_add(&c->conn, w->loop, &c->io, LOOP_READ, on_io) != FM_OK) {
 		conn_close(&c->conn);
 		free(c);
 		return FM_ENOMEM;
@@ -609,7 +628,7 @@ void client_close(struct client *c, const char *reason)
 	else
 		log_info(&b->log, "connection from %s closed: %s",
 			 net_addr_format(&c->conn.peer, peer, sizeof(peer)), reason);
-	loop_io_del(c->w->loop, &c->io);
+	conn_io_del(&c->conn, c->w->loop, &c->io);
 	loop_timer_stop(c->w->loop, &c->timer);
 	unwatch_stall(c);
 	list_del(&c->dirty_link);

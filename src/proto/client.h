@@ -90,6 +90,10 @@ static inline const char *client_log_id(const struct client *c)
 
 /* Take over an accepted socket. FM_OK or an fm_err (fd closed on error). */
 int client_accept(struct worker *w, struct listener_rt *l, int fd, const struct net_addr *peer);
+/* Take over a WebSocket connection that finished its upgrade (net/ws.h's
+ * on_open). FM_OK or FM_ENOMEM (the caller closes it). */
+struct ws_stream;
+int client_accept_ws(struct worker *w, struct listener_rt *l, struct ws_stream *s, const struct net_addr *peer);
 
 /* Close the connection: unregister, detach the session (publishing the will
  * if will_on_close), and free after this loop iteration. reason is logged.

@@ -46,8 +46,8 @@ int broker_tls_open(struct broker *b, struct fm_errbuf *eb)
 	for (size_t i = 0; i < n; i++) {
 		pthread_mutex_init(&b->tls[i].lock, NULL);
 		const struct conf_listener *l = &b->conf.listeners[i];
-		if (!conf_listener_tls(l))
-			continue;
+		if (!conf_listener_tls(l) || l->protocol == CONF_PROTO_WEBSOCKETS)
+			continue; /* wss: libwebsockets does the TLS */
 		int rc = build(b, l, &b->tls[i].srv, eb);
 		if (rc != FM_OK)
 			return rc;

@@ -1,6 +1,7 @@
 /* Worker threads: start, stop, and the inbox messages between workers
  * (see worker.h for the protocol). */
 #include "proto/worker.h"
+#include "net/ws.h"
 
 #include "proto/client.h"
 #include "proto/expiry.h"
@@ -289,6 +290,7 @@ void worker_fini(struct worker *w)
 	persist_fini(w);
 	free(w->listeners);
 	free(w->targets);
+	ws_host_free(w->ws); /* the loop is still there: the host leaves it */
 	loop_free(w->loop);
 	free(w->scratch);
 	buf_fini(&w->props_scratch);

@@ -438,8 +438,8 @@ Test(conf, extra_values)
 Test(conf, protocol_rules)
 {
 	expect_error("protocol mqtt\n", "test.conf:1: ", "option 'protocol' must follow a listener");
-	expect_error("listener 1883\nprotocol websockets\n", "test.conf:2: ",
-		     "option 'protocol': websockets is not supported yet");
+	expect_ok("listener 1883\nprotocol websockets\n");
+	cr_assert_eq(c.listeners[0].protocol, CONF_PROTO_WEBSOCKETS);
 	expect_error("listener 1883\nprotocol carrier-pigeon\n", "test.conf:2: ", "'carrier-pigeon'");
 }
 

@@ -1,0 +1,65 @@
+/* WebSocket listeners (MQTT over ws and wss) on libwebsockets.
+ *
+ * Each worker has one ws_host: a libwebsockets context on a libuv loop of
+ * its own that is nested in the worker's loop (the libuv backend fd is one
+ * more fd in the worker's epoll set, libuv's next timer one more timer), so
+ * the worker thread services WebSocket sockets between its other work and
+ * nothing runs on a thread of its own. Debian 12's libwebsockets (4.1.6) is
+ * built without its external-poll interface, which is why libuv sits in
+ * between. The worker accepts on its own listening socket and hands the
+ * socket to libwebsockets, which answers the HTTP upgrade (and, for wss, does
+ * the TLS with OpenSSL, the library Debian built it with). Once upgraded,
+ * on_open gets a ws_stream that conn_ws_init turns into an ordinary
+ * transport: the protocol layer reads and writes MQTT bytes through struct
+ * conn as over TCP. */
+#ifndef FM_NET_WS_H
+#define FM_NET_WS_H
+
+#include "core/err.h"
+#include "core/log.h"
+#include "loop/loop.h"
+#include "net/conn.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct ws_host;
+struct ws_stream;
+
+/* One configured listener as the host sees it; enabled false for listeners
+ * that are not WebSocket ones (indexes match the broker's listeners). */
+struct ws_listener {
+	bool enabled;
+	const char *path;            /* the only path upgraded; NULL: any */
+	bool trust_x_forwarded_for;  /* the peer address is X-Forwarded-For's first entry */
+	unsigned headers_size;       /* HTTP header bytes accepted; 0: libwebsockets' 4096 */
+	/* wss: TLS by libwebsockets (OpenSSL) */
+	const char *certfile, *keyfile, *cafile, *ciphers;
+	bool require_certificate;
+	bool identity_cn;            /* use_identity_as_username: the certificate's CN */
+};
+
+/* A connection finished its upgrade on listener `listener`: wrap s with
+ * conn_ws_init and return FM_OK, or an error to close it. */
+typedef int ws_open_fn(void *arg, size_t listener, struct ws_stream *s, const struct net_addr *peer);
+
+/* Once per process, before any host: libwebsockets' logging goes to log
+ * (warnings and errors only). */
+void ws_global_init(struct log *log);
+
+/* A host for the loop lp (the worker's), serving ls[0..n). FM_OK, or an
+ * error with eb naming the listener setting at fault (a wss certificate
+ * that cannot be loaded, ...). */
+int ws_host_new(struct loop *lp, const struct ws_listener *ls, size_t n, ws_open_fn *on_open, void *arg,
+		struct ws_host **out, struct fm_errbuf *eb);
+/* Hand an accepted socket of listener `listener` to libwebsockets (it
+ * closes it on failure). */
+int ws_host_adopt(struct ws_host *h, size_t listener, int fd);
+/* Destroy the host (on the thread that owns it, or after it has ended),
+ * closing what is still open. */
+void ws_host_free(struct ws_host *h);
+
+/* Wrap an upgraded stream (only inside on_open). */
+void conn_ws_init(struct conn *c, struct ws_stream *s);
+
+#endif
