@@ -62,19 +62,27 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Write text to path, replacing each %PORT% with port. */
-static void write_with_port(const char *path, const char *text, uint16_t port)
+/* Write text to path, replacing each %PORT% with port and each %PORT2%
+ * with port2. */
+static void write_with_ports(const char *path, const char *text, uint16_t port, uint16_t port2)
 {
 	FILE *f = fopen(path, "w");
 	cr_assert(f, "cannot write %s", path);
 	for (const char *p = text; *p;) {
-		const char *hit = strstr(p, "%PORT%");
+		const char *hit = strstr(p, "%PORT");
 		size_t n = hit ? (size_t)(hit - p) : strlen(p);
 		fwrite(p, 1, n, f);
 		p += n;
-		if (hit) {
+		if (!hit)
+			break;
+		if (strncmp(hit, "%PORT%", 6) == 0) {
 			fprintf(f, "%u", port);
 			p += 6;
+		} else if (strncmp(hit, "%PORT2%", 7) == 0) {
+			fprintf(f, "%u", port2);
+			p += 7;
+		} else {
+			fputc(*p++, f);
 		}
 	}
 	fclose(f);
@@ -82,7 +90,7 @@ static void write_with_port(const char *path, const char *text, uint16_t port)
 
 void hb_write_conf(struct hb *b, const char *conf_text)
 {
-	write_with_port(b->conf_path, conf_text, b->port);
+	write_with_ports(b->conf_path, conf_text, b->port, b->port2);
 }
 
 /* The broker runs in dir, so its default store (./data) is the test's own. */
@@ -175,7 +183,10 @@ void hb_start_raw(struct hb *b, const char *conf_text)
 	const char *argv[] = {hb_binary(), "-c", b->conf_path, NULL};
 	for (int attempt = 0; attempt < 3; attempt++) {
 		b->port = hb_free_port();
-		write_with_port(b->conf_path, conf_text, b->port);
+		b->port2 = 0;
+		while (strstr(conf_text, "%PORT2%") && (b->port2 == 0 || b->port2 == b->port))
+			b->port2 = hb_free_port();
+		write_with_ports(b->conf_path, conf_text, b->port, b->port2);
 		if (spawn_and_wait(b, argv))
 			return;
 	}

@@ -15,6 +15,7 @@
 struct hb {
 	pid_t pid;
 	uint16_t port;
+	uint16_t port2;      /* a second free port, when the config uses %PORT2% (else 0) */
 	char dir[64];        /* private temp directory */
 	char conf_path[128];
 	char log_path[128];
@@ -24,7 +25,10 @@ struct hb {
  * and state under dir, plus extra_conf lines (may be NULL). Asserts it is
  * accepting connections before returning. */
 void hb_start(struct hb *b, const char *extra_conf);
-/* Start with exactly conf_text (which may use the %PORT% placeholder). */
+/* Start with exactly conf_text, which may use the %PORT% placeholder and
+ * %PORT2% (a second free port, for a second listener; the broker is known
+ * to be up when %PORT% accepts connections, so %PORT% should be a plain
+ * MQTT listener). */
 void hb_start_raw(struct hb *b, const char *conf_text);
 /* Start `args` (args[0] is the binary) in a fresh temp dir and wait until
  * 127.0.0.1:port accepts connections. */
@@ -39,7 +43,7 @@ int hb_terminate(struct hb *b, int sig);
 /* Start the broker again with the same config, port and directory (after
  * hb_terminate): the store it finds is the one the last run left. */
 void hb_restart(struct hb *b);
-/* Rewrite the config file (same %PORT% rule), e.g. before SIGHUP. */
+/* Rewrite the config file (same %PORT% and %PORT2% rules), e.g. before SIGHUP. */
 void hb_write_conf(struct hb *b, const char *conf_text);
 /* True if the broker's log output contains needle, waiting up to wait_ms. */
 bool hb_log_contains(const struct hb *b, const char *needle, int wait_ms);
