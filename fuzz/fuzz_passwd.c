@@ -13,7 +13,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Every parsed line's username must be found. */
+/* Every parsed line's username must be found (blanks and '\r' around it
+ * are not part of it, as in passwd.c). */
 static void look_up_all(const struct passwd_db *db, const char *text)
 {
 	for (const char *line = text; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
@@ -24,7 +25,7 @@ static void look_up_all(const struct passwd_db *db, const char *text)
 		if (*line == '#' || !colon || (nl && nl < colon))
 			continue;
 		size_t len = (size_t)(colon - line);
-		while (len && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+		while (len && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r'))
 			len--;
 		if (len && !passwd_db_has_user(db, line, len))
 			abort();

@@ -105,7 +105,7 @@ stop_broker
 
 # -U: plain text hashed in place; an already hashed line is left alone
 plain="$work/plain.pw"
-printf 'u1:plain-one\n# comment\nu2:plain two\n' >"$plain"
+printf 'u1:plain-one\n# comment\nu2:plain two\nu3: \tpadded\t \n' >"$plain"
 grep '^dan:' "$pw" >>"$plain"
 dan_before=$(grep '^dan:' "$plain")
 "$fpw" -U "$plain"
@@ -113,10 +113,13 @@ dan_before=$(grep '^dan:' "$plain")
 start_broker "$plain"
 expect 0 "mosquitto accepts a -U hashed line" pub u1 plain-one
 expect 0 "mosquitto accepts a -U hashed line with a space" pub u2 'plain two'
+expect 0 "-U drops blanks around a password, as mosquitto_passwd -U" pub u3 padded
 expect 0 "mosquitto accepts the untouched line" pub dan d4n
 stop_broker
 expect 0 "fleetmq reads the -U file" "$check" "$plain" u2 'plain two'
 
+printf 'z:a:b\n' >"$work/colon.pw"
+expect 1 "-U refuses a plain password holding ':'" "$fpw" -U "$work/colon.pw"
 expect 1 "fleetmq_passwd refuses mismatched passwords" bash -c "printf 'a\nb\n' | '$fpw' '$pw' eve"
 expect 1 "fleetmq_passwd refuses a ':' in a username" "$fpw" -b "$pw" 'a:b' x
 expect 1 "fleetmq_passwd -D of a missing user fails" "$fpw" -D "$pw" nobody

@@ -11,8 +11,11 @@
  * written as "user:$7$ITER$SALT$HASH" (PBKDF2-SHA512, 101 iterations
  * unless -I). Every other line of the file, comments included, is kept;
  * the file is replaced atomically. -U hashes each plain "user:password"
- * line (the password is everything after the first ':'), leaving lines
- * that already hold a $6$ or $7$ hash alone. */
+ * line, the password with blanks around it dropped as mosquitto_passwd -U
+ * does. Two differences from it, both to keep users able to log in: a line
+ * that already holds a $6$ or $7$ hash is left alone (mosquitto_passwd
+ * hashes the hash), and a password holding ':' is refused (mosquitto_passwd
+ * silently keeps only the part before it). */
 #include "auth/passwd.h"
 #include "pwfile.h"
 
@@ -242,12 +245,18 @@ static int upgrade_line(struct pwfile *f, size_t i, const struct opts *o, char *
 		fprintf(stderr, "fleetmq_passwd: %s:%zu: invalid username '%s'\n", o->file, i + 1, name);
 		return 1;
 	}
-	char *pw = strdup(field);
+	if (strchr(trimmed, ':')) {
+		fprintf(stderr, "fleetmq_passwd: %s:%zu: the password of '%s' holds ':'; mosquitto would "
+				"use only the part before it, so say which you mean\n",
+			o->file, i + 1, name);
+		return 1;
+	}
+	char *pw = strdup(trimmed);
 	if (!pw)
 		return fail("%s", "out of memory");
 	size_t len = strlen(pw);
-	if (len && pw[len - 1] == '\r')
-		pw[len - 1] = '\0';
+	while (len && (pw[len - 1] == '\r' || pw[len - 1] == ' ' || pw[len - 1] == '\t'))
+		pw[--len] = '\0';
 	int rc = hash_into(name, pw, o->iterations, line);
 	mbedtls_platform_zeroize(pw, len);
 	free(pw);
