@@ -110,3 +110,30 @@ Test(conf_tls, combinations_that_cannot_work_are_refused_naming_the_listener)
 	/* a plain listener next to a TLS one is fine */
 	cr_assert_eq(load_finish("listener 1883\nlistener 8883\ncertfile /s\nkeyfile /k\n"), FM_OK, "%s", eb.msg);
 }
+
+Test(conf_tls, websockets_listener_options)
+{
+	cr_assert_eq(load_finish("listener 8083\nprotocol websockets\nwebsockets_path /mqtt\n"
+				 "websockets_trust_x_forwarded_for true\nwebsockets_headers_size 8192\n"), FM_OK, "%s", eb.msg);
+	const struct conf_listener *l = &c.listeners[0];
+	cr_assert_eq(l->protocol, CONF_PROTO_WEBSOCKETS);
+	cr_assert_str_eq(l->websockets_path, "/mqtt");
+	cr_assert(l->websockets_trust_x_forwarded_for);
+	cr_assert_eq(l->websockets_headers_size, 8192);
+	expect_refused("listener 8083\nprotocol websockets\nwebsockets_path mqtt\n", "does not start with '/'");
+	expect_refused("listener 8083\nprotocol websockets\nwebsockets_headers_size 10\n", "is not 1024..65535");
+	expect_refused("listener 1883\nwebsockets_path /mqtt\n", "websockets_* options need 'protocol websockets'");
+}
+
+Test(conf_tls, wss_refuses_what_libwebsockets_tls_cannot_do)
+{
+	expect_refused("psk_file /p\nlistener 8084\nprotocol websockets\npsk_hint x\n",
+		       "psk_hint is not available on a websockets listener");
+	expect_refused("listener 8084\nprotocol websockets\ncertfile /s\nkeyfile /k\ncrlfile /c\n",
+		       "crlfile is not available on a websockets listener");
+	expect_refused("listener 8084\nprotocol websockets\ncertfile /s\nkeyfile /k\ncafile /ca\n"
+		       "require_certificate true\nuse_subject_as_username true\n",
+		       "use_subject_as_username is not available");
+	cr_assert_eq(load_finish("listener 8084\nprotocol websockets\ncertfile /s\nkeyfile /k\ncafile /ca\n"
+				 "require_certificate true\nuse_identity_as_username true\n"), FM_OK, "%s", eb.msg);
+}
