@@ -47,6 +47,8 @@ void conf_fini(struct conf *c)
 	free(c->log_file);
 	free(c->pid_file);
 	free(c->psk_file);
+	free(c->password_file);
+	free(c->acl_file);
 	for (size_t i = 0; i < c->n_notices; i++)
 		free(c->notices[i]);
 	free(c->notices);
@@ -155,6 +157,23 @@ int conf_finish(struct conf *c, struct fm_errbuf *eb)
 	return rc;
 }
 
+const char *conf_listener_password_file(const struct conf *c, const struct conf_listener *l)
+{
+	return c->per_listener_settings && l && l->password_file ? l->password_file : c->password_file;
+}
+
+const char *conf_listener_acl_file(const struct conf *c, const struct conf_listener *l)
+{
+	return c->per_listener_settings && l && l->acl_file ? l->acl_file : c->acl_file;
+}
+
+static void swap_strings(char **a, char **b)
+{
+	char *t = *a;
+	*a = *b;
+	*b = t;
+}
+
 bool conf_listener_allow_anonymous(const struct conf *c, const struct conf_listener *l)
 {
 	if (l && l->allow_anonymous >= 0)
@@ -174,8 +193,10 @@ static const struct conf_listener *find_listener(const struct conf *c, const str
 	return NULL;
 }
 
-void conf_apply_reloadable(struct conf *live, const struct conf *fresh)
+void conf_apply_reloadable(struct conf *live, struct conf *fresh)
 {
+	swap_strings(&live->password_file, &fresh->password_file);
+	swap_strings(&live->acl_file, &fresh->acl_file);
 	live->allow_anonymous = fresh->allow_anonymous;
 	live->allow_anonymous_set = fresh->allow_anonymous_set;
 	live->max_connections = fresh->max_connections;
@@ -195,10 +216,12 @@ void conf_apply_reloadable(struct conf *live, const struct conf *fresh)
 	/* listeners stay open; their access settings follow the new file */
 	for (size_t i = 0; i < live->n_listeners; i++) {
 		struct conf_listener *l = &live->listeners[i];
-		const struct conf_listener *f = find_listener(fresh, l);
+		struct conf_listener *f = (struct conf_listener *)find_listener(fresh, l);
 		if (f) {
 			l->allow_anonymous = f->allow_anonymous;
 			l->max_connections = f->max_connections;
+			swap_strings(&l->password_file, &f->password_file);
+			swap_strings(&l->acl_file, &f->acl_file);
 		}
 	}
 }

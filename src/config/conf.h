@@ -50,6 +50,8 @@ struct conf_listener {
 	enum conf_domain socket_domain;
 	enum conf_protocol protocol;
 	struct conf_tls tls;
+	char *password_file;      /* per_listener_settings only; else conf.password_file; owned */
+	char *acl_file;           /* per_listener_settings only; else conf.acl_file; owned */
 	char *websockets_path;    /* fleetmq: the one path upgraded; NULL: any (as mosquitto); owned */
 	bool websockets_trust_x_forwarded_for; /* fleetmq: take the peer address from X-Forwarded-For */
 	uint32_t websockets_headers_size; /* HTTP header bytes; 0: libwebsockets' default (4096) */
@@ -66,6 +68,8 @@ struct conf {
 	bool allow_anonymous;            /* default false once a listener is configured, as mosquitto 2.0 */
 	bool allow_anonymous_set;        /* the file said so explicitly */
 	char *psk_file;                  /* identity:hexkey lines for psk_hint listeners; owned */
+	char *password_file;             /* mosquitto_passwd file; NULL: usernames unchecked; owned */
+	char *acl_file;                  /* mosquitto ACL file; NULL: no topic restrictions; owned */
 	int max_connections;             /* -1 unlimited (global, when listeners do not set it) */
 	uint32_t max_inflight_messages;  /* default 20; 0 = unlimited */
 	uint32_t max_queued_messages;    /* default 1000; 0 = unlimited */
@@ -125,19 +129,25 @@ bool conf_listener_tls(const struct conf_listener *l);
 /* The psk_file a listener uses: its own, else the global one (NULL: none). */
 const char *conf_listener_psk_file(const struct conf *c, const struct conf_listener *l);
 
+/* The password_file / acl_file a listener uses (per_listener_settings
+ * aware); NULL: none. */
+const char *conf_listener_password_file(const struct conf *c, const struct conf_listener *l);
+const char *conf_listener_acl_file(const struct conf *c, const struct conf_listener *l);
+
 /* Effective allow_anonymous for a listener (per_listener_settings aware). */
 bool conf_listener_allow_anonymous(const struct conf *c, const struct conf_listener *l);
 
 /* Copy into live the options of fresh that may change on SIGHUP without
- * reopening listeners: allow_anonymous (and allow_anonymous_set),
+ * reopening listeners: password_file and acl_file (their strings are
+ * swapped between the two, so fresh frees the old ones), allow_anonymous (and allow_anonymous_set),
  * max_connections, max_inflight_messages, max_queued_messages,
  * max_queued_in_memory, max_queued_bytes, message_size_limit,
  * max_keepalive, retain_available, store_max_size, max_subscriptions,
  * max_topic_levels, log_types, connect_timeout_s; and for each live listener that fresh has
- * too (same port and bind_address), its allow_anonymous and
- * max_connections. Everything else in live, listeners included, is left as
+ * too (same port and bind_address), its allow_anonymous,
+ * max_connections, password_file and acl_file. Everything else in live, listeners included, is left as
  * it is; nothing is allocated or freed, so it cannot fail. Both should have
  * been through conf_finish. */
-void conf_apply_reloadable(struct conf *live, const struct conf *fresh);
+void conf_apply_reloadable(struct conf *live, struct conf *fresh);
 
 #endif

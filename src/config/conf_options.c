@@ -471,7 +471,7 @@ static const struct option options[] = {
 
 /* mosquitto options that later issues implement; refused clearly until then. */
 static const char *const not_yet[] = {
-	"acl_file", "address", "addresses", "allow_duplicate_messages",
+	"address", "addresses", "allow_duplicate_messages",
 	"allow_zero_length_clientid", "auth_opt_", "auth_plugin",
 	"auth_plugin_deny_special_chars", "auto_id_prefix", "bridge_",
 	"check_retain_source", "ciphers_tls1.3", "cleansession", "clientid",
@@ -481,7 +481,7 @@ static const char *const not_yet[] = {
 	"local_password", "local_username", "log_facility", "log_timestamp",
 	"log_timestamp_format", "max_inflight_bytes", "max_qos",
 	"memory_limit", "mount_point", "notification_topic", "notifications",
-	"notifications_local_only", "password_file",
+	"notifications_local_only",
 	"plugin", "plugin_opt_",
 	"queue_qos0_messages", "remote_clientid", "remote_password", "remote_username",
 	"restart_timeout", "round_robin", "set_tcp_nodelay",

@@ -42,12 +42,21 @@ static const struct {
 	{"use_subject_as_username", offsetof(struct conf_tls, use_subject_as_username)},
 };
 
-static int opt_psk_file(struct conf_parse *px, const char *value)
+/* Security files: the listener's with per_listener_settings inside a
+ * listener section, else the global one (as mosquitto). */
+static int opt_security_file(struct conf_parse *px, const char *name, const char *value)
 {
-	struct conf_listener *l = conf_cur_listener(px);
-	if (px->c->per_listener_settings && l)
-		return conf_set_string(px, &l->tls.psk_file, value);
-	return conf_set_string(px, &px->c->psk_file, value);
+	struct conf_listener *l = px->c->per_listener_settings ? conf_cur_listener(px) : NULL;
+	if (strcmp(name, "psk_file") == 0)
+		return conf_set_string(px, l ? &l->tls.psk_file : &px->c->psk_file, value);
+	if (strcmp(name, "password_file") == 0)
+		return conf_set_string(px, l ? &l->password_file : &px->c->password_file, value);
+	return conf_set_string(px, l ? &l->acl_file : &px->c->acl_file, value);
+}
+
+static bool is_security_file(const char *name)
+{
+	return strcmp(name, "psk_file") == 0 || strcmp(name, "password_file") == 0 || strcmp(name, "acl_file") == 0;
 }
 
 static int opt_socket_domain(struct conf_parse *px, struct conf_listener *l, const char *value)
@@ -89,7 +98,7 @@ static bool is_websockets_option(const char *name)
 int conf_transport_option(struct conf_parse *px, char **args, int n)
 {
 	const char *name = args[0];
-	bool known = strcmp(name, "psk_file") == 0 || strcmp(name, "socket_domain") == 0 ||
+	bool known = is_security_file(name) || strcmp(name, "socket_domain") == 0 ||
 		     strcmp(name, "bind_interface") == 0 || is_websockets_option(name);
 	for (size_t i = 0; !known && i < sizeof(tls_strings) / sizeof(tls_strings[0]); i++)
 		known = strcmp(name, tls_strings[i].name) == 0;
@@ -99,8 +108,8 @@ int conf_transport_option(struct conf_parse *px, char **args, int n)
 		return FM_ENOTFOUND;
 	if (n != 2)
 		return conf_error(px, n < 2 ? "option '%s' needs a value" : "option '%s': too many values", name);
-	if (strcmp(name, "psk_file") == 0)
-		return opt_psk_file(px, args[1]);
+	if (is_security_file(name))
+		return opt_security_file(px, name, args[1]);
 	struct conf_listener *l = target(px);
 	if (!l)
 		return FM_ECONFIG; /* conf_add_listener said why */
@@ -223,4 +232,6 @@ void conf_transport_fini(struct conf_listener *l)
 	free(t->psk_file);
 	free(l->bind_interface);
 	free(l->websockets_path);
+	free(l->password_file);
+	free(l->acl_file);
 }

@@ -2,6 +2,7 @@
  * SIGTERM stop gracefully, SIGHUP reloads) and tear-down. Everything a
  * packet does is elsewhere. */
 #include "proto/broker.h"
+#include "proto/auth_rules.h"
 #include "proto/client.h"
 #include "proto/proto.h"
 #include "proto/recover.h"
@@ -41,6 +42,7 @@ struct worker_limits broker_limits(const struct broker *b)
 		.max_keepalive = c->max_keepalive,
 		.retain_available = c->retain_available,
 		.session_expiry_s = c->persistent_client_expiration_s,
+		.auth = b->auth,
 	};
 }
 
@@ -58,6 +60,8 @@ struct broker_stats broker_stats_sum(const struct broker *b)
 		sum.slow_consumers += s->slow_consumers;
 		sum.dropped_queue += s->dropped_queue;
 		sum.dropped_offline += s->dropped_offline;
+		sum.dropped_denied += s->dropped_denied;
+		sum.denied_publish += s->denied_publish;
 		sum.remote_batches += s->remote_batches;
 		sum.batches_allocated += s->batches_allocated;
 	}
@@ -231,6 +235,20 @@ static int open_log(struct log *lg, const struct conf *c, struct fm_errbuf *eb)
 	return FM_OK;
 }
 
+/* The password and ACL files named by the (reloaded) config, re-read; a
+ * file with a bad line keeps the rules in force, and says which line. */
+static void reload_auth(struct broker *b)
+{
+	struct auth_rules *fresh;
+	struct fm_errbuf eb = { { 0 } };
+	if (auth_rules_load(&b->conf, &fresh, &eb) != FM_OK) {
+		log_error(&b->log, "SIGHUP: keeping the password and ACL rules in force: %s", eb.msg);
+		return;
+	}
+	auth_rules_unref(b->auth); /* the workers hold theirs until the new ones arrive */
+	b->auth = fresh;
+}
+
 /* Re-read the config file; apply what may change without reopening
  * listeners, hand every worker its new limits. A broken file changes
  * nothing. */
@@ -253,14 +271,18 @@ static void reload(struct broker *b)
 	}
 	pthread_rwlock_wrlock(&b->conf_lock);
 	conf_apply_reloadable(&b->conf, &fresh);
+	reload_auth(b);
 	struct worker_limits lim = broker_limits(b);
 	uint64_t store_max = b->conf.store_max_size;
 	pthread_rwlock_unlock(&b->conf_lock);
 	if (b->store)
 		store_set_max_bytes(b->store, store_max);
 	log_set_types(&b->log, b->conf.log_types);
-	for (unsigned i = 0; i < b->n_workers; i++)
-		worker_post_limits(&b->workers[i], &lim);
+	for (unsigned i = 0; i < b->n_workers; i++) {
+		auth_rules_ref(lim.auth); /* the copy the worker keeps */
+		if (worker_post_limits(&b->workers[i], &lim) != FM_OK)
+			auth_rules_unref(lim.auth);
+	}
 	broker_tls_reload(b);
 	conf_fini(&fresh);
 	log_notice(&b->log, "SIGHUP: reloaded %s (listeners, workers and log destinations need a restart)",
@@ -356,6 +378,7 @@ static int init_workers(struct broker *b)
 		if (worker_init(&b->workers[i], b, i) != FM_OK)
 			return FM_ENOMEM;
 		b->workers[i].lim = lim;
+		auth_rules_ref(lim.auth);
 	}
 	return FM_OK;
 }
@@ -397,6 +420,8 @@ int broker_init(struct broker *b, struct conf *conf, const char *conf_path, stru
 		return rc;
 	for (size_t i = 0; i < b->conf.n_notices; i++)
 		log_notice(&b->log, "%s", b->conf.notices[i]);
+	if ((rc = auth_rules_load(&b->conf, &b->auth, eb)) != FM_OK)
+		return rc;
 	if (init_shared(b) != FM_OK || init_workers(b) != FM_OK)
 		return fm_errbuf_set(eb, "out of memory"), FM_ENOMEM;
 	if ((rc = open_store(b, eb)) != FM_OK)
@@ -465,6 +490,7 @@ void broker_fini(struct broker *b)
 	free(b->workers);
 	free(b->listener_conns);
 	broker_tls_close(b); /* after the workers: their connections held references */
+	auth_rules_unref(b->auth);
 	if (b->signal_fd >= 0)
 		close(b->signal_fd);
 	loop_free(b->control);

@@ -54,6 +54,7 @@ struct deliver_batch;
 struct persist_batch;
 struct store;
 struct ws_host;
+struct auth_rules;
 
 /* A TLS listener's server context (net/tls.h), shared by every worker's
  * socket of that listener. A SIGHUP swaps in one built from the re-read
@@ -90,6 +91,8 @@ struct broker_stats {
 	uint64_t dropped_offline;  /* QoS 0 for offline sessions */
 	uint64_t dropped_expired;  /* 5.0 Message Expiry Interval passed before delivery */
 	uint64_t dropped_too_large; /* above a 5.0 client's Maximum Packet Size */
+	uint64_t dropped_denied;   /* deliveries the ACL does not let the subscriber read */
+	uint64_t denied_publish;   /* PUBLISHes the ACL does not let the client write */
 	uint64_t remote_batches;   /* delivery batches sent to other workers */
 	uint64_t batches_allocated; /* of those, newly allocated (not reused) */
 };
@@ -117,6 +120,7 @@ struct worker_limits {
 	uint16_t max_keepalive;
 	bool retain_available;
 	uint64_t session_expiry_s;  /* persistent_client_expiration; 0 = never */
+	struct auth_rules *auth;    /* password and ACL files; a reference each copy holds */
 };
 
 struct worker {
@@ -163,6 +167,7 @@ struct broker {
 	unsigned n_workers;
 	atomic_uint *listener_conns; /* open connections per configured listener */
 	struct tls_slot *tls;      /* per configured listener (tls_listeners.c) */
+	struct auth_rules *auth;   /* the password and ACL files in force (control thread's reference) */
 	atomic_uint n_clients;     /* all connections (max_connections) */
 	struct topic_tree *subs;   /* shared, read-mostly: */
 	struct share_table *shares; /* shared subscription groups (in subs too), under subs_lock */
@@ -191,7 +196,9 @@ int broker_init(struct broker *b, struct conf *conf, const char *conf_path, stru
 int broker_run(struct broker *b);
 void broker_fini(struct broker *b);
 
-/* The current reloadable limits from b->conf (caller holds conf_lock). */
+/* The current reloadable limits from b->conf (caller holds conf_lock),
+ * with b->auth (no reference taken: whoever hands the copy to a worker
+ * takes one). */
 struct worker_limits broker_limits(const struct broker *b);
 /* Sum of every worker's counters (approximate while workers run). */
 struct broker_stats broker_stats_sum(const struct broker *b);

@@ -25,6 +25,7 @@ static void kick_pending(struct client *c);
 struct client_stall {
 	struct loop_timer timer;
 	struct client *c;
+	struct list waiters;      /* publishers paused on this client's output */
 	uint32_t bytes_mark;      /* bytes_written when armed */
 	uint32_t acks;            /* PUBACK/PUBCOMP received since armed */
 };
@@ -91,7 +92,6 @@ static int start_client(struct client *c, struct worker *w, struct listener_rt *
 	c->listener = l;
 	c->conn.peer = *peer;
 	list_init(&c->dirty_link);
-	list_init(&c->waiters);
 	list_init(&c->wait_link);
 	list_push_back(&w->clients, &c->link);
 	w->n_clients++;
@@ -355,11 +355,17 @@ static void resume_reading(struct client *pub)
 
 /* Our output is no longer saturated: let the publishers waiting on it read
  * again, here and on the other workers that asked to be told. */
-static void wake_waiters(struct client *c)
+static void wake_local_waiters(struct client *c)
 {
 	struct list *pos, *tmp;
-	list_foreach_safe(pos, tmp, &c->waiters)
-		resume_reading(list_entry(pos, struct client, wait_link));
+	if (c->stall)
+		list_foreach_safe(pos, tmp, &c->stall->waiters)
+			resume_reading(list_entry(pos, struct client, wait_link));
+}
+
+static void wake_waiters(struct client *c)
+{
+	wake_local_waiters(c);
 	struct session *s = c->session;
 	if (!s || !atomic_load(&s->saturated))
 		return;
@@ -451,14 +457,18 @@ static void watch_stall(struct client *c)
 	if (!c->stall)
 		return; /* out of memory: no stuck-consumer detection for now */
 	c->stall->c = c;
+	list_init(&c->stall->waiters);
 	loop_timer_init(&c->stall->timer, on_stall_timer);
 	arm_stall(c);
 }
 
+/* Saturation is over (or the client is closing): the publishers paused on
+ * it read again, and the watch goes. */
 static void unwatch_stall(struct client *c)
 {
 	if (!c->stall)
 		return;
+	wake_local_waiters(c);
 	loop_timer_stop(c->w->loop, &c->stall->timer);
 	free(c->stall);
 	c->stall = NULL;
@@ -530,8 +540,12 @@ void client_pause_for(struct client *publisher, struct client *target)
 	 * the target cannot read; pausing it could deadlock both. */
 	if (client_out_over(publisher, FM_OUT_HIGH))
 		return;
+	/* the waiters list lives with the stall watch, which a saturated
+	 * target has (unless it could not be allocated: then no pause) */
+	if (!target->stall)
+		return;
 	publisher->read_paused = true;
-	list_push_back(&target->waiters, &publisher->wait_link);
+	list_push_back(&target->stall->waiters, &publisher->wait_link);
 	set_events(publisher, publisher->io.events & ~LOOP_READ);
 }
 
@@ -604,6 +618,7 @@ static void free_client(struct loop *lp, void *arg)
 	alias_free(c);
 	alias_out_free(c);
 	free(c->v5);
+	free(c->username);
 	buf_fini(&c->in);
 	buf_fini(&c->out);
 	free(c);

@@ -31,9 +31,10 @@ struct client {
 	struct worker *w;         /* owner (and w->b, the broker) */
 	struct listener_rt *listener;
 	struct session *session;  /* attached session, NULL before CONNECT */
-	struct client_stall *stall; /* while saturated only: the stuck-consumer watch */
+	struct client_stall *stall; /* while saturated only: the stuck-consumer watch and the publishers paused on it */
 	struct client_acks *acks; /* acknowledgements waiting for the store (persist.c), lazily */
 	struct client_v5 *v5;     /* 5.0 limits and aliases, only once a client declares or sets one */
+	char *username;           /* from CONNECT or the TLS identity; NULL: anonymous; owned */
 	struct conn conn;
 	struct loop_io io;        /* registration with the worker's loop */
 	struct buf in;            /* bytes of an incomplete packet */
@@ -45,7 +46,6 @@ struct client {
 	uint32_t bytes_written;   /* progress marker (wraps; compared for change only) */
 	struct list link;         /* worker->clients */
 	struct list dirty_link;   /* worker->dirty while output is pending */
-	struct list waiters;      /* publishers paused on this client's output */
 	struct list wait_link;    /* in a target's waiters while paused */
 	uint8_t state;            /* enum client_state */
 	uint8_t version;          /* protocol level from CONNECT */

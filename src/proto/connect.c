@@ -10,6 +10,7 @@
  * session has been handed over. */
 #include "core/clock.h"
 #include "mqtt/props.h"
+#include "proto/access.h"
 #include "proto/alias.h"
 #include "proto/expiry.h"
 #include "proto/persist.h"
@@ -99,13 +100,47 @@ static bool username_of(const struct client *c, const struct mqtt_connect *ct, s
 	return ct->has_username && !uses_tls_identity(c);
 }
 
-static int check_identity(struct client *c, const struct mqtt_connect *ct, const char **why)
+/* Who the client is: its TLS identity where the listener says so (the
+ * certificate is the credential), else CONNECT's username, checked against
+ * the password_file when there is one, else nobody (allow_anonymous). The
+ * name is kept on the connection for the ACL. */
+static int check_credentials(struct client *c, const struct mqtt_connect *ct, const char **why)
 {
-	if (uses_tls_identity(c) && !conn_identity(&c->conn))
-		return refuse(c, MQTT_RC_NOT_AUTHORIZED, "no TLS identity to use as username", why);
-	if (!uses_tls_identity(c) && !ct->has_username && !anonymous_allowed(c))
+	if (uses_tls_identity(c)) {
+		if (!conn_identity(&c->conn))
+			return refuse(c, MQTT_RC_NOT_AUTHORIZED, "no TLS identity to use as username", why);
+	} else if (ct->has_username) {
+		if (!access_password_ok(c, ct))
+			return refuse(c, MQTT_RC_BAD_USERNAME_OR_PASSWORD, "bad username or password", why);
+	} else if (!anonymous_allowed(c)) {
 		return refuse(c, MQTT_RC_NOT_AUTHORIZED, "anonymous access refused", why);
+	}
+	struct mqtt_str user;
+	if (!username_of(c, ct, &user))
+		return FM_OK;
+	free(c->username);
+	c->username = strndup(user.p, user.len);
+	if (!c->username) {
+		*why = "out of memory";
+		return FM_ENOMEM;
+	}
 	return FM_OK;
+}
+
+/* The will is published as the client: its topic needs write access
+ * (mosquitto refuses the CONNECT too). */
+static int check_will_access(struct client *c, const struct mqtt_connect *ct, const char **why)
+{
+	if (!ct->will_flag)
+		return FM_OK;
+	char *id = strndup(ct->client_id.p, ct->client_id.len);
+	if (!id) {
+		*why = "out of memory";
+		return FM_ENOMEM;
+	}
+	bool ok = access_may_publish(c, id, ct->will_topic.p, ct->will_topic.len);
+	free(id);
+	return ok ? FM_OK : refuse(c, MQTT_RC_NOT_AUTHORIZED, "will topic not authorized", why);
 }
 
 /* 5.0 CONNECT properties, read with the spec's defaults (3.1.2.11). A
@@ -196,8 +231,9 @@ static int check_connect(struct client *c, const struct mqtt_connect *ct, struct
 		return refuse(c, MQTT_RC_BAD_AUTH_METHOD, "authentication method not supported", why);
 	if (check_keepalive(c, ct, o, why) != FM_OK)
 		return FM_EPROTO;
-	if (check_identity(c, ct, why) != FM_OK)
-		return FM_EPROTO;
+	int rc = check_credentials(c, ct, why);
+	if (rc != FM_OK)
+		return rc;
 	if (ct->will_flag && !lim->retain_available && ct->will_retain)
 		return refuse(c, MQTT_RC_RETAIN_NOT_SUPPORTED, "retained will but retain_available false", why); /* [MQTT-3.2.2-12] */
 	return check_will_props(c, ct, why);
@@ -452,6 +488,8 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 		*why = "invalid will topic";
 		return FM_EPROTO;
 	}
+	if ((rc = check_will_access(c, &ct, why)) != FM_OK)
+		return rc;
 
 	char assigned[64];
 	const char *id = ct.client_id.p;
@@ -486,12 +524,10 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 		persist_hold_output(c);
 	accept_connect(c, &o, present);
 	char peer[NET_ADDR_STRLEN];
-	struct mqtt_str user;
-	bool has_user = username_of(c, &ct, &user);
-	log_notice(&c->w->b->log, "client %s connected from %s (v%u, clean %d, keepalive %u%s%s%.*s)",
+	log_notice(&c->w->b->log, "client %s connected from %s (v%u, clean %d, keepalive %u%s%s%s)",
 		   client_log_id(c), net_addr_format(&c->conn.peer, peer, sizeof(peer)), ct.version,
 		   ct.clean_start, c->keepalive_s, present ? ", session resumed" : "",
-		   has_user ? ", user " : "", has_user ? (int)user.len : 0, has_user ? user.p : "");
+		   c->username ? ", user " : "", c->username ? c->username : "");
 	if (present)
 		deliver_resume(c->w, c->session);
 	return FM_OK;

@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "mqtt/props.h"
 #include "proto/alias.h"
+#include "proto/access.h"
 #include "proto/persist.h"
 #include "proto/proto.h"
 #include "proto/spill.h"
@@ -133,19 +134,24 @@ static void enqueue(struct worker *w, struct session *s, struct msg *m, uint8_t 
 }
 
 /* A message that must not go to this session after all: expired while
- * it waited [MQTT-3.3.2-5], or larger than the client accepts. A queue
- * entry the store holds for it goes too. */
+ * it waited [MQTT-3.3.2-5], larger than the client accepts, or on a topic
+ * the ACL does not let it read (checked as it goes out, so a queue kept
+ * while offline or a reload cannot leak one). A queue entry the store
+ * holds for it goes too. */
 static bool undeliverable(struct worker *w, struct session *s, struct client *c, struct msg *m, uint8_t qos,
 			  uint32_t sub_id)
 {
 	bool expired = m->expires_at_ms && msg_expired(m, clock_wall_ms());
 	bool big = !expired && c && too_big(c, m, qos, sub_id);
-	if (!expired && !big)
+	bool denied = !expired && !big && c && !access_may_read(c, m);
+	if (!expired && !big && !denied)
 		return false;
 	if (expired)
 		w->stats.dropped_expired++;
-	else
+	else if (big)
 		w->stats.dropped_too_large++;
+	else
+		w->stats.dropped_denied++;
 	if (qos & 0x03)
 		persist_done(w, s, m, 0);
 	return true;

@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "mqtt/props.h"
 #include "proto/alias.h"
+#include "proto/access.h"
 #include "proto/persist.h"
 #include "proto/proto.h"
 
@@ -174,6 +175,29 @@ static int v5_admit(struct client *c, const struct mqtt_publish *pub, const stru
 	return FM_OK;
 }
 
+/* A PUBLISH the ACL does not let the client write: never routed or
+ * retained. A 5.0 publisher is told (0x87 in its PUBACK/PUBREC); a 3.1.1
+ * one cannot be, so its QoS 1/2 exchange completes as for a message nobody
+ * subscribed to (the caller carries on with *route false), as mosquitto
+ * does. QoS 0 just goes. */
+static bool publish_allowed(struct client *c, const struct mqtt_publish *pub, bool *answered)
+{
+	*answered = false;
+	if (access_may_publish(c, client_log_id(c), pub->topic.p, pub->topic.len))
+		return true;
+	c->w->stats.denied_publish++;
+	if (log_enabled(&c->w->b->log, LOG_T_DEBUG))
+		log_debug(&c->w->b->log, "denied PUBLISH from %s to '%.*s'", client_log_id(c), (int)pub->topic.len,
+			  pub->topic.p);
+	if (pub->qos == 0) {
+		*answered = true;
+	} else if (c->version == MQTT_V5) {
+		persist_ack(c, pub->qos == 1 ? MQTT_PUBACK : MQTT_PUBREC, pub->packet_id, MQTT_RC_NOT_AUTHORIZED, false);
+		*answered = true;
+	}
+	return false;
+}
+
 int proto_on_publish(struct client *c, const struct mqtt_frame *f, const char **why)
 {
 	struct mqtt_publish pub;
@@ -195,8 +219,11 @@ int proto_on_publish(struct client *c, const struct mqtt_frame *f, const char **
 	if (c->version == MQTT_V5 && ((rc = v5_admit(c, &pub, &p, &refused, why)) != FM_OK || refused))
 		return rc;
 	c->w->stats.msgs_in++;
-	bool durable, matched;
-	if ((rc = publish_route(c, &pub, &p, &durable, &matched)) != FM_OK) {
+	bool answered = false, durable = false, matched = false;
+	if (!publish_allowed(c, &pub, &answered)) {
+		if (answered)
+			return FM_OK;
+	} else if ((rc = publish_route(c, &pub, &p, &durable, &matched)) != FM_OK) {
 		*why = "out of memory";
 		return rc;
 	}

@@ -8,6 +8,7 @@
  * [MQTT-3.8.4-3]. */
 #include "core/clock.h"
 #include "mqtt/props.h"
+#include "proto/access.h"
 #include "proto/persist.h"
 #include "proto/proto.h"
 #include "proto/subs.h"
@@ -74,6 +75,22 @@ static bool over_limits(struct client *c, const struct mqtt_str *f)
 	       !session_sub_has(c->session, f->p, f->len);
 }
 
+/* The ACL must let the client read everything the filter can match (for
+ * a shared subscription, the filter after "$share/NAME/"). */
+static bool subscribe_allowed(struct client *c, const struct mqtt_str *f)
+{
+	const char *p = f->p;
+	size_t len = f->len;
+	if (is_shared(f)) {
+		const char *group_end = memchr(p + 7, '/', len - 7); /* after "$share/" */
+		if (!group_end)
+			return false;
+		len -= (size_t)(group_end + 1 - p);
+		p = group_end + 1;
+	}
+	return access_may_subscribe(c, p, len);
+}
+
 /* Subscribe one filter; returns the SUBACK code for it and whether it
  * existed already (*replaced). */
 static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e, uint32_t sub_id, bool *replaced_out)
@@ -83,6 +100,8 @@ static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e, u
 		return refusal(c, MQTT_RC_TOPIC_FILTER_INVALID); /* [MQTT-4.8.2-1], [MQTT-4.8.2-2] */
 	if (over_limits(c, &e->filter))
 		return refusal(c, MQTT_RC_QUOTA_EXCEEDED);
+	if (!subscribe_allowed(c, &e->filter))
+		return refusal(c, MQTT_RC_NOT_AUTHORIZED);
 	uint8_t qos = e->options & 0x03;
 	/* all the options are kept (No Local, Retain As Published apply at
 	 * routing); a 3.1.1 options byte has only the QoS */

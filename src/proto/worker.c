@@ -2,6 +2,7 @@
  * (see worker.h for the protocol). */
 #include "proto/worker.h"
 #include "net/ws.h"
+#include "proto/auth_rules.h"
 
 #include "proto/client.h"
 #include "proto/expiry.h"
@@ -44,13 +45,14 @@ void worker_post_takeover(struct worker *w, struct session *s, struct client *c)
 	post_handover(w, WMSG_TAKEOVER, s, c);
 }
 
-void worker_post_limits(struct worker *w, const struct worker_limits *lim)
+int worker_post_limits(struct worker *w, const struct worker_limits *lim)
 {
 	struct wmsg_limits *l = malloc(sizeof(*l));
 	if (!l)
-		return; /* the worker keeps its previous limits */
+		return FM_ENOMEM; /* the worker keeps its previous limits */
 	l->lim = *lim;
 	wmsg_post(w, &l->h, WMSG_LIMITS);
+	return FM_OK;
 }
 
 void worker_post_wake(struct worker *w)
@@ -157,10 +159,13 @@ static void handle(struct worker *w, struct wmsg *m)
 	case WMSG_DELIVER: on_deliver(w, (struct deliver_batch *)m); break;
 	case WMSG_TAKEOVER: on_takeover(w, (struct wmsg_handover *)m); break;
 	case WMSG_HANDOFF: on_handoff(w, (struct wmsg_handover *)m); break;
-	case WMSG_LIMITS:
-		w->lim = ((struct wmsg_limits *)m)->lim;
+	case WMSG_LIMITS: {
+		struct auth_rules *old = w->lim.auth;
+		w->lim = ((struct wmsg_limits *)m)->lim; /* its auth reference is ours now */
+		auth_rules_unref(old);
 		free(m);
 		break;
+	}
 	case WMSG_WAKE:
 		client_wake_remote_waiters(w);
 		free(m);
@@ -203,6 +208,8 @@ void worker_drain_final(struct worker *w)
 			client_handoff_done(h->c); /* closed by now: just freed */
 			session_unref(h->s);
 		}
+		if (m->type == WMSG_LIMITS)
+			auth_rules_unref(((struct wmsg_limits *)m)->lim.auth);
 		free(m);
 	}
 }
@@ -291,6 +298,8 @@ void worker_fini(struct worker *w)
 	free(w->listeners);
 	free(w->targets);
 	ws_host_free(w->ws); /* the loop is still there: the host leaves it */
+	auth_rules_unref(w->lim.auth);
+	w->lim.auth = NULL;
 	loop_free(w->loop);
 	free(w->scratch);
 	buf_fini(&w->props_scratch);

@@ -46,7 +46,9 @@ void worker_queue_deliver(struct worker *w, struct worker *to, struct msg *m,
 /* Ask w (the session's home) to hand s over to client c on c's worker. The
  * caller's reference on s travels with the message. */
 void worker_post_takeover(struct worker *w, struct session *s, struct client *c);
-void worker_post_limits(struct worker *w, const struct worker_limits *lim);
+/* FM_OK, or FM_ENOMEM (the worker keeps its limits; lim's auth reference
+ * stays the caller's). */
+int worker_post_limits(struct worker *w, const struct worker_limits *lim);
 void worker_post_wake(struct worker *w);
 
 #endif
