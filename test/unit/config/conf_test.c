@@ -842,7 +842,7 @@ Test(conf, shipped_config_file_says_which_options_sighup_reloads)
 		{"use_subject_as_username", false}, {"tls_version", false}, {"ciphers", false},
 		{"psk_hint", false}, {"psk_file", false}, {"socket_domain", false}, {"bind_interface", false},
 		{"websockets_path", false}, {"websockets_trust_x_forwarded_for", false},
-		{"websockets_headers_size", false},
+		{"websockets_headers_size", false}, {"password_file", true}, {"acl_file", true},
 	};
 	char path[PATH_MAX + 64];
 	shipped_conf_path(path, sizeof(path));
@@ -885,6 +885,7 @@ Test(conf, shipped_config_file_documents_every_supported_option)
 		"require_certificate", "use_identity_as_username", "use_subject_as_username",
 		"tls_version", "ciphers", "psk_hint", "psk_file", "socket_domain", "bind_interface",
 		"websockets_path", "websockets_trust_x_forwarded_for", "websockets_headers_size",
+		"password_file", "acl_file",
 	};
 	char path[PATH_MAX + 64];
 	shipped_conf_path(path, sizeof(path));

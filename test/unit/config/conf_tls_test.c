@@ -137,3 +137,32 @@ Test(conf_tls, wss_refuses_what_libwebsockets_tls_cannot_do)
 	cr_assert_eq(load_finish("listener 8084\nprotocol websockets\ncertfile /s\nkeyfile /k\ncafile /ca\n"
 				 "require_certificate true\nuse_identity_as_username true\n"), FM_OK, "%s", eb.msg);
 }
+
+Test(conf_tls, password_and_acl_files_global_or_per_listener)
+{
+	cr_assert_eq(load_finish("password_file /g.pw\nacl_file /g.acl\nlistener 1883\nlistener 1884\n"
+				 "password_file /ignored.pw\n"), FM_OK, "%s", eb.msg);
+	/* without per_listener_settings a line inside a listener is the global one (mosquitto) */
+	cr_assert_str_eq(conf_listener_password_file(&c, &c.listeners[0]), "/ignored.pw");
+	cr_assert_str_eq(conf_listener_acl_file(&c, &c.listeners[1]), "/g.acl");
+	cr_assert_eq(load_finish("per_listener_settings true\npassword_file /g.pw\n"
+				 "listener 1883\nlistener 1884\npassword_file /b.pw\nacl_file /b.acl\n"), FM_OK, "%s", eb.msg);
+	cr_assert_str_eq(conf_listener_password_file(&c, &c.listeners[0]), "/g.pw");
+	cr_assert_null(conf_listener_acl_file(&c, &c.listeners[0]));
+	cr_assert_str_eq(conf_listener_password_file(&c, &c.listeners[1]), "/b.pw");
+	cr_assert_str_eq(conf_listener_acl_file(&c, &c.listeners[1]), "/b.acl");
+}
+
+Test(conf_tls, a_reload_takes_the_new_file_names)
+{
+	struct conf fresh;
+	conf_init(&fresh);
+	cr_assert_eq(load_finish("password_file /old.pw\nlistener 1883\n"), FM_OK);
+	cr_assert_eq(conf_load_string(&fresh, "t.conf", "password_file /new.pw\nacl_file /new.acl\nlistener 1883\n", &eb), FM_OK);
+	cr_assert_eq(conf_finish(&fresh, &eb), FM_OK);
+	conf_apply_reloadable(&c, &fresh);
+	cr_assert_str_eq(c.password_file, "/new.pw");
+	cr_assert_str_eq(c.acl_file, "/new.acl");
+	cr_assert_str_eq(fresh.password_file, "/old.pw", "swapped: fresh frees the old names");
+	conf_fini(&fresh);
+}
