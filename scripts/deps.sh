@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Install the Debian packages fleetmq needs to build, test and benchmark.
+# Install the Debian packages fleetmq needs to build, test and benchmark,
+# then the npm packages of the WebSocket test (test/integration/ws).
 # Idempotent and quick when everything is present: apt is only touched for
-# packages that are missing. Run as root (or with sudo available).
+# packages that are missing, npm only when node_modules is missing or older
+# than package-lock.json. Run as root (or with sudo available).
 set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
 
 PACKAGES=(
 	gcc clang make pkg-config meson ninja-build git
@@ -20,6 +23,11 @@ PACKAGES=(
 	libuv1-dev                # the libuv loop nested in each worker's loop
 	openssl                   # TLS tests: certificates, s_client
 )
+# node and npm run the WebSocket test's clients (mqtt.js, ws). Debian's only
+# where there is no node at all: a node of another origin is left alone.
+if ! command -v node >/dev/null 2>&1; then
+	PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -28,20 +36,34 @@ for p in "${PACKAGES[@]}"; do
 	fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-	exit 0
+install_missing() {
+	local sudo=""
+	if [ "$(id -u)" -ne 0 ]; then
+		sudo="sudo"
+	fi
+	echo "deps: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -qq
+	$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	# Debian starts the mosquitto service on install; we only want its binary.
+	if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
+		$sudo systemctl stop mosquitto || true
+		$sudo systemctl disable mosquitto >/dev/null 2>&1 || true
+	fi
+}
+
+if [ ${#missing[@]} -gt 0 ]; then
+	install_missing
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-	SUDO="sudo"
-fi
-echo "deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts the mosquitto service on install; we only want its binary.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
-	$SUDO systemctl stop mosquitto || true
-	$SUDO systemctl disable mosquitto >/dev/null 2>&1 || true
+# The WebSocket test's npm packages, exactly as package-lock.json pins them.
+ws_dir="$root/test/integration/ws"
+if [ ! -d "$ws_dir/node_modules" ] || [ "$ws_dir/package-lock.json" -nt "$ws_dir/node_modules" ]; then
+	if ! command -v npm >/dev/null 2>&1; then
+		echo "deps: node is installed without npm; install npm to set up $ws_dir" >&2
+		exit 1
+	fi
+	echo "deps: npm ci in test/integration/ws" >&2
+	(cd "$ws_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	touch "$ws_dir/node_modules" # npm ci may keep the directory's old mtime
 fi
