@@ -52,6 +52,7 @@ struct conf_listener {
 	struct conf_tls tls;
 	char *password_file;      /* per_listener_settings only; else conf.password_file; owned */
 	char *acl_file;           /* per_listener_settings only; else conf.acl_file; owned */
+	uint8_t proxy_protocol;   /* enable_proxy_protocol 1|2: a PROXY header comes first; 0: none */
 	char *websockets_path;    /* fleetmq: the one path upgraded; NULL: any (as mosquitto); owned */
 	bool websockets_trust_x_forwarded_for; /* fleetmq: take the peer address from X-Forwarded-For */
 	uint32_t websockets_headers_size; /* HTTP header bytes; 0: libwebsockets' default (4096) */

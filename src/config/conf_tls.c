@@ -99,6 +99,7 @@ int conf_transport_option(struct conf_parse *px, char **args, int n)
 {
 	const char *name = args[0];
 	bool known = is_security_file(name) || strcmp(name, "socket_domain") == 0 ||
+		     strcmp(name, "enable_proxy_protocol") == 0 ||
 		     strcmp(name, "bind_interface") == 0 || is_websockets_option(name);
 	for (size_t i = 0; !known && i < sizeof(tls_strings) / sizeof(tls_strings[0]); i++)
 		known = strcmp(name, tls_strings[i].name) == 0;
@@ -117,6 +118,12 @@ int conf_transport_option(struct conf_parse *px, char **args, int n)
 		return opt_socket_domain(px, l, args[1]);
 	if (strcmp(name, "bind_interface") == 0)
 		return conf_set_string(px, &l->bind_interface, args[1]);
+	if (strcmp(name, "enable_proxy_protocol") == 0) {
+		if (strcmp(args[1], "1") != 0 && strcmp(args[1], "2") != 0)
+			return conf_error(px, "option 'enable_proxy_protocol': '%s' is not 1 or 2", args[1]);
+		l->proxy_protocol = (uint8_t)(args[1][0] - '0');
+		return FM_OK;
+	}
 	if (is_websockets_option(name))
 		return opt_websockets(px, l, name, args[1]);
 	for (size_t i = 0; i < sizeof(tls_strings) / sizeof(tls_strings[0]); i++)
@@ -208,8 +215,28 @@ static int check_listener(const struct conf *c, const struct conf_listener *l, s
 	return FM_OK;
 }
 
+/* libwebsockets 4.1.6 picks a TLS connection's certificate by SNI among
+ * all its vhosts, and ours all share one (no) port: a second wss listener
+ * would be served the first one's certificate and CAs. */
+static int check_one_wss(const struct conf *c, struct fm_errbuf *eb)
+{
+	const struct conf_listener *first = NULL;
+	for (size_t i = 0; i < c->n_listeners; i++) {
+		const struct conf_listener *l = &c->listeners[i];
+		if (l->protocol != CONF_PROTO_WEBSOCKETS || !l->tls.certfile)
+			continue;
+		if (first)
+			return listener_error(eb, l, "only one websockets listener with TLS is supported "
+						     "(libwebsockets 4.1.6 would serve it the first one's certificate)");
+		first = l;
+	}
+	return FM_OK;
+}
+
 int conf_transport_check(const struct conf *c, struct fm_errbuf *eb)
 {
+	if (check_one_wss(c, eb) != FM_OK)
+		return FM_ECONFIG;
 	for (size_t i = 0; i < c->n_listeners; i++) {
 		int rc = check_listener(c, &c->listeners[i], eb);
 		if (rc != FM_OK)

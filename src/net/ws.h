@@ -53,8 +53,9 @@ void ws_global_init(struct log *log);
 int ws_host_new(struct loop *lp, const struct ws_listener *ls, size_t n, ws_open_fn *on_open, void *arg,
 		struct ws_host **out, struct fm_errbuf *eb);
 /* Hand an accepted socket of listener `listener` to libwebsockets (it
- * closes it on failure). */
-int ws_host_adopt(struct ws_host *h, size_t listener, int fd);
+ * closes it on failure); peer: the client's address when a PROXY header
+ * named it, else NULL (the socket's). */
+int ws_host_adopt(struct ws_host *h, size_t listener, int fd, const struct net_addr *peer);
 /* Destroy the host (on the thread that owns it, or after it has ended),
  * closing what is still open. */
 void ws_host_free(struct ws_host *h);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 /* libwebsockets' logging is process-wide; it goes to the broker's log. */
 static struct log *ws_log;
@@ -58,7 +59,8 @@ static bool apply_actions(struct ws_host *h)
 		s->want_rx_off = s->want_rx_on = false;
 		if (s->want_close) {
 			/* may destroy the wsi (and free s) at once */
-			lws_close_reason(s->wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+			lws_close_reason(s->wsi, s->close_code ? (enum lws_close_status)s->close_code
+							       : LWS_CLOSE_STATUS_NORMAL, NULL, 0);
 			lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 		}
 	}
@@ -180,13 +182,20 @@ void ws_stream_free(struct ws_stream *s)
 
 /* --- the WebSocket connection --------------------------------------------------- */
 
+/* What a connection's adoption knew: its listener, and the client's
+ * address when a PROXY header named it. Needed because libwebsockets 4.1
+ * re-selects the vhost by port and Host once the headers are in, and every
+ * adopted vhost has the same (no) port: lws_get_vhost would then say the
+ * first WebSocket listener for all of them. */
+struct ws_adopted {
+	size_t listener;
+	struct net_addr peer;     /* family 0: the socket's */
+};
+
 static size_t listener_of(const struct ws_host *h, const struct lws *wsi)
 {
-	struct lws_vhost *vh = lws_get_vhost((struct lws *)wsi);
-	for (size_t i = 0; i < h->n; i++)
-		if (h->vhosts[i] == vh)
-			return i;
-	return h->n;
+	const struct ws_adopted *a = lws_get_opaque_user_data(wsi);
+	return a ? a->listener : h->n;
 }
 
 static bool path_allowed(const struct ws_listener *l, struct lws *wsi)
@@ -207,7 +216,10 @@ static void peer_of(const struct ws_listener *l, struct lws *wsi, struct net_add
 	*peer = (struct net_addr){0};
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&ss, &len) == 0)
+	const struct ws_adopted *a = lws_get_opaque_user_data(wsi);
+	if (a && a->peer.family)
+		*peer = a->peer;
+	else if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&ss, &len) == 0)
 		net_addr_from_sockaddr(&ss, peer);
 	char xff[128];
 	if (!l->trust_x_forwarded_for || lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR) <= 0)
@@ -266,9 +278,18 @@ static int on_receive(struct ws_stream *s, struct lws *wsi, const void *in, size
 	/* MQTT travels in binary frames only; anything else closes the
 	 * connection [MQTT-6.0.0-1] */
 	if (!lws_frame_is_binary(wsi)) {
-		snprintf(s->err, sizeof(s->err), "WebSocket text frame (MQTT needs binary frames)");
-		return -1;
+		if (!s->want_close) {
+			snprintf(s->err, sizeof(s->err), "WebSocket text frame (MQTT needs binary frames)");
+			s->close_code = LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE; /* 1003 (RFC 6455 7.4.1) */
+			s->want_close = true;
+			s->peer_closed = true; /* the owner reads no more and closes */
+			ws_stream_act(s);
+			ws_stream_notify(s);
+		}
+		return 0;
 	}
+	if (s->want_close)
+		return 0; /* closing: what follows is dropped */
 	if (buf_append(&s->rx, in, len) != FM_OK) {
 		snprintf(s->err, sizeof(s->err), "out of memory");
 		return -1;
@@ -319,6 +340,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	struct ws_host *h = lws_context_user(lws_get_context(wsi));
 	struct ws_stream **slot = user, *s = slot ? *slot : NULL;
 	switch (reason) {
+	case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+		/* len is OpenSSL's verdict (preverify_ok); libwebsockets would
+		 * take 0 from us as "accept whatever was presented" */
+		return len ? 0 : 1;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
 		size_t li = listener_of(h, wsi);
 		if (li < h->n && path_allowed(&h->ls[li], wsi))
@@ -350,6 +375,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		}
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
+		free(lws_get_opaque_user_data(wsi)); /* its struct ws_adopted */
+		lws_set_opaque_user_data(wsi, NULL);
 		if (s) {
 			*slot = NULL;
 			on_destroy(s);
@@ -461,18 +488,30 @@ int ws_host_new(struct loop *lp, const struct ws_listener *ls, size_t n, ws_open
 	return FM_OK;
 }
 
-int ws_host_adopt(struct ws_host *h, size_t listener, int fd)
+int ws_host_adopt(struct ws_host *h, size_t listener, int fd, const struct net_addr *peer)
 {
-	if (listener >= h->n || !h->vhosts[listener])
+	if (listener >= h->n || !h->vhosts[listener]) {
+		close(fd);
 		return FM_EINVAL;
+	}
 	lws_adopt_desc_t ad;
 	memset(&ad, 0, sizeof(ad));
 	ad.vh = h->vhosts[listener];
 	ad.type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP | (h->ls[listener].certfile ? LWS_ADOPT_ALLOW_SSL : 0);
 	ad.fd.sockfd = fd;
+	struct ws_adopted *a = malloc(sizeof(*a));
+	if (!a) {
+		close(fd);
+		return FM_ENOMEM;
+	}
+	*a = (struct ws_adopted){ .listener = listener, .peer = peer ? *peer : (struct net_addr){0} };
+	ad.opaque = a; /* freed at WSI_DESTROY */
 	struct lws *wsi = lws_adopt_descriptor_vhost_via_info(&ad);
 	ws_host_touch(h);
-	return wsi ? FM_OK : FM_ENOMEM; /* on failure libwebsockets closed fd */
+	/* on failure libwebsockets closed fd, and freed the copy through
+	 * WSI_DESTROY if it got as far as attaching it (else it is lost: a
+	 * few bytes, on a path that only out of memory takes) */
+	return wsi ? FM_OK : FM_ENOMEM;
 }
 
 void ws_host_free(struct ws_host *h)

@@ -49,6 +49,7 @@ struct ws_stream {
 	bool peer_closed;
 	bool rx_off;                 /* libwebsockets is told not to read */
 	bool want_rx_off, want_rx_on, want_close;
+	uint16_t close_code;         /* the close frame's status; 0: 1000 */
 	char err[96];
 };
 

@@ -5,6 +5,7 @@
 #include "proto/auth_rules.h"
 #include "proto/client.h"
 #include "proto/proto.h"
+#include "proto/proxy_wait.h"
 #include "proto/recover.h"
 #include "store/store.h"
 #include "proto/worker.h"
@@ -105,8 +106,8 @@ static void on_accept(struct loop *lp, struct loop_io *io, unsigned events)
 			close(cfd);
 			continue;
 		}
-		int arc = l->conf->protocol == CONF_PROTO_WEBSOCKETS ? ws_host_adopt(l->w->ws, l->index, cfd)
-								     : client_accept(l->w, l, cfd, &peer);
+		int arc = l->conf->proxy_protocol ? proxy_wait_start(l->w, l, cfd, &peer)
+						  : listener_hand_on(l, cfd, &peer);
 		if (arc != FM_OK)
 			log_warn(&b->log, "connection from %s dropped: out of memory",
 				 net_addr_format(&peer, peer_text, sizeof(peer_text)));

@@ -166,3 +166,15 @@ Test(conf_tls, a_reload_takes_the_new_file_names)
 	cr_assert_str_eq(fresh.password_file, "/old.pw", "swapped: fresh frees the old names");
 	conf_fini(&fresh);
 }
+
+Test(conf_tls, proxy_protocol_and_one_wss_listener)
+{
+	cr_assert_eq(load_finish("listener 1883\nenable_proxy_protocol 2\nlistener 1884\nenable_proxy_protocol 1\n"), FM_OK,
+		     "%s", eb.msg);
+	cr_assert_eq(c.listeners[0].proxy_protocol, 2);
+	cr_assert_eq(c.listeners[1].proxy_protocol, 1);
+	expect_refused("listener 1883\nenable_proxy_protocol 3\n", "'3' is not 1 or 2");
+	expect_refused("listener 8084\nprotocol websockets\ncertfile /s\nkeyfile /k\n"
+		       "listener 8085\nprotocol websockets\ncertfile /s2\nkeyfile /k2\n",
+		       "t.conf:4: listener 8085: only one websockets listener with TLS is supported");
+}
