@@ -176,5 +176,5 @@ Test(conf_tls, proxy_protocol_and_one_wss_listener)
 	expect_refused("listener 1883\nenable_proxy_protocol 3\n", "'3' is not 1 or 2");
 	expect_refused("listener 8084\nprotocol websockets\ncertfile /s\nkeyfile /k\n"
 		       "listener 8085\nprotocol websockets\ncertfile /s2\nkeyfile /k2\n",
-		       "t.conf:4: listener 8085: only one websockets listener with TLS is supported");
+		       "t.conf:5: listener 8085: only one websockets listener with TLS is supported");
 }
