@@ -237,6 +237,12 @@ static int opt_max_subscriptions(struct conf_parse *px, char **args, int n)
 	return parse_u32(px, args[0], args[1], 0, UINT32_MAX, &px->c->max_subscriptions);
 }
 
+static int opt_max_publish_rate(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	return parse_u32(px, args[0], args[1], 0, 1000000, &px->c->max_publish_rate);
+}
+
 static int opt_max_topic_levels(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
@@ -452,6 +458,7 @@ static const struct option options[] = {
 	{"max_queued_in_memory", 1, 1, opt_max_queued_in_memory},
 	{"max_subscriptions", 1, 1, opt_max_subscriptions},
 	{"max_topic_levels", 1, 1, opt_max_topic_levels},
+	{"max_publish_rate", 1, 1, opt_max_publish_rate},
 	{"max_packet_size", 1, 1, opt_max_packet_size},
 	{"max_topic_alias", 1, 1, opt_max_topic_alias},
 	{"max_queued_bytes", 1, 1, opt_max_queued_bytes},

@@ -39,6 +39,7 @@ struct worker_limits broker_limits(const struct broker *b)
 		.max_topic_alias = c->max_topic_alias,
 		.max_subscriptions = c->max_subscriptions,
 		.max_topic_levels = c->max_topic_levels,
+		.max_publish_rate = c->max_publish_rate,
 		.connect_timeout_s = c->connect_timeout_s,
 		.max_keepalive = c->max_keepalive,
 		.retain_available = c->retain_available,

@@ -117,6 +117,7 @@ struct worker_limits {
 	uint16_t max_topic_alias;
 	uint32_t max_subscriptions; /* per client; 0 = unlimited */
 	uint32_t max_topic_levels;  /* 0 = unlimited */
+	uint32_t max_publish_rate;  /* PUBLISH per second per client; 0 = unlimited */
 	uint16_t max_keepalive;
 	bool retain_available;
 	uint64_t session_expiry_s;  /* persistent_client_expiration; 0 = never */

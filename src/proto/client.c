@@ -6,6 +6,7 @@
 #include "proto/proto.h"
 #include "proto/worker.h"
 #include "proto/persist.h"
+#include "proto/rate.h"
 #include "proto/alias.h"
 #include "mqtt/codec.h"
 #include "net/tls.h"
@@ -549,6 +550,20 @@ void client_pause_for(struct client *publisher, struct client *target)
 	set_events(publisher, publisher->io.events & ~LOOP_READ);
 }
 
+void client_pause(struct client *c)
+{
+	if (c->read_paused || c->state == CLIENT_CLOSED)
+		return;
+	c->read_paused = true;
+	set_events(c, c->io.events & ~LOOP_READ);
+}
+
+void client_resume(struct client *c)
+{
+	if (c->read_paused && c->state != CLIENT_CLOSED)
+		resume_reading(c);
+}
+
 void client_pause_for_remote(struct client *publisher, struct session *target)
 {
 	if (!publisher || publisher->read_paused || publisher->state == CLIENT_CLOSED ||
@@ -619,6 +634,7 @@ static void free_client(struct loop *lp, void *arg)
 	alias_out_free(c);
 	free(c->v5);
 	free(c->username);
+	rate_free(c);
 	buf_fini(&c->in);
 	buf_fini(&c->out);
 	free(c);
@@ -645,6 +661,7 @@ void client_close(struct client *c, const char *reason)
 			 net_addr_format(&c->conn.peer, peer, sizeof(peer)), reason);
 	conn_io_del(&c->conn, c->w->loop, &c->io);
 	loop_timer_stop(c->w->loop, &c->timer);
+	rate_stop(c);
 	unwatch_stall(c);
 	list_del(&c->dirty_link);
 	list_del(&c->wait_link);

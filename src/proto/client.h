@@ -35,6 +35,7 @@ struct client {
 	struct client_acks *acks; /* acknowledgements waiting for the store (persist.c), lazily */
 	struct client_v5 *v5;     /* 5.0 limits and aliases, only once a client declares or sets one */
 	char *username;           /* from CONNECT or the TLS identity; NULL: anonymous; owned */
+	struct client_rate *rate; /* max_publish_rate's bucket, once it publishes under a limit (rate.c) */
 	struct conn conn;
 	struct loop_io io;        /* registration with the worker's loop */
 	struct buf in;            /* bytes of an incomplete packet */
@@ -139,6 +140,9 @@ void client_pause_for(struct client *publisher, struct client *target);
  * session's queue past half its limit): mark it so publishers pause, or,
  * once drained, let them go. Called after writes, queueing and acks. */
 void client_update_pressure(struct client *c);
+/* Stop reading c (its unread packets stay where they are) / read again. */
+void client_pause(struct client *c);
+void client_resume(struct client *c);
 /* A PUBACK/PUBCOMP arrived: progress for the stuck-consumer watch. */
 void client_count_ack(struct client *c);
 

@@ -15,6 +15,7 @@
 #include "proto/alias.h"
 #include "proto/access.h"
 #include "proto/persist.h"
+#include "proto/rate.h"
 #include "proto/proto.h"
 
 #include <string.h>
@@ -203,6 +204,8 @@ int proto_on_publish(struct client *c, const struct mqtt_frame *f, const char **
 	struct mqtt_publish pub;
 	struct mqtt_props p = { .has = 0 };
 	uint8_t reason = 0;
+	if (!rate_admit(c))
+		return FM_EAGAIN; /* over max_publish_rate: read again when a token is due */
 	int rc = mqtt_decode_publish(f, c->version, &pub, &reason);
 	if (rc != FM_OK)
 		return proto_malformed(c, reason, "malformed PUBLISH", why);

@@ -2,17 +2,28 @@
  * max_topic_levels. A filter past them is refused in its own SUBACK slot
  * (3.1.1 0x80, 5.0 0x97 Quota Exceeded) while the others are granted; a
  * PUBLISH whose topic is too deep closes its connection (5.0: DISCONNECT
- * 0x97); other clients are not affected. */
+ * 0x97); other clients are not affected. max_publish_rate slows a
+ * publisher down to its rate without dropping anything or slowing others. */
 #include "harness.h"
 #include "raw.h"
 
 #include "fleetmq/errors.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static struct hb broker;
 
-static void start(void) { hb_start(&broker, "max_subscriptions 3\nmax_topic_levels 4"); }
+static void start(void) { hb_start(&broker, "max_subscriptions 3\nmax_topic_levels 4\nmax_publish_rate 20"); }
 static void stop(void) { hb_stop(&broker); }
 
 TestSuite(limits, .init = start, .fini = stop, .timeout = 60);
@@ -72,4 +83,47 @@ Test(limits, max_topic_levels_refuses_deep_filters_and_closes_deep_publishers)
 	raw_close(&p3);
 	raw_close(&p5);
 	raw_close(&ok);
+}
+
+/* max_publish_rate 20: 60 QoS 0 messages sent at once take at least
+ * (60 - 20) / 20 = 2 s to get through (a full second's tokens at the
+ * start), all of them arrive in order (nothing is dropped: the publisher
+ * is simply not read), and another client's message meanwhile is not held
+ * up behind them. Only the lower bound is asserted: a slow machine may
+ * take longer. */
+Test(limits, max_publish_rate_slows_the_publisher_and_nobody_else)
+{
+	struct raw sub, pub, other;
+	connect_v(&sub, "lim-rate-sub", MQTT_V311);
+	cr_assert_eq(raw_subscribe(&sub, 1, "rate/#", 0), 0);
+	connect_v(&pub, "lim-rate-pub", MQTT_V311);
+	connect_v(&other, "lim-rate-other", MQTT_V311);
+	double t0 = now_s();
+	for (int i = 0; i < 60; i++) {
+		char payload[16];
+		snprintf(payload, sizeof(payload), "%d", i);
+		raw_publish(&pub, "rate/fast", payload, 0, false, 0);
+	}
+	raw_publish(&other, "rate/other", "meanwhile", 0, false, 0);
+	int next = 0;
+	bool other_seen = false;
+	int fast_before_other = -1;
+	while (next < 60 || !other_seen) {
+		struct mqtt_publish p;
+		raw_expect_publish(&sub, &p);
+		if (p.topic.len == 10 && memcmp(p.topic.p, "rate/other", 10) == 0) {
+			other_seen = true;
+			fast_before_other = next;
+			continue;
+		}
+		char want[16];
+		snprintf(want, sizeof(want), "%d", next++);
+		raw_assert_publish(&p, "rate/fast", want); /* in order, none lost [MQTT-4.6.0-6] */
+	}
+	double elapsed = now_s() - t0;
+	cr_assert_geq(elapsed, 1.5, "60 messages at 20/s passed in %.2f s", elapsed);
+	cr_assert_lt(fast_before_other, 60, "the other client's message waited for the throttled one");
+	raw_close(&sub);
+	raw_close(&pub);
+	raw_close(&other);
 }
