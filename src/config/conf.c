@@ -209,6 +209,7 @@ void conf_apply_reloadable(struct conf *live, struct conf *fresh)
 	live->max_subscriptions = fresh->max_subscriptions;
 	live->max_topic_levels = fresh->max_topic_levels;
 	live->max_publish_rate = fresh->max_publish_rate;
+	live->memory_limit = fresh->memory_limit;
 	live->max_keepalive = fresh->max_keepalive;
 	live->retain_available = fresh->retain_available;
 	if (!live->log_types_fixed)

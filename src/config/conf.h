@@ -82,6 +82,7 @@ struct conf {
 	uint32_t max_subscriptions;      /* fleetmq: per client; default 0 = unlimited */
 	uint32_t max_topic_levels;       /* fleetmq: levels of a topic or filter; default 0 = unlimited */
 	uint32_t max_publish_rate;       /* fleetmq: PUBLISH per second per client; default 0 = unlimited */
+	uint64_t memory_limit;           /* RSS bytes above which new connections and QoS 0 deliveries are refused; 0 = none */
 	uint16_t max_keepalive;          /* seconds; default 65535 ("max_keepalive 0", no limit, is stored as 65535) */
 	bool retain_available;           /* default true */
 	bool persistence;                /* default true (fleetmq: sqlite store) */
@@ -143,7 +144,7 @@ bool conf_listener_allow_anonymous(const struct conf *c, const struct conf_liste
  * reopening listeners: password_file and acl_file (their strings are
  * swapped between the two, so fresh frees the old ones), allow_anonymous (and allow_anonymous_set),
  * max_connections, max_inflight_messages, max_queued_messages,
- * max_queued_in_memory, max_queued_bytes, message_size_limit, max_publish_rate,
+ * max_queued_in_memory, max_queued_bytes, message_size_limit, max_publish_rate, memory_limit,
  * max_keepalive, retain_available, store_max_size, max_subscriptions,
  * max_topic_levels, log_types, connect_timeout_s; and for each live listener that fresh has
  * too (same port and bind_address), its allow_anonymous,

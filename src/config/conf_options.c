@@ -237,6 +237,12 @@ static int opt_max_subscriptions(struct conf_parse *px, char **args, int n)
 	return parse_u32(px, args[0], args[1], 0, UINT32_MAX, &px->c->max_subscriptions);
 }
 
+static int opt_memory_limit(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	return parse_u64(px, args[0], args[1], 0, UINT64_MAX, &px->c->memory_limit);
+}
+
 static int opt_max_publish_rate(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
@@ -459,6 +465,7 @@ static const struct option options[] = {
 	{"max_subscriptions", 1, 1, opt_max_subscriptions},
 	{"max_topic_levels", 1, 1, opt_max_topic_levels},
 	{"max_publish_rate", 1, 1, opt_max_publish_rate},
+	{"memory_limit", 1, 1, opt_memory_limit},
 	{"max_packet_size", 1, 1, opt_max_packet_size},
 	{"max_topic_alias", 1, 1, opt_max_topic_alias},
 	{"max_queued_bytes", 1, 1, opt_max_queued_bytes},
@@ -487,7 +494,7 @@ static const char *const not_yet[] = {
 	"keepalive_interval", "local_cleansession", "local_clientid",
 	"local_password", "local_username", "log_facility", "log_timestamp",
 	"log_timestamp_format", "max_inflight_bytes", "max_qos",
-	"memory_limit", "mount_point", "notification_topic", "notifications",
+	"mount_point", "notification_topic", "notifications",
 	"notifications_local_only",
 	"plugin", "plugin_opt_",
 	"queue_qos0_messages", "remote_clientid", "remote_password", "remote_username",

@@ -64,6 +64,7 @@ struct broker_stats broker_stats_sum(const struct broker *b)
 		sum.dropped_offline += s->dropped_offline;
 		sum.dropped_denied += s->dropped_denied;
 		sum.denied_publish += s->denied_publish;
+		sum.dropped_memory += s->dropped_memory;
 		sum.remote_batches += s->remote_batches;
 		sum.batches_allocated += s->batches_allocated;
 	}
@@ -100,6 +101,12 @@ static void on_accept(struct loop *lp, struct loop_io *io, unsigned events)
 		if (rc != FM_OK) {
 			log_warn(&b->log, "accept on port %u failed: %s", l->port, fm_strerror(rc));
 			return;
+		}
+		if (atomic_load_explicit(&b->over_memory, memory_order_relaxed)) {
+			log_notice(&b->log, "connection from %s refused: memory_limit reached",
+				   net_addr_format(&peer, peer_text, sizeof(peer_text)));
+			close(cfd);
+			continue;
 		}
 		if (over_connection_limits(b, l)) {
 			log_notice(&b->log, "connection from %s refused: max_connections reached",
@@ -286,6 +293,7 @@ static void reload(struct broker *b)
 			auth_rules_unref(lim.auth);
 	}
 	broker_tls_reload(b);
+	broker_memory_watch(b);
 	conf_fini(&fresh);
 	log_notice(&b->log, "SIGHUP: reloaded %s (listeners, workers and log destinations need a restart)",
 		   b->conf_path);
@@ -428,6 +436,7 @@ int broker_init(struct broker *b, struct conf *conf, const char *conf_path, stru
 		return fm_errbuf_set(eb, "out of memory"), FM_ENOMEM;
 	if ((rc = open_store(b, eb)) != FM_OK)
 		return rc;
+	broker_memory_watch(b);
 	if ((rc = setup_signals(b, eb)) != FM_OK || (rc = broker_tls_open(b, eb)) != FM_OK ||
 	    (rc = open_listeners(b, eb)) != FM_OK)
 		return rc;

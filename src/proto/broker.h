@@ -93,6 +93,7 @@ struct broker_stats {
 	uint64_t dropped_too_large; /* above a 5.0 client's Maximum Packet Size */
 	uint64_t dropped_denied;   /* deliveries the ACL does not let the subscriber read */
 	uint64_t denied_publish;   /* PUBLISHes the ACL does not let the client write */
+	uint64_t dropped_memory;   /* QoS 0 deliveries dropped above memory_limit */
 	uint64_t remote_batches;   /* delivery batches sent to other workers */
 	uint64_t batches_allocated; /* of those, newly allocated (not reused) */
 };
@@ -169,6 +170,8 @@ struct broker {
 	atomic_uint *listener_conns; /* open connections per configured listener */
 	struct tls_slot *tls;      /* per configured listener (tls_listeners.c) */
 	struct auth_rules *auth;   /* the password and ACL files in force (control thread's reference) */
+	atomic_bool over_memory;   /* RSS above memory_limit: refuse connections, drop QoS 0 (memory.c) */
+	struct loop_timer memory_timer; /* the control thread's RSS sample */
 	atomic_uint n_clients;     /* all connections (max_connections) */
 	struct topic_tree *subs;   /* shared, read-mostly: */
 	struct share_table *shares; /* shared subscription groups (in subs too), under subs_lock */
@@ -203,6 +206,11 @@ void broker_fini(struct broker *b);
 struct worker_limits broker_limits(const struct broker *b);
 /* Sum of every worker's counters (approximate while workers run). */
 struct broker_stats broker_stats_sum(const struct broker *b);
+
+/* memory_limit (memory.c): while one is set, sample the broker's RSS once
+ * a second on the control thread and keep over_memory up to date. Called
+ * at start and after each reload. */
+void broker_memory_watch(struct broker *b);
 
 /* TLS listeners (tls_listeners.c). Build every TLS listener's server
  * context from its files: FM_OK, or FM_ECONFIG with eb naming the

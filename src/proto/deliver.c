@@ -163,6 +163,10 @@ void deliver_msg(struct worker *w, struct session *s, struct msg *m, uint8_t qos
 	if (undeliverable(w, s, c, m, qos, sub_id))
 		return;
 	if ((qos & 0x03) == 0) {
+		if (atomic_load_explicit(&w->b->over_memory, memory_order_relaxed)) {
+			w->stats.dropped_memory++; /* memory_limit: QoS 0 goes first */
+			return;
+		}
 		size_t limit = qos & DELIVER_RETAIN ? FM_OUT_RETAINED_BURST : FM_OUT_HARD;
 		if (c && !client_out_over(c, limit))
 			encode_publish(c, m, qos, sub_id, 0, false);

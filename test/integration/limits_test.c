@@ -10,6 +10,7 @@
 #include "fleetmq/errors.h"
 
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -126,4 +127,45 @@ Test(limits, max_publish_rate_slows_the_publisher_and_nobody_else)
 	raw_close(&sub);
 	raw_close(&pub);
 	raw_close(&other);
+}
+
+/* memory_limit: above it new connections are refused and QoS 0 deliveries
+ * dropped, while QoS 1 goes on and connected clients stay; a reload that
+ * lifts it lets everything in again. A limit of one byte is always
+ * exceeded, which makes the state easy to reach. */
+#define MEMORY_CONF(limit) "listener %PORT% 127.0.0.1\nallow_anonymous true\nlog_type all\nmemory_limit " limit "\n"
+
+Test(memory, memory_limit_refuses_connections_and_drops_qos0_only)
+{
+	struct hb b;
+	hb_start_raw(&b, MEMORY_CONF("0"));
+	struct raw sub, pub, late;
+	struct raw_connect_opts o = { .version = MQTT_V311, .client_id = "mem-sub", .clean = true, .keepalive = 60 };
+	cr_assert_eq(raw_connect(&sub, b.port, &o, NULL), 0);
+	cr_assert_eq(raw_subscribe(&sub, 1, "mem/#", 1), 1);
+	raw_connect_simple(&pub, b.port, "mem-pub");
+	hb_write_conf(&b, MEMORY_CONF("1"));
+	hb_signal(&b, SIGHUP);
+	cr_assert(hb_log_contains(&b, "memory_limit: resident memory", 5000), "the watermark is reported");
+	raw_publish(&pub, "mem/q0", "dropped", 0, false, 0);
+	raw_publish(&pub, "mem/q1", "kept", 1, false, 2);
+	cr_assert_eq(raw_expect_ack(&pub, MQTT_PUBACK), 2);
+	struct mqtt_publish p;
+	raw_expect_publish(&sub, &p);
+	raw_assert_publish(&p, "mem/q1", "kept"); /* the QoS 0 one was dropped, QoS 1 delivered */
+	raw_ack(&sub, MQTT_PUBACK, p.packet_id);
+	raw_open(&late, b.port);
+	cr_assert(raw_closed_within(&late, 3000, NULL), "a new connection is refused above memory_limit");
+	raw_close(&late);
+	hb_write_conf(&b, MEMORY_CONF("0"));
+	hb_signal(&b, SIGHUP);
+	cr_assert(hb_log_contains(&b, "below the limit again", 5000));
+	raw_publish(&pub, "mem/q0", "delivered", 0, false, 0);
+	raw_expect_publish(&sub, &p);
+	raw_assert_publish(&p, "mem/q0", "delivered");
+	raw_connect_simple(&late, b.port, "mem-late"); /* accepted again */
+	raw_close(&late);
+	raw_close(&sub);
+	raw_close(&pub);
+	hb_stop(&b);
 }

@@ -648,9 +648,10 @@ Test(conf, reload_copies_every_reloadable_option)
 	load_fresh(&fresh, "max_connections 12\nlistener 1883 127.0.0.1\nallow_anonymous false\n"
 		   "max_inflight_messages 2\n"
 		   "max_queued_messages 3\nmax_queued_bytes 4\nmessage_size_limit 5\nmax_keepalive 45\n"
-		   "retain_available false\nlog_type error\nconnect_timeout 4\nmax_publish_rate 7\n");
+		   "retain_available false\nlog_type error\nconnect_timeout 4\nmax_publish_rate 7\nmemory_limit 123456\n");
 	conf_apply_reloadable(&c, &fresh);
 	cr_assert_eq(c.max_publish_rate, 7);
+	cr_assert_eq(c.memory_limit, 123456);
 	cr_assert_not(c.allow_anonymous);
 	cr_assert(c.allow_anonymous_set);
 	cr_assert_eq(c.max_connections, 12);
@@ -843,7 +844,7 @@ Test(conf, shipped_config_file_says_which_options_sighup_reloads)
 		{"use_subject_as_username", false}, {"tls_version", false}, {"ciphers", false},
 		{"psk_hint", false}, {"psk_file", false}, {"socket_domain", false}, {"bind_interface", false},
 		{"websockets_path", false}, {"websockets_trust_x_forwarded_for", false},
-		{"websockets_headers_size", false}, {"password_file", true}, {"acl_file", true}, {"max_publish_rate", true},
+		{"websockets_headers_size", false}, {"password_file", true}, {"acl_file", true}, {"max_publish_rate", true}, {"memory_limit", true},
 	};
 	char path[PATH_MAX + 64];
 	shipped_conf_path(path, sizeof(path));
@@ -886,7 +887,7 @@ Test(conf, shipped_config_file_documents_every_supported_option)
 		"require_certificate", "use_identity_as_username", "use_subject_as_username",
 		"tls_version", "ciphers", "psk_hint", "psk_file", "socket_domain", "bind_interface",
 		"websockets_path", "websockets_trust_x_forwarded_for", "websockets_headers_size",
-		"password_file", "acl_file", "max_publish_rate",
+		"password_file", "acl_file", "max_publish_rate", "memory_limit",
 	};
 	char path[PATH_MAX + 64];
 	shipped_conf_path(path, sizeof(path));
