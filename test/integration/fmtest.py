@@ -1,5 +1,5 @@
 """Shared helpers for the Python integration tests (paho_test.py,
-paho5_test.py): start the real fleetmq binary on a free loopback port in a
+paho5_test.py, ws_test.py, proxy_test.py): start the real fleetmq binary on a free loopback port in a
 directory of the test's own, stop it and check its exit status, fail with a
 message.
 

@@ -6,21 +6,26 @@
  * [MQTT-6.0.0-1], ping, close handshakes both ways, HTTP 404s,
  * websockets_path, X-Forwarded-For, wss with client certificates).
  *
- * Run by ../ws_test.py, which starts the broker with these listeners:
+ * Run by ../ws_test.py, which starts two brokers (one wss listener each:
+ * libwebsockets 4.1.6 chooses TLS contexts by SNI across vhosts, so fleetmq
+ * takes one at most). Broker "main" has these listeners:
  *   --tcp PORT       plain MQTT
  *   --ws PORT        protocol websockets, any path, X-Forwarded-For ignored
  *   --wss PORT       protocol websockets with certfile/keyfile (SAN localhost)
  *   --ws-path PORT   protocol websockets, websockets_path /mqtt,
  *                    websockets_trust_x_forwarded_for true
+ * and broker "mtls" these (only the mutual-TLS scenarios use them):
  *   --wss-mtls PORT  wss with require_certificate, cafile DIR/ca.crt and
  *                    use_identity_as_username
- *   --certs DIR      ca.crt (signed the server's and client.crt),
+ *   --ws-mtls-plain PORT  protocol websockets, listed after --wss-mtls
+ * and
+ *   --certs DIR      ca.crt (signed the servers' and client.crt),
  *                    client.crt/.key (CN ws-user), rogue.crt/.key
  *                    (self-signed, CN ws-user)
  * and afterwards checks the broker's log for what only the log shows (the
  * peer address taken from X-Forwarded-For, the text-frame close reason, the
  * certificate's user): the client ids used for those are fixed (xff-*,
- * ws-text, mtls-user).
+ * ws-text, mtls-user, mtls-plain).
  *
  * Every scenario is bounded (SCENARIO_MS); the first failure prints
  * "FAIL: <scenario>: <why>" and exits 1 (with --keep-going: every scenario
@@ -41,7 +46,7 @@ const HOST = '127.0.0.1';
 /* --- arguments ------------------------------------------------------------ */
 
 function parseArgs(argv) {
-	const want = ['tcp', 'ws', 'wss', 'ws-path', 'wss-mtls', 'certs'];
+	const want = ['tcp', 'ws', 'wss', 'ws-path', 'wss-mtls', 'ws-mtls-plain', 'certs'];
 	const out = { 'keep-going': false };
 	for (let i = 0; i < argv.length; i += 2) {
 		if (argv[i] === '--keep-going') {
@@ -57,7 +62,7 @@ function parseArgs(argv) {
 	for (const name of want)
 		if (!out[name])
 			usage('missing --' + name);
-	for (const name of want.slice(0, 5))
+	for (const name of want.slice(0, 6))
 		if (!/^\d+$/.test(out[name]))
 			usage('--' + name + ' wants a port');
 	return out;
@@ -65,7 +70,7 @@ function parseArgs(argv) {
 
 function usage(why) {
 	console.error('ws_check.js: ' + why);
-	console.error('usage: node ws_check.js --tcp PORT --ws PORT --wss PORT --ws-path PORT --wss-mtls PORT --certs DIR [--keep-going]');
+	console.error('usage: node ws_check.js --tcp PORT --ws PORT --wss PORT --ws-path PORT --wss-mtls PORT --ws-mtls-plain PORT --certs DIR [--keep-going]');
 	process.exit(2);
 }
 
@@ -77,6 +82,7 @@ const URL_WSS = `wss://${HOST}:${args.wss}`;
 const URL_TCP = `mqtt://${HOST}:${args.tcp}`;
 const URL_PATH = `ws://${HOST}:${args['ws-path']}`;
 const URL_MTLS = `wss://${HOST}:${args['wss-mtls']}`;
+const URL_MTLS_PLAIN = `ws://${HOST}:${args['ws-mtls-plain']}`;
 /* wss: verify against our CA, by name (the certificate's DNS SAN); mqtt.js
  * hands ca and rejectUnauthorized to `ws` itself, servername only inside
  * wsOptions. A function: mqtt.js writes into the wsOptions it is given. */
@@ -469,9 +475,11 @@ async function noSubprotocol() {
 
 /* A text frame closes the connection [MQTT-6.0.0-1]; a client beside it
  * stays connected and still receives. (ws_test.py checks the log's reason
- * for client ws-text.) The close code is reported, not checked: MQTT asks
- * only that the connection close; RFC 6455 7.1.7 adds that a close frame
- * (1003) SHOULD come first, where 1006 means none did. */
+ * for client ws-text.) The broker sends a close frame first, with status
+ * 1003: an endpoint "terminating the connection because it has received a
+ * type of data it cannot accept" (RFC 6455 7.4.1; 7.1.7: fail the
+ * connection, sending a close frame first where it can). The `ws` package
+ * reports 1006 when the TCP connection ended without one. */
 async function textFrame() {
 	const bystander = await new Client(URL_WS, 'ws-bystander', 4).connected();
 	await bystander.subscribe('text/#', 1);
@@ -482,6 +490,7 @@ async function textFrame() {
 	const closed = waitFor(r.ws, 'close', 'the broker closing after a text frame');
 	await r.send('this is not MQTT', { binary: false });
 	const [code] = await closed;
+	check(code === 1003, `close code ${code} after a text frame, want a close frame with 1003 (RFC 6455 7.4.1)`);
 	const tcp = await new Client(URL_TCP, 'text-tcp', 4).connected();
 	await tcp.publish('text/after', 'still here', 1);
 	await bystander.expect('text/after', 'still here', 1);
@@ -585,7 +594,9 @@ async function brokerClose() {
 /* wss with require_certificate and use_identity_as_username (the listener
  * trusts only ca.crt): no certificate and a self-signed one with the same
  * CN are refused in the TLS handshake; client.crt (CN ws-user) connects,
- * and ws_test.py checks the log names user ws-user. */
+ * and ws_test.py checks the log names user ws-user. The plain ws listener
+ * after it on the same broker keeps its own settings: no certificate asked
+ * for (it is not TLS at all), no user taken (ws_test.py checks the log). */
 async function mutualTls() {
 	const r = await new Raw(URL_MTLS, ['mqtt'],
 		{ ca: CA, servername: 'localhost', cert: cert('client.crt'), key: cert('client.key') }).open();
@@ -596,11 +607,14 @@ async function mutualTls() {
 	const rogue = await upgradeOutcome(URL_MTLS, ['mqtt'],
 		{ ca: CA, servername: 'localhost', cert: cert('rogue.crt'), key: cert('rogue.key') });
 	check(rogue !== 'open', 'require_certificate: a self-signed client certificate (CN ws-user, not from cafile) was let in');
+	const plain = await new Raw(URL_MTLS_PLAIN, ['mqtt']).open();
+	await plain.mqttConnect('mtls-plain');
+	await plain.send(DISCONNECT);
 	return `no certificate: ${noCert}; self-signed: ${rogue}`;
 }
 
-/* Each wss listener serves its own certificate, SNI or not: the two differ
- * in O= ("fleetmq wss", "fleetmq wss-mtls"). */
+/* Each broker's wss listener serves its own certificate, SNI or not: the
+ * two differ in O= ("fleetmq wss", "fleetmq wss-mtls"). */
 async function ownCertificates() {
 	const cases = [
 		[args.wss, 'fleetmq wss', {}],
@@ -633,7 +647,7 @@ const scenarios = [
 	['raw: subprotocol mqttv3.1', mqttv31],
 	['raw: mqtt chosen among offered subprotocols [MQTT-6.0.0-4]', mqttAmongOthers],
 	['raw: no subprotocol refused [MQTT-6.0.0-3]', noSubprotocol],
-	['raw: text frame closes [MQTT-6.0.0-1], bystander unaffected', textFrame],
+	['raw: text frame closes with 1003 [MQTT-6.0.0-1], bystander unaffected', textFrame],
 	['raw: ping -> pong', pingPong],
 	['raw: close(1000) echoed', closeHandshake],
 	['http: plain GET -> 404', plainHttp],
@@ -641,7 +655,7 @@ const scenarios = [
 	['X-Forwarded-For connections', forwardedFor],
 	['broker-side close sends a close frame (takeover [MQTT-3.1.4-2])', brokerClose],
 	['wss require_certificate + use_identity_as_username', mutualTls],
-	['wss listeners serve their own certificates (SNI or not)', ownCertificates],
+	['each broker\'s wss listener serves its own certificate (SNI or not)', ownCertificates],
 ];
 
 /* Runs the scenarios in order, each bounded; stops at the first failure
