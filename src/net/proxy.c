@@ -56,7 +56,10 @@ static int parse_v1_fields(char *line, struct net_addr *src)
 
 static int parse_v1(const uint8_t *p, size_t len, size_t *used, struct net_addr *src)
 {
-	const uint8_t *cr = memchr(p, '\r', len < V1_MAX ? len : V1_MAX);
+	size_t scan = len < V1_MAX ? len : V1_MAX;
+	const uint8_t *cr = memchr(p, '\r', scan);
+	if (memchr(p, '\n', cr ? (size_t)(cr - p) : scan))
+		return FM_EPROTO; /* a bare LF: refused now, not at the 107th byte */
 	if (!cr)
 		return len < V1_MAX ? FM_EAGAIN : FM_EPROTO;
 	size_t end = (size_t)(cr - p);
@@ -67,7 +70,9 @@ static int parse_v1(const uint8_t *p, size_t len, size_t *used, struct net_addr 
 	char line[V1_MAX + 1];
 	memcpy(line, p + 6, end - 6); /* after "PROXY " */
 	line[end - 6] = '\0';
-	if (memchr(line, '\0', end - 6))
+	/* fields are separated by exactly one space (2.1) */
+	if (memchr(line, '\0', end - 6) || strstr(line, "  ") || line[0] == ' ' ||
+	    (end > 6 && line[end - 7] == ' '))
 		return FM_EPROTO;
 	int rc = parse_v1_fields(line, src);
 	if (rc == FM_OK)
@@ -80,6 +85,12 @@ static int parse_v1(const uint8_t *p, size_t len, size_t *used, struct net_addr 
 static int v2_addresses(const uint8_t *a, size_t alen, uint8_t fam, struct net_addr *src)
 {
 	*src = (struct net_addr){0};
+	/* transport: UNSPEC or STREAM (we are TCP); family: UNSPEC, INET,
+	 * INET6, UNIX; anything else is invalid (2.2) */
+	if ((fam & 0x0f) > 1 || (fam >> 4) > 3)
+		return FM_EPROTO;
+	if ((fam & 0x0f) == 0)
+		return FM_OK; /* UNSPEC: keep the socket's address */
 	switch (fam >> 4) {
 	case 0x1: /* AF_INET: src, dst, sport, dport */
 		if (alen < 12)

@@ -11,8 +11,11 @@
 #include <stdint.h>
 
 /* The longest header this parser reads: v1's 107 bytes, v2's 16 plus the
- * IPv6 address block (36) plus TLVs up to this bound. */
-#define PROXY_HEADER_MAX 536
+ * IPv6 address block (36) plus TLVs up to this bound (HAProxy's TLVs, SSL
+ * details and unique ids included, stay far below it; the spec allows up
+ * to 64 KiB, which a header waiting on every new connection should not
+ * cost). */
+#define PROXY_HEADER_MAX 4096
 
 /* A header at the start of p[0, len):
  * - FM_OK: *used bytes are the header; *src is the client's address, or

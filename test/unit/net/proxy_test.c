@@ -63,6 +63,9 @@ Test(proxy, v1_malformed_is_refused)
 		"PROXY TCP4 203.0.113.9 127.0.0.1 4567 1883\r\r",   /* CR not followed by LF */
 		"GET / HTTP/1.1\r\n",
 		"\x10\x0c\x00\x04MQTT",
+		"PROXY  TCP4 203.0.113.9 127.0.0.1 4567 1883\r\n",  /* two spaces (2.1: exactly one) */
+		"PROXY TCP4 203.0.113.9 127.0.0.1 4567 1883 \r\n",  /* a trailing space */
+		"PROXY TCP4 203.0.113.9 127.0.0.1 4567 1883\n",      /* LF without CR: refused at once */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		size_t used;
@@ -133,4 +136,11 @@ Test(proxy, v2_malformed_is_refused)
 	cr_assert_eq(parse(h, n, &used, &src), FM_EPROTO);
 	h[14] = 0xff; /* longer than we read */
 	cr_assert_eq(parse(h, 16, &used, &src), FM_EPROTO);
+	uint8_t a[12] = {203, 0, 113, 9, 127, 0, 0, 1, 0, 1, 0, 2};
+	n = v2_header(h, 0x21, 0x41, a, sizeof(a)); /* family 4: none such (2.2) */
+	cr_assert_eq(parse(h, n, &used, &src), FM_EPROTO);
+	n = v2_header(h, 0x21, 0x13, a, sizeof(a)); /* transport 3: none such */
+	cr_assert_eq(parse(h, n, &used, &src), FM_EPROTO);
+	n = v2_header(h, 0x21, 0x12, a, sizeof(a)); /* DGRAM: not what a TCP listener carries */
+	cr_assert_eq(parse(h, n, &used, &src), FM_EPROTO);
 }
