@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_s(void)
 {
@@ -167,5 +168,35 @@ Test(memory, memory_limit_refuses_connections_and_drops_qos0_only)
 	raw_close(&late);
 	raw_close(&sub);
 	raw_close(&pub);
+	hb_stop(&b);
+}
+
+/* max_connections before any listener line caps all listeners together,
+ * after a listener line that listener alone; a connection past either is
+ * closed at accept (no CONNACK), and room comes back as clients leave. */
+Test(memory, max_connections_global_and_per_listener)
+{
+	struct hb b;
+	hb_start_raw(&b, "max_connections 3\nallow_anonymous true\nlog_type all\n"
+			 "listener %PORT% 127.0.0.1\nlistener %PORT2% 127.0.0.1\nmax_connections 1\n");
+	struct raw a, c1, c2, extra;
+	raw_connect_simple(&a, b.port2, "maxc-a");
+	raw_open(&extra, b.port2);
+	cr_assert(raw_closed_within(&extra, 3000, NULL), "the listener's own limit of 1");
+	raw_close(&extra);
+	raw_connect_simple(&c1, b.port, "maxc-c1");
+	raw_connect_simple(&c2, b.port, "maxc-c2");
+	raw_open(&extra, b.port);
+	cr_assert(raw_closed_within(&extra, 3000, NULL), "the global limit of 3");
+	raw_close(&extra);
+	cr_assert(hb_log_contains(&b, "refused: max_connections reached", 3000));
+	raw_close(&c2);
+	cr_assert(hb_log_contains(&b, "client maxc-c2 (", 3000), "the broker saw the client leave");
+	cr_assert(hb_log_contains(&b, "disconnected: connection closed by peer", 3000));
+	struct raw again;
+	raw_connect_simple(&again, b.port, "maxc-again"); /* room again once a client left */
+	raw_close(&again);
+	raw_close(&a);
+	raw_close(&c1);
 	hb_stop(&b);
 }
