@@ -9,7 +9,8 @@
 # env:   FLEETMQ, BENCH, MOSQUITTO      binaries (defaults: build/fleetmq,
 #        build/tools/bench/fleetmq-bench, /usr/sbin/mosquitto); the options
 #                                       above override FLEETMQ and BENCH
-#        SCENARIOS                      row names to run (default: all)
+#        SCENARIOS                      row names to run, or shell patterns
+#                                       ('*tls*': the TLS rows; default: all)
 #        FLEETMQ_EXTRA                  extra config lines for fleetmq only
 #                                       (e.g. "workers 1" for the scaling curve)
 #        MOSQUITTO_EXTRA                extra config lines for mosquitto only
@@ -23,6 +24,10 @@
 #        NATS_EXTRA                     extra config lines for nats-server only
 #        RAW                            also keep every run's result there (a
 #                                       file, one JSON line per run: the spread)
+# Rows whose arguments have "--tls ca.crt" run over TLS: the script makes a
+# throwaway CA and a server certificate for localhost (openssl CLI, P-256)
+# in its temporary directory, gives both brokers a TLS listener with them,
+# and hands fleetmq-bench the CA's path in place of "ca.crt".
 # Rows that share fleetmq-bench arguments share one run. Every run is bounded
 # by fleetmq-bench --duration-limit (and by timeout(1) around it); brokers
 # are stopped by the PIDs this script started, never by name. A run whose
@@ -39,7 +44,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--fleetmq) FLEETMQ=$2; shift 2 ;;
 	--bench) BENCH=$2; shift 2 ;;
-	-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,35p' "$0"; exit 0 ;;
 	*[!0-9]*|'') echo "compare.sh: unexpected argument '$1' (try --help)" >&2; exit 2 ;;
 	*) ROUNDS=$1; shift ;;
 	esac
@@ -77,6 +82,7 @@ if [ "$NATS" = 1 ]; then
 fi
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
+NO_NATS_TLS="compare.sh gives nats-server no TLS listener"
 # name | fleetmq-bench arguments | metric to compare | higher is better? |
 # nats-server (NATS=1): "yes" runs it there, anything else says why its
 # cell stays blank
@@ -102,8 +108,32 @@ ALL_SCENARIOS=(
 	"churn-persistent-cpu-per-cycle|churn --conns 30000 --window 100 --clean 0|broker_cpu_us_per_msg|0|yes"
 	"fanin-qos1-persistent|fanin --pubs 100 --msgs 200 --qos 1 --window 5 --clean 0|rate|1|yes"
 	"cpu-per-msg-qos1-persistent|fanin --pubs 100 --msgs 200 --qos 1 --window 5 --clean 0|broker_cpu_us_per_msg|0|yes"
+	# TLS: each full handshake costs the generator (mbedtls) milliseconds,
+	# so the counts are far below the plain rows' to keep runs at 5-15 s
+	"churn-tls-full|churn --conns 800 --window 100 --tls ca.crt --tls-resume 0|rate|1|$NO_NATS_TLS"
+	"churn-tls-full-cpu-per-cycle|churn --conns 800 --window 100 --tls ca.crt --tls-resume 0|broker_cpu_us_per_msg|0|$NO_NATS_TLS"
+	# a client offering OpenSSL 3's default groups instead of P-256 alone:
+	# each broker then picks its preferred curve for the key exchange
+	"churn-tls-full-openssl-groups|churn --conns 600 --window 100 --tls ca.crt --tls-resume 0 --tls-curves x25519,secp256r1,x448,secp521r1,secp384r1|rate|1|$NO_NATS_TLS"
+	"churn-tls-full-openssl-groups-cpu-per-cycle|churn --conns 600 --window 100 --tls ca.crt --tls-resume 0 --tls-curves x25519,secp256r1,x448,secp521r1,secp384r1|broker_cpu_us_per_msg|0|$NO_NATS_TLS"
+	"churn-tls-resumed|churn --conns 15000 --window 100 --tls ca.crt --tls-resume 1|rate|1|$NO_NATS_TLS"
+	"churn-tls-resumed-cpu-per-cycle|churn --conns 15000 --window 100 --tls ca.crt --tls-resume 1|broker_cpu_us_per_msg|0|$NO_NATS_TLS"
+	"fanin-qos0-tls|fanin --pubs 100 --msgs 3000 --qos 0 --tls ca.crt|rate|1|$NO_NATS_TLS"
+	"cpu-per-msg-qos0-tls|fanin --pubs 100 --msgs 3000 --qos 0 --tls ca.crt|broker_cpu_us_per_msg|0|$NO_NATS_TLS"
+	"idle-tls-bytes-per-conn|idle --conns 2000 --tls ca.crt|bytes_per_conn|0|$NO_NATS_TLS"
+	"connect-tls-cpu-per-conn|idle --conns 2000 --tls ca.crt|broker_cpu_us_per_msg|0|$NO_NATS_TLS"
 )
 SCENARIOS=${SCENARIOS:-}
+read -ra SCENARIO_PATTERNS <<<"$SCENARIOS" # split on blanks, no globbing against files
+selected() { # selected NAME: is this row in SCENARIOS (names or patterns)?
+	[ ${#SCENARIO_PATTERNS[@]} -eq 0 ] && return 0
+	local pat
+	for pat in "${SCENARIO_PATTERNS[@]}"; do
+		# shellcheck disable=SC2053
+		[[ $1 == $pat ]] && return 0
+	done
+	return 1
+}
 
 # The distinct argument lists of the selected rows, in order: one run each;
 # NATS_RUNS: those nats-server runs too (some row of them says "yes").
@@ -111,7 +141,7 @@ RUNS=()
 NATS_RUNS=()
 for entry in "${ALL_SCENARIOS[@]}"; do
 	IFS='|' read -r name args _ _ nats <<<"$entry"
-	if [ -n "$SCENARIOS" ] && [[ " $SCENARIOS " != *" $name "* ]]; then continue; fi
+	selected "$name" || continue
 	seen=0
 	for a in "${RUNS[@]+"${RUNS[@]}"}"; do [ "$a" = "$args" ] && seen=1; done
 	[ $seen = 1 ] || RUNS+=("$args")
@@ -133,10 +163,40 @@ cleanup() {
 }
 trap cleanup EXIT
 
+is_tls() { [[ " $1 " == *" --tls "* ]]; } # is_tls ARGS
+
+# make_tls_files: a throwaway CA and a server certificate signed by it
+# (P-256, CN and SAN DNS:localhost, SAN IP:127.0.0.1) in $WORK/tls.
+# mosquitto started as root drops to its own user before it reads
+# certfile and keyfile, so the directory and key are readable to it (the
+# key is this run's and is removed with $WORK).
+make_tls_files() {
+	local d="$WORK/tls"
+	mkdir -p "$d"
+	{
+		openssl ecparam -name prime256v1 -genkey -noout -out "$d/ca.key" &&
+		openssl req -x509 -new -key "$d/ca.key" -sha256 -days 2 -subj "/CN=fleetmq compare CA" -out "$d/ca.crt" &&
+		openssl ecparam -name prime256v1 -genkey -noout -out "$d/server.key" &&
+		openssl req -new -key "$d/server.key" -subj "/CN=localhost" -out "$d/server.csr" &&
+		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' >"$d/server.ext" &&
+		openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 2 -sha256 \
+			-extfile "$d/server.ext" -out "$d/server.crt"
+	} >"$d/openssl.log" 2>&1 || { echo "compare.sh: making the TLS certificates failed:" >&2; cat "$d/openssl.log" >&2; exit 2; }
+	chmod 711 "$WORK"
+	chmod 755 "$d"
+	chmod 644 "$d/server.key" "$d/server.crt" "$d/ca.crt"
+}
+NEED_TLS=0
+for a in "${RUNS[@]}"; do is_tls "$a" && NEED_TLS=1; done
+if [ "$NEED_TLS" = 1 ]; then
+	command -v openssl >/dev/null || { echo "compare.sh: the TLS rows need the openssl command (apt-get install openssl)" >&2; exit 2; }
+	make_tls_files
+fi
+
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-write_config() { # write_config KIND PORT CONF
-	local kind=$1 port=$2 conf=$3
+write_config() { # write_config KIND PORT CONF TLS(0|1)
+	local kind=$1 port=$2 conf=$3 tls=$4
 	if [ "$kind" = nats ]; then
 		# JetStream (which NATS's MQTT needs, with a server_name) keeps its
 		# store in this run's directory; stop_broker removes it
@@ -144,7 +204,12 @@ write_config() { # write_config KIND PORT CONF
 			"$(free_port)" "$WORK/nats-store" "$port" "${NATS_EXTRA:-}" >"$conf"
 		return
 	fi
-	printf 'listener %s 127.0.0.1\nallow_anonymous true\nlog_type error\n' "$port" >"$conf"
+	printf 'listener %s 127.0.0.1\n' "$port" >"$conf"
+	if [ "$tls" = 1 ]; then
+		# the same option names in both, for the listener above
+		printf 'certfile %s\nkeyfile %s\n' "$WORK/tls/server.crt" "$WORK/tls/server.key" >>"$conf"
+	fi
+	printf 'allow_anonymous true\nlog_type error\n' >>"$conf"
 	if [ "$kind" = fleetmq ]; then
 		# its store (persistence is on by default) in this run's directory
 		# too, not ./data: every run starts empty, as mosquitto's does
@@ -158,10 +223,22 @@ write_config() { # write_config KIND PORT CONF
 	fi
 }
 
-# Ready when a TCP connection is accepted; nats-server only once an MQTT
+# Ready when a TCP connection is accepted; over TLS once a handshake with
+# the run's CA and the name localhost completes (so a certificate problem
+# shows here, not as failed cycles); nats-server only once an MQTT
 # CONNECT is answered, because it creates its JetStream streams on the
 # first MQTT client and that should not be in the measurement.
-broker_ready() { # broker_ready KIND PORT
+broker_ready() { # broker_ready KIND PORT TLS(0|1)
+	if [ "${3:-0}" = 1 ]; then
+		"$PY" - "$2" "$WORK/tls/ca.crt" 2>/dev/null <<'PYEOF'
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1) as raw:
+    with ctx.wrap_socket(raw, server_hostname="localhost"):
+        pass
+PYEOF
+		return
+	fi
 	if [ "$1" != nats ]; then
 		"$PY" -c "import socket; socket.create_connection(('127.0.0.1',$2),1)" 2>/dev/null
 		return
@@ -179,10 +256,10 @@ sys.exit(0 if ack[:1] == b"\x20" and ack[3:4] == b"\x00" else 1)
 PYEOF
 }
 
-# start_broker KIND PORT: sets BROKER_PID once the broker is ready
+# start_broker KIND PORT TLS(0|1): sets BROKER_PID once the broker is ready
 start_broker() {
-	local kind=$1 port=$2 conf="$WORK/$1.conf"
-	write_config "$kind" "$port" "$conf"
+	local kind=$1 port=$2 tls=$3 conf="$WORK/$1.conf"
+	write_config "$kind" "$port" "$conf" "$tls"
 	case $kind in
 	fleetmq) "$FLEETMQ" -c "$conf" >"$WORK/$kind.log" 2>&1 & ;;
 	mosquitto) "$MOSQUITTO" -c "$conf" >"$WORK/$kind.log" 2>&1 & ;;
@@ -191,7 +268,7 @@ start_broker() {
 	BROKER_PID=$!
 	for _ in $(seq 100); do
 		if ! kill -0 "$BROKER_PID" 2>/dev/null; then break; fi
-		if broker_ready "$kind" "$port"; then return 0; fi
+		if broker_ready "$kind" "$port" "$tls"; then return 0; fi
 		sleep 0.05
 	done
 	echo "compare.sh: $kind did not start; log:" >&2; cat "$WORK/$kind.log" >&2; exit 1
@@ -227,10 +304,13 @@ for round in $(seq "$ROUNDS"); do
 		for kind in "${BROKERS[@]}"; do
 			runs_on "$kind" "$args" || continue
 			port=$(free_port)
-			start_broker "$kind" "$port"
+			tls=0
+			is_tls "$args" && tls=1
+			start_broker "$kind" "$port" "$tls"
 			status=0
+			run_args=${args//--tls ca.crt/--tls $WORK/tls/ca.crt}
 			# shellcheck disable=SC2086
-			out=$(timeout -k 5 $((LIMIT + 30)) "$BENCH" $args --port "$port" --broker-pid "$BROKER_PID" \
+			out=$(timeout -k 5 $((LIMIT + 30)) "$BENCH" $run_args --port "$port" --broker-pid "$BROKER_PID" \
 				--duration-limit "$LIMIT" --json) || status=$?
 			# exit 1 with a result: measured, but its own checks failed
 			if [ $status -eq 0 ] || { [ $status -eq 1 ] && [ "${out:0:1}" = "{" ]; }; then
@@ -298,6 +378,20 @@ print()
 print(f"{len(runs)} runs, up to {max(r['round'] for r in runs)} per argument list and broker, alternating.")
 for b in blank:
     print(f"nats-server blank: {b}")
+# TLS runs: how many handshakes the broker actually resumed, so a
+# "resumed" row made of full handshakes cannot pass unnoticed
+for args in dict.fromkeys(x["args"] for x in runs if x["r"].get("tls")):
+    parts = []
+    for b in brokers:
+        rs = [x["r"] for x in runs if x["args"] == args and x["broker"] == b]
+        if not rs:
+            continue
+        hs, off, res, bad = (sum(r.get(k, 0) for r in rs) for k in ("tls_handshakes", "tls_offered", "tls_resumed", "tls_failed"))
+        txt = f"{b} {res:,} of {off:,} offered sessions resumed, {hs - res:,} full of {hs:,}, {bad:,} failed ({rs[0].get('tls_suite', '')})"
+        if off and not res:
+            txt += " -- NO RESUMPTION"
+        parts.append(txt)
+    print(f"TLS handshakes, '{args}' (all rounds): " + "; ".join(parts))
 for x in runs:
     if x["failed"]:
         print(f"failed its own checks (kept above): {x['broker']} '{x['args']}' round {x['round']}: "

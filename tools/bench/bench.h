@@ -30,14 +30,31 @@ struct bench_opts {
 	uint32_t window;      /* unacknowledged QoS 1/2 messages per publisher;
 			       * churn: connect/disconnect cycles in flight */
 	bool clean;           /* churn: clean session (default) or persistent */
+	const char *tls_cafile; /* --tls: TLS on every connection, the server's
+				 * certificate checked against this CA; NULL: TCP */
+	bool tls_resume;      /* --tls-resume: each slot offers its previous session */
+	const char *tls_curves; /* --tls-curves: ECDHE curves offered, comma-separated */
 	double time_limit_s;  /* hard stop */
 	pid_t broker_pid;     /* 0: no broker sampling */
 	bool json;
 };
 
+struct tls_conn;  /* a connection's TLS state (tls.c) */
+struct bench_tls; /* a run's TLS client context (tls.c) */
+
+/* TLS handshakes of a run, counted by tls.c. */
+struct tls_stats {
+	uint64_t handshakes; /* completed */
+	uint64_t offered;    /* of them, offered the slot's previous session */
+	uint64_t resumed;    /* of them, abbreviated: the server sent no Certificate */
+	uint64_t failed;     /* handshakes that failed (alert, verification, close) */
+	char suite[64];      /* version and cipher suite of the first one */
+};
+
 /* One MQTT connection driven by the loop. */
 struct bconn {
 	int fd;
+	struct tls_conn *tls;    /* NULL: plain TCP; kept across a slot's reconnects */
 	uint32_t index;          /* publisher/subscriber number */
 	bool connected;          /* CONNACK received */
 	bool subscribed;         /* SUBACK received */
@@ -78,6 +95,8 @@ struct bench_run {
 	 * go through the broker's durable store) */
 	uint32_t persistent_first, persistent_n;
 	uint32_t n_connected;    /* CONNACKs received */
+	struct bench_tls *tls;   /* --tls: shared by the connections; NULL: TCP */
+	struct tls_stats tls_stats;
 	uint64_t *latencies_ns;  /* one-way samples */
 	uint64_t n_latencies, cap_latencies;
 	bool failed;
@@ -111,6 +130,30 @@ uint16_t bench_clear_retained(struct bench_run *r, struct bconn *c, const char *
  * false on the time limit or a connection failure. */
 bool bench_poll(struct bench_run *r, int timeout_ms, bool (*done)(struct bench_run *r));
 void bench_fail(struct bench_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Why c failed with err (an errno, 0: closed by the broker): TLS's own
+ * words when it has any, else strerror(err); NULL for an orderly close. */
+const char *bench_conn_error(const struct bconn *c, int err);
+
+/* The TLS client transport (tls.c), used by conn.c only. Errors come back
+ * as an fm_err with the text in err (bench_tls_new, bench_tls_start) or in
+ * bench_tls_error(c). */
+int bench_tls_new(const struct bench_opts *o, struct bench_tls **out, char *err, size_t len);
+void bench_tls_free(struct bench_tls *t);
+/* A new handshake on c's freshly connected socket, offering the slot's
+ * previous session when resuming. */
+int bench_tls_start(struct bench_tls *t, struct bconn *c, char *err, size_t len);
+/* Step the handshake: FM_OK once established (counted in st), FM_EAGAIN
+ * while it waits for the socket, else an fm_err. */
+int bench_tls_handshake(struct bench_tls *t, struct bconn *c, struct tls_stats *st);
+bool bench_tls_established(const struct bconn *c);
+/* Bytes, FM_EAGAIN, FM_ECLOSED (orderly end) or FM_EIO. */
+ssize_t bench_tls_read(struct bconn *c, void *buf, size_t len);
+ssize_t bench_tls_write(struct bconn *c, const void *buf, size_t len);
+/* Plaintext already taken off the socket and not yet read. */
+size_t bench_tls_buffered(const struct bconn *c);
+void bench_tls_close_notify(struct bconn *c);
+const char *bench_tls_error(const struct bconn *c);
+void bench_tls_conn_free(struct bconn *c);
 
 /* Process sampling (/proc). */
 struct proc_sample {
@@ -139,6 +182,7 @@ struct bench_result {
 				* deliveries breaking the protocol (no RETAIN flag,
 				* topic and payload not matching) */
 	uint64_t resumed;      /* churn: CONNACKs with session present */
+	struct tls_stats tls;  /* --tls: the handshakes measured */
 	/* set when the run measured but its own checks failed (loss,
 	 * duplicates, failures): reported, then the exit status is 1 */
 	char check_failed[512];

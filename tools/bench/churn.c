@@ -16,7 +16,12 @@
  *                        session, so the broker is left as it was.
  *
  * The CONNACK's session-present flag is checked on the way: 0 for a clean
- * session [MQTT-3.2.2-1], 1 when a persistent session exists [MQTT-3.2.2-2]. */
+ * session [MQTT-3.2.2-1], 1 when a persistent session exists [MQTT-3.2.2-2].
+ *
+ * With --tls each cycle's connection starts with a TLS handshake (the
+ * CONNECT waits for it), full or, with --tls-resume 1, offering the
+ * session of the slot's previous handshake; a failed handshake fails the
+ * cycle. The report counts the handshakes the broker resumed. */
 #include "bench.h"
 
 #include "fleetmq/errors.h"
@@ -51,7 +56,7 @@ struct churn {
 	uint64_t *connect_ns;       /* per slot: when its CONNECT was queued */
 	enum session_state *session; /* per slot */
 	uint64_t last_ns;           /* the latest completed cycle */
-	char first_failure[96];
+	char first_failure[144];
 };
 
 static struct churn *churn_of(struct bench_run *r) { return (struct churn *)(r + 1); }
@@ -110,7 +115,8 @@ static void churn_on_conn_lost(struct bench_run *r, struct bconn *c, int err)
 {
 	if (c->connected)
 		return; /* the cycle is complete: only its DISCONNECT was lost */
-	cycle_failed(r, c, err ? strerror(err) : "closed by the broker before its CONNACK");
+	const char *why = bench_conn_error(c, err);
+	cycle_failed(r, c, why ? why : "closed by the broker before its CONNACK");
 }
 
 /* Each loop iteration: time out overdue cycles, start new ones on free slots. */
@@ -151,10 +157,33 @@ static bool run_cycles(struct bench_run *r, uint32_t total, bool clean, bool id_
 	return false;
 }
 
+/* --tls with --tls-resume 1: one unmeasured cycle per slot first, so that
+ * every measured handshake has a session to offer and the numbers are
+ * those of resumed handshakes alone (as many as the broker grants: the
+ * report counts them). Its failed cycles are added to the run's. */
+static bool warm_up(struct bench_run *r, uint32_t *failed)
+{
+	const struct bench_opts *o = r->o;
+	*failed = 0;
+	if (!r->tls || !o->tls_resume)
+		return true;
+	if (!run_cycles(r, r->n, o->clean, !o->clean))
+		return false;
+	*failed = churn_of(r)->failed;
+	usleep(SETTLE_US); /* the broker closes those connections outside the measurement */
+	struct tls_stats fresh = {0};
+	memcpy(fresh.suite, r->tls_stats.suite, sizeof(fresh.suite));
+	r->tls_stats = fresh;
+	return true;
+}
+
 static bool measure(struct bench_run *r, struct bench_result *res)
 {
 	struct churn *ch = churn_of(r);
 	const struct bench_opts *o = r->o;
+	uint32_t warm_failed;
+	if (!warm_up(r, &warm_failed))
+		return false;
 	struct proc_sample before, after;
 	bench_sample(o->broker_pid, &before);
 	double cpu0 = self_cpu_s();
@@ -162,11 +191,12 @@ static bool measure(struct bench_run *r, struct bench_result *res)
 	if (!run_cycles(r, o->conns, o->clean, !o->clean))
 		return false;
 	double self_cpu = self_cpu_s() - cpu0;
+	res->tls = r->tls_stats; /* the measured cycles' handshakes only */
 	usleep(SETTLE_US);
 	bench_sample(o->broker_pid, &after);
 	double elapsed = ch->completed ? (double)(ch->last_ns - start) / 1e9 : 0;
 	res->count = ch->completed;
-	res->failures = ch->failed + ch->wrong_session;
+	res->failures = ch->failed + warm_failed + ch->wrong_session;
 	res->resumed = ch->resumed;
 	res->elapsed_s = elapsed;
 	res->rate = elapsed > 0 ? ch->completed / elapsed : 0;
@@ -217,13 +247,14 @@ int scenario_churn(const struct bench_opts *o, struct bench_result *res)
 	r->on_conn_lost = churn_on_conn_lost;
 	if (!measure(r, res))
 		return finish(r, 1);
-	uint32_t failed_cycles = ch->failed;
 	uint64_t wrong_session = ch->wrong_session;
+	uint32_t failed_cycles = (uint32_t)(res->failures - wrong_session); /* warm-up's too */
+	uint32_t cycles = o->conns + (r->tls && o->tls_resume ? slots : 0);
 	bool forgotten = o->clean || forget_sessions(r, slots);
 	if (res->failures || !forgotten)
 		snprintf(res->check_failed, sizeof(res->check_failed),
 			 "%u of %u cycles failed (first: %s), %llu CONNACKs with the wrong session present flag%s%s%.200s",
-			 failed_cycles, o->conns, ch->first_failure[0] ? ch->first_failure : "none",
+			 failed_cycles, cycles, ch->first_failure[0] ? ch->first_failure : "none",
 			 (unsigned long long)wrong_session,
 			 forgotten ? "" : "; discarding the persistent sessions afterwards failed",
 			 r->error[0] ? ": " : "", r->error);

@@ -1,10 +1,14 @@
 /* The bench's event loop and MQTT client connections (edge-triggered
- * epoll, one buffer each way per connection). */
+ * epoll, one buffer each way per connection). With --tls the same buffers
+ * hold plaintext and tls.c sits between them and the socket: the
+ * handshake is stepped by whichever readiness event comes (it never
+ * blocks), and the queued CONNECT goes out once it is done. */
 #include "bench.h"
 
 #include "fleetmq/errors.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -35,6 +39,14 @@ void bench_fail(struct bench_run *r, const char *fmt, ...)
 	r->failed = true;
 }
 
+const char *bench_conn_error(const struct bconn *c, int err)
+{
+	const char *tls = bench_tls_error(c);
+	if (tls)
+		return tls;
+	return err ? strerror(err) : NULL;
+}
+
 /* A connection failed with err (0: orderly close by the peer). Before the
  * CONNACK that usually means no broker listens there: say so. */
 static void conn_failed(struct bench_run *r, struct bconn *c, int err)
@@ -43,7 +55,10 @@ static void conn_failed(struct bench_run *r, struct bconn *c, int err)
 		r->on_conn_lost(r, c, err);
 		return;
 	}
-	if (!c->connected && err)
+	const char *tls = bench_tls_error(c);
+	if (tls)
+		bench_fail(r, "connection %u to %s:%u: %s", c->index, r->o->host, r->o->port, tls);
+	else if (!c->connected && err)
 		bench_fail(r, "cannot connect to %s:%u: %s (is the broker running?)", r->o->host, r->o->port,
 			   strerror(err));
 	else if (!c->connected)
@@ -55,8 +70,50 @@ static void conn_failed(struct bench_run *r, struct bconn *c, int err)
 		bench_fail(r, "connection %u closed by the broker", c->index);
 }
 
+/* A TLS step failed with rc (an fm_err); tls.c has the words for it. */
+static void tls_failed(struct bench_run *r, struct bconn *c, ssize_t rc)
+{
+	conn_failed(r, c, rc == FM_ECLOSED ? 0 : EPROTO);
+}
+
+/* Step c's handshake; true once it is established. */
+static bool tls_ready(struct bench_run *r, struct bconn *c)
+{
+	int rc = bench_tls_handshake(r->tls, c, &r->tls_stats);
+	if (rc == FM_OK)
+		return true;
+	if (rc != FM_EAGAIN)
+		tls_failed(r, c, rc);
+	return false;
+}
+
+/* Nothing of c->out goes out before the handshake is done. After the
+ * handshake completes here (a write event) nothing can wait unread: the
+ * broker says nothing before our CONNECT, which goes out now. A slot
+ * closed earlier in the same event (its read side failed, or a callback
+ * ended the cycle) has nothing to step: stepping it would fail it twice. */
+static void flush_tls(struct bench_run *r, struct bconn *c)
+{
+	if (c->fd < 0 || !tls_ready(r, c))
+		return;
+	while (buf_used(&c->out) > 0) {
+		ssize_t n = bench_tls_write(c, buf_head(&c->out), buf_used(&c->out));
+		if (n == FM_EAGAIN)
+			return;
+		if (n < 0) {
+			tls_failed(r, c, n);
+			return;
+		}
+		buf_consume(&c->out, (size_t)n);
+	}
+}
+
 static void flush(struct bench_run *r, struct bconn *c)
 {
+	if (c->tls) {
+		flush_tls(r, c);
+		return;
+	}
 	while (buf_used(&c->out) > 0) {
 		ssize_t n = send(c->fd, buf_head(&c->out), buf_used(&c->out), MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
@@ -120,6 +177,11 @@ static bool all_connected(struct bench_run *r)
  * queues (net.ipv4.tcp_max_syn_backlog, net.core.somaxconn), which would
  * measure retransmission timers instead of the broker. */
 #define CONNECTS_IN_FLIGHT 512
+/* A full TLS handshake costs both sides milliseconds of CPU (mbedtls'
+ * P-256), so 512 at once would queue each for seconds, past a broker's
+ * handshake timeout (fleetmq: connect_timeout, 10 s). 64 keep the broker
+ * busy and each handshake's wait well under a second. */
+#define TLS_CONNECTS_IN_FLIGHT 64
 
 struct opening {
 	const char *prefix;
@@ -137,6 +199,11 @@ int bench_connect(struct bench_run *r, struct bconn *c, const char *client_id, b
 	c->connected = c->subscribed = false;
 	if (open_socket(r, c) != FM_OK)
 		return FM_EIO;
+	char err[200];
+	if (r->tls && bench_tls_start(r->tls, c, err, sizeof(err)) != FM_OK) {
+		bench_fail(r, "%s", err);
+		return FM_EIO;
+	}
 	struct mqtt_connect ct = {.version = MQTT_V311, .clean_start = clean, .keepalive_s = 300,
 				  .client_id = {client_id, (uint16_t)strlen(client_id)}};
 	mqtt_encode_connect(&c->out, &ct);
@@ -158,6 +225,7 @@ void bench_disconnect(struct bench_run *r, struct bconn *c)
 	 * at once; should it not, the close alone still ends the connection */
 	mqtt_encode_empty(&c->out, MQTT_DISCONNECT);
 	flush(r, c);
+	bench_tls_close_notify(c); /* as a TLS client closes: one more record */
 	bench_hangup(r, c);
 }
 
@@ -171,13 +239,19 @@ static int open_one(struct bench_run *r, uint32_t i)
 
 static void open_more(struct bench_run *r)
 {
-	while (opening.opened < r->n && opening.opened - r->n_connected < CONNECTS_IN_FLIGHT)
+	uint32_t in_flight = r->tls ? TLS_CONNECTS_IN_FLIGHT : CONNECTS_IN_FLIGHT;
+	while (opening.opened < r->n && opening.opened - r->n_connected < in_flight)
 		if (open_one(r, opening.opened++) != FM_OK)
 			return;
 }
 
 int bench_alloc(struct bench_run *r, uint32_t n)
 {
+	char err[256];
+	if (r->o->tls_cafile && bench_tls_new(r->o, &r->tls, err, sizeof(err)) != FM_OK) {
+		bench_fail(r, "%s", err);
+		return FM_EINVAL;
+	}
 	r->epfd = epoll_create1(EPOLL_CLOEXEC);
 	r->conns = calloc(n, sizeof(*r->conns));
 	if (r->epfd < 0 || !r->conns)
@@ -214,7 +288,10 @@ void bench_close(struct bench_run *r)
 		buf_fini(&c->out);
 		free(c->next_seq);
 		free(c->ack_wait_ns);
+		bench_tls_conn_free(c);
 	}
+	bench_tls_free(r->tls);
+	r->tls = NULL;
 	free(r->conns);
 	free(r->latencies_ns);
 	if (r->epfd >= 0)
@@ -385,22 +462,53 @@ static void on_packet(struct bench_run *r, struct bconn *c, const struct mqtt_fr
 	}
 }
 
-static void on_readable(struct bench_run *r, struct bconn *c)
+/* Everything the socket has into c->in; false when c failed. */
+static bool read_tcp(struct bench_run *r, struct bconn *c)
 {
 	for (;;) {
 		if (buf_reserve(&c->in, 65536) != FM_OK)
-			return;
+			return false;
 		ssize_t n = recv(c->fd, buf_tail(&c->in), buf_room(&c->in), 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
+			return true;
 		if (n <= 0) {
 			conn_failed(r, c, n < 0 ? errno : 0);
-			return;
+			return false;
 		}
 		c->in.len += (size_t)n;
 	}
+}
+
+/* The same through TLS, stepping the handshake first. mbedtls takes one
+ * record at a time off the socket and may hold plaintext of it; reading
+ * until WANT_READ, which it answers only with nothing held, leaves no
+ * bytes where the edge-triggered socket would not report them again. */
+static bool read_tls(struct bench_run *r, struct bconn *c)
+{
+	if (!tls_ready(r, c))
+		return false;
+	for (;;) {
+		if (buf_reserve(&c->in, 65536) != FM_OK)
+			return false;
+		ssize_t n = bench_tls_read(c, buf_tail(&c->in), buf_room(&c->in));
+		if (n == FM_EAGAIN)
+			break;
+		if (n < 0) {
+			tls_failed(r, c, n);
+			return false;
+		}
+		c->in.len += (size_t)n;
+	}
+	assert(bench_tls_buffered(c) == 0);
+	return true;
+}
+
+static void on_readable(struct bench_run *r, struct bconn *c)
+{
+	if (!(c->tls ? read_tls(r, c) : read_tcp(r, c)))
+		return;
 	for (;;) {
 		struct mqtt_frame f;
 		size_t used;

@@ -203,5 +203,6 @@ int scenario_latency(const struct bench_opts *o, struct bench_result *res)
 		return finish(r, 1);
 	}
 	fill_result(r, rx, start, res);
+	res->tls = r->tls_stats;
 	return finish(r, 0);
 }

@@ -33,6 +33,13 @@ static void usage(FILE *out)
 		"  --duration-limit SECONDS (60): hard stop; the run fails (exit 1) if it has\n"
 		"      not finished by then (--time-limit is the same option)\n"
 		"  --broker-pid PID: sample the broker's CPU and RSS from /proc\n"
+		"  --tls CAFILE: every connection over TLS (1.2, mbedtls), the broker's certificate\n"
+		"      checked against CAFILE and the name 'localhost'; reports the handshakes\n"
+		"  --tls-resume 0|1 (1): each connection slot offers the session (ticket or id) of\n"
+		"      its previous handshake, so churn measures resumed handshakes; 0: all full.\n"
+		"      A handshake counts as resumed when the broker sent no certificate\n"
+		"  --tls-curves LIST (secp256r1): ECDHE curves offered, in mbedtls' names, e.g.\n"
+		"      x25519,secp256r1,x448,secp521r1,secp384r1 (what OpenSSL 3 clients offer)\n"
 		"  --json: one JSON object on stdout\n");
 }
 
@@ -50,7 +57,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 {
 	*o = (struct bench_opts){.host = "127.0.0.1", .port = 1883, .msgs = 10000, .size = 64,
 				 .pubs = 10, .subs = 10, .conns = 1000, .rate = 1000, .window = 100, .procs = 1,
-				 .time_limit_s = 60, .clean = true};
+				 .time_limit_s = 60, .clean = true, .tls_resume = true, .tls_curves = "secp256r1"};
 	if (argc < 2)
 		return -1;
 	o->scenario = argv[1];
@@ -93,6 +100,12 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 			o->clean = n == 1;
 		else if (!strcmp(a, "--broker-pid") && (ok = parse_u32(v, &n)))
 			o->broker_pid = (pid_t)n;
+		else if (!strcmp(a, "--tls"))
+			ok = (o->tls_cafile = v)[0] != '\0';
+		else if (!strcmp(a, "--tls-resume") && (ok = parse_u32(v, &n) && n <= 1))
+			o->tls_resume = n == 1;
+		else if (!strcmp(a, "--tls-curves"))
+			o->tls_curves = v; /* checked when the TLS context is built */
 		else if (ok)
 			return -1;
 		if (!ok) {

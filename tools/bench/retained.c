@@ -289,5 +289,6 @@ int scenario_retained(const struct bench_opts *o, struct bench_result *res)
 	if (!store(r, res) || !deliver(r, res) || !clear(r))
 		return finish(r, 1);
 	judge(r, res);
+	res->tls = r->tls_stats;
 	return finish(r, 0);
 }

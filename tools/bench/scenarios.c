@@ -173,6 +173,7 @@ static int run_flow(struct bench_run *r, const char *filter, struct bench_result
 	}
 	double wall = (double)(bench_now_ns() - fl->start_ns) / 1e9;
 	res->self_cpu_pct = wall > 0 ? (self_cpu_s() - self_before) * 100.0 / wall : 0;
+	res->tls = r->tls_stats;
 	bench_close(r);
 	free(r);
 	return 0;
@@ -242,6 +243,7 @@ static struct held {
 struct idle_report {
 	double elapsed_s;
 	double cpu_s;
+	struct tls_stats tls; /* --tls: this process's handshakes */
 };
 
 /* One generator process of several: open its share, report, then hold the
@@ -254,6 +256,8 @@ static _Noreturn void idle_child(const struct bench_opts *o, unsigned i, uint32_
 	struct bench_run *r = NULL;
 	struct idle_report rep = {.elapsed_s = open_idle(o, share, prefix, &r)};
 	rep.cpu_s = self_cpu_s() - cpu0;
+	if (r)
+		rep.tls = r->tls_stats;
 	ssize_t w = write(report_fd, &rep, sizeof(rep));
 	char c;
 	ssize_t n = read(hold_fd, &c, 1); /* returns at EOF: the parent is done measuring */
@@ -266,10 +270,20 @@ static _Noreturn void idle_child(const struct bench_opts *o, unsigned i, uint32_
 	_exit(rep.elapsed_s < 0 ? 1 : 0);
 }
 
+static void add_tls(struct tls_stats *sum, const struct tls_stats *st)
+{
+	sum->handshakes += st->handshakes;
+	sum->offered += st->offered;
+	sum->resumed += st->resumed;
+	sum->failed += st->failed;
+	if (!sum->suite[0])
+		memcpy(sum->suite, st->suite, sizeof(sum->suite));
+}
+
 /* Spread the connections over --procs processes (past one process's
- * open-file limit, and past one generator core). Fills elapsed and the
- * generators' summed CPU. */
-static int open_idle_procs(const struct bench_opts *o, double *elapsed, double *cpu)
+ * open-file limit, and past one generator core). Fills elapsed, the
+ * generators' summed CPU and their TLS handshakes. */
+static int open_idle_procs(const struct bench_opts *o, double *elapsed, double *cpu, struct tls_stats *tls)
 {
 	int report[2], hold[2];
 	if (pipe(report) || pipe(hold))
@@ -300,6 +314,7 @@ static int open_idle_procs(const struct bench_opts *o, double *elapsed, double *
 		if (rep.elapsed_s > *elapsed)
 			*elapsed = rep.elapsed_s;
 		*cpu += rep.cpu_s;
+		add_tls(tls, &rep.tls);
 	}
 	close(report[0]);
 	sleep(1); /* let the broker settle; the caller samples it now */
@@ -326,12 +341,14 @@ int scenario_idle(const struct bench_opts *o, struct bench_result *res)
 	int failed;
 	struct bench_run *r = NULL;
 	if (o->procs > 1) {
-		failed = open_idle_procs(o, &elapsed, &gen_cpu);
+		failed = open_idle_procs(o, &elapsed, &gen_cpu, &res->tls);
 	} else {
 		double cpu0 = self_cpu_s();
 		elapsed = open_idle(o, o->conns, "idle", &r);
 		gen_cpu = self_cpu_s() - cpu0;
 		failed = elapsed < 0;
+		if (r)
+			res->tls = r->tls_stats;
 		sleep(1); /* let the broker settle before measuring it */
 	}
 	bench_sample(o->broker_pid, &after);
