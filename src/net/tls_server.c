@@ -108,6 +108,18 @@ static int setup_resumption(struct tls_server *s, struct fm_errbuf *eb)
 	return FM_OK;
 }
 
+/* ECDHE curves, in our order of preference (the server picks): mbedtls'
+ * default list starts with secp521r1, which costs a full handshake half as
+ * much again as P-256; X25519 is the cheapest it has and what OpenSSL
+ * clients prefer. */
+static const mbedtls_ecp_group_id key_exchange_curves[] = {
+	MBEDTLS_ECP_DP_CURVE25519,
+	MBEDTLS_ECP_DP_SECP256R1,
+	MBEDTLS_ECP_DP_SECP384R1,
+	MBEDTLS_ECP_DP_SECP521R1, /* last: only for a client with nothing else */
+	MBEDTLS_ECP_DP_NONE,
+};
+
 static int setup_config(struct tls_server *s, const struct tls_server_opts *o, struct fm_errbuf *eb)
 {
 	static const char pers[] = "fleetmq tls server";
@@ -119,6 +131,7 @@ static int setup_config(struct tls_server *s, const struct tls_server_opts *o, s
 	if (rc != 0)
 		return file_error(eb, "TLS", "setup", rc);
 	mbedtls_ssl_conf_rng(&s->conf, mbedtls_ctr_drbg_random, &s->drbg);
+	mbedtls_ssl_conf_curves(&s->conf, key_exchange_curves);
 	if ((rc = tls_apply_version(&s->conf, o->tls_version, eb)) != FM_OK)
 		return rc;
 	s->suites = tls_suites_parse(o->ciphers, o->psk_file != NULL, o->certfile != NULL, eb);
