@@ -1,0 +1,131 @@
+"""Several listeners at once, IPv4 and IPv6 (issue 6's config part): a plain
+listener on 127.0.0.1 (fmtest's), a plain one on ::1, a TLS one on ::1, and
+a listener without an address narrowed to IPv6 by socket_domain. Real
+clients (Eclipse paho, Python) exchange messages across them, TLS over
+IPv6 included, and the IPv6-only listener is not reachable over IPv4.
+Certificates come from test/support/tls_fixture.sh (the openssl CLI)."""
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+
+import paho.mqtt.client as mqtt
+
+import fmtest
+
+TIMEOUT = fmtest.TIMEOUT
+
+
+def free_port6():
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        return s.getsockname()[1]
+
+
+def make_certs(tmp):
+    src = os.environ.get("FLEETMQ_SOURCE_ROOT")
+    if not src:
+        fmtest.fail("FLEETMQ_SOURCE_ROOT is not set (run through meson test)")
+    certs = os.path.join(tmp, "certs")
+    r = subprocess.run(["bash", os.path.join(src, "test/support/tls_fixture.sh"), certs],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        fmtest.fail("tls_fixture.sh failed: " + r.stderr[-500:])
+    return certs
+
+
+class Client:
+    """A paho client that records what it receives."""
+
+    def __init__(self, client_id, host, port, tls_ca=None):
+        self.got = []
+        self.subscribed = threading.Event()
+        self.arrived = threading.Condition()
+        self.c = mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv311)
+        if tls_ca:
+            # the fixture's server certificate names localhost and
+            # 127.0.0.1, not ::1: check the chain, not the name
+            self.c.tls_set(ca_certs=tls_ca)
+            self.c.tls_insecure_set(True)
+        self.c.on_message = self._on_message
+        self.c.on_subscribe = lambda *a: self.subscribed.set()
+        self.c.connect(host, port, keepalive=30)
+        self.c.loop_start()
+
+    def _on_message(self, c, u, msg):
+        with self.arrived:
+            self.got.append((msg.topic, msg.payload.decode()))
+            self.arrived.notify_all()
+
+    def subscribe(self, filt):
+        self.c.subscribe(filt, qos=1)
+        if not self.subscribed.wait(TIMEOUT):
+            fmtest.fail("no SUBACK for " + filt)
+
+    def expect(self, topic, payload, what):
+        with self.arrived:
+            ok = self.arrived.wait_for(lambda: (topic, payload) in self.got, TIMEOUT)
+        if not ok:
+            fmtest.fail("%s: %s %s not received (got %s)" % (what, topic, payload, self.got))
+
+    def publish(self, topic, payload):
+        info = self.c.publish(topic, payload, qos=1)
+        info.wait_for_publish(TIMEOUT)
+        if not info.is_published():
+            fmtest.fail("PUBLISH %s not acknowledged" % topic)
+
+    def close(self):
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def refused(host, port):
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        return False
+    except OSError:
+        return True
+
+
+def main():
+    with tempfile.TemporaryDirectory() as certtmp:
+        certs = make_certs(certtmp)
+        p6, t6, any6 = free_port6(), free_port6(), free_port6()
+        conf = ("log_type all\n"
+                "listener %d ::1\n"
+                "listener %d ::1\ncertfile %s/server.crt\nkeyfile %s/server.key\n"
+                "listener %d\nsocket_domain ipv6\n" % (p6, t6, certs, certs, any6))
+        with fmtest.broker(conf) as (port4, proc, tmp):
+            log = open(os.path.join(tmp, "broker.log")).read()
+            for want in ("listening on ::1:%d (mqtt)" % p6, "listening on ::1:%d (mqtt, tls)" % t6):
+                if want not in log:
+                    fmtest.fail("log lacks '%s'" % want)
+            v4 = Client("lst-v4", "127.0.0.1", port4)
+            v6 = Client("lst-v6", "::1", p6)
+            tls6 = Client("lst-tls6", "::1", t6, tls_ca=os.path.join(certs, "ca.crt"))
+            any_v6 = Client("lst-any6", "::1", any6)
+            for c in (v4, v6, tls6, any_v6):
+                c.subscribe("lst/#")
+            # each listener's client publishes; every client receives all
+            for i, c in enumerate((v4, v6, tls6, any_v6)):
+                c.publish("lst/%d" % i, "from-%d" % i)
+            for c in (v4, v6, tls6, any_v6):
+                for i in range(4):
+                    c.expect("lst/%d" % i, "from-%d" % i, c.c._client_id.decode())
+            if "(v4, clean 1, keepalive 30)" not in open(os.path.join(tmp, "broker.log")).read():
+                fmtest.fail("connect lines missing")
+            if "connected from [::1]:" not in open(os.path.join(tmp, "broker.log")).read():
+                fmtest.fail("an IPv6 peer is not logged as [::1]:port")
+            # socket_domain ipv6: the wildcard listener has no IPv4 socket
+            if not refused("127.0.0.1", any6):
+                fmtest.fail("the socket_domain ipv6 listener accepted an IPv4 connection")
+            for c in (v4, v6, tls6, any_v6):
+                c.close()
+    print("listeners: IPv4, IPv6, TLS over IPv6 and socket_domain ipv6 exchange messages")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
