@@ -49,6 +49,15 @@ void conf_fini(struct conf *c)
 	free(c->psk_file);
 	free(c->password_file);
 	free(c->acl_file);
+	for (size_t i = 0; i < c->n_plugins; i++) {
+		for (size_t k = 0; k < c->plugins[i].n_opts; k++) {
+			free(c->plugins[i].opts[k].name);
+			free(c->plugins[i].opts[k].value);
+		}
+		free(c->plugins[i].opts);
+		free(c->plugins[i].path);
+	}
+	free(c->plugins);
 	for (size_t i = 0; i < c->n_notices; i++)
 		free(c->notices[i]);
 	free(c->notices);
@@ -195,6 +204,7 @@ static const struct conf_listener *find_listener(const struct conf *c, const str
 
 void conf_apply_reloadable(struct conf *live, struct conf *fresh)
 {
+	live->per_listener_settings = fresh->per_listener_settings; /* says whose files apply */
 	swap_strings(&live->password_file, &fresh->password_file);
 	swap_strings(&live->acl_file, &fresh->acl_file);
 	live->allow_anonymous = fresh->allow_anonymous;

@@ -62,6 +62,18 @@ struct conf_listener {
 	int line;
 };
 
+/* One `plugin PATH` line and the plugin_opt_NAME VALUE lines after it. */
+struct conf_plugin_opt {
+	char *name;               /* without "plugin_opt_"; owned */
+	char *value;              /* owned */
+};
+
+struct conf_plugin {
+	char *path;               /* owned */
+	struct conf_plugin_opt *opts; /* owned array */
+	size_t n_opts;
+};
+
 struct conf {
 	struct conf_listener *listeners; /* owned array */
 	size_t n_listeners;
@@ -71,6 +83,8 @@ struct conf {
 	char *psk_file;                  /* identity:hexkey lines for psk_hint listeners; owned */
 	char *password_file;             /* mosquitto_passwd file; NULL: usernames unchecked; owned */
 	char *acl_file;                  /* mosquitto ACL file; NULL: no topic restrictions; owned */
+	struct conf_plugin *plugins;     /* in config order; owned array (restart) */
+	size_t n_plugins;
 	int max_connections;             /* -1 unlimited (global, when listeners do not set it) */
 	uint32_t max_inflight_messages;  /* default 20; 0 = unlimited */
 	uint32_t max_queued_messages;    /* default 1000; 0 = unlimited */

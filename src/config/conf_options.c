@@ -443,6 +443,55 @@ static int opt_log_type(struct conf_parse *px, char **args, int n)
 	return FM_OK;
 }
 
+/* --- plugins ------------------------------------------------------------------- */
+
+static int opt_plugin(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	struct conf *c = px->c;
+	struct conf_plugin *v = realloc(c->plugins, (c->n_plugins + 1) * sizeof(*v));
+	if (!v)
+		return conf_error(px, "out of memory");
+	c->plugins = v;
+	v[c->n_plugins] = (struct conf_plugin){ .path = strdup(args[1]) };
+	if (!v[c->n_plugins].path)
+		return conf_error(px, "out of memory");
+	c->n_plugins++;
+	return FM_OK;
+}
+
+/* plugin_opt_NAME VALUE: an option of the plugin line before it (the rest
+ * of the line is the value, as mosquitto reads it). */
+static int opt_plugin_opt(struct conf_parse *px, char **args, int n)
+{
+	struct conf *c = px->c;
+	if (c->n_plugins == 0)
+		return conf_error(px, "option '%s' must follow a plugin line", args[0]);
+	if (args[0][11] == '\0')
+		return conf_error(px, "option 'plugin_opt_' needs a name");
+	if (n < 2)
+		return conf_error(px, "option '%s' needs a value", args[0]);
+	char value[1024] = "";
+	for (int i = 1; i < n; i++) {
+		if (i > 1)
+			strncat(value, " ", sizeof(value) - strlen(value) - 1);
+		strncat(value, args[i], sizeof(value) - strlen(value) - 1);
+	}
+	struct conf_plugin *p = &c->plugins[c->n_plugins - 1];
+	struct conf_plugin_opt *o = realloc(p->opts, (p->n_opts + 1) * sizeof(*o));
+	if (!o)
+		return conf_error(px, "out of memory");
+	p->opts = o;
+	o[p->n_opts] = (struct conf_plugin_opt){ .name = strdup(args[0] + 11), .value = strdup(value) };
+	if (!o[p->n_opts].name || !o[p->n_opts].value) {
+		free(o[p->n_opts].name);
+		free(o[p->n_opts].value);
+		return conf_error(px, "out of memory");
+	}
+	p->n_opts++;
+	return FM_OK;
+}
+
 /* --- the table ------------------------------------------------------------------- */
 
 static const struct option options[] = {
@@ -477,6 +526,7 @@ static const struct option options[] = {
 	{"persistent_client_expiration", 1, 1, opt_persistent_client_expiration},
 	{"persistence_location", 1, 1, opt_persistence_location},
 	{"pid_file", 1, 1, opt_pid_file},
+	{"plugin", 1, 1, opt_plugin},
 	{"port", 1, 1, opt_port},
 	{"protocol", 1, 1, opt_protocol},
 	{"retain_available", 1, 1, opt_retain_available},
@@ -496,7 +546,6 @@ static const char *const not_yet[] = {
 	"log_timestamp_format", "max_inflight_bytes", "max_qos",
 	"mount_point", "notification_topic", "notifications",
 	"notifications_local_only",
-	"plugin", "plugin_opt_",
 	"queue_qos0_messages", "remote_clientid", "remote_password", "remote_username",
 	"restart_timeout", "round_robin", "set_tcp_nodelay",
 	"start_type", "sys_interval", "threshold", "tls_engine",
@@ -531,6 +580,8 @@ int conf_apply_option(struct conf_parse *px, char **args, int n)
 	int rc = conf_transport_option(px, args, n);
 	if (rc != FM_ENOTFOUND)
 		return rc;
+	if (strncmp(args[0], "plugin_opt_", 11) == 0)
+		return opt_plugin_opt(px, args, n);
 	if (is_not_yet(args[0]))
 		return conf_error(px, "option '%s' is not supported yet", args[0]);
 	return conf_error(px, "unknown option '%s'", args[0]);

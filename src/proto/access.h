@@ -1,5 +1,6 @@
-/* Who may do what, from the listener's password and ACL files (the
- * worker's current auth_rules): the password of a CONNECT, and the ACL on
+/* Who may do what: the plugins first (the first that does not defer
+ * decides), then the listener's password and ACL files (the worker's
+ * current auth_rules): the password of a CONNECT, and the ACL on
  * publish (write), subscribe (the filter must be readable as a whole) and
  * every delivery (read, checked again when the message is sent, so a
  * reload or a queue held while offline cannot leak a topic). Without the
@@ -13,16 +14,43 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "fleetmq/plugin.h"
+#include "net/conn.h"
+
 struct client;
 
+/* How plugins see a client, with the storage its strings need. */
+struct access_view {
+	struct fm_client client;
+	char peer[NET_ADDR_STRLEN];
+};
+/* client_id: the one CONNECT names before a session exists (NULL: c's). */
+void access_client_view(const struct client *c, const char *client_id, struct access_view *v);
+
+/* A CONNECT as the plugins judge it (BASIC_AUTH): FM_PLUGIN_ALLOW,
+ * FM_PLUGIN_DENY, or FM_PLUGIN_DEFER (no plugin decides: the files and
+ * allow_anonymous do). */
+int access_authenticate(const struct client *c, const struct mqtt_connect *ct, const char *client_id);
+/* Whether the listener has a password_file. */
+bool access_has_passwords(const struct client *c);
 /* The password of a CONNECT that names a user, against the listener's
  * password_file (none: any password). */
 bool access_password_ok(const struct client *c, const struct mqtt_connect *ct);
 /* client_id: the one CONNECT names (patterns with %c) before a session
- * exists; c's own afterwards. */
-bool access_may_publish(const struct client *c, const char *client_id, const char *topic, size_t len);
+ * exists; NULL: c's own. */
+bool access_may_publish(const struct client *c, const char *client_id, const char *topic, size_t len, uint8_t qos,
+			bool retain);
 /* A filter, without its "$share/NAME/" part for a shared subscription. */
-bool access_may_subscribe(const struct client *c, const char *filter, size_t len);
+bool access_may_subscribe(const struct client *c, const char *filter, size_t len, uint8_t qos);
 bool access_may_read(const struct client *c, const struct msg *m);
+
+/* The MESSAGE plugins on a PUBLISH about to be routed: FM_PLUGIN_DROP
+ * (do not route), or FM_PLUGIN_DEFER with pm holding the message as the
+ * plugins left it (topic and payload; plugin_message_fini it after
+ * routing). Without MESSAGE plugins pm is untouched (DEFER). */
+struct plugin_message;
+int access_message(const struct client *c, struct plugin_message *pm, const struct mqtt_publish *pub);
+/* FM_EVENT_CONNECT / FM_EVENT_DISCONNECT to the plugins that listen. */
+void access_notify(const struct client *c, enum fm_plugin_event ev, const char *reason);
 
 #endif

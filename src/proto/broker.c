@@ -3,6 +3,7 @@
  * packet does is elsewhere. */
 #include "proto/broker.h"
 #include "proto/auth_rules.h"
+#include "auth/plugin_host.h"
 #include "proto/client.h"
 #include "proto/proto.h"
 #include "proto/proxy_wait.h"
@@ -376,6 +377,46 @@ static int init_shared(struct broker *b)
 	return b->subs && b->shares && b->retained && b->sessions && b->control ? FM_OK : FM_ENOMEM;
 }
 
+static void on_plugin_tick(struct loop *lp, struct loop_timer *t)
+{
+	struct broker *b = list_entry(t, struct broker, plugin_tick);
+	struct fm_tick tick = { .now_ms = clock_wall_ms() };
+	plugin_host_notify(b->plugins, FM_EVENT_TICK, &tick);
+	loop_timer_start(lp, t, 1000);
+}
+
+/* The plugin lines of the config, loaded in order (a failure stops the
+ * start, naming the plugin). Plugins live as long as the broker: a SIGHUP
+ * does not reload them. */
+static int load_plugins(struct broker *b, struct fm_errbuf *eb)
+{
+	const struct conf *c = &b->conf;
+	struct plugin_spec *specs = calloc(c->n_plugins + 1, sizeof(*specs));
+	struct fm_plugin_opt **opts = calloc(c->n_plugins + 1, sizeof(*opts));
+	int rc = specs && opts ? FM_OK : FM_ENOMEM;
+	for (size_t i = 0; rc == FM_OK && i < c->n_plugins; i++) {
+		const struct conf_plugin *cp = &c->plugins[i];
+		opts[i] = calloc(cp->n_opts + 1, sizeof(**opts));
+		if (!opts[i]) {
+			rc = FM_ENOMEM;
+			break;
+		}
+		for (size_t k = 0; k < cp->n_opts; k++)
+			opts[i][k] = (struct fm_plugin_opt){ .name = cp->opts[k].name, .value = cp->opts[k].value };
+		specs[i] = (struct plugin_spec){ .path = cp->path, .opts = opts[i], .n_opts = cp->n_opts };
+	}
+	if (rc == FM_OK)
+		rc = plugin_host_load(specs, c->n_plugins, &b->log, &b->plugins, eb);
+	else
+		fm_errbuf_set(eb, "out of memory loading plugins");
+	for (size_t i = 0; opts && i < c->n_plugins; i++)
+		free(opts[i]);
+	free(opts);
+	free(specs);
+	loop_timer_init(&b->plugin_tick, on_plugin_tick);
+	return rc;
+}
+
 static int init_workers(struct broker *b)
 {
 	unsigned n = worker_count(&b->conf);
@@ -430,13 +471,15 @@ int broker_init(struct broker *b, struct conf *conf, const char *conf_path, stru
 		return rc;
 	for (size_t i = 0; i < b->conf.n_notices; i++)
 		log_notice(&b->log, "%s", b->conf.notices[i]);
-	if ((rc = auth_rules_load(&b->conf, &b->auth, eb)) != FM_OK)
+	if ((rc = auth_rules_load(&b->conf, &b->auth, eb)) != FM_OK || (rc = load_plugins(b, eb)) != FM_OK)
 		return rc;
 	if (init_shared(b) != FM_OK || init_workers(b) != FM_OK)
 		return fm_errbuf_set(eb, "out of memory"), FM_ENOMEM;
 	if ((rc = open_store(b, eb)) != FM_OK)
 		return rc;
 	broker_memory_watch(b);
+	if (plugin_host_wants(b->plugins, FM_EVENT_TICK))
+		loop_timer_start(b->control, &b->plugin_tick, 1000);
 	if ((rc = setup_signals(b, eb)) != FM_OK || (rc = broker_tls_open(b, eb)) != FM_OK ||
 	    (rc = open_listeners(b, eb)) != FM_OK)
 		return rc;
@@ -502,6 +545,7 @@ void broker_fini(struct broker *b)
 	free(b->listener_conns);
 	broker_tls_close(b); /* after the workers: their connections held references */
 	auth_rules_unref(b->auth);
+	plugin_host_free(b->plugins); /* after the workers: no callback runs any more */
 	if (b->signal_fd >= 0)
 		close(b->signal_fd);
 	loop_free(b->control);

@@ -55,6 +55,7 @@ struct persist_batch;
 struct store;
 struct ws_host;
 struct auth_rules;
+struct plugin_host;
 
 /* A TLS listener's server context (net/tls.h), shared by every worker's
  * socket of that listener. A SIGHUP swaps in one built from the re-read
@@ -170,6 +171,8 @@ struct broker {
 	atomic_uint *listener_conns; /* open connections per configured listener */
 	struct tls_slot *tls;      /* per configured listener (tls_listeners.c) */
 	struct auth_rules *auth;   /* the password and ACL files in force (control thread's reference) */
+	struct plugin_host *plugins; /* loaded at start, read-only after (auth/plugin_host.h) */
+	struct loop_timer plugin_tick; /* FM_EVENT_TICK, once a second, while a plugin wants it */
 	atomic_bool over_memory;   /* RSS above memory_limit: refuse connections, drop QoS 0 (memory.c) */
 	struct loop_timer memory_timer; /* the control thread's RSS sample */
 	atomic_uint n_clients;     /* all connections (max_connections) */

@@ -100,6 +100,33 @@ static bool username_of(const struct client *c, const struct mqtt_connect *ct, s
 	return ct->has_username && !uses_tls_identity(c);
 }
 
+/* A plugin's verdict first (BASIC_AUTH), else the password_file for a
+ * client with a username and allow_anonymous for one without. */
+static int check_password(struct client *c, const struct mqtt_connect *ct, const char **why)
+{
+	char *id = strndup(ct->client_id.p, ct->client_id.len);
+	if (!id) {
+		*why = "out of memory";
+		return FM_ENOMEM;
+	}
+	int verdict = access_authenticate(c, ct, id);
+	free(id);
+	if (verdict == FM_PLUGIN_ALLOW)
+		return FM_OK;
+	if (verdict == FM_PLUGIN_DENY)
+		return ct->has_username ? refuse(c, MQTT_RC_BAD_USERNAME_OR_PASSWORD, "refused by a plugin", why)
+					: refuse(c, MQTT_RC_NOT_AUTHORIZED, "refused by a plugin", why);
+	if (ct->has_username && access_has_passwords(c))
+		return access_password_ok(c, ct) ? FM_OK
+						 : refuse(c, MQTT_RC_BAD_USERNAME_OR_PASSWORD, "bad username or password", why);
+	/* nothing to check a username against: it proves nothing, so it is
+	 * as good as none (mosquitto 2.0 refuses it too) */
+	if (!anonymous_allowed(c))
+		return refuse(c, MQTT_RC_NOT_AUTHORIZED, ct->has_username ? "no password_file to check the username against"
+									  : "anonymous access refused", why);
+	return FM_OK;
+}
+
 /* Who the client is: its TLS identity where the listener says so (the
  * certificate is the credential), else CONNECT's username, checked against
  * the password_file when there is one, else nobody (allow_anonymous). The
@@ -109,11 +136,10 @@ static int check_credentials(struct client *c, const struct mqtt_connect *ct, co
 	if (uses_tls_identity(c)) {
 		if (!conn_identity(&c->conn))
 			return refuse(c, MQTT_RC_NOT_AUTHORIZED, "no TLS identity to use as username", why);
-	} else if (ct->has_username) {
-		if (!access_password_ok(c, ct))
-			return refuse(c, MQTT_RC_BAD_USERNAME_OR_PASSWORD, "bad username or password", why);
-	} else if (!anonymous_allowed(c)) {
-		return refuse(c, MQTT_RC_NOT_AUTHORIZED, "anonymous access refused", why);
+	} else {
+		int rc = check_password(c, ct, why);
+		if (rc != FM_OK)
+			return rc;
 	}
 	struct mqtt_str user;
 	if (!username_of(c, ct, &user))
@@ -127,8 +153,9 @@ static int check_credentials(struct client *c, const struct mqtt_connect *ct, co
 	return FM_OK;
 }
 
-/* The will is published as the client: its topic needs write access
- * (mosquitto refuses the CONNECT too). */
+/* The will is published as the client: its topic needs write access.
+ * Refused at once, so the client learns it (mosquitto 2.0 accepts the
+ * CONNECT and drops the will later); checked again when the will goes. */
 static int check_will_access(struct client *c, const struct mqtt_connect *ct, const char **why)
 {
 	if (!ct->will_flag)
@@ -138,7 +165,7 @@ static int check_will_access(struct client *c, const struct mqtt_connect *ct, co
 		*why = "out of memory";
 		return FM_ENOMEM;
 	}
-	bool ok = access_may_publish(c, id, ct->will_topic.p, ct->will_topic.len);
+	bool ok = access_may_publish(c, id, ct->will_topic.p, ct->will_topic.len, ct->will_qos, ct->will_retain);
 	free(id);
 	return ok ? FM_OK : refuse(c, MQTT_RC_NOT_AUTHORIZED, "will topic not authorized", why);
 }
@@ -273,6 +300,13 @@ void proto_session_detach(struct client *c)
 	/* a 5.0 client may have set its Session Expiry Interval to 0 by
 	 * DISCONNECT: the session ends now [MQTT-3.1.2-23] */
 	bool ends = !s->persistent || s->expiry_interval == 0;
+	/* the will goes out as the client: its write access is checked again
+	 * now, against the rules in force (a reload may have taken it away) */
+	if (c->will_on_close && s->will &&
+	    !access_may_publish(c, NULL, s->will->topic, s->will->topic_len, s->will->qos, s->will->retain)) {
+		log_notice(&c->w->b->log, "client %s: will on '%s' dropped: no write access", s->client_id, s->will->topic);
+		c->will_on_close = false;
+	}
 	if (c->will_on_close)
 		will_on_close(c->w, s, ends); /* [MQTT-3.1.2-8], delayed [MQTT-3.1.3-9] */
 	else

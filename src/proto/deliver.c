@@ -202,6 +202,25 @@ void deliver_pump(struct worker *w, struct session *s)
 		client_update_pressure(c);
 }
 
+/* A resumed session may now belong to a client (another user taking the
+ * client id, or the same one after a reload) that may not read what was in
+ * flight: such messages are not sent again but finished, like an expired
+ * one (PUBLISHes only: a PUBREL is about a message the client already
+ * has). */
+static void drop_unreadable_inflight(struct worker *w, struct session *s, struct client *c)
+{
+	for (uint32_t i = 0; i < s->n_inflight;) {
+		struct inflight *in = &s->inflight[i];
+		if (in->state == INFLIGHT_WAIT_PUBCOMP || access_may_read(c, in->msg)) {
+			i++;
+			continue;
+		}
+		w->stats.dropped_denied++;
+		persist_done(w, s, in->msg, in->packet_id);
+		session_inflight_del(s, in->packet_id); /* the next entry moves into slot i */
+	}
+}
+
 void deliver_resume(struct worker *w, struct session *s)
 {
 	struct client *c = s->owner;
@@ -210,6 +229,7 @@ void deliver_resume(struct worker *w, struct session *s)
 	 * before handing the session over): it waits for that commit */
 	if (s->persistent && s->n_inflight > 0)
 		persist_hold_output(c);
+	drop_unreadable_inflight(w, s, c);
 	for (uint32_t i = 0; i < s->n_inflight; i++) {
 		struct inflight *in = &s->inflight[i];
 		if (in->state == INFLIGHT_WAIT_PUBCOMP)

@@ -14,6 +14,7 @@
 #include "mqtt/props.h"
 #include "proto/alias.h"
 #include "proto/access.h"
+#include "auth/plugin_host.h"
 #include "proto/persist.h"
 #include "proto/rate.h"
 #include "proto/proto.h"
@@ -133,6 +134,28 @@ static int publish_route(struct client *c, const struct mqtt_publish *pub, const
 	return FM_OK;
 }
 
+/* The MESSAGE plugins see the PUBLISH first: they may drop it (it is
+ * acknowledged all the same, and goes nowhere) or change its topic and
+ * payload, which is what is then routed and retained. */
+static int publish_through_plugins(struct client *c, const struct mqtt_publish *pub, const struct mqtt_props *p,
+				   bool *durable, bool *matched)
+{
+	struct plugin_message pm = {0};
+	int verdict = access_message(c, &pm, pub);
+	if (verdict == FM_PLUGIN_DROP) {
+		plugin_message_fini(&pm);
+		return FM_OK;
+	}
+	struct mqtt_publish changed = *pub;
+	if (pm.topic_owned) {
+		changed.topic = (struct mqtt_str){ .p = pm.m.topic, .len = (uint16_t)pm.m.topic_len };
+		changed.payload = (struct mqtt_bin){ .p = pm.m.payload, .len = (uint32_t)pm.m.payload_len };
+	}
+	int rc = publish_route(c, &changed, p, durable, matched);
+	plugin_message_fini(&pm);
+	return rc;
+}
+
 /* PUBACK/PUBREC's reason: 0x10 tells a 5.0 publisher nobody subscribed. */
 static uint8_t ack_reason(const struct client *c, bool matched)
 {
@@ -184,7 +207,7 @@ static int v5_admit(struct client *c, const struct mqtt_publish *pub, const stru
 static bool publish_allowed(struct client *c, const struct mqtt_publish *pub, bool *answered)
 {
 	*answered = false;
-	if (access_may_publish(c, client_log_id(c), pub->topic.p, pub->topic.len))
+	if (access_may_publish(c, NULL, pub->topic.p, pub->topic.len, pub->qos, pub->retain))
 		return true;
 	c->w->stats.denied_publish++;
 	if (log_enabled(&c->w->b->log, LOG_T_DEBUG))
@@ -226,7 +249,7 @@ int proto_on_publish(struct client *c, const struct mqtt_frame *f, const char **
 	if (!publish_allowed(c, &pub, &answered)) {
 		if (answered)
 			return FM_OK;
-	} else if ((rc = publish_route(c, &pub, &p, &durable, &matched)) != FM_OK) {
+	} else if ((rc = publish_through_plugins(c, &pub, &p, &durable, &matched)) != FM_OK) {
 		*why = "out of memory";
 		return rc;
 	}

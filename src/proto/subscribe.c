@@ -77,7 +77,7 @@ static bool over_limits(struct client *c, const struct mqtt_str *f)
 
 /* The ACL must let the client read everything the filter can match (for
  * a shared subscription, the filter after "$share/NAME/"). */
-static bool subscribe_allowed(struct client *c, const struct mqtt_str *f)
+static bool subscribe_allowed(struct client *c, const struct mqtt_str *f, uint8_t qos)
 {
 	const char *p = f->p;
 	size_t len = f->len;
@@ -88,7 +88,7 @@ static bool subscribe_allowed(struct client *c, const struct mqtt_str *f)
 		len -= (size_t)(group_end + 1 - p);
 		p = group_end + 1;
 	}
-	return access_may_subscribe(c, p, len);
+	return access_may_subscribe(c, p, len, qos);
 }
 
 /* Subscribe one filter; returns the SUBACK code for it and whether it
@@ -100,7 +100,7 @@ static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e, u
 		return refusal(c, MQTT_RC_TOPIC_FILTER_INVALID); /* [MQTT-4.8.2-1], [MQTT-4.8.2-2] */
 	if (over_limits(c, &e->filter))
 		return refusal(c, MQTT_RC_QUOTA_EXCEEDED);
-	if (!subscribe_allowed(c, &e->filter))
+	if (!subscribe_allowed(c, &e->filter, e->options & 0x03))
 		return refusal(c, MQTT_RC_NOT_AUTHORIZED);
 	uint8_t qos = e->options & 0x03;
 	/* all the options are kept (No Local, Retain As Published apply at

@@ -87,7 +87,8 @@ static size_t v2_header(uint8_t *out, uint8_t ver_cmd, uint8_t fam, const uint8_
 	out[13] = fam;
 	out[14] = (uint8_t)(alen >> 8);
 	out[15] = (uint8_t)alen;
-	memcpy(out + 16, addrs, alen);
+	if (alen)
+		memcpy(out + 16, addrs, alen); /* memcpy from NULL is undefined even for 0 bytes */
 	return 16u + alen;
 }
 
