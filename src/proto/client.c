@@ -6,6 +6,7 @@
 #include "proto/proto.h"
 #include "proto/worker.h"
 #include "proto/persist.h"
+#include "proto/access.h"
 #include "proto/rate.h"
 #include "proto/alias.h"
 #include "mqtt/codec.h"
@@ -656,6 +657,8 @@ void client_close(struct client *c, const char *reason)
 	if (was_active || c->session)
 		log_notice(&b->log, "client %s (%s) disconnected: %s", client_log_id(c),
 			   net_addr_format(&c->conn.peer, peer, sizeof(peer)), reason);
+	if (was_active)
+		access_notify(c, FM_EVENT_DISCONNECT, reason);
 	else
 		log_info(&b->log, "connection from %s closed: %s",
 			 net_addr_format(&c->conn.peer, peer, sizeof(peer)), reason);

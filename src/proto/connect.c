@@ -562,6 +562,7 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 		   client_log_id(c), net_addr_format(&c->conn.peer, peer, sizeof(peer)), ct.version,
 		   ct.clean_start, c->keepalive_s, present ? ", session resumed" : "",
 		   c->username ? ", user " : "", c->username ? c->username : "");
+	access_notify(c, FM_EVENT_CONNECT, NULL);
 	if (present)
 		deliver_resume(c->w, c->session);
 	return FM_OK;
