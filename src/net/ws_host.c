@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* libwebsockets' logging is process-wide; it goes to the broker's log. */
@@ -30,6 +31,12 @@ void ws_global_init(struct log *log)
 {
 	ws_log = log;
 	lws_set_log_level(LLL_ERR | LLL_WARN, emit);
+	/* libwebsockets calls localtime() on the workers. With TZ unset, glibc
+	 * re-reads the zone on every call (freeing and copying its name under
+	 * a lock ThreadSanitizer cannot see); with TZ set to the same default
+	 * it does so once, here, before any worker runs. */
+	setenv("TZ", ":/etc/localtime", 0);
+	tzset();
 }
 
 /* --- pumping libuv --------------------------------------------------------- */

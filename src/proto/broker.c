@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ACCEPTS_PER_EVENT 64
@@ -46,6 +47,7 @@ struct worker_limits broker_limits(const struct broker *b)
 		.retain_available = c->retain_available,
 		.session_expiry_s = c->persistent_client_expiration_s,
 		.auth = b->auth,
+		.gen = b->reload_gen,
 	};
 }
 
@@ -245,6 +247,25 @@ static int open_log(struct log *lg, const struct conf *c, struct fm_errbuf *eb)
 	return FM_OK;
 }
 
+/* "reloaded" is logged once every worker runs with the new limits and
+ * rules, so what a client does after it is judged by them. The workers
+ * answer within a loop iteration; the wait is bounded all the same. */
+#define RELOAD_WAIT_MS 2000
+
+static void wait_workers_applied(struct broker *b, unsigned gen)
+{
+	for (unsigned waited = 0; waited < RELOAD_WAIT_MS; waited++) {
+		bool all = true;
+		for (unsigned i = 0; i < b->n_workers && all; i++)
+			all = atomic_load(&b->workers[i].lim_gen) == gen;
+		if (all)
+			return;
+		struct timespec ms = { .tv_sec = 0, .tv_nsec = 1000000 };
+		nanosleep(&ms, NULL);
+	}
+	log_warn(&b->log, "SIGHUP: not every worker took the new settings within %u ms", RELOAD_WAIT_MS);
+}
+
 /* The password and ACL files named by the (reloaded) config, re-read; a
  * file with a bad line keeps the rules in force, and says which line. */
 static void reload_auth(struct broker *b)
@@ -282,6 +303,7 @@ static void reload(struct broker *b)
 	pthread_rwlock_wrlock(&b->conf_lock);
 	conf_apply_reloadable(&b->conf, &fresh);
 	reload_auth(b);
+	b->reload_gen++;
 	struct worker_limits lim = broker_limits(b);
 	uint64_t store_max = b->conf.store_max_size;
 	pthread_rwlock_unlock(&b->conf_lock);
@@ -293,6 +315,7 @@ static void reload(struct broker *b)
 		if (worker_post_limits(&b->workers[i], &lim) != FM_OK)
 			auth_rules_unref(lim.auth);
 	}
+	wait_workers_applied(b, lim.gen);
 	broker_tls_reload(b);
 	broker_memory_watch(b);
 	conf_fini(&fresh);

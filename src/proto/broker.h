@@ -124,6 +124,7 @@ struct worker_limits {
 	bool retain_available;
 	uint64_t session_expiry_s;  /* persistent_client_expiration; 0 = never */
 	struct auth_rules *auth;    /* password and ACL files; a reference each copy holds */
+	unsigned gen;               /* which reload these are (0: the start) */
 };
 
 struct worker {
@@ -157,6 +158,7 @@ struct worker {
 	uint64_t store_failed_through; /* batches up to this ticket count as failed */
 	bool stopped;              /* its thread ended: free directly, nothing runs deferred tasks */
 	struct worker_limits lim;
+	atomic_uint lim_gen;       /* the reload whose limits are in force here (lim.gen, for the control thread) */
 	struct broker_stats stats;
 	int rc;                    /* what its loop returned */
 };
@@ -172,6 +174,7 @@ struct broker {
 	struct tls_slot *tls;      /* per configured listener (tls_listeners.c) */
 	struct auth_rules *auth;   /* the password and ACL files in force (control thread's reference) */
 	struct plugin_host *plugins; /* loaded at start, read-only after (auth/plugin_host.h) */
+	unsigned reload_gen;       /* reloads so far (control thread) */
 	struct loop_timer plugin_tick; /* FM_EVENT_TICK, once a second, while a plugin wants it */
 	atomic_bool over_memory;   /* RSS above memory_limit: refuse connections, drop QoS 0 (memory.c) */
 	struct loop_timer memory_timer; /* the control thread's RSS sample */

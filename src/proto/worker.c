@@ -163,6 +163,7 @@ static void handle(struct worker *w, struct wmsg *m)
 		struct auth_rules *old = w->lim.auth;
 		w->lim = ((struct wmsg_limits *)m)->lim; /* its auth reference is ours now */
 		auth_rules_unref(old);
+		atomic_store(&w->lim_gen, w->lim.gen);
 		free(m);
 		break;
 	}

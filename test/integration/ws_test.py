@@ -246,10 +246,11 @@ def check_sanitizers(tmp):
     """A sanitizer build (FLEETMQ_TEST_BIN) reports into the broker's log;
     UBSan without halt_on_error goes on running, so its reports would
     otherwise pass unseen."""
-    reports = [l for l in read_log(tmp).splitlines()
-               if "runtime error:" in l or "Sanitizer" in l]
+    log = read_log(tmp)
+    reports = [l for l in log.splitlines() if "runtime error:" in l or "Sanitizer" in l]
     if reports:
-        problem("sanitizer reports in the broker log:\n" + "\n".join(reports[:20]))
+        start = max(0, log.find("WARNING: ThreadSanitizer"), log.find("ERROR: AddressSanitizer"))
+        problem("sanitizer reports in the broker log:\n" + log[start:start + 6000])
 
 
 def main():
