@@ -25,7 +25,11 @@ enum fm_err {
 	FM_EFULL = -13,    /* out of space: the disk, or a configured size limit */
 };
 
-/* Text for any fm_err value; never NULL. */
+/* Text for any fm_err value; never NULL. Exported from the broker binary,
+ * so plugins may call it too. */
+#if defined(__GNUC__)
+__attribute__((visibility("default")))
+#endif
 const char *fm_strerror(int err);
 
 #endif

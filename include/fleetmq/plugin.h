@@ -13,7 +13,8 @@
  *                      void **user_data);
  *       Read the options, set up, register callbacks (fm_plugin_register).
  *       Return FM_OK, or an fm_err after fm_plugin_log() said why: the
- *       broker then does not start (at start) or keeps the plugins it had.
+ *       broker then does not start. Plugins are loaded at start only (a
+ *       SIGHUP does not reload them).
  *   void fm_plugin_cleanup(void *user_data);
  *       Free what init made. Called once, after the last callback.
  *
@@ -28,7 +29,8 @@
  *
  * ORDER. For the decisions (BASIC_AUTH, EXT_AUTH, ACL_CHECK) the plugins are
  * asked in config order; the first that does not return FM_PLUGIN_DEFER
- * decides. If all defer, the password and ACL files decide (and without
+ * decides (a result that is not a verdict for the event, such as
+ * FM_PLUGIN_DROP from ACL_CHECK, refuses). If all defer, the password and ACL files decide (and without
  * them, the access is allowed, as in mosquitto). MESSAGE callbacks all run,
  * each seeing the previous one's changes, until one drops the message.
  *
@@ -123,7 +125,7 @@ struct fm_acl_check {
 };
 
 /* FM_EVENT_MESSAGE: a PUBLISH the client may send (after the ACL), before
- * it is routed or retained. Inspect it; change it with fm_message_set_*;
+ * it is routed or retained. Wills do not pass through it. Inspect it; change it with fm_message_set_*;
  * drop it with FM_PLUGIN_DROP. Anything else routes it. */
 struct fm_message {
 	const struct fm_client *client;
