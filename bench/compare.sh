@@ -83,6 +83,9 @@ fi
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 NO_NATS_TLS="compare.sh gives nats-server no TLS listener"
+# nats-server 2.9.10's MQTT front end (Debian) answers SUBSCRIBE to $share/ filters
+# with a granted QoS and then delivers nothing to them
+NO_NATS_SHARE="nats-server's MQTT accepts \$share/ subscriptions but delivers nothing to them"
 # name | fleetmq-bench arguments | metric to compare | higher is better? |
 # nats-server (NATS=1): "yes" runs it there, anything else says why its
 # cell stays blank
@@ -106,6 +109,15 @@ ALL_SCENARIOS=(
 	"churn-cpu-per-cycle|churn --conns 30000 --window 100|broker_cpu_us_per_msg|0|yes"
 	"churn-persistent-rate|churn --conns 30000 --window 100 --clean 0|rate|1|yes"
 	"churn-persistent-cpu-per-cycle|churn --conns 30000 --window 100 --clean 0|broker_cpu_us_per_msg|0|yes"
+	# shared subscriptions: --subs consumers of $share/bench/bench/in/#,
+	# each message to exactly one of them; max-share is the busiest
+	# consumer's percentage of the deliveries (10.00 = even over 10)
+	"shared-qos0|shared --pubs 10 --subs 10 --msgs 40000 --qos 0|rate|1|$NO_NATS_SHARE"
+	"shared-qos0-cpu-per-delivery|shared --pubs 10 --subs 10 --msgs 40000 --qos 0|broker_cpu_us_per_msg|0|$NO_NATS_SHARE"
+	"shared-qos0-max-share|shared --pubs 10 --subs 10 --msgs 40000 --qos 0|share_max_pct|0|$NO_NATS_SHARE"
+	"shared-qos1|shared --pubs 10 --subs 10 --msgs 20000 --qos 1 --window 5|rate|1|$NO_NATS_SHARE"
+	"shared-qos1-cpu-per-delivery|shared --pubs 10 --subs 10 --msgs 20000 --qos 1 --window 5|broker_cpu_us_per_msg|0|$NO_NATS_SHARE"
+	"shared-qos1-max-share|shared --pubs 10 --subs 10 --msgs 20000 --qos 1 --window 5|share_max_pct|0|$NO_NATS_SHARE"
 	"fanin-qos1-persistent|fanin --pubs 100 --msgs 200 --qos 1 --window 5 --clean 0|rate|1|yes"
 	"cpu-per-msg-qos1-persistent|fanin --pubs 100 --msgs 200 --qos 1 --window 5 --clean 0|broker_cpu_us_per_msg|0|yes"
 	# TLS: each full handshake costs the generator (mbedtls) milliseconds,

@@ -22,7 +22,7 @@ struct bench_opts {
 	const char *host;
 	uint16_t port;
 	uint8_t qos;
-	uint32_t msgs;        /* messages per publisher (fan-in/fan-out/latency) */
+	uint32_t msgs;        /* messages per publisher (fan-in/fan-out/latency/shared) */
 	uint32_t size;        /* payload bytes (>= BENCH_HEADER) */
 	uint32_t pubs, subs, conns;
 	uint32_t procs;       /* idle: generator processes */
@@ -182,6 +182,8 @@ struct bench_result {
 				* deliveries breaking the protocol (no RETAIN flag,
 				* topic and payload not matching) */
 	uint64_t resumed;      /* churn: CONNACKs with session present */
+	double share_min_pct, share_max_pct; /* shared: the smallest and largest
+				* share of all deliveries one consumer got */
 	struct tls_stats tls;  /* --tls: the handshakes measured */
 	/* set when the run measured but its own checks failed (loss,
 	 * duplicates, failures): reported, then the exit status is 1 */
@@ -194,6 +196,7 @@ int scenario_latency(const struct bench_opts *o, struct bench_result *res);
 int scenario_idle(const struct bench_opts *o, struct bench_result *res);
 int scenario_retained(const struct bench_opts *o, struct bench_result *res);
 int scenario_churn(const struct bench_opts *o, struct bench_result *res);
+int scenario_shared(const struct bench_opts *o, struct bench_result *res);
 
 /* Shared by the scenarios: a run with extra bytes of scenario state after
  * it (zeroed), its deadline set from --duration-limit; and the failure

@@ -423,6 +423,9 @@ static void on_packet(struct bench_run *r, struct bconn *c, const struct mqtt_fr
 		c->connected = true;
 		break;
 	case MQTT_SUBACK:
+		/* one filter per SUBSCRIBE here: 0x80 refuses it [MQTT-3.9.3-2] */
+		if (f->remaining_len >= 3 && f->body[2] == 0x80)
+			bench_fail(r, "connection %u: the broker refused the subscription (SUBACK 0x80)", c->index);
 		c->subscribed = true;
 		break;
 	case MQTT_PUBLISH: {

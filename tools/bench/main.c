@@ -22,6 +22,9 @@ static void usage(FILE *out)
 		"           RETAIN set: store rate and deliveries/s; finally clears them\n"
 		"  churn    --conns C connect/disconnect cycles, --window at once: cycles/s, broker CPU\n"
 		"           per cycle; --clean 0: persistent sessions over --window client ids\n"
+		"  shared   --pubs P publishers (--msgs each to bench/in/<p>) -> --subs S consumers of\n"
+		"           $share/bench/bench/in/#: each message to exactly one consumer, in order per\n"
+		"           publisher (deliveries/s), and the smallest/largest consumer's share\n"
 		"\n"
 		"options:\n"
 		"  --host ADDR (127.0.0.1)  --port N (1883)  --qos 0|1|2 (0)\n"
@@ -138,6 +141,8 @@ static bool check_nofile(const struct bench_opts *o)
 		per_proc = (uint64_t)o->pubs + 1;
 	else if (!strcmp(o->scenario, "fanout") || !strcmp(o->scenario, "retained"))
 		per_proc = (uint64_t)o->subs + 1;
+	else if (!strcmp(o->scenario, "shared"))
+		per_proc = (uint64_t)o->pubs + o->subs;
 	else if (!strcmp(o->scenario, "churn"))
 		per_proc = o->window < o->conns ? o->window : o->conns;
 	else
@@ -184,6 +189,8 @@ int main(int argc, char **argv)
 		rc = scenario_retained(&o, &res);
 	else if (!strcmp(o.scenario, "churn"))
 		rc = scenario_churn(&o, &res);
+	else if (!strcmp(o.scenario, "shared"))
+		rc = scenario_shared(&o, &res);
 	else {
 		fprintf(stderr, "fleetmq-bench: unknown scenario '%s'\n", o.scenario);
 		usage(stderr);

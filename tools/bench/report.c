@@ -27,6 +27,7 @@ static void report_json(const struct bench_opts *o, const struct bench_result *r
 	       "\"self_cpu_pct\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,"
 	       "\"rtt_p50_us\":%.1f,\"rtt_p99_us\":%.1f,\"rtt_max_us\":%.1f,"
 	       "\"set_rate\":%.1f,\"set_self_cpu_pct\":%.1f,\"failures\":%llu,\"resumed\":%llu,"
+	       "\"share_min_pct\":%.2f,\"share_max_pct\":%.2f,"
 	       "\"tls\":%s,\"tls_handshakes\":%llu,\"tls_offered\":%llu,\"tls_resumed\":%llu,"
 	       "\"tls_failed\":%llu,\"tls_suite\":\"%s\"}\n",
 	       o->scenario, !strcmp(o->scenario, "latency") ? 1u : o->qos, r->rate, r->unit, (unsigned long long)r->count, r->elapsed_s,
@@ -34,7 +35,7 @@ static void report_json(const struct bench_opts *o, const struct bench_result *r
 	       r->broker_cpu_us_per_msg, r->broker_rss_kb, r->bytes_per_conn, r->self_cpu_pct,
 	       r->p50_us, r->p99_us, r->max_us, r->rtt_p50_us, r->rtt_p99_us, r->rtt_max_us,
 	       r->set_rate, r->set_self_cpu_pct, (unsigned long long)r->failures, (unsigned long long)r->resumed,
-	       o->tls_cafile ? "true" : "false", (unsigned long long)r->tls.handshakes,
+	       r->share_min_pct, r->share_max_pct, o->tls_cafile ? "true" : "false", (unsigned long long)r->tls.handshakes,
 	       (unsigned long long)r->tls.offered, (unsigned long long)r->tls.resumed,
 	       (unsigned long long)r->tls.failed, r->tls.suite);
 }
@@ -63,6 +64,14 @@ void bench_report(const struct bench_opts *o, const struct bench_result *r)
 		       o->msgs, r->set_rate, r->set_self_cpu_pct, (unsigned long long)r->count, o->subs, o->qos,
 		       r->elapsed_s, r->rate, (unsigned long long)r->lost, (unsigned long long)r->dups,
 		       (unsigned long long)r->failures, r->broker_cpu_us_per_msg, r->self_cpu_pct);
+	} else if (!strcmp(o->scenario, "shared")) {
+		printf("shared qos %u: %llu delivered to %u consumers in %.2f s = %.0f deliveries/s; consumer share "
+		       "min %.2f%% max %.2f%% (even: %.2f%%); lost %llu, duplicates %llu, reordered %llu, foreign %llu; "
+		       "broker %.2f us CPU per delivery; generator CPU %.0f%%\n",
+		       o->qos, (unsigned long long)r->count, o->subs, r->elapsed_s, r->rate, r->share_min_pct,
+		       r->share_max_pct, 100.0 / o->subs, (unsigned long long)r->lost, (unsigned long long)r->dups,
+		       (unsigned long long)r->reordered, (unsigned long long)r->failures, r->broker_cpu_us_per_msg,
+		       r->self_cpu_pct);
 	} else if (!strcmp(o->scenario, "churn")) {
 		printf("churn (%s sessions): %llu cycles at %.0f cycles/s, %llu failures, %llu sessions resumed; "
 		       "broker %.1f us CPU per cycle; generator CPU %.0f%%\n",
