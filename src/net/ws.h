@@ -56,6 +56,12 @@ int ws_host_new(struct loop *lp, const struct ws_listener *ls, size_t n, ws_open
  * closes it on failure); peer: the client's address when a PROXY header
  * named it, else NULL (the socket's). */
 int ws_host_adopt(struct ws_host *h, size_t listener, int fd, const struct net_addr *peer);
+/* SIGHUP, on the thread that owns the host: re-read every wss listener's
+ * certfile and keyfile (same paths) into libwebsockets, for new
+ * connections; existing ones keep theirs. Failures are logged and keep
+ * the certificate in use. */
+void ws_host_reload_certs(struct ws_host *h, struct log *log);
+
 /* Destroy the host (on the thread that owns it, or after it has ended),
  * closing what is still open. */
 void ws_host_free(struct ws_host *h);

@@ -546,3 +546,47 @@ void ws_host_free(struct ws_host *h)
 	free(h->ls);
 	free(h);
 }
+
+/* --- certificates on SIGHUP ----------------------------------------------------- */
+
+#define WS_PEM_MAX (1024 * 1024)
+
+/* The whole of a PEM file, NUL-terminated; NULL if it cannot be read. */
+static char *read_pem(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *text = malloc(WS_PEM_MAX + 1);
+	size_t n = text ? fread(text, 1, WS_PEM_MAX, f) : 0;
+	bool ok = text && n > 0 && !ferror(f) && feof(f);
+	fclose(f);
+	if (!ok) {
+		free(text);
+		return NULL;
+	}
+	text[n] = '\0';
+	*len = n + 1; /* OpenSSL's PEM reader is handed the terminator too */
+	return text;
+}
+
+void ws_host_reload_certs(struct ws_host *h, struct log *log)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		const struct ws_listener *l = &h->ls[i];
+		if (!l->enabled || !l->certfile)
+			continue;
+		size_t cert_len = 0, key_len = 0;
+		char *cert = read_pem(l->certfile, &cert_len), *key = read_pem(l->keyfile, &key_len);
+		int rc = cert && key ? lws_tls_cert_updated(h->ctx, l->certfile, l->keyfile, cert, cert_len, key, key_len)
+				     : -1;
+		if (key)
+			memset(key, 0, key_len); /* no key left in freed memory */
+		free(cert);
+		free(key);
+		if (rc != 0)
+			log_error(log, "SIGHUP: websockets listener %zu: keeping its certificate: '%s' or '%s' cannot be used",
+				  i, l->certfile, l->keyfile);
+		ws_host_touch(h);
+	}
+}

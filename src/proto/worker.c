@@ -163,6 +163,8 @@ static void handle(struct worker *w, struct wmsg *m)
 		struct auth_rules *old = w->lim.auth;
 		w->lim = ((struct wmsg_limits *)m)->lim; /* its auth reference is ours now */
 		auth_rules_unref(old);
+		if (w->ws)
+			ws_host_reload_certs(w->ws, &w->b->log); /* libwebsockets is this thread's */
 		atomic_store(&w->lim_gen, w->lim.gen);
 		free(m);
 		break;

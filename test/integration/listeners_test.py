@@ -5,12 +5,14 @@ clients (Eclipse paho, Python) exchange messages across them, TLS over
 IPv6 included, and the IPv6-only listener is not reachable over IPv4.
 Certificates come from test/support/tls_fixture.sh (the openssl CLI)."""
 import os
+import signal
 import socket
 import ssl
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 
@@ -90,6 +92,47 @@ def refused(host, port):
         return True
 
 
+def serial_of(port, ca):
+    """The serial number of the certificate a TLS listener serves now."""
+    ctx = ssl.create_default_context(cafile=ca)
+    ctx.check_hostname = False
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
+        with ctx.wrap_socket(raw) as tls:
+            return tls.getpeercert()["serialNumber"]
+
+
+def wss_rotation(certs):
+    """A wss listener's certificate is re-read on SIGHUP (same paths, new
+    files): new connections get the new one (libwebsockets' TLS, each
+    worker's context updated on its own thread)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        crt, key = os.path.join(tmp, "s.crt"), os.path.join(tmp, "s.key")
+        for src, dst in (("server.crt", crt), ("server.key", key)):
+            with open(os.path.join(certs, src), "rb") as f, open(dst, "wb") as g:
+                g.write(f.read())
+        wss = fmtest.free_port()
+        conf = ("log_type all\nlistener %d 127.0.0.1\nprotocol websockets\ncertfile %s\nkeyfile %s\n"
+                % (wss, crt, key))
+        ca = os.path.join(certs, "ca.crt")
+        with fmtest.broker(conf) as (port, proc, btmp):
+            before = serial_of(wss, ca)
+            for src, dst in (("server2.crt", crt + ".new"), ("server2.key", key + ".new")):
+                with open(os.path.join(certs, src), "rb") as f, open(dst, "wb") as g:
+                    g.write(f.read())
+            os.rename(crt + ".new", crt)
+            os.rename(key + ".new", key)
+            proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + TIMEOUT
+            while "SIGHUP: reloaded" not in open(os.path.join(btmp, "broker.log")).read():
+                if time.monotonic() > deadline:
+                    fmtest.fail("no reload logged")
+                time.sleep(0.05)
+            # several connections: each worker has its own context
+            serials = {serial_of(wss, ca) for _ in range(6)}
+            if before in serials or len(serials) != 1:
+                fmtest.fail("wss still serves the old certificate after SIGHUP: %s -> %s" % (before, serials))
+
+
 def main():
     with tempfile.TemporaryDirectory() as certtmp:
         certs = make_certs(certtmp)
@@ -99,10 +142,14 @@ def main():
                 "listener %d ::1\ncertfile %s/server.crt\nkeyfile %s/server.key\n"
                 "listener %d\nsocket_domain ipv6\n" % (p6, t6, certs, certs, any6))
         with fmtest.broker(conf) as (port4, proc, tmp):
-            log = open(os.path.join(tmp, "broker.log")).read()
-            for want in ("listening on ::1:%d (mqtt)" % p6, "listening on ::1:%d (mqtt, tls)" % t6):
-                if want not in log:
-                    fmtest.fail("log lacks '%s'" % want)
+            # fmtest waited for the first listener; the others open after it
+            for want in ("listening on ::1:%d (mqtt)" % p6, "listening on ::1:%d (mqtt, tls)" % t6,
+                         "running with"):
+                deadline = time.monotonic() + TIMEOUT
+                while want not in open(os.path.join(tmp, "broker.log")).read():
+                    if time.monotonic() > deadline:
+                        fmtest.fail("log lacks '%s'" % want)
+                    time.sleep(0.05)
             v4 = Client("lst-v4", "127.0.0.1", port4)
             v6 = Client("lst-v6", "::1", p6)
             tls6 = Client("lst-tls6", "::1", t6, tls_ca=os.path.join(certs, "ca.crt"))
@@ -124,7 +171,8 @@ def main():
                 fmtest.fail("the socket_domain ipv6 listener accepted an IPv4 connection")
             for c in (v4, v6, tls6, any_v6):
                 c.close()
-    print("listeners: IPv4, IPv6, TLS over IPv6 and socket_domain ipv6 exchange messages")
+        wss_rotation(certs)
+    print("listeners: IPv4, IPv6, TLS over IPv6 and socket_domain ipv6 exchange messages; wss certificates re-read on SIGHUP")
 
 
 if __name__ == "__main__":
