@@ -557,6 +557,9 @@ def main():
                 ports[("p1", "p2", "tls", "ws")[len(ports)]] = p
         proc, ports["plain"] = start_broker(tmp, conf(ports, certs))
         try:
+            # start_broker waited for the first listener only; every
+            # listener is open once the broker says it runs
+            wait_log(tmp, r"fleetmq \S+ running with", "the broker running")
             for name in ("p1", "p2", "tls", "ws"):
                 socket.create_connection(("127.0.0.1", ports[name]), timeout=STEP).close()
             wait_log(tmp, r"listening on 127\.0\.0\.1:%d \(mqtt over websockets\)$" % ports["ws"], "the ws listener")

@@ -153,12 +153,27 @@ static void dump_log(const struct hb *b)
 
 /* Spawn args and wait until port accepts connections; false if the
  * process exited first (e.g. the port was taken meanwhile). */
+/* The broker opens its listeners in config order and logs "running
+ * with" once all are open. A test with a second listener (%PORT2%) waits
+ * for that line too (a slow sanitizer build may still be opening it when
+ * the first accepts); it is not probed by connecting, which would leave a
+ * line of its own in the log. */
+static void wait_all_listeners(const struct hb *b)
+{
+	if (b->port2 == 0)
+		return;
+	for (int waited = 0; waited < 5000 && !hb_log_contains(b, " running with ", 0); waited += 10)
+		sleep_ms(10);
+}
+
 static bool spawn_and_wait(struct hb *b, const char *const *args)
 {
 	b->pid = spawn(args, b->log_path, b->dir);
 	for (int waited = 0; waited < 10000; waited += 10) {
-		if (port_accepts(b->port))
+		if (port_accepts(b->port)) {
+			wait_all_listeners(b);
 			return true;
+		}
 		if (!hb_alive(b)) {
 			b->pid = -1;
 			return false;
