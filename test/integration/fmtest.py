@@ -1,7 +1,7 @@
 """Shared helpers for the Python integration tests (paho_test.py,
-paho5_test.py, ws_test.py, proxy_test.py): start the real fleetmq binary on a free loopback port in a
-directory of the test's own, stop it and check its exit status, fail with a
-message.
+paho5_test.py, ws_test.py, proxy_test.py): start the real fleetmq binary
+on a free loopback port in a directory of the test's own, stop it and
+check its exit status, fail with a message.
 
 The binary is $FLEETMQ_TEST_BIN (e.g. a ThreadSanitizer build) or else
 $FLEETMQ_BIN (set by meson test). Every wait is bounded by TIMEOUT."""
