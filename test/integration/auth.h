@@ -144,4 +144,8 @@ void auth_read(const char *path, char *buf, size_t len);
 /* port as text, in one of a few rotating static buffers. */
 const char *auth_port(uint16_t port);
 
+/* A libmosquitto client's CONNACK code (MQTT_PROTOCOL_V311 or _V5) with
+ * user/pass (NULL user: none set), against the running broker. */
+int auth_lib_connack(int version, const char *id, const char *user, const char *pass);
+
 #endif

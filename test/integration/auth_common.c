@@ -427,3 +427,40 @@ const char *auth_port(uint16_t port)
 	snprintf(p, sizeof(bufs[0]), "%u", port);
 	return p;
 }
+
+/* --- libmosquitto ------------------------------------------------------------- */
+
+struct lib_connack {
+	int connacks;
+	int rc;
+};
+
+static void on_connect5(struct mosquitto *m, void *arg, int rc, int flags, const mosquitto_property *props)
+{
+	(void)m;
+	(void)flags;
+	(void)props;
+	struct lib_connack *l = arg;
+	l->rc = rc;
+	l->connacks++;
+}
+
+int auth_lib_connack(int version, const char *id, const char *user, const char *pass)
+{
+	struct lib_connack l = {0};
+	struct mosquitto *m = mosquitto_new(id, true, &l);
+	cr_assert(m);
+	cr_assert_eq(mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, version), MOSQ_ERR_SUCCESS);
+	mosquitto_connect_v5_callback_set(m, on_connect5);
+	if (user)
+		cr_assert_eq(mosquitto_username_pw_set(m, user, pass), MOSQ_ERR_SUCCESS);
+	cr_assert_eq(mosquitto_connect(m, "127.0.0.1", broker.port, 60), MOSQ_ERR_SUCCESS);
+	for (int i = 0; i < AUTH_WAIT_MS / 10 && l.connacks == 0; i++)
+		mosquitto_loop(m, 10, 1);
+	cr_assert_eq(l.connacks, 1, "%s: no CONNACK", id);
+	if (l.rc == 0)
+		mosquitto_disconnect(m);
+	mosquitto_loop(m, 10, 1);
+	mosquitto_destroy(m);
+	return l.rc;
+}

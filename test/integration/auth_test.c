@@ -333,52 +333,15 @@ Test(passwd_clients, mosquitto_pub_and_mosquitto_sub_log_in_with_3_1_1_and_5_0)
 	cr_assert(strstr(out, "not authorised"), "mosquitto_pub anonymous said: %s", out);
 }
 
-struct lib {
-	struct mosquitto *m;
-	int connacks;
-	int rc;
-};
-
-static void on_connect5(struct mosquitto *m, void *arg, int rc, int flags, const mosquitto_property *props)
-{
-	(void)m;
-	(void)flags;
-	(void)props;
-	struct lib *l = arg;
-	l->rc = rc;
-	l->connacks++;
-}
-
-/* libmosquitto's CONNACK code for user/pass (NULL user: none set). */
-static int lib_connack(int version, const char *id, const char *user, const char *pass)
-{
-	struct lib l = {0};
-	l.m = mosquitto_new(id, true, &l);
-	cr_assert(l.m);
-	cr_assert_eq(mosquitto_int_option(l.m, MOSQ_OPT_PROTOCOL_VERSION, version), MOSQ_ERR_SUCCESS);
-	mosquitto_connect_v5_callback_set(l.m, on_connect5);
-	if (user)
-		cr_assert_eq(mosquitto_username_pw_set(l.m, user, pass), MOSQ_ERR_SUCCESS);
-	cr_assert_eq(mosquitto_connect(l.m, "127.0.0.1", broker.port, 60), MOSQ_ERR_SUCCESS);
-	for (int i = 0; i < AUTH_WAIT_MS / 10 && l.connacks == 0; i++)
-		mosquitto_loop(l.m, 10, 1);
-	cr_assert_eq(l.connacks, 1, "%s: no CONNACK", id);
-	if (l.rc == 0)
-		mosquitto_disconnect(l.m);
-	mosquitto_loop(l.m, 10, 1);
-	mosquitto_destroy(l.m);
-	return l.rc;
-}
-
 Test(passwd_clients, libmosquitto_sees_the_connack_codes)
 {
 	start_usual();
-	cr_assert_eq(lib_connack(MQTT_PROTOCOL_V311, "lib-a4", "alice", "alicepw"), 0);
-	cr_assert_eq(lib_connack(MQTT_PROTOCOL_V5, "lib-a5", "alice", "alicepw"), 0);
-	cr_assert_eq(lib_connack(MQTT_PROTOCOL_V311, "lib-w4", "alice", "wrong"), 4, "3.2.2.3: return code 4");
-	cr_assert_eq(lib_connack(MQTT_PROTOCOL_V5, "lib-w5", "alice", "wrong"), 0x86, "3.2.2.2: 0x86");
-	cr_assert_eq(lib_connack(MQTT_PROTOCOL_V311, "lib-n4", NULL, NULL), 5, "3.2.2.3: return code 5");
-	cr_assert_eq(lib_connack(MQTT_PROTOCOL_V5, "lib-n5", NULL, NULL), 0x87, "3.2.2.2: 0x87");
+	cr_assert_eq(auth_lib_connack(MQTT_PROTOCOL_V311, "lib-a4", "alice", "alicepw"), 0);
+	cr_assert_eq(auth_lib_connack(MQTT_PROTOCOL_V5, "lib-a5", "alice", "alicepw"), 0);
+	cr_assert_eq(auth_lib_connack(MQTT_PROTOCOL_V311, "lib-w4", "alice", "wrong"), 4, "3.2.2.3: return code 4");
+	cr_assert_eq(auth_lib_connack(MQTT_PROTOCOL_V5, "lib-w5", "alice", "wrong"), 0x86, "3.2.2.2: 0x86");
+	cr_assert_eq(auth_lib_connack(MQTT_PROTOCOL_V311, "lib-n4", NULL, NULL), 5, "3.2.2.3: return code 5");
+	cr_assert_eq(auth_lib_connack(MQTT_PROTOCOL_V5, "lib-n5", NULL, NULL), 0x87, "3.2.2.2: 0x87");
 }
 
 /* --- the will needs write access ----------------------------------------------- */

@@ -480,50 +480,15 @@ Test(jwt_clients, mosquitto_pub_and_sub_with_tokens_in_3_1_1_and_5_0)
 	cr_assert(strstr(out, "Bad User Name or Password"), "mosquitto_pub 5.0 said: %s", out);
 }
 
-struct lib {
-	int connacks;
-	int rc;
-};
-
-static void on_connect5(struct mosquitto *m, void *arg, int rc, int flags, const mosquitto_property *props)
-{
-	(void)m;
-	(void)flags;
-	(void)props;
-	struct lib *l = arg;
-	l->rc = rc;
-	l->connacks++;
-}
-
-/* libmosquitto's CONNACK code for user/pass. */
-static int lib_connack(int version, const char *id, const char *user, const char *pass)
-{
-	struct lib l = {0};
-	struct mosquitto *m = mosquitto_new(id, true, &l);
-	cr_assert(m);
-	cr_assert_eq(mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, version), MOSQ_ERR_SUCCESS);
-	mosquitto_connect_v5_callback_set(m, on_connect5);
-	cr_assert_eq(mosquitto_username_pw_set(m, user, pass), MOSQ_ERR_SUCCESS);
-	cr_assert_eq(mosquitto_connect(m, "127.0.0.1", broker.port, 60), MOSQ_ERR_SUCCESS);
-	for (int i = 0; i < AUTH_WAIT_MS / 10 && l.connacks == 0; i++)
-		mosquitto_loop(m, 10, 1);
-	cr_assert_eq(l.connacks, 1, "%s: no CONNACK", id);
-	if (l.rc == 0)
-		mosquitto_disconnect(m);
-	mosquitto_loop(m, 10, 1);
-	mosquitto_destroy(m);
-	return l.rc;
-}
-
 Test(jwt_clients, libmosquitto_sees_the_connack_codes)
 {
 	start_jwt(NULL);
 	const char *good = jwt_for("lib-dev", 300), *expired = jwt_for("lib-dev", -3600);
-	cr_assert_eq(lib_connack(MQTT_PROTOCOL_V311, "lib-a4", "lib-dev", good), 0);
-	cr_assert_eq(lib_connack(MQTT_PROTOCOL_V5, "lib-a5", "lib-dev", good), 0);
-	cr_assert_eq(lib_connack(MQTT_PROTOCOL_V311, "lib-e4", "lib-dev", expired), 4, "3.2.2.3: return code 4");
-	cr_assert_eq(lib_connack(MQTT_PROTOCOL_V5, "lib-e5", "lib-dev", expired), 0x86, "3.2.2.2: 0x86");
-	cr_assert_eq(lib_connack(MQTT_PROTOCOL_V311, "lib-p4", "alice", "alice.pass.word"), 0, "password_file");
+	cr_assert_eq(auth_lib_connack(MQTT_PROTOCOL_V311, "lib-a4", "lib-dev", good), 0);
+	cr_assert_eq(auth_lib_connack(MQTT_PROTOCOL_V5, "lib-a5", "lib-dev", good), 0);
+	cr_assert_eq(auth_lib_connack(MQTT_PROTOCOL_V311, "lib-e4", "lib-dev", expired), 4, "3.2.2.3: return code 4");
+	cr_assert_eq(auth_lib_connack(MQTT_PROTOCOL_V5, "lib-e5", "lib-dev", expired), 0x86, "3.2.2.2: 0x86");
+	cr_assert_eq(auth_lib_connack(MQTT_PROTOCOL_V311, "lib-p4", "alice", "alice.pass.word"), 0, "password_file");
 }
 
 /* --- the example plugin ---------------------------------------------------------------------- */
