@@ -1,5 +1,6 @@
 /* Reading auth files, walking their lines, and the name index. */
 #include "auth/auth_text.h"
+#include "core/readfile.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -8,55 +9,22 @@
 
 /* --- files ---------------------------------------------------------------- */
 
-static int grow_text(char **text, size_t *cap, size_t need)
-{
-	if (need <= *cap)
-		return FM_OK;
-	size_t want = *cap ? *cap : 4096;
-	while (want < need)
-		want *= 2;
-	char *grown = realloc(*text, want);
-	if (!grown)
-		return FM_ENOMEM;
-	*text = grown;
-	*cap = want;
-	return FM_OK;
-}
+/* Password and ACL files: 100,000 users fit in a few MiB. */
+#define AUTH_FILE_MAX (256u * 1024u * 1024u)
 
 int auth_read_file(const char *path, const char *what, char **text, size_t *len,
 		   struct fm_errbuf *eb)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return fm_errbuf_set(eb, "cannot read %s '%s': %s", what, path, strerror(errno));
-	char *buf = NULL;
-	size_t cap = 0, n = 0, got;
-	char chunk[4096];
-	int rc = FM_OK;
-	while (rc == FM_OK && (got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		rc = grow_text(&buf, &cap, n + got + 1);
-		if (rc == FM_OK) {
-			memcpy(buf + n, chunk, got);
-			n += got;
-		}
+	int err_no = 0;
+	int rc = fm_read_file(path, AUTH_FILE_MAX, text, len, &err_no);
+	switch (rc) {
+	case FM_OK: return FM_OK;
+	case FM_ENOTFOUND: return fm_errbuf_set(eb, "cannot read %s '%s': %s", what, path, strerror(err_no));
+	case FM_EIO: return fm_errbuf_set(eb, "cannot read %s '%s'", what, path);
+	case FM_EPROTO: return fm_errbuf_set(eb, "%s: not a text file (it holds a NUL byte)", path);
+	case FM_ETOOBIG: return fm_errbuf_set(eb, "%s '%s' is larger than 256 MiB", what, path);
+	default: return fm_errbuf_set(eb, "out of memory reading %s '%s'", what, path);
 	}
-	bool failed = ferror(f);
-	fclose(f);
-	if (rc == FM_OK && !failed)
-		rc = grow_text(&buf, &cap, n + 1);
-	if (rc != FM_OK || failed) {
-		free(buf);
-		return failed ? fm_errbuf_set(eb, "cannot read %s '%s'", what, path)
-			      : fm_errbuf_set(eb, "out of memory reading %s '%s'", what, path);
-	}
-	buf[n] = '\0';
-	if (memchr(buf, '\0', n)) {
-		free(buf);
-		return fm_errbuf_set(eb, "%s: not a text file (it holds a NUL byte)", path);
-	}
-	*text = buf;
-	*len = n;
-	return FM_OK;
 }
 
 /* --- lines ---------------------------------------------------------------- */

@@ -8,6 +8,7 @@
  * What each option means is conf_options.c's business; nothing here knows
  * an option name. */
 #include "config/conf_parse.h"
+#include "core/readfile.h"
 
 #include "fleetmq/errors.h"
 
@@ -79,46 +80,26 @@ int conf_parse_text(struct conf_parse *px, const char *name, char *text)
 	return rc;
 }
 
+/* A config file is text an operator wrote: far below this. */
+#define CONF_FILE_MAX (16u * 1024u * 1024u)
+
 /* --- files ----------------------------------------------------------------- */
 
 /* Read all of path into a NUL-terminated string the caller frees. Errors
  * name the file; they carry no line because no line has been read. */
 static int read_file(struct conf_parse *px, const char *path, char **out)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return fm_errbuf_set(px->eb, "cannot open config file '%s': %s", path, strerror(errno));
-	int rc = FM_OK;
-	size_t len = 0, cap = 4096;
-	char *text = malloc(cap);
-	while (text) {
-		if (cap - len < 2) {
-			char *bigger = realloc(text, cap * 2);
-			if (!bigger)
-				break;
-			text = bigger;
-			cap *= 2;
-		}
-		size_t got = fread(text + len, 1, cap - len - 1, f);
-		len += got;
-		if (got == 0)
-			break;
+	size_t len;
+	int err_no = 0;
+	int rc = fm_read_file(path, CONF_FILE_MAX, out, &len, &err_no);
+	switch (rc) {
+	case FM_OK: return FM_OK;
+	case FM_ENOTFOUND: return fm_errbuf_set(px->eb, "cannot open config file '%s': %s", path, strerror(err_no));
+	case FM_EIO: return fm_errbuf_set(px->eb, "cannot read config file '%s': %s", path, strerror(err_no));
+	case FM_EPROTO: return fm_errbuf_set(px->eb, "%s: not a text file (contains NUL bytes)", path);
+	case FM_ETOOBIG: return fm_errbuf_set(px->eb, "config file '%s' is larger than 16 MiB", path);
+	default: return fm_errbuf_set(px->eb, "out of memory reading '%s'", path);
 	}
-	if (!text || !feof(f)) {
-		rc = ferror(f) ? fm_errbuf_set(px->eb, "cannot read config file '%s': %s", path, strerror(errno))
-			       : fm_errbuf_set(px->eb, "out of memory reading '%s'", path);
-	} else {
-		text[len] = '\0';
-		if (memchr(text, '\0', len))
-			rc = fm_errbuf_set(px->eb, "%s: not a text file (contains NUL bytes)", path);
-	}
-	fclose(f);
-	if (rc != FM_OK) {
-		free(text);
-		return rc;
-	}
-	*out = text;
-	return FM_OK;
 }
 
 int conf_parse_file(struct conf_parse *px, const char *path)

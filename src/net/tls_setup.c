@@ -1,5 +1,6 @@
 /* TLS settings from text: protocol version, cipher suites, PSK file. */
 #include "net/tls_setup.h"
+#include "core/readfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -300,34 +301,21 @@ int tls_psk_table_parse(const char *name, const char *text, struct tls_psk **out
 	return FM_OK;
 }
 
+/* A PSK file: one short line per device. */
+#define PSK_FILE_MAX (64u * 1024u * 1024u)
+
 int tls_psk_table_load(const char *path, struct tls_psk **out, size_t *n, struct fm_errbuf *eb)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return fm_errbuf_set(eb, "cannot read psk_file '%s': %s", path, strerror(errno));
 	char *text = NULL;
-	size_t cap = 0, len = 0;
-	char chunk[4096];
-	size_t got;
-	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (len + got + 1 > cap) {
-			size_t want = (len + got + 1) * 2;
-			char *grown = realloc(text, want);
-			if (!grown) {
-				free(text);
-				fclose(f);
-				return fm_errbuf_set(eb, "out of memory");
-			}
-			text = grown;
-			cap = want;
-		}
-		memcpy(text + len, chunk, got);
-		len += got;
-	}
-	fclose(f);
-	int rc = tls_psk_table_parse(path, text ? (text[len] = '\0', text) : "", out, n, eb);
-	if (text)
-		mbedtls_platform_zeroize(text, len); /* keys do not linger in freed memory */
+	size_t len = 0;
+	int err_no = 0;
+	int rc = fm_read_file(path, PSK_FILE_MAX, &text, &len, &err_no);
+	if (rc != FM_OK)
+		return fm_errbuf_set(eb, "cannot read psk_file '%s': %s", path,
+				     rc == FM_ENOTFOUND || rc == FM_EIO ? strerror(err_no)
+				     : rc == FM_EPROTO ? "it holds a NUL byte" : fm_strerror(rc));
+	rc = tls_psk_table_parse(path, text, out, n, eb);
+	mbedtls_platform_zeroize(text, len); /* keys do not linger in freed memory */
 	free(text);
 	return rc;
 }

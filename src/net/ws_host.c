@@ -8,6 +8,7 @@
  * callback sends no close frame under libuv) are queued and made after
  * uv_run returns. */
 #include "net/ws_int.h"
+#include "core/readfile.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -551,22 +552,14 @@ void ws_host_free(struct ws_host *h)
 
 #define WS_PEM_MAX (1024 * 1024)
 
-/* The whole of a PEM file, NUL-terminated; NULL if it cannot be read. */
+/* The whole of a PEM file; NULL if it cannot be read. */
 static char *read_pem(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	char *text = NULL;
+	int err_no = 0;
+	if (fm_read_file(path, WS_PEM_MAX, &text, len, &err_no) != FM_OK)
 		return NULL;
-	char *text = malloc(WS_PEM_MAX + 1);
-	size_t n = text ? fread(text, 1, WS_PEM_MAX, f) : 0;
-	bool ok = text && n > 0 && !ferror(f) && feof(f);
-	fclose(f);
-	if (!ok) {
-		free(text);
-		return NULL;
-	}
-	text[n] = '\0';
-	*len = n + 1; /* OpenSSL's PEM reader is handed the terminator too */
+	*len += 1; /* OpenSSL's PEM reader is handed the terminator too */
 	return text;
 }
 
