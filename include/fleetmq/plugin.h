@@ -93,11 +93,16 @@ struct fm_basic_auth {
 };
 
 /* FM_EVENT_EXT_AUTH: MQTT 5.0 enhanced authentication (3.1.2.11.9, 4.12).
- * Called for the CONNECT's Authentication Method and Data, then for each
- * AUTH the client sends. ALLOW ends it (CONNACK 0, with data_out as
- * Authentication Data if set), CONTINUE sends AUTH 0x18 with data_out and
- * waits, DENY refuses (CONNACK 0x87 / 0x8C), DEFER: not this plugin's
- * method (no plugin takes it: CONNACK 0x8C Bad authentication method). */
+ * Called for the CONNECT's Authentication Method and Data (step 0), then
+ * for each AUTH the client sends (1, 2, ...); from step 0 again when an
+ * accepted client re-authenticates (AUTH 0x19). ALLOW ends it (CONNACK 0,
+ * or AUTH 0x00 for a re-authentication, with data_out as Authentication
+ * Data if set); CONTINUE sends AUTH 0x18 with data_out and waits for the
+ * client (connect_timeout bounds it); DENY refuses (CONNACK 0x87, or
+ * DISCONNECT 0x87); DEFER: not this plugin's method (no plugin takes it
+ * at step 0: CONNACK 0x8C Bad authentication method; later: refused).
+ * An allowed client is not asked for a password (BASIC_AUTH, the
+ * password_file). */
 struct fm_ext_auth {
 	const struct fm_client *client;
 	const char *method;

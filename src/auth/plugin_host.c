@@ -36,12 +36,6 @@ FM_PLUGIN_EXPORT int fm_plugin_register(struct fm_plugin *p, enum fm_plugin_even
 {
 	if (!p || !cb || !p->initialising || event < FM_EVENT_BASIC_AUTH || event > EVENT_MAX || p->cb[event])
 		return FM_EINVAL;
-	if (event == FM_EVENT_EXT_AUTH) {
-		/* declared in the API so plugins can be written against it; the
-		 * broker's side of the AUTH exchange is not built yet */
-		fm_plugin_log(p, FM_LOG_WARNING, "EXT_AUTH is not available in this fleetmq yet: not registered");
-		return FM_EINVAL;
-	}
 	p->cb[event] = cb;
 	p->host->wants |= 1u << event;
 	return FM_OK;
@@ -113,10 +107,32 @@ FM_PLUGIN_EXPORT int fm_message_set_payload(struct fm_message *m, const void *pa
 
 FM_PLUGIN_EXPORT int fm_ext_auth_set_data(struct fm_ext_auth *a, const void *data, size_t len)
 {
-	(void)a;
-	(void)data;
-	(void)len;
-	return FM_EINVAL; /* EXT_AUTH cannot be registered yet (fm_plugin_register) */
+	struct plugin_ext_auth *pa = (struct plugin_ext_auth *)a;
+	if (!a || len > 65535 || (len && !data))
+		return FM_EINVAL; /* Authentication Data is Binary Data: a two-byte length */
+	uint8_t *copy = dup_bytes(data, len);
+	if (!copy)
+		return FM_ENOMEM;
+	free(pa->data_out);
+	pa->data_out = copy;
+	pa->data_out_len = len;
+	return FM_OK;
+}
+
+void plugin_ext_auth_init(struct plugin_ext_auth *pa, const struct fm_client *client, const char *method,
+			  const uint8_t *data_in, size_t data_in_len, unsigned step)
+{
+	*pa = (struct plugin_ext_auth){
+		.a = { .client = client, .method = method, .data_in = data_in, .data_in_len = data_in_len,
+		       .step = step },
+	};
+}
+
+void plugin_ext_auth_fini(struct plugin_ext_auth *pa)
+{
+	free(pa->data_out);
+	pa->data_out = NULL;
+	pa->data_out_len = 0;
 }
 
 void plugin_message_init(struct plugin_message *pm, const struct fm_client *client, const char *topic,
@@ -248,7 +264,7 @@ int plugin_host_decide(const struct plugin_host *h, enum fm_plugin_event ev, voi
 		if (!p->cb[ev])
 			continue;
 		int r = p->cb[ev](ev, data, p->user_data);
-		if (r == FM_PLUGIN_ALLOW || r == FM_PLUGIN_DENY)
+		if (r == FM_PLUGIN_ALLOW || r == FM_PLUGIN_DENY || (ev == FM_EVENT_EXT_AUTH && r == FM_PLUGIN_CONTINUE))
 			return r;
 		if (r != FM_PLUGIN_DEFER)
 			return FM_PLUGIN_DENY; /* an answer that makes no sense here refuses */

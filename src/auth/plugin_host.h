@@ -32,7 +32,9 @@ void plugin_host_free(struct plugin_host *h);
 /* Whether any plugin registered for ev (h may be NULL: none). */
 bool plugin_host_wants(const struct plugin_host *h, enum fm_plugin_event ev);
 /* BASIC_AUTH, EXT_AUTH, ACL_CHECK: the first verdict that is not
- * FM_PLUGIN_DEFER, or FM_PLUGIN_DEFER when all defer (or none listens). */
+ * FM_PLUGIN_DEFER, or FM_PLUGIN_DEFER when all defer (or none listens).
+ * FM_PLUGIN_CONTINUE is a verdict for EXT_AUTH only (data must then come
+ * from plugin_ext_auth_init). */
 int plugin_host_decide(const struct plugin_host *h, enum fm_plugin_event ev, void *data);
 /* MESSAGE: run every plugin on m until one drops it. FM_PLUGIN_DROP or
  * FM_PLUGIN_DEFER (route it, as it now is). m must come from
@@ -51,5 +53,16 @@ struct plugin_message {
 void plugin_message_init(struct plugin_message *pm, const struct fm_client *client, const char *topic,
 			 size_t topic_len, const uint8_t *payload, size_t payload_len, uint8_t qos, bool retain);
 void plugin_message_fini(struct plugin_message *pm);
+
+/* An EXT_AUTH step as plugins see it, with the Authentication Data a
+ * plugin sets for the reply (fm_ext_auth_set_data; NULL: none). */
+struct plugin_ext_auth {
+	struct fm_ext_auth a;       /* first: the host finds the rest from it */
+	uint8_t *data_out;
+	size_t data_out_len;
+};
+void plugin_ext_auth_init(struct plugin_ext_auth *pa, const struct fm_client *client, const char *method,
+			  const uint8_t *data_in, size_t data_in_len, unsigned step);
+void plugin_ext_auth_fini(struct plugin_ext_auth *pa);
 
 #endif

@@ -61,6 +61,23 @@ int buf_append(struct buf *b, const void *p, size_t n)
 	return FM_OK;
 }
 
+int buf_prepend(struct buf *b, const void *p, size_t n)
+{
+	if (n == 0)
+		return FM_OK;
+	if (b->off < n) {
+		int rc = buf_reserve(b, n); /* leaves the bytes at off, with n free after them */
+		if (rc)
+			return rc;
+		memmove(b->data + b->off + n, b->data + b->off, buf_used(b));
+		b->len += (uint32_t)n;
+	} else {
+		b->off -= (uint32_t)n; /* room in the consumed front */
+	}
+	memcpy(b->data + b->off, p, n);
+	return FM_OK;
+}
+
 int buf_append_u8(struct buf *b, uint8_t v)
 {
 	return buf_append(b, &v, 1);

@@ -34,6 +34,9 @@ void buf_fini(struct buf *b);
 int buf_reserve(struct buf *b, size_t n);
 /* Append n bytes. FM_OK or FM_ENOMEM. */
 int buf_append(struct buf *b, const void *p, size_t n);
+/* Put n bytes before the unconsumed ones (a packet to be read again
+ * first). FM_OK or FM_ENOMEM. */
+int buf_prepend(struct buf *b, const void *p, size_t n);
 int buf_append_u8(struct buf *b, uint8_t v);
 int buf_append_u16(struct buf *b, uint16_t v); /* big-endian, as MQTT */
 int buf_append_u32(struct buf *b, uint32_t v); /* big-endian */

@@ -80,6 +80,12 @@ static inline uint32_t mqtt_props_num(const struct mqtt_props *p, enum mqtt_prop
 	return mqtt_props_has(p, id) ? p->num[id] : dflt;
 }
 
+/* The string or binary value of id, or an empty one when it is absent. */
+static inline struct mqtt_bin mqtt_props_data(const struct mqtt_props *p, enum mqtt_prop_id id)
+{
+	return mqtt_props_has(p, id) ? p->data[id] : (struct mqtt_bin){ NULL, 0 };
+}
+
 /* Append every property of raw whose id is not in drop (MQTT_PROP_BIT
  * mask) to out, in order: how a message keeps the properties it forwards
  * (user properties in the order the publisher sent them [MQTT-3.3.2-18])

@@ -53,6 +53,24 @@ int access_authenticate(const struct client *c, const struct mqtt_connect *ct, c
 	return plugin_host_decide(plugins_of(c), FM_EVENT_BASIC_AUTH, &a);
 }
 
+bool access_wants_ext_auth(const struct client *c)
+{
+	return plugin_host_wants(plugins_of(c), FM_EVENT_EXT_AUTH);
+}
+
+int access_ext_auth(const struct client *c, const struct access_who *who, const char *method, struct mqtt_bin data,
+		    unsigned step, struct plugin_ext_auth *pa)
+{
+	struct access_view v;
+	access_client_view(c, who ? who->client_id : NULL, &v);
+	if (who)
+		v.client.username = who->username;
+	plugin_ext_auth_init(pa, &v.client, method, data.p, data.len, step);
+	int r = plugin_host_decide(plugins_of(c), FM_EVENT_EXT_AUTH, &pa->a);
+	pa->a.client = NULL; /* v is gone after this call */
+	return r;
+}
+
 bool access_has_passwords(const struct client *c)
 {
 	return auth_rules_passwd(c->w->lim.auth, c->listener->index) != NULL;

@@ -31,6 +31,21 @@ void access_client_view(const struct client *c, const char *client_id, struct ac
  * FM_PLUGIN_DENY, or FM_PLUGIN_DEFER (no plugin decides: the files and
  * allow_anonymous do). */
 int access_authenticate(const struct client *c, const struct mqtt_connect *ct, const char *client_id);
+/* Whether a plugin takes part in 5.0 enhanced authentication. */
+bool access_wants_ext_auth(const struct client *c);
+/* Who a client is before its CONNECT is accepted: what the CONNECT says
+ * (NUL-terminated; username NULL: none). */
+struct access_who {
+	const char *client_id;
+	const char *username;
+};
+/* One step of a 5.0 enhanced authentication (EXT_AUTH): FM_PLUGIN_ALLOW,
+ * _CONTINUE, _DENY or _DEFER (no plugin takes the method). who: NULL for
+ * a client whose CONNECT was accepted (a re-authentication). pa holds the
+ * Authentication Data a plugin set: plugin_ext_auth_fini it. */
+struct plugin_ext_auth;
+int access_ext_auth(const struct client *c, const struct access_who *who, const char *method, struct mqtt_bin data,
+		    unsigned step, struct plugin_ext_auth *pa);
 /* Whether the listener has a password_file. */
 bool access_has_passwords(const struct client *c);
 /* The password of a CONNECT that names a user, against the listener's

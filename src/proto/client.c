@@ -9,6 +9,7 @@
 #include "proto/access.h"
 #include "proto/rate.h"
 #include "proto/alias.h"
+#include "proto/ext_auth.h"
 #include "mqtt/codec.h"
 #include "net/tls.h"
 #include "net/ws.h"
@@ -120,6 +121,7 @@ static void on_timer(struct loop *lp, struct loop_timer *t)
 	struct client *c = list_entry(t, struct client, timer);
 	if (c->state == CLIENT_NEW) {
 		client_close(c, conn_handshaking(&c->conn) ? "TLS handshake not done within connect_timeout"
+				: ext_auth_waiting(c)      ? "enhanced authentication not done within connect_timeout"
 							    : "no CONNECT within connect_timeout");
 		return;
 	}
@@ -134,19 +136,35 @@ static void on_timer(struct loop *lp, struct loop_timer *t)
 		loop_timer_start(lp, &c->timer, limit - idle);
 }
 
-static int dispatch(struct client *c, const struct mqtt_frame *f, const char **why)
+/* Before CONNACK: a CONNECT; then, while its enhanced authentication
+ * runs, only AUTH or DISCONNECT [MQTT-3.1.2-30]. */
+static int dispatch_new(struct client *c, const struct mqtt_frame *f, const char **why)
 {
-	if (c->state == CLIENT_NEW && f->type != MQTT_CONNECT) {
+	if (!ext_auth_waiting(c)) {
+		if (f->type == MQTT_CONNECT)
+			return proto_on_connect(c, f, why);
 		*why = "first packet was not CONNECT"; /* [MQTT-3.1.0-1] */
 		return FM_EPROTO;
 	}
 	switch (f->type) {
+	case MQTT_AUTH: return proto_on_auth(c, f, why);
+	case MQTT_DISCONNECT:
+		*why = "client sent DISCONNECT during authentication";
+		return FM_ECLOSED;
+	case MQTT_CONNECT: return proto_refuse_connect(c, MQTT_RC_PROTOCOL_ERROR, "second CONNECT", why); /* [MQTT-3.1.0-2] */
+	default:
+		return proto_refuse_connect(c, MQTT_RC_PROTOCOL_ERROR, "packet other than AUTH before CONNACK", why);
+	}
+}
+
+static int dispatch(struct client *c, const struct mqtt_frame *f, const char **why)
+{
+	if (c->state == CLIENT_NEW)
+		return dispatch_new(c, f, why);
+	switch (f->type) {
 	case MQTT_CONNECT:
-		if (c->state != CLIENT_NEW) {
-			*why = "second CONNECT"; /* [MQTT-3.1.0-2] */
-			return FM_EPROTO;
-		}
-		return proto_on_connect(c, f, why);
+		*why = "second CONNECT"; /* [MQTT-3.1.0-2] */
+		return FM_EPROTO;
 	case MQTT_PUBLISH: return proto_on_publish(c, f, why);
 	case MQTT_PUBACK:
 	case MQTT_PUBREC:
@@ -207,7 +225,7 @@ static ssize_t process(struct client *c, const uint8_t *p, size_t len)
 	size_t done = 0;
 	/* a pause (backpressure) takes effect at once: the packets after it
 	 * stay unconsumed until the client is resumed */
-	while (done < len && c->state != CLIENT_CLOSED && !c->read_paused) {
+	while (done < len && c->state != CLIENT_CLOSED && !c->read_paused && !c->connect_pending) {
 		struct mqtt_frame f;
 		size_t used;
 		uint8_t reason = 0;
@@ -633,6 +651,7 @@ static void free_client(struct loop *lp, void *arg)
 	persist_client_free(c);
 	alias_free(c);
 	alias_out_free(c);
+	ext_auth_free(c);
 	free(c->v5);
 	free(c->username);
 	rate_free(c);

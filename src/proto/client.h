@@ -68,6 +68,7 @@ struct client_v5 {
 	uint16_t receive_max;           /* its Receive Maximum; 0: none below 65535 */
 	struct topic_aliases *aliases;  /* Topic Aliases it set (alias.c) */
 	struct alias_out *aliases_out;  /* Topic Aliases we send it (alias_out.c) */
+	struct ext_auth *auth;          /* its enhanced authentication (ext_auth.c) */
 };
 
 /* c's 5.0 state, allocated on first use; NULL on ENOMEM. */

@@ -12,6 +12,7 @@
 #include "mqtt/props.h"
 #include "proto/access.h"
 #include "proto/alias.h"
+#include "proto/ext_auth.h"
 #include "proto/expiry.h"
 #include "proto/persist.h"
 #include "proto/proto.h"
@@ -54,9 +55,7 @@ static uint8_t v3_return_code(uint8_t rc5)
 	}
 }
 
-/* Refuse with a CONNACK reason code (its 3.1.1 return code for 3.x
- * clients), then close [MQTT-3.2.2-5], [MQTT-3.2.2-7]. */
-static int refuse(struct client *c, uint8_t rc5, const char *why_text, const char **why)
+int proto_refuse_connect(struct client *c, uint8_t rc5, const char *why_text, const char **why)
 {
 	uint8_t rc = c->version == MQTT_V5 ? rc5 : v3_return_code(rc5);
 	send_connack(c, false, rc, (struct mqtt_bin){0});
@@ -113,17 +112,17 @@ static int check_password(struct client *c, const struct mqtt_connect *ct, const
 	free(id);
 	if (verdict == FM_PLUGIN_ALLOW)
 		return FM_OK;
+	uint8_t bad_user = ct->has_username ? MQTT_RC_BAD_USERNAME_OR_PASSWORD : MQTT_RC_NOT_AUTHORIZED;
 	if (verdict == FM_PLUGIN_DENY)
-		return ct->has_username ? refuse(c, MQTT_RC_BAD_USERNAME_OR_PASSWORD, "refused by a plugin", why)
-					: refuse(c, MQTT_RC_NOT_AUTHORIZED, "refused by a plugin", why);
+		return proto_refuse_connect(c, bad_user, "refused by a plugin", why);
 	if (ct->has_username && access_has_passwords(c))
-		return access_password_ok(c, ct) ? FM_OK
-						 : refuse(c, MQTT_RC_BAD_USERNAME_OR_PASSWORD, "bad username or password", why);
+		return access_password_ok(c, ct) ? FM_OK : proto_refuse_connect(c, bad_user, "bad username or password", why);
 	/* nothing to check a username against: it proves nothing, so it is
 	 * as good as none (mosquitto 2.0 refuses it too) */
 	if (!anonymous_allowed(c))
-		return refuse(c, MQTT_RC_NOT_AUTHORIZED, ct->has_username ? "no password_file to check the username against"
-									  : "anonymous access refused", why);
+		return proto_refuse_connect(c, MQTT_RC_NOT_AUTHORIZED,
+					    ct->has_username ? "no password_file to check the username against"
+							     : "anonymous access refused", why);
 	return FM_OK;
 }
 
@@ -131,12 +130,13 @@ static int check_password(struct client *c, const struct mqtt_connect *ct, const
  * certificate is the credential), else CONNECT's username, checked against
  * the password_file when there is one, else nobody (allow_anonymous). The
  * name is kept on the connection for the ACL. */
-static int check_credentials(struct client *c, const struct mqtt_connect *ct, const char **why)
+static int check_credentials(struct client *c, const struct mqtt_connect *ct, bool ext_auth_granted,
+			     const char **why)
 {
 	if (uses_tls_identity(c)) {
 		if (!conn_identity(&c->conn))
-			return refuse(c, MQTT_RC_NOT_AUTHORIZED, "no TLS identity to use as username", why);
-	} else {
+			return proto_refuse_connect(c, MQTT_RC_NOT_AUTHORIZED, "no TLS identity to use as username", why);
+	} else if (!ext_auth_granted) { /* a plugin's enhanced authentication replaces the password */
 		int rc = check_password(c, ct, why);
 		if (rc != FM_OK)
 			return rc;
@@ -167,7 +167,7 @@ static int check_will_access(struct client *c, const struct mqtt_connect *ct, co
 	}
 	bool ok = access_may_publish(c, id, ct->will_topic.p, ct->will_topic.len, ct->will_qos, ct->will_retain);
 	free(id);
-	return ok ? FM_OK : refuse(c, MQTT_RC_NOT_AUTHORIZED, "will topic not authorized", why);
+	return ok ? FM_OK : proto_refuse_connect(c, MQTT_RC_NOT_AUTHORIZED, "will topic not authorized", why);
 }
 
 /* 5.0 CONNECT properties, read with the spec's defaults (3.1.2.11). A
@@ -190,15 +190,6 @@ static void read_connect_opts(struct client *c, const struct mqtt_connect *ct, s
 	o->problem_info = mqtt_props_num(&p, MQTT_PROP_REQUEST_PROBLEM_INFO, 1) != 0;
 }
 
-static bool has_auth_method(const struct mqtt_connect *ct)
-{
-	struct mqtt_props p;
-	if (ct->version != MQTT_V5)
-		return false;
-	mqtt_props_read(ct->props, &p);
-	return mqtt_props_has(&p, MQTT_PROP_AUTH_METHOD);
-}
-
 /* Keepalive above max_keepalive: a 5.0 client is told the one to use
  * (Server Keep Alive [MQTT-3.2.2-21]), and so is one asking for none while
  * there is a limit; a 3.x client is refused, as mosquitto does. */
@@ -215,7 +206,7 @@ static int check_keepalive(struct client *c, const struct mqtt_connect *ct, stru
 	}
 	if (ct->keepalive_s <= max)
 		return FM_OK; /* 3.x keepalive 0 stays allowed */
-	return refuse(c, MQTT_RC_CLIENT_ID_NOT_VALID, "keepalive above max_keepalive", why);
+	return proto_refuse_connect(c, MQTT_RC_CLIENT_ID_NOT_VALID, "keepalive above max_keepalive", why);
 }
 
 /* A will whose Payload Format Indicator says UTF-8 must be UTF-8:
@@ -240,29 +231,45 @@ static int check_will_props(struct client *c, const struct mqtt_connect *ct, con
 	struct mqtt_props wp;
 	mqtt_props_read(ct->will_props, &wp);
 	if (!will_payload_valid(&wp, ct))
-		return refuse(c, MQTT_RC_PAYLOAD_FORMAT_INVALID, "will payload is not UTF-8 as its format says", why);
+		return proto_refuse_connect(c, MQTT_RC_PAYLOAD_FORMAT_INVALID, "will payload is not UTF-8 as its format says", why);
 	if (!will_response_topic_valid(&wp))
-		return refuse(c, MQTT_RC_PROTOCOL_ERROR, "will response topic is not a valid topic name", why);
+		return proto_refuse_connect(c, MQTT_RC_PROTOCOL_ERROR, "will response topic is not a valid topic name", why);
 	return FM_OK;
 }
 
-static int check_connect(struct client *c, const struct mqtt_connect *ct, struct connect_opts *o,
-			 const char **why)
+/* An Authentication Method: the EXT_AUTH plugins decide (ext_auth.h), and
+ * the exchange may have to wait for the client's AUTH (*waiting). */
+static int check_identity(struct client *c, const struct mqtt_frame *f, const struct mqtt_connect *ct,
+			  bool *waiting, const char **why)
+{
+	enum ext_auth_outcome auth;
+	uint8_t auth_rc = 0;
+	const char *auth_text = NULL;
+	if (ext_auth_on_connect(c, f, ct, &auth, &auth_rc, &auth_text) != FM_OK) {
+		*why = "out of memory";
+		return FM_ENOMEM;
+	}
+	if (auth == EXT_AUTH_REFUSED)
+		return proto_refuse_connect(c, auth_rc, auth_text, why);
+	*waiting = auth == EXT_AUTH_WAITING;
+	return *waiting ? FM_OK : check_credentials(c, ct, auth == EXT_AUTH_GRANTED, why);
+}
+
+static int check_connect(struct client *c, const struct mqtt_frame *f, const struct mqtt_connect *ct,
+			 struct connect_opts *o, bool *auth_waiting, const char **why)
 {
 	const struct worker_limits *lim = &c->w->lim;
 	/* 5.0 lets the server assign an id whatever Clean Start says (3.1.3.1) */
 	if (ct->client_id.len == 0 && ct->version != MQTT_V5 && (!ct->clean_start || ct->version == MQTT_V31))
-		return refuse(c, MQTT_RC_CLIENT_ID_NOT_VALID,
+		return proto_refuse_connect(c, MQTT_RC_CLIENT_ID_NOT_VALID,
 			      "empty client id without clean session", why); /* [MQTT-3.1.3-8] */
-	if (has_auth_method(ct)) /* no plugin handles any method yet (3.1.2.11.9) */
-		return refuse(c, MQTT_RC_BAD_AUTH_METHOD, "authentication method not supported", why);
 	if (check_keepalive(c, ct, o, why) != FM_OK)
 		return FM_EPROTO;
-	int rc = check_credentials(c, ct, why);
-	if (rc != FM_OK)
+	int rc = check_identity(c, f, ct, auth_waiting, why);
+	if (rc != FM_OK || *auth_waiting)
 		return rc;
-	if (ct->will_flag && !lim->retain_available && ct->will_retain)
-		return refuse(c, MQTT_RC_RETAIN_NOT_SUPPORTED, "retained will but retain_available false", why); /* [MQTT-3.2.2-12] */
+	if (ct->will_flag && !lim->retain_available && ct->will_retain) /* [MQTT-3.2.2-12] */
+		return proto_refuse_connect(c, MQTT_RC_RETAIN_NOT_SUPPORTED, "retained will but retain_available false", why);
 	return check_will_props(c, ct, why);
 }
 
@@ -465,6 +472,7 @@ static int connack_props(struct client *c, const struct connect_opts *o, struct 
 		rc |= mqtt_prop_put_u16(b, MQTT_PROP_TOPIC_ALIAS_MAXIMUM, lim->max_topic_alias);
 	if (!lim->retain_available)
 		rc |= mqtt_prop_put_byte(b, MQTT_PROP_RETAIN_AVAILABLE, 0);
+	rc |= ext_auth_connack_props(c, b);
 	return rc == FM_OK ? FM_OK : FM_ENOMEM;
 }
 
@@ -503,7 +511,8 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 	if (rc != FM_OK) {
 		if (reason == MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION) {
 			c->version = MQTT_V311; /* answer in a format any 3.x client reads */
-			return refuse(c, MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION, "unsupported protocol level", why); /* [MQTT-3.1.2-2] */
+			return proto_refuse_connect(c, MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION, "unsupported protocol level",
+						    why); /* [MQTT-3.1.2-2] */
 		}
 		c->close_rc = reason;
 		*why = "malformed CONNECT";
@@ -512,13 +521,14 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 	c->version = ct.version;
 	struct connect_opts o;
 	read_connect_opts(c, &ct, &o);
-	if ((rc = check_connect(c, &ct, &o, why)) != FM_OK)
-		return rc;
+	bool auth_waiting = false;
+	if ((rc = check_connect(c, f, &ct, &o, &auth_waiting, why)) != FM_OK || auth_waiting)
+		return rc; /* waiting: the CONNECT runs again once the AUTH exchange allows it */
 	/* an invalid will topic: 5.0 has a CONNACK code for it, 3.1.1 only
 	 * closes [MQTT-4.7.3-1] */
 	if (ct.will_flag && !topic_name_valid(ct.will_topic.p, ct.will_topic.len)) {
 		if (ct.version == MQTT_V5)
-			return refuse(c, MQTT_RC_TOPIC_NAME_INVALID, "invalid will topic", why);
+			return proto_refuse_connect(c, MQTT_RC_TOPIC_NAME_INVALID, "invalid will topic", why);
 		*why = "invalid will topic";
 		return FM_EPROTO;
 	}

@@ -54,20 +54,6 @@ int proto_on_disconnect(struct client *c, const struct mqtt_frame *f, const char
 	return FM_ECLOSED;
 }
 
-/* AUTH continues an authentication exchange the CONNECT started with an
- * Authentication Method; none is ever agreed yet (the plugin host will
- * bring them), so an AUTH after CONNACK comes from a client that had none
- * and may not send one [MQTT-3.1.2-30]: a Protocol Error; a malformed one
- * is 0x81. */
-int proto_on_auth(struct client *c, const struct mqtt_frame *f, const char **why)
-{
-	struct mqtt_auth a;
-	uint8_t reason = 0;
-	if (mqtt_decode_auth(f, c->version, &a, &reason) != FM_OK)
-		return proto_malformed(c, reason, "malformed AUTH", why);
-	return proto_fail(c, MQTT_RC_PROTOCOL_ERROR, "AUTH without an authentication method", why);
-}
-
 void proto_send_disconnect(struct client *c, uint8_t rc, const char *text)
 {
 	struct buf props;

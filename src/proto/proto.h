@@ -16,7 +16,12 @@ int proto_on_subscribe(struct client *c, const struct mqtt_frame *f, const char 
 int proto_on_unsubscribe(struct client *c, const struct mqtt_frame *f, const char **why);
 int proto_on_pingreq(struct client *c, const struct mqtt_frame *f, const char **why);
 int proto_on_disconnect(struct client *c, const struct mqtt_frame *f, const char **why);
-int proto_on_auth(struct client *c, const struct mqtt_frame *f, const char **why);
+int proto_on_auth(struct client *c, const struct mqtt_frame *f, const char **why); /* ext_auth.c */
+
+/* Refuse a CONNECT not yet accepted with a CONNACK reason code (its 3.1.1
+ * return code for 3.x clients), then close [MQTT-3.2.2-5], [MQTT-3.2.2-7].
+ * Returns FM_EPROTO, *why set. */
+int proto_refuse_connect(struct client *c, uint8_t rc5, const char *why_text, const char **why);
 
 /* A handler's failure with the 5.0 reason code its DISCONNECT carries. */
 static inline int proto_fail(struct client *c, uint8_t rc, const char *text, const char **why)

@@ -144,6 +144,12 @@ void auth_read(const char *path, char *buf, size_t len);
 /* port as text, in one of a few rotating static buffers. */
 const char *auth_port(uint16_t port);
 
+/* The path of plugin name (jwt_auth, example, challenge_auth, ...): from
+ * meson (FLEETMQ_PLUGIN_<NAME>), or, when FLEETMQ_TEST_BIN points at a
+ * broker of another build directory (a sanitizer build), that directory's
+ * own plugins, built with the broker's flags. */
+const char *auth_plugin_path(const char *name);
+
 /* A libmosquitto client's CONNACK code (MQTT_PROTOCOL_V311 or _V5) with
  * user/pass (NULL user: none set), against the running broker. */
 int auth_lib_connack(int version, const char *id, const char *user, const char *pass);

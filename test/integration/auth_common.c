@@ -464,3 +464,29 @@ int auth_lib_connack(int version, const char *id, const char *user, const char *
 	mosquitto_destroy(m);
 	return l.rc;
 }
+
+const char *auth_plugin_path(const char *name)
+{
+	static char paths[4][512];
+	static unsigned next;
+	char *out = paths[next++ % 4];
+	const char *bin = getenv("FLEETMQ_TEST_BIN");
+	if (bin && *bin) {
+		const char *slash = strrchr(bin, '/');
+		int dir_len = slash ? (int)(slash - bin) : 1;
+		const char *dir = slash ? bin : ".";
+		static const char *const subdirs[] = {"plugins", "test/plugins"};
+		for (size_t i = 0; i < 2; i++) {
+			snprintf(out, sizeof(paths[0]), "%.*s/%s/%s.so", dir_len, dir, subdirs[i], name);
+			if (access(out, R_OK) == 0)
+				return out;
+		}
+	}
+	char var[64] = "FLEETMQ_PLUGIN_";
+	for (size_t i = strlen(var), k = 0; name[k] && i + 1 < sizeof(var); i++, k++)
+		var[i] = (char)(name[k] >= 'a' && name[k] <= 'z' ? name[k] - 'a' + 'A' : name[k]), var[i + 1] = '\0';
+	const char *env = getenv(var);
+	cr_assert(env && *env, "%s is not set (run the tests through meson test)", var);
+	snprintf(out, sizeof(paths[0]), "%s", env);
+	return out;
+}

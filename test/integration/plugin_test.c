@@ -49,33 +49,6 @@ static uint8_t bad_credentials(uint8_t version)
 
 /* --- plugin files ------------------------------------------------------------ */
 
-/* The path of plugin name (jwt_auth, example, bad_version, ...). */
-static const char *plugin_path(const char *name)
-{
-	static char paths[4][512];
-	static unsigned next;
-	char *out = paths[next++ % 4];
-	const char *bin = getenv("FLEETMQ_TEST_BIN");
-	if (bin && *bin) {
-		const char *slash = strrchr(bin, '/');
-		int dir_len = slash ? (int)(slash - bin) : 1;
-		const char *dir = slash ? bin : ".";
-		static const char *const subdirs[] = {"plugins", "test/plugins"};
-		for (size_t i = 0; i < 2; i++) {
-			snprintf(out, sizeof(paths[0]), "%.*s/%s/%s.so", dir_len, dir, subdirs[i], name);
-			if (access(out, R_OK) == 0)
-				return out;
-		}
-	}
-	char var[64] = "FLEETMQ_PLUGIN_";
-	for (size_t i = strlen(var), k = 0; name[k] && i + 1 < sizeof(var); i++, k++)
-		var[i] = (char)(name[k] >= 'a' && name[k] <= 'z' ? name[k] - 'a' + 'A' : name[k]), var[i + 1] = '\0';
-	const char *env = getenv(var);
-	cr_assert(env && *env, "%s is not set (run the tests through meson test)", var);
-	snprintf(out, sizeof(paths[0]), "%s", env);
-	return out;
-}
-
 /* Run the broker on conf (a whole config, @D@ expanded) expecting it not to
  * start; its output into out. */
 static void expect_no_start(const char *conf, char *out, size_t len, const char *what)
@@ -97,7 +70,7 @@ static void startup_conf(char *conf, size_t len, const char *plugin_lines)
 
 Test(plugin_host, a_plugin_built_for_another_api_version_is_refused_naming_both_versions_and_the_file)
 {
-	const char *so = plugin_path("bad_version");
+	const char *so = auth_plugin_path("bad_version");
 	char lines[1024], conf[2048], out[8192];
 	snprintf(lines, sizeof(lines), "plugin %s\n", so);
 	startup_conf(conf, sizeof(conf), lines);
@@ -112,7 +85,7 @@ Test(plugin_host, a_plugin_built_for_another_api_version_is_refused_naming_both_
 
 Test(plugin_host, a_plugin_without_fm_plugin_init_is_refused)
 {
-	const char *so = plugin_path("no_init");
+	const char *so = auth_plugin_path("no_init");
 	char lines[1024], conf[2048], out[8192];
 	snprintf(lines, sizeof(lines), "plugin %s\n", so);
 	startup_conf(conf, sizeof(conf), lines);
@@ -122,10 +95,10 @@ Test(plugin_host, a_plugin_without_fm_plugin_init_is_refused)
 
 Test(plugin_host, a_plugin_whose_init_fails_stops_the_start_and_is_not_cleaned_up)
 {
-	const char *so = plugin_path("init_fails");
+	const char *so = auth_plugin_path("init_fails");
 	char lines[1024], conf[2048], out[8192];
 	/* a good plugin first: it is unloaded (and cleaned up) on the way out */
-	snprintf(lines, sizeof(lines), "plugin %s\nplugin %s\nplugin_opt_colour blue\n", plugin_path("example"), so);
+	snprintf(lines, sizeof(lines), "plugin %s\nplugin %s\nplugin_opt_colour blue\n", auth_plugin_path("example"), so);
 	startup_conf(conf, sizeof(conf), lines);
 	expect_no_start(conf, out, sizeof(out), "init fails");
 	cr_assert(strstr(out, "init_fails: refusing to start on purpose (1 options, first colour)"),
@@ -164,7 +137,7 @@ Test(plugin_host, shipped_plugins_refuse_bad_options_at_start)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char lines[1024], tmpl[2048], conf[4096], needle[512], out[8192];
-		snprintf(lines, sizeof(lines), "plugin %s\n%s", plugin_path(cases[i].plugin), cases[i].opts);
+		snprintf(lines, sizeof(lines), "plugin %s\n%s", auth_plugin_path(cases[i].plugin), cases[i].opts);
 		startup_conf(tmpl, sizeof(tmpl), lines);
 		auth_expand(conf, sizeof(conf), tmpl);
 		auth_expand(needle, sizeof(needle), cases[i].needle);
@@ -250,7 +223,7 @@ static void start_jwt(const char *more_opts)
 	chmod(auth_path("key"), 0600);
 	auth_passwd("passwd", "alice", "alice.pass.word");
 	char tmpl[2048];
-	snprintf(tmpl, sizeof(tmpl), JWT_CONF, plugin_path("jwt_auth"), more_opts ? more_opts : "");
+	snprintf(tmpl, sizeof(tmpl), JWT_CONF, auth_plugin_path("jwt_auth"), more_opts ? more_opts : "");
 	auth_start(tmpl);
 }
 
@@ -500,7 +473,7 @@ static void start_example(void)
 		 "listener %%PORT%% 127.0.0.1\nallow_anonymous true\nlog_type all\n"
 		 "plugin %s\nplugin_opt_rewrite_from legacy/\nplugin_opt_rewrite_to v2/\n"
 		 "plugin_opt_drop sensors/noise\nplugin_opt_summary_every 1\n",
-		 plugin_path("example"));
+		 auth_plugin_path("example"));
 	auth_start(tmpl);
 }
 
@@ -583,7 +556,7 @@ static void start_acl(void)
 	char tmpl[2048];
 	snprintf(tmpl, sizeof(tmpl),
 		 "listener %%PORT%% 127.0.0.1\nallow_anonymous true\nlog_type all\nplugin %s\nplugin_opt_deny secret/\n",
-		 plugin_path("acl_deny"));
+		 auth_plugin_path("acl_deny"));
 	auth_start(tmpl);
 }
 

@@ -131,7 +131,7 @@ static struct mqtt_bin bin_of(const char *s)
 	return (struct mqtt_bin){(const uint8_t *)(s ? s : ""), s ? (uint32_t)strlen(s) : 0};
 }
 
-int raw_connect(struct raw *r, uint16_t port, const struct raw_connect_opts *o, bool *session_present)
+void raw_connect_send(struct raw *r, uint16_t port, const struct raw_connect_opts *o)
 {
 	raw_open(r, port);
 	r->version = o->version ? o->version : MQTT_V311;
@@ -154,6 +154,11 @@ int raw_connect(struct raw *r, uint16_t port, const struct raw_connect_opts *o, 
 	};
 	cr_assert(mqtt_encode_connect(&r->out, &c) == FM_OK);
 	raw_send_out(r);
+}
+
+int raw_connect(struct raw *r, uint16_t port, const struct raw_connect_opts *o, bool *session_present)
+{
+	raw_connect_send(r, port, o);
 	struct mqtt_frame f;
 	raw_expect(r, MQTT_CONNACK, &f);
 	struct mqtt_connack ack;

@@ -60,6 +60,9 @@ struct raw_connect_opts {
 	struct mqtt_props *connack_props;
 };
 int raw_connect(struct raw *r, uint16_t port, const struct raw_connect_opts *o, bool *session_present);
+/* Open and send the CONNECT only (a 5.0 enhanced authentication answers
+ * it with AUTH first). */
+void raw_connect_send(struct raw *r, uint16_t port, const struct raw_connect_opts *o);
 /* Open and CONNECT (3.1.1, clean) with client id; asserts accepted. */
 void raw_connect_simple(struct raw *r, uint16_t port, const char *client_id);
 

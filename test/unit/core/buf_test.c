@@ -54,3 +54,28 @@ Test(buf, big_endian_integers)
 	cr_assert_eq(memcmp(buf_head(&b), "\x01\x02\x03\x04", 4), 0);
 	buf_fini(&b);
 }
+
+/* A packet put back in front of what is left to read (5.0 enhanced
+ * authentication re-runs the CONNECT it held), with and without room in
+ * the consumed front, and into an empty buffer. */
+Test(buf, prepend_puts_bytes_before_the_unconsumed_ones)
+{
+	struct buf b;
+	buf_init(&b);
+	cr_assert_eq(buf_prepend(&b, "cd", 2), FM_OK);
+	cr_assert_eq(buf_used(&b), 2);
+	cr_assert_eq(buf_prepend(&b, "ab", 2), FM_OK); /* no consumed front: moves the rest */
+	cr_assert_eq(memcmp(buf_head(&b), "abcd", 4), 0);
+	cr_assert_eq(buf_append(&b, "efgh", 4), FM_OK);
+	buf_consume(&b, 5);
+	cr_assert_eq(buf_prepend(&b, "XYZ", 3), FM_OK); /* fits in the consumed front */
+	cr_assert_eq(buf_used(&b), 6);
+	cr_assert_eq(memcmp(buf_head(&b), "XYZfgh", 6), 0);
+	uint8_t big[1000];
+	memset(big, 'q', sizeof(big));
+	cr_assert_eq(buf_prepend(&b, big, sizeof(big)), FM_OK); /* grows */
+	cr_assert_eq(buf_used(&b), 1006);
+	cr_assert_eq(memcmp(buf_head(&b) + 1000, "XYZfgh", 6), 0);
+	cr_assert_eq(buf_head(&b)[999], 'q');
+	buf_fini(&b);
+}
