@@ -68,6 +68,20 @@ def start_broker(tmp, extra_conf=""):
     fail("broker did not start listening (log: %s)" % log_tail(tmp))
 
 
+def make_certs(tmp):
+    """test/support/tls_fixture.sh's certificates (the openssl CLI) in
+    tmp/certs; returns that directory."""
+    src = os.environ.get("FLEETMQ_SOURCE_ROOT")
+    if not src:
+        fail("FLEETMQ_SOURCE_ROOT is not set (run through meson test)")
+    certs = os.path.join(tmp, "certs")
+    r = subprocess.run(["bash", os.path.join(src, "test/support/tls_fixture.sh"), certs],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        fail("tls_fixture.sh failed: " + r.stderr[-500:])
+    return certs
+
+
 def log_tail(tmp, lines=20):
     """The end of the broker's log in tmp, for failure messages."""
     try:

@@ -27,17 +27,6 @@ def free_port6():
         return s.getsockname()[1]
 
 
-def make_certs(tmp):
-    src = os.environ.get("FLEETMQ_SOURCE_ROOT")
-    if not src:
-        fmtest.fail("FLEETMQ_SOURCE_ROOT is not set (run through meson test)")
-    certs = os.path.join(tmp, "certs")
-    r = subprocess.run(["bash", os.path.join(src, "test/support/tls_fixture.sh"), certs],
-                       capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        fmtest.fail("tls_fixture.sh failed: " + r.stderr[-500:])
-    return certs
-
 
 class Client:
     """A paho client that records what it receives."""
@@ -135,7 +124,7 @@ def wss_rotation(certs):
 
 def main():
     with tempfile.TemporaryDirectory() as certtmp:
-        certs = make_certs(certtmp)
+        certs = fmtest.make_certs(certtmp)
         p6, t6, any6 = free_port6(), free_port6(), free_port6()
         conf = ("log_type all\n"
                 "listener %d ::1\n"
