@@ -21,6 +21,7 @@ PACKAGES=(
 	libwebsockets-dev         # WebSocket listeners (src/net/ws_host.c)
 	libwebsockets-evlib-uv    # its libuv event-loop plugin, loaded at runtime
 	libuv1-dev                # the libuv loop nested in each worker's loop
+	libcjson-dev              # the HTTP stats API's JSON (src/admin)
 	openssl                   # TLS tests: certificates, s_client
 )
 # node and npm run the WebSocket test's clients (mqtt.js, ws). Debian's only

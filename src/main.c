@@ -1,6 +1,7 @@
 /* fleetmq: parse the command line, load the config, run the broker.
  * No logic lives here beyond wiring. */
 #include "config/conf.h"
+#include "admin/admin.h"
 #include "proto/broker.h"
 
 #include <stdio.h>
@@ -103,9 +104,12 @@ int main(int argc, char **argv)
 	struct broker b;
 	int rc = broker_init(&b, &c, a.conf_path, &eb);
 	if (rc == FM_OK)
-		rc = broker_run(&b);
+		rc = admin_start(&b, &eb);
+	if (rc == FM_OK)
+		rc = broker_run(&b); /* stops the HTTP server as it starts stopping */
 	else
 		fprintf(stderr, "fleetmq: %s\n", eb.msg);
+	admin_stop(&b);
 	broker_fini(&b);
 	return rc == FM_OK ? EXIT_SUCCESS : 1;
 }

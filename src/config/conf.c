@@ -46,6 +46,8 @@ void conf_fini(struct conf *c)
 	free(c->persistence_location);
 	free(c->log_file);
 	free(c->pid_file);
+	free(c->http_address);
+	free(c->http_token);
 	free(c->psk_file);
 	free(c->password_file);
 	free(c->acl_file);
@@ -225,6 +227,7 @@ void conf_apply_reloadable(struct conf *live, struct conf *fresh)
 	if (!live->log_types_fixed)
 		live->log_types = fresh->log_types;
 	live->connect_timeout_s = fresh->connect_timeout_s;
+	swap_strings(&live->http_token, &fresh->http_token);
 	/* listeners stay open; their access settings follow the new file */
 	for (size_t i = 0; i < live->n_listeners; i++) {
 		struct conf_listener *l = &live->listeners[i];

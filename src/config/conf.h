@@ -112,6 +112,9 @@ struct conf {
 	char *pid_file;                  /* owned or NULL */
 	uint32_t connect_timeout_s;      /* fleetmq: close sockets without CONNECT; default 10 */
 	uint32_t workers;                /* fleetmq: worker threads; 0 = one per core */
+	uint16_t http_port;              /* fleetmq: the HTTP stats listener's port; 0 = none (restart) */
+	char *http_address;              /* its address; default 127.0.0.1; owned (restart) */
+	char *http_token;                /* bearer token the HTTP API asks for; NULL: none; owned (reload) */
 	/* mosquitto options accepted because what they ask for already holds
 	 * (or cannot apply), each with a line saying so, logged at start */
 	char **notices;                  /* owned "FILE:LINE: ..." strings */

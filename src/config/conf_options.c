@@ -283,6 +283,35 @@ static int opt_workers(struct conf_parse *px, char **args, int n)
 	return parse_u32(px, args[0], args[1], 0, 256, &px->c->workers);
 }
 
+/* http_listener PORT [ADDRESS]: the HTTP stats server (one; loopback
+ * unless an address says otherwise). */
+static int opt_http_listener(struct conf_parse *px, char **args, int n)
+{
+	uint32_t port;
+	int rc = parse_u32(px, args[0], args[1], 1, 65535, &port);
+	if (rc != FM_OK)
+		return rc;
+	if (px->c->http_port)
+		return conf_error(px, "option 'http_listener' given twice (one HTTP listener only)");
+	px->c->http_port = (uint16_t)port;
+	return conf_set_string(px, &px->c->http_address, n > 2 ? args[2] : "127.0.0.1");
+}
+
+/* http_token TOKEN: what the HTTP API's clients send as "Authorization:
+ * Bearer TOKEN". Printable ASCII without blanks, long enough to guess
+ * at no better than by chance. */
+static int opt_http_token(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	size_t len = strlen(args[1]);
+	if (len < 16 || len > 256)
+		return conf_error(px, "option 'http_token': between 16 and 256 characters, please (it is %zu)", len);
+	for (size_t i = 0; i < len; i++)
+		if (args[1][i] <= ' ' || args[1][i] > '~')
+			return conf_error(px, "option 'http_token': printable ASCII without blanks only");
+	return conf_set_string(px, &px->c->http_token, args[1]);
+}
+
 /* --- state, files ------------------------------------------------------------ */
 
 static int opt_persistence(struct conf_parse *px, char **args, int n)
@@ -503,6 +532,8 @@ static const struct option options[] = {
 	{"durability", 1, 1, opt_durability},
 	{"durability_interval", 1, 1, opt_durability_interval},
 	{"store_max_size", 1, 1, opt_store_max_size},
+	{"http_listener", 1, 2, opt_http_listener},
+	{"http_token", 1, 1, opt_http_token},
 	{"include_dir", 1, 1, opt_include_dir},
 	{"listener", 1, 2, opt_listener},
 	{"log_dest", 1, 2, opt_log_dest},

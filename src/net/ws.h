@@ -43,8 +43,9 @@ struct ws_listener {
  * conn_ws_init and return FM_OK, or an error to close it. */
 typedef int ws_open_fn(void *arg, size_t listener, struct ws_stream *s, const struct net_addr *peer);
 
-/* Once per process, before any host: libwebsockets' logging goes to log
- * (warnings and errors only). */
+/* Once per process, before any libwebsockets context (a host, the HTTP
+ * server): libwebsockets' logging goes to log (warnings and errors only).
+ * Calling it again changes nothing. */
 void ws_global_init(struct log *log);
 
 /* A host for the loop lp (the worker's), serving ls[0..n). FM_OK, or an

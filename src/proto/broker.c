@@ -528,10 +528,14 @@ int broker_run(struct broker *b)
 	for (unsigned i = 0; i < b->n_workers && rc == FM_OK; i++)
 		rc = worker_start(&b->workers[i]);
 	if (rc == FM_OK) {
+		atomic_store(&b->running, true);
 		log_notice(&b->log, "fleetmq %s running with %u worker%s", FLEETMQ_VERSION, b->n_workers,
 			   b->n_workers == 1 ? "" : "s");
 		rc = loop_run(b->control);
 	}
+	atomic_store(&b->running, false);
+	if (b->on_stopping)
+		b->on_stopping(b, b->on_stopping_arg);
 	for (unsigned i = 0; i < b->n_workers; i++)
 		worker_stop_and_join(&b->workers[i]);
 	/* the store applies and commits everything the workers submitted, and

@@ -193,6 +193,11 @@ struct broker {
 	atomic_ullong next_msg_id; /* ids for the store's message log */
 	atomic_ullong client_seq;  /* for assigned client ids */
 	uint64_t start_ms;         /* wall clock at start */
+	atomic_bool running;       /* the workers run and the broker is not stopping (readiness) */
+	/* called on the control thread when the broker starts stopping, before
+	 * the workers do (main.c stops the HTTP server there) */
+	void (*on_stopping)(struct broker *b, void *arg);
+	void *on_stopping_arg;
 	struct loop *control;      /* main thread: signals */
 	struct loop_io signal_io;
 	int signal_fd;

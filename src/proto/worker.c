@@ -9,6 +9,7 @@
 #include "proto/persist.h"
 #include "proto/proto.h"
 #include "proto/worker_msg.h"
+#include "proto/worker_poll.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,7 @@ static void handle(struct worker *w, struct wmsg *m)
 		free(m);
 		break;
 	case WMSG_STORE_DONE: persist_on_done(w, (struct persist_batch *)m); break;
+	case WMSG_POLL: worker_poll_on_msg(w, m, true); break;
 	}
 }
 
@@ -204,6 +206,10 @@ void worker_drain_final(struct worker *w)
 		}
 		if (m->type == WMSG_STORE_DONE) {
 			persist_on_done(w, (struct persist_batch *)m); /* frees closed publishers */
+			continue;
+		}
+		if (m->type == WMSG_POLL) {
+			worker_poll_on_msg(w, m, false); /* unanswered; the poll owns m */
 			continue;
 		}
 		if (m->type == WMSG_TAKEOVER || m->type == WMSG_HANDOFF) {

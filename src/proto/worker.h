@@ -13,6 +13,8 @@
  *   LIMITS    new reloadable limits after SIGHUP
  *   STORE_DONE  the store applied a batch of this worker's (persist.h):
  *             acknowledgements waiting for it may go
+ *   POLL      another thread (the HTTP stats server) asks what this worker
+ *             owns (worker_poll.h)
  *
  * A message for a session that moved meanwhile is forwarded to its new
  * home; one for a session that ended is dropped. */

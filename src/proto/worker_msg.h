@@ -6,7 +6,7 @@
 #include "proto/broker.h"
 #include "session/msg.h"
 
-enum wmsg_type { WMSG_DELIVER, WMSG_TAKEOVER, WMSG_HANDOFF, WMSG_LIMITS, WMSG_WAKE, WMSG_STORE_DONE };
+enum wmsg_type { WMSG_DELIVER, WMSG_TAKEOVER, WMSG_HANDOFF, WMSG_LIMITS, WMSG_WAKE, WMSG_STORE_DONE, WMSG_POLL };
 
 struct wmsg {
 	struct inbox_node node;

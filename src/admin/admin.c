@@ -1,0 +1,125 @@
+/* The HTTP server's routes (admin.h): method and path, then the bearer
+ * token where the route needs one, then the endpoint. */
+#include "admin/admin.h"
+#include "admin/admin_int.h"
+#include "net/ws.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct route {
+	const char *path;
+	bool open;                  /* no token asked: health checks come from orchestrators */
+	admin_endpoint_fn *fn;
+};
+
+static const struct route routes[] = {
+	{"/healthz", true, admin_healthz},
+	{"/readyz", true, admin_readyz},
+};
+
+void admin_reply_json(struct http_response *resp, unsigned status, cJSON *json)
+{
+	char *text = json ? cJSON_PrintUnformatted(json) : NULL;
+	cJSON_Delete(json);
+	resp->body.off = resp->body.len = 0;
+	if (!text || buf_append(&resp->body, text, strlen(text)) != FM_OK) {
+		static const char oom[] = "{\"error\":\"out of memory\",\"status\":500}";
+		resp->body.off = resp->body.len = 0;
+		buf_append(&resp->body, oom, sizeof(oom) - 1); /* small: fits where the larger one did not */
+		status = 500;
+	}
+	cJSON_free(text);
+	resp->status = status;
+	resp->content_type = "application/json";
+}
+
+void admin_reply_error(struct http_response *resp, unsigned status, const char *text)
+{
+	cJSON *j = cJSON_CreateObject();
+	if (j) {
+		cJSON_AddStringToObject(j, "error", text);
+		cJSON_AddNumberToObject(j, "status", status);
+	}
+	admin_reply_json(resp, status, j);
+}
+
+/* Constant-time comparison: how long it takes says nothing of how much of
+ * the token was right. */
+static bool same_secret(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned diff = (unsigned)(la ^ lb);
+	for (size_t i = 0; i < la; i++)
+		diff |= (unsigned char)a[i] ^ (unsigned char)b[i % (lb ? lb : 1)];
+	return diff == 0 && lb > 0;
+}
+
+/* "Authorization: Bearer TOKEN" with http_token (read under the config
+ * lock: SIGHUP may change it). No http_token: everyone may. */
+static bool authorized(struct broker *b, const struct http_request *req)
+{
+	pthread_rwlock_rdlock(&b->conf_lock);
+	bool ok = true;
+	if (b->conf.http_token) {
+		const char *h = req->authorization;
+		ok = strncasecmp(h, "Bearer ", 7) == 0 && same_secret(h + 7, b->conf.http_token);
+	}
+	pthread_rwlock_unlock(&b->conf_lock);
+	return ok;
+}
+
+static const struct route *route_of(const char *path)
+{
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (strcmp(path, routes[i].path) == 0)
+			return &routes[i];
+	return NULL;
+}
+
+static void handle(void *arg, const struct http_request *req, struct http_response *resp)
+{
+	struct broker *b = arg;
+	resp->no_store = true; /* every answer is live data */
+	const struct route *r = route_of(req->path);
+	if (!r)
+		return admin_reply_error(resp, 404, "no such endpoint");
+	if (req->method == HTTP_OTHER) {
+		resp->allow = "GET, HEAD";
+		return admin_reply_error(resp, 405, "only GET and HEAD");
+	}
+	if (!r->open && !authorized(b, req)) {
+		resp->auth_challenge = true;
+		return admin_reply_error(resp, 401, "a valid 'Authorization: Bearer' token is required");
+	}
+	if (req->too_many_args)
+		return admin_reply_error(resp, 400, "too many query arguments");
+	r->fn(b, req, resp);
+}
+
+static void stop_on_broker_stop(struct broker *b, void *arg)
+{
+	(void)arg;
+	admin_stop(b);
+}
+
+int admin_start(struct broker *b, struct fm_errbuf *eb)
+{
+	if (!b->conf.http_port)
+		return FM_OK;
+	struct http_server *s = NULL;
+	ws_global_init(&b->log); /* libwebsockets' log lines into ours */
+	int rc = http_server_start(b->conf.http_address, b->conf.http_port, handle, b, &b->log, &s, eb);
+	if (rc != FM_OK)
+		return rc;
+	b->on_stopping = stop_on_broker_stop;
+	b->on_stopping_arg = s;
+	return FM_OK;
+}
+
+void admin_stop(struct broker *b)
+{
+	http_server_stop(b->on_stopping_arg);
+	b->on_stopping = NULL;
+	b->on_stopping_arg = NULL;
+}

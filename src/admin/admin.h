@@ -1,0 +1,16 @@
+/* The broker's HTTP endpoints (http_listener): health and readiness for
+ * orchestrators, the JSON API and Prometheus metrics for operators. A
+ * layer above the protocol: it asks the broker, never the other way. */
+#ifndef FM_ADMIN_ADMIN_H
+#define FM_ADMIN_ADMIN_H
+
+#include "core/err.h"
+#include "proto/broker.h"
+
+/* Start the HTTP server if the config has an http_listener (else FM_OK
+ * and nothing runs); it stops itself when the broker starts stopping. */
+int admin_start(struct broker *b, struct fm_errbuf *eb);
+/* Stop it now if it still runs (main, after a failed start). */
+void admin_stop(struct broker *b);
+
+#endif

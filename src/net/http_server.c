@@ -1,0 +1,256 @@
+/* The HTTP server of http.h: a libwebsockets context with its own poll
+ * loop, serviced by one thread. A request is read into a struct
+ * http_request, answered by the handler, and the answer written in
+ * chunks as the socket takes them. */
+#include "net/http.h"
+
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK 16384
+
+struct http_server {
+	struct lws_context *ctx;
+	pthread_t thread;
+	bool started;
+	atomic_bool stop;
+	http_handler_fn *handler;
+	void *arg;
+	struct log *log;
+	uint8_t out[LWS_PRE + CHUNK]; /* one chunk being written (the thread's own) */
+};
+
+/* Per connection: the answer being written. */
+struct http_conn {
+	struct buf body;
+	size_t sent;
+	bool writing;
+};
+
+const char *http_arg(const struct http_request *r, const char *name)
+{
+	for (size_t i = 0; i < r->n_args; i++)
+		if (strcmp(r->args[i].name, name) == 0)
+			return r->args[i].value;
+	return NULL;
+}
+
+/* --- reading a request ----------------------------------------------------------- */
+
+/* The request's storage: strings the request points into. */
+struct request_text {
+	char path[1024];
+	char authorization[512];
+	char args[HTTP_MAX_ARGS][256];
+};
+
+static enum http_method method_of(struct lws *wsi)
+{
+	char *uri;
+	int len;
+	switch (lws_http_get_uri_and_method(wsi, &uri, &len)) {
+	case LWSHUMETH_GET: return HTTP_GET;
+	case LWSHUMETH_HEAD: return HTTP_HEAD;
+	default: return HTTP_OTHER;
+	}
+}
+
+static void read_args(struct lws *wsi, struct http_request *r, struct request_text *t)
+{
+	for (int i = 0;; i++) {
+		char frag[256];
+		int n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (n <= 0)
+			return;
+		if (r->n_args == HTTP_MAX_ARGS) {
+			r->too_many_args = true;
+			return;
+		}
+		char *slot = t->args[r->n_args];
+		memcpy(slot, frag, (size_t)n + 1);
+		char *eq = strchr(slot, '=');
+		if (eq)
+			*eq = '\0';
+		r->args[r->n_args++] = (struct http_arg){ .name = slot, .value = eq ? eq + 1 : "" };
+	}
+}
+
+static void read_request(struct lws *wsi, const char *path, size_t len, struct http_request *r,
+			 struct request_text *t)
+{
+	memset(r, 0, sizeof(*r));
+	if (len >= sizeof(t->path))
+		len = sizeof(t->path) - 1;
+	memcpy(t->path, path, len);
+	t->path[len] = '\0';
+	r->path = t->path;
+	r->method = method_of(wsi);
+	if (lws_hdr_copy(wsi, t->authorization, sizeof(t->authorization), WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
+		t->authorization[0] = '\0';
+	r->authorization = t->authorization;
+	read_args(wsi, r, t);
+}
+
+/* --- writing the answer --------------------------------------------------------- */
+
+static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p, unsigned char *end)
+{
+	return lws_add_http_header_by_name(wsi, (const unsigned char *)name, (const unsigned char *)value,
+					   (int)strlen(value), p, end);
+}
+
+static int write_headers(struct lws *wsi, const struct http_response *resp)
+{
+	unsigned char hdr[LWS_PRE + 2048];
+	unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
+	const char *type = resp->content_type ? resp->content_type : "application/json";
+	if (lws_add_http_common_headers(wsi, resp->status, type, buf_used(&resp->body), &p, end))
+		return -1;
+	if (resp->allow && add_header(wsi, "allow:", resp->allow, &p, end))
+		return -1;
+	if (resp->auth_challenge && add_header(wsi, "www-authenticate:", "Bearer realm=\"fleetmq\"", &p, end))
+		return -1;
+	if (resp->no_store && add_header(wsi, "cache-control:", "no-store", &p, end))
+		return -1;
+	if (add_header(wsi, "x-content-type-options:", "nosniff", &p, end))
+		return -1;
+	return lws_finalize_write_http_header(wsi, start, &p, end) ? -1 : 0;
+}
+
+/* One chunk of the answer (the last completes the transaction). */
+static int write_chunk(struct http_server *s, struct lws *wsi, struct http_conn *hc)
+{
+	if (!hc->writing)
+		return 0;
+	size_t left = buf_used(&hc->body) - hc->sent;
+	size_t n = left < CHUNK ? left : CHUNK;
+	bool last = n == left;
+	memcpy(s->out + LWS_PRE, buf_head(&hc->body) + hc->sent, n);
+	if (lws_write(wsi, s->out + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n)
+		return -1;
+	hc->sent += n;
+	if (!last) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	hc->writing = false;
+	buf_fini(&hc->body);
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* Answer one request; the body follows as the socket becomes writable. */
+static int serve_request(struct http_server *s, struct lws *wsi, struct http_conn *hc, const char *path, size_t len)
+{
+	struct request_text t;
+	struct http_request req;
+	read_request(wsi, path, len, &req, &t);
+	struct http_response resp = { .status = 200 };
+	buf_init(&resp.body);
+	s->handler(s->arg, &req, &resp);
+	int rc = write_headers(wsi, &resp);
+	if (rc == 0 && req.method != HTTP_HEAD && buf_used(&resp.body) > 0) {
+		buf_fini(&hc->body);
+		hc->body = resp.body; /* taken over */
+		hc->sent = 0;
+		hc->writing = true;
+		/* the first chunk at once: a request with a body (POST, PUT) is
+		 * not offered a writable callback before it has been read */
+		return write_chunk(s, wsi, hc);
+	}
+	buf_fini(&resp.body);
+	if (rc == 0 && lws_http_transaction_completed(wsi))
+		rc = -1;
+	return rc;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct http_server *s = lws_context_user(lws_get_context(wsi));
+	struct http_conn *hc = user;
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return serve_request(s, wsi, hc, in ? (const char *)in : "/", in ? strlen(in) : 1);
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return write_chunk(s, wsi, hc);
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		if (hc) {
+			buf_fini(&hc->body);
+			hc->writing = false;
+		}
+		break;
+	default:
+		break;
+	}
+	(void)len;
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+	{"http", callback, sizeof(struct http_conn), 0, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* --- the thread ------------------------------------------------------------------ */
+
+static void *serve(void *arg)
+{
+	struct http_server *s = arg;
+	while (!atomic_load(&s->stop))
+		if (lws_service(s->ctx, 0) < 0)
+			break;
+	return NULL;
+}
+
+int http_server_start(const char *addr, unsigned port, http_handler_fn *handler, void *arg, struct log *log,
+		      struct http_server **out, struct fm_errbuf *eb)
+{
+	struct http_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return fm_errbuf_set(eb, "out of memory"), FM_ENOMEM;
+	s->handler = handler;
+	s->arg = arg;
+	s->log = log;
+	struct lws_context_creation_info ci;
+	memset(&ci, 0, sizeof(ci));
+	ci.port = (int)port;
+	ci.iface = addr;
+	ci.protocols = protocols;
+	ci.user = s;
+	ci.server_string = "fleetmq";
+	ci.timeout_secs = 10;
+	ci.options = LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+	if (!strchr(addr, ':'))
+		ci.options |= LWS_SERVER_OPTION_DISABLE_IPV6; /* an IPv4 address: an IPv4 socket */
+	s->ctx = lws_create_context(&ci);
+	if (!s->ctx) {
+		free(s);
+		return fm_errbuf_set(eb, "http_listener: cannot listen on %s port %u (address in use or not local?)", addr,
+				     port);
+	}
+	if (pthread_create(&s->thread, NULL, serve, s) != 0) {
+		lws_context_destroy(s->ctx);
+		free(s);
+		return fm_errbuf_set(eb, "http_listener: cannot start its thread"), FM_EIO;
+	}
+	s->started = true;
+	log_notice(log, "HTTP stats listening on %s port %u", addr, port);
+	*out = s;
+	return FM_OK;
+}
+
+void http_server_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	if (s->started) {
+		atomic_store(&s->stop, true);
+		lws_cancel_service(s->ctx); /* wakes the thread out of its poll */
+		pthread_join(s->thread, NULL);
+	}
+	lws_context_destroy(s->ctx);
+	free(s);
+}
