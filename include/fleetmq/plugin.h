@@ -102,7 +102,17 @@ struct fm_basic_auth {
  * DISCONNECT 0x87); DEFER: not this plugin's method (no plugin takes it
  * at step 0: CONNACK 0x8C Bad authentication method; later: refused).
  * An allowed client is not asked for a password (BASIC_AUTH, the
- * password_file). */
+ * password_file); its username is the CONNECT's unless the plugin sets
+ * one (fm_ext_auth_set_username), so a plugin that proves an identity
+ * must set it. A step that sends more than the client's Maximum Packet
+ * Size refuses it (0x95); more than 32 steps, or more than 10
+ * re-authentications a minute, refuse it too.
+ *
+ * The plugin is told nothing when an exchange is abandoned (the client
+ * closes, connect_timeout passes): keep no per-exchange state that only a
+ * later step would free. Put what the next step needs into the data you
+ * send (a nonce with its MAC), or keep a bounded table, locked: callbacks
+ * run on several workers at once. */
 struct fm_ext_auth {
 	const struct fm_client *client;
 	const char *method;
@@ -184,8 +194,14 @@ FM_PLUGIN_EXPORT void fm_plugin_log(struct fm_plugin *p, enum fm_plugin_log_leve
 FM_PLUGIN_EXPORT int fm_message_set_topic(struct fm_message *m, const char *topic);
 FM_PLUGIN_EXPORT int fm_message_set_payload(struct fm_message *m, const void *payload, size_t len);
 
-/* EXT_AUTH: the Authentication Data to send back; copied. */
+/* EXT_AUTH: the Authentication Data to send back (at most 65535 bytes);
+ * copied. FM_OK, FM_EINVAL, FM_ENOMEM. */
 FM_PLUGIN_EXPORT int fm_ext_auth_set_data(struct fm_ext_auth *a, const void *data, size_t len);
+/* EXT_AUTH, with ALLOW: the username the client goes by from now on (what
+ * the ACL and the other plugins see), in place of its CONNECT's, which
+ * nothing checked. A plugin that proves an identity sets it. Copied.
+ * FM_OK, FM_EINVAL (empty, or not UTF-8), FM_ENOMEM. */
+FM_PLUGIN_EXPORT int fm_ext_auth_set_username(struct fm_ext_auth *a, const char *username);
 
 /* What a plugin exports (declared here so the compiler checks them). */
 FM_PLUGIN_EXPORT int fm_plugin_version(void);

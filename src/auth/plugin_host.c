@@ -2,6 +2,7 @@
  * may call (fm_plugin_register, fm_plugin_log, fm_message_set_*,
  * fm_ext_auth_set_data) are exported from the broker binary. */
 #include "auth/plugin_host.h"
+#include "mqtt/codec.h"
 #include "topic/topic.h"
 
 #include <dlfcn.h>
@@ -119,6 +120,31 @@ FM_PLUGIN_EXPORT int fm_ext_auth_set_data(struct fm_ext_auth *a, const void *dat
 	return FM_OK;
 }
 
+FM_PLUGIN_EXPORT int fm_ext_auth_set_username(struct fm_ext_auth *a, const char *username)
+{
+	struct plugin_ext_auth *pa = (struct plugin_ext_auth *)a;
+	size_t len = username ? strlen(username) : 0;
+	if (!a || !username || len == 0 || len > 65535 || !mqtt_utf8_valid(username, len))
+		return FM_EINVAL; /* a name a CONNECT could have carried */
+	char *copy = strdup(username);
+	if (!copy)
+		return FM_ENOMEM;
+	free(pa->username_out);
+	pa->username_out = copy;
+	return FM_OK;
+}
+
+/* What a plugin that deferred set is not its answer: the next plugin's
+ * (or none) goes out. */
+static void forget_ext_auth_output(struct plugin_ext_auth *pa)
+{
+	free(pa->data_out);
+	free(pa->username_out);
+	pa->data_out = NULL;
+	pa->username_out = NULL;
+	pa->data_out_len = 0;
+}
+
 void plugin_ext_auth_init(struct plugin_ext_auth *pa, const struct fm_client *client, const char *method,
 			  const uint8_t *data_in, size_t data_in_len, unsigned step)
 {
@@ -130,9 +156,7 @@ void plugin_ext_auth_init(struct plugin_ext_auth *pa, const struct fm_client *cl
 
 void plugin_ext_auth_fini(struct plugin_ext_auth *pa)
 {
-	free(pa->data_out);
-	pa->data_out = NULL;
-	pa->data_out_len = 0;
+	forget_ext_auth_output(pa);
 }
 
 void plugin_message_init(struct plugin_message *pm, const struct fm_client *client, const char *topic,
@@ -268,6 +292,8 @@ int plugin_host_decide(const struct plugin_host *h, enum fm_plugin_event ev, voi
 			return r;
 		if (r != FM_PLUGIN_DEFER)
 			return FM_PLUGIN_DENY; /* an answer that makes no sense here refuses */
+		if (ev == FM_EVENT_EXT_AUTH)
+			forget_ext_auth_output(data);
 	}
 	return FM_PLUGIN_DEFER;
 }

@@ -60,6 +60,7 @@ struct plugin_ext_auth {
 	struct fm_ext_auth a;       /* first: the host finds the rest from it */
 	uint8_t *data_out;
 	size_t data_out_len;
+	char *username_out;         /* fm_ext_auth_set_username; NULL: none */
 };
 void plugin_ext_auth_init(struct plugin_ext_auth *pa, const struct fm_client *client, const char *method,
 			  const uint8_t *data_in, size_t data_in_len, unsigned step);

@@ -121,7 +121,7 @@ static void on_timer(struct loop *lp, struct loop_timer *t)
 	struct client *c = list_entry(t, struct client, timer);
 	if (c->state == CLIENT_NEW) {
 		client_close(c, conn_handshaking(&c->conn) ? "TLS handshake not done within connect_timeout"
-				: ext_auth_waiting(c)      ? "enhanced authentication not done within connect_timeout"
+				: ext_auth_before_connack(c) ? "enhanced authentication not done within connect_timeout"
 							    : "no CONNECT within connect_timeout");
 		return;
 	}

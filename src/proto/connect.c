@@ -87,12 +87,19 @@ static bool uses_tls_identity(const struct client *c)
 	return t->use_identity_as_username || t->use_subject_as_username;
 }
 
-/* The name the client goes by, as text for the log; false if none. */
+/* The name the client goes by, as text for the log; false if none: its
+ * TLS identity where the listener says so, else the name the plugin that
+ * let it in gave it, else its CONNECT's. */
 static bool username_of(const struct client *c, const struct mqtt_connect *ct, struct mqtt_str *out)
 {
 	const char *identity = conn_identity(&c->conn);
 	if (uses_tls_identity(c) && identity) {
 		*out = (struct mqtt_str){ .p = identity, .len = (uint16_t)strlen(identity) };
+		return true;
+	}
+	const char *given = ext_auth_username(c);
+	if (given && !uses_tls_identity(c)) {
+		*out = (struct mqtt_str){ .p = given, .len = (uint16_t)strlen(given) };
 		return true;
 	}
 	*out = ct->username;
@@ -476,6 +483,25 @@ static int connack_props(struct client *c, const struct connect_opts *o, struct 
 	return rc == FM_OK ? FM_OK : FM_ENOMEM;
 }
 
+/* Whether the successful CONNACK would exceed the 5.0 client's Maximum
+ * Packet Size [MQTT-3.1.2-24] (an enhanced authentication's answer can
+ * make it large). */
+static bool connack_too_large(struct client *c, const struct connect_opts *o)
+{
+	if (c->version != MQTT_V5 || !o->max_packet)
+		return false;
+	struct buf props;
+	buf_init(&props);
+	bool too_large = false;
+	if (connack_props(c, o, &props) == FM_OK) {
+		size_t n = buf_used(&props);
+		size_t rem = 2 + mqtt_varint_size((uint32_t)n) + n;
+		too_large = 1 + mqtt_varint_size((uint32_t)rem) + rem > o->max_packet;
+	}
+	buf_fini(&props);
+	return too_large;
+}
+
 static void accept_connect(struct client *c, const struct connect_opts *o, bool present)
 {
 	struct buf props;
@@ -484,6 +510,7 @@ static void accept_connect(struct client *c, const struct connect_opts *o, bool 
 		props.off = props.len = 0; /* out of memory: a bare CONNACK still tells the truth */
 	send_connack(c, present, MQTT_RC_SUCCESS, mqtt_props_of(&props)); /* [MQTT-3.2.0-1] */
 	buf_fini(&props);
+	ext_auth_accepted(c);
 }
 
 /* The 5.0 options that live with the session and the connection. FM_OK
@@ -545,6 +572,9 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 		if (ct.version == MQTT_V5)
 			o.assigned_id = assigned;
 	}
+	if (connack_too_large(c, &o))
+		return proto_refuse_connect(c, MQTT_RC_PACKET_TOO_LARGE, "CONNACK larger than the client's Maximum Packet Size",
+					    why);
 	bool present = false, ended_stored = false;
 	rc = attach_session(c, &ct, &o, id, id_len, &present, &ended_stored);
 	if (rc == FM_EAGAIN)

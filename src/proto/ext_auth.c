@@ -15,16 +15,28 @@ enum ext_auth_phase {
 	PHASE_REAUTH,      /* a re-authentication runs (AUTH 0x19 received) */
 };
 
+/* A plugin asked more often than this in one exchange, or a client
+ * starting more re-authentications than REAUTH_MAX in REAUTH_WINDOW_MS,
+ * is refused: each step runs the plugin on the worker, whose other
+ * clients wait meanwhile. */
+#define STEPS_MAX 32
+#define REAUTH_MAX 10
+#define REAUTH_WINDOW_MS 60000u
+
 /* Lives in c->v5 from the CONNECT that names a method to the client's end. */
 struct ext_auth {
 	char *method;            /* the CONNECT's Authentication Method, NUL-terminated */
 	uint16_t method_len;
 	uint8_t phase;           /* enum ext_auth_phase */
+	uint8_t reauths;         /* re-authentications started in the current window */
 	unsigned step;           /* the plugins' step in the running exchange */
+	uint32_t max_packet;     /* the CONNECT's Maximum Packet Size; 0: none */
+	uint32_t reauth_window;  /* loop time (mod 2^32) the window began */
 	uint8_t *connect;        /* the held CONNECT packet (CONNECTING, GRANTED) */
 	uint32_t connect_len;
 	uint8_t *data_out;       /* Authentication Data for the CONNACK (GRANTED) */
 	uint16_t data_out_len;
+	char *username;          /* the name a plugin gave the client (GRANTED); NULL: none */
 };
 
 static struct ext_auth *auth_of(const struct client *c)
@@ -38,11 +50,25 @@ bool ext_auth_waiting(const struct client *c)
 	return ea && ea->phase == PHASE_CONNECTING;
 }
 
+bool ext_auth_before_connack(const struct client *c)
+{
+	const struct ext_auth *ea = auth_of(c);
+	return ea && (ea->phase == PHASE_CONNECTING || ea->phase == PHASE_GRANTED);
+}
+
+const char *ext_auth_username(const struct client *c)
+{
+	const struct ext_auth *ea = auth_of(c);
+	return ea ? ea->username : NULL;
+}
+
 static void drop_held(struct ext_auth *ea)
 {
 	free(ea->connect);
 	free(ea->data_out);
+	free(ea->username);
 	ea->connect = ea->data_out = NULL;
+	ea->username = NULL;
 	ea->connect_len = ea->data_out_len = 0;
 }
 
@@ -57,8 +83,9 @@ void ext_auth_free(struct client *c)
 	c->v5->auth = NULL;
 }
 
-static struct ext_auth *auth_new(struct client *c, struct mqtt_bin method)
+static struct ext_auth *auth_new(struct client *c, const struct mqtt_props *p)
 {
+	struct mqtt_bin method = mqtt_props_data(p, MQTT_PROP_AUTH_METHOD);
 	struct client_v5 *v5 = client_v5_get(c);
 	struct ext_auth *ea = v5 ? calloc(1, sizeof(*ea)) : NULL;
 	if (!ea || !(ea->method = strndup((const char *)method.p, method.len))) {
@@ -66,16 +93,21 @@ static struct ext_auth *auth_new(struct client *c, struct mqtt_bin method)
 		return NULL;
 	}
 	ea->method_len = (uint16_t)method.len;
+	ea->max_packet = mqtt_props_num(p, MQTT_PROP_MAXIMUM_PACKET_SIZE, 0);
 	v5->auth = ea;
 	return ea;
 }
 
-/* Keep a copy of what a plugin set for the reply. */
-static int keep_data_out(struct ext_auth *ea, const struct plugin_ext_auth *pa)
+/* Keep a copy of what a plugin set for the CONNACK: data and username. */
+static int keep_plugin_output(struct ext_auth *ea, const struct plugin_ext_auth *pa)
 {
 	free(ea->data_out);
+	free(ea->username);
 	ea->data_out = NULL;
+	ea->username = NULL;
 	ea->data_out_len = 0;
+	if (pa->username_out && !(ea->username = strdup(pa->username_out)))
+		return FM_ENOMEM;
 	if (!pa->data_out)
 		return FM_OK;
 	ea->data_out = malloc(pa->data_out_len ? pa->data_out_len : 1);
@@ -97,30 +129,42 @@ static int put_method_and_data(const struct ext_auth *ea, const struct plugin_ex
 }
 
 /* AUTH to the client with the method and a plugin's data [MQTT-4.12.0-2],
- * [MQTT-4.12.0-5]. */
+ * [MQTT-4.12.0-5]. FM_ETOOBIG (nothing sent) when it would not fit the
+ * client's Maximum Packet Size [MQTT-3.1.2-24]. */
 static int send_auth(struct client *c, const struct ext_auth *ea, uint8_t reason, const struct plugin_ext_auth *pa)
 {
-	struct buf props;
+	struct buf props, pkt;
 	buf_init(&props);
+	buf_init(&pkt);
 	int rc = put_method_and_data(ea, pa, &props);
 	struct mqtt_auth a = { .reason = reason, .props = mqtt_props_of(&props) };
 	if (rc == FM_OK)
-		rc = mqtt_encode_auth(&c->out, &a);
+		rc = mqtt_encode_auth(&pkt, &a);
+	if (rc == FM_OK && ea->max_packet && buf_used(&pkt) > ea->max_packet)
+		rc = FM_ETOOBIG;
+	if (rc == FM_OK)
+		rc = buf_append(&c->out, buf_head(&pkt), buf_used(&pkt));
+	buf_fini(&pkt);
 	buf_fini(&props);
 	if (rc == FM_OK)
 		client_mark_dirty(c);
 	return rc;
 }
 
-int ext_auth_connack_props(struct client *c, struct buf *props)
+
+int ext_auth_connack_props(const struct client *c, struct buf *props)
+{
+	const struct ext_auth *ea = auth_of(c);
+	return ea && ea->phase == PHASE_GRANTED ? put_method_and_data(ea, NULL, props) : FM_OK;
+}
+
+void ext_auth_accepted(struct client *c)
 {
 	struct ext_auth *ea = auth_of(c);
-	if (!ea || ea->phase != PHASE_GRANTED)
-		return FM_OK;
-	int rc = put_method_and_data(ea, NULL, props);
+	if (!ea)
+		return;
 	ea->phase = PHASE_DONE;
 	drop_held(ea); /* only the method stays, for re-authentication */
-	return rc;
 }
 
 /* --- the exchange before CONNACK ------------------------------------------------ */
@@ -171,29 +215,35 @@ static int hold_connect(struct ext_auth *ea, const struct mqtt_frame *f)
 	return FM_OK;
 }
 
+static int refused(enum ext_auth_outcome *out, uint8_t *refuse_rc, const char **why_text, uint8_t rc,
+		   const char *text)
+{
+	*out = EXT_AUTH_REFUSED;
+	*refuse_rc = rc;
+	*why_text = text;
+	return FM_OK;
+}
+
 /* What a verdict before CONNACK means for the CONNECT. */
 static int settle(struct client *c, struct ext_auth *ea, int verdict, const struct plugin_ext_auth *pa,
 		  enum ext_auth_outcome *out, uint8_t *refuse_rc, const char **why_text)
 {
+	static const char too_large[] = "the plugin's answer does not fit the client's Maximum Packet Size";
 	switch (verdict) {
-	case FM_PLUGIN_ALLOW:
+	case FM_PLUGIN_ALLOW: /* the CONNACK's size is checked with the rest of it (connect.c) */
 		ea->phase = PHASE_GRANTED;
 		*out = EXT_AUTH_GRANTED;
-		return keep_data_out(ea, pa);
-	case FM_PLUGIN_CONTINUE:
+		return keep_plugin_output(ea, pa);
+	case FM_PLUGIN_CONTINUE: {
 		ea->phase = PHASE_CONNECTING;
 		*out = EXT_AUTH_WAITING;
-		return send_auth(c, ea, MQTT_RC_CONTINUE_AUTH, pa); /* [MQTT-4.12.0-2] */
-	case FM_PLUGIN_DEFER:
-		*out = EXT_AUTH_REFUSED; /* no plugin takes the method [MQTT-4.12.0-1] */
-		*refuse_rc = MQTT_RC_BAD_AUTH_METHOD;
-		*why_text = "authentication method not supported";
-		return FM_OK;
-	default:
-		*out = EXT_AUTH_REFUSED; /* [MQTT-4.12.0-4] */
-		*refuse_rc = MQTT_RC_NOT_AUTHORIZED;
-		*why_text = "enhanced authentication refused by a plugin";
-		return FM_OK;
+		int rc = send_auth(c, ea, MQTT_RC_CONTINUE_AUTH, pa); /* [MQTT-4.12.0-2] */
+		return rc == FM_ETOOBIG ? refused(out, refuse_rc, why_text, MQTT_RC_PACKET_TOO_LARGE, too_large) : rc;
+	}
+	case FM_PLUGIN_DEFER: /* no plugin takes the method [MQTT-4.12.0-1] */
+		return refused(out, refuse_rc, why_text, MQTT_RC_BAD_AUTH_METHOD, "authentication method not supported");
+	default: /* [MQTT-4.12.0-4] */
+		return refused(out, refuse_rc, why_text, MQTT_RC_NOT_AUTHORIZED, "enhanced authentication refused by a plugin");
 	}
 }
 
@@ -220,7 +270,7 @@ int ext_auth_on_connect(struct client *c, const struct mqtt_frame *f, const stru
 	}
 	if (!access_wants_ext_auth(c))
 		return settle(c, NULL, FM_PLUGIN_DEFER, NULL, out, refuse_rc, why_text);
-	if (!(ea = auth_new(c, mqtt_props_data(&p, MQTT_PROP_AUTH_METHOD))))
+	if (!(ea = auth_new(c, &p)))
 		return FM_ENOMEM;
 	struct plugin_ext_auth pa;
 	int verdict = FM_PLUGIN_DENY;
@@ -264,6 +314,8 @@ static int continue_connecting(struct client *c, struct ext_auth *ea, const stru
 {
 	if (a->reason != MQTT_RC_CONTINUE_AUTH)
 		return proto_refuse_connect(c, MQTT_RC_PROTOCOL_ERROR, "AUTH before CONNACK without 0x18", why);
+	if (ea->step + 1 >= STEPS_MAX) /* this would be the plugin's 33rd call */
+		return proto_refuse_connect(c, MQTT_RC_NOT_AUTHORIZED, "too many authentication steps", why);
 	struct mqtt_connect ct;
 	if (held_connect(ea, &ct) != FM_OK)
 		return proto_refuse_connect(c, MQTT_RC_UNSPECIFIED, "held CONNECT unreadable", why);
@@ -292,14 +344,52 @@ static int continue_connecting(struct client *c, struct ext_auth *ea, const stru
 
 /* --- re-authentication after CONNACK [MQTT-4.12.1-1] ------------------------------- */
 
+/* A new re-authentication: within its budget? (the window restarts
+ * when it has passed) */
+static bool reauth_allowed(struct client *c, struct ext_auth *ea)
+{
+	uint32_t now = (uint32_t)loop_now_ms(c->w->loop);
+	if (ea->reauths == 0 || now - ea->reauth_window >= REAUTH_WINDOW_MS) {
+		ea->reauth_window = now;
+		ea->reauths = 0;
+	}
+	return ++ea->reauths <= REAUTH_MAX;
+}
+
+/* The client's code: 0x19 starts one, 0x18 carries it on; 0x00 is the
+ * server's [MQTT-4.12.0-3], [MQTT-3.15.2-1]. */
+static int check_reauth_turn(struct client *c, const struct ext_auth *ea, uint8_t reason, const char **why)
+{
+	if (ea->phase == PHASE_DONE && reason != MQTT_RC_REAUTHENTICATE)
+		return proto_fail(c, MQTT_RC_PROTOCOL_ERROR, "AUTH without 0x19 and no re-authentication running", why);
+	if (ea->phase == PHASE_REAUTH && reason != MQTT_RC_CONTINUE_AUTH)
+		return proto_fail(c, MQTT_RC_PROTOCOL_ERROR, "AUTH without 0x18 during a re-authentication", why);
+	return FM_OK;
+}
+
+/* A new name from the plugin: the one the ACL sees from now on. */
+static int take_username(struct client *c, const struct plugin_ext_auth *pa)
+{
+	if (!pa->username_out)
+		return FM_OK;
+	char *name = strdup(pa->username_out);
+	if (!name)
+		return FM_ENOMEM;
+	free(c->username);
+	c->username = name;
+	return FM_OK;
+}
+
 static int reauthenticate(struct client *c, struct ext_auth *ea, const struct mqtt_auth *a,
 			  const struct mqtt_props *p, const char **why)
 {
+	if (check_reauth_turn(c, ea, a->reason, why) != FM_OK)
+		return FM_EPROTO;
 	bool starts = a->reason == MQTT_RC_REAUTHENTICATE;
-	if (starts != (ea->phase == PHASE_DONE))
-		return proto_fail(c, MQTT_RC_PROTOCOL_ERROR,
-				  starts ? "AUTH 0x19 while a re-authentication runs" : "AUTH 0x18 without a re-authentication",
-				  why);
+	if (starts && !reauth_allowed(c, ea))
+		return proto_fail(c, MQTT_RC_MESSAGE_RATE_TOO_HIGH, "re-authenticating too often", why);
+	if (!starts && ea->step + 1 >= STEPS_MAX)
+		return proto_fail(c, MQTT_RC_MESSAGE_RATE_TOO_HIGH, "too many re-authentication steps", why);
 	ea->step = starts ? 0 : ea->step + 1;
 	struct plugin_ext_auth pa;
 	int verdict = FM_PLUGIN_DENY;
@@ -310,8 +400,12 @@ static int reauthenticate(struct client *c, struct ext_auth *ea, const struct mq
 	} else if (rc == FM_OK && verdict == FM_PLUGIN_ALLOW) {
 		ea->phase = PHASE_DONE;
 		rc = send_auth(c, ea, MQTT_RC_SUCCESS, &pa);
+		if (rc == FM_OK)
+			rc = take_username(c, &pa);
 	}
 	plugin_ext_auth_fini(&pa);
+	if (rc == FM_ETOOBIG)
+		return proto_fail(c, MQTT_RC_PACKET_TOO_LARGE, "AUTH too large for the client's Maximum Packet Size", why);
 	if (rc != FM_OK) {
 		*why = "out of memory";
 		return FM_ENOMEM;

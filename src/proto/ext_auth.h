@@ -37,10 +37,20 @@ int ext_auth_on_connect(struct client *c, const struct mqtt_frame *f, const stru
  * packets the client may send [MQTT-3.1.2-30]. */
 bool ext_auth_waiting(const struct client *c);
 
-/* The granted CONNECT is being accepted: the CONNACK's Authentication
- * Method and Data (appended to props) [MQTT-4.12.0-5]. Nothing for a
- * client without a method [MQTT-4.12.0-6]. FM_OK or FM_ENOMEM. */
-int ext_auth_connack_props(struct client *c, struct buf *props);
+/* The exchange has not reached its CONNACK yet (waiting, or granted and
+ * about to run the CONNECT again). */
+bool ext_auth_before_connack(const struct client *c);
+
+/* The username the plugin that allowed the CONNECT gave the client
+ * (fm_ext_auth_set_username), or NULL: the CONNECT's stands. */
+const char *ext_auth_username(const struct client *c);
+
+/* The granted CONNECT's CONNACK: its Authentication Method and Data
+ * (appended to props) [MQTT-4.12.0-5]; nothing for a client without a
+ * method [MQTT-4.12.0-6]. FM_OK or FM_ENOMEM. */
+int ext_auth_connack_props(const struct client *c, struct buf *props);
+/* The CONNACK went out: keep only the method (re-authentication). */
+void ext_auth_accepted(struct client *c);
 
 /* Free c's exchange state (at the client's free). */
 void ext_auth_free(struct client *c);

@@ -8,6 +8,9 @@
  *                   (or the final AUTH 0x00 of a re-authentication).
  *   TEST-ONESHOT    one step: data "secret" is allowed with "ok" as the
  *                   answer; anything else is denied.
+ *   TEST-NAMED      one step: data "secret" is allowed as user "named-user"
+ *                   (fm_ext_auth_set_username), whatever the CONNECT said.
+ *   TEST-ENDLESS    never decides: every step continues with "more".
  *
  * Wrong data at any step is denied; other methods are deferred. Every
  * step is logged with the client id and username the plugin was given. */
@@ -49,11 +52,17 @@ static int on_ext_auth(enum fm_plugin_event event, void *event_data, void *user_
 		      c->client_id, c->username ? c->username : "(none)");
 	if (strcmp(a->method, "TEST-CHALLENGE") == 0)
 		return challenge(a);
-	if (strcmp(a->method, "TEST-ONESHOT") == 0) {
+	if (strcmp(a->method, "TEST-ONESHOT") == 0 || strcmp(a->method, "TEST-NAMED") == 0) {
 		if (!data_is(a, "secret"))
 			return FM_PLUGIN_DENY;
+		if (a->method[5] == 'N')
+			return fm_ext_auth_set_username(a, "named-user") == FM_OK ? FM_PLUGIN_ALLOW : FM_PLUGIN_DENY;
 		fm_ext_auth_set_data(a, "ok", 2);
 		return FM_PLUGIN_ALLOW;
+	}
+	if (strcmp(a->method, "TEST-ENDLESS") == 0) {
+		fm_ext_auth_set_data(a, "more", 4);
+		return FM_PLUGIN_CONTINUE;
 	}
 	return FM_PLUGIN_DEFER;
 }
