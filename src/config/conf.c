@@ -33,6 +33,7 @@ void conf_init(struct conf *c)
 	c->log_types = LOG_T_DEFAULT;
 	c->log_dests = LOG_D_STDERR;
 	c->connect_timeout_s = 10;
+	c->sys_interval_s = 10;
 }
 
 void conf_fini(struct conf *c)
@@ -228,6 +229,7 @@ void conf_apply_reloadable(struct conf *live, struct conf *fresh)
 		live->log_types = fresh->log_types;
 	live->connect_timeout_s = fresh->connect_timeout_s;
 	swap_strings(&live->http_token, &fresh->http_token);
+	live->sys_interval_s = fresh->sys_interval_s;
 	/* listeners stay open; their access settings follow the new file */
 	for (size_t i = 0; i < live->n_listeners; i++) {
 		struct conf_listener *l = &live->listeners[i];

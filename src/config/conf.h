@@ -111,6 +111,7 @@ struct conf {
 	char *log_file;                  /* for log_dest file; owned */
 	char *pid_file;                  /* owned or NULL */
 	uint32_t connect_timeout_s;      /* fleetmq: close sockets without CONNECT; default 10 */
+	uint32_t sys_interval_s;         /* $SYS topics published this often; default 10 (as mosquitto); 0 = off */
 	uint32_t workers;                /* fleetmq: worker threads; 0 = one per core */
 	uint16_t http_port;              /* fleetmq: the HTTP stats listener's port; 0 = none (restart) */
 	char *http_address;              /* its address; default 127.0.0.1; owned (restart) */
@@ -163,7 +164,7 @@ bool conf_listener_allow_anonymous(const struct conf *c, const struct conf_liste
  * max_connections, max_inflight_messages, max_queued_messages,
  * max_queued_in_memory, max_queued_bytes, message_size_limit, max_publish_rate, memory_limit,
  * max_keepalive, retain_available, store_max_size, max_subscriptions,
- * max_topic_levels, log_types, connect_timeout_s; and for each live listener that fresh has
+ * max_topic_levels, log_types, connect_timeout_s, sys_interval_s; and for each live listener that fresh has
  * too (same port and bind_address), its allow_anonymous,
  * max_connections, password_file and acl_file. Everything else in live, listeners included, is left as
  * it is; nothing is allocated or freed, so it cannot fail. Both should have

@@ -249,6 +249,14 @@ static int opt_max_publish_rate(struct conf_parse *px, char **args, int n)
 	return parse_u32(px, args[0], args[1], 0, 1000000, &px->c->max_publish_rate);
 }
 
+/* mosquitto's sys_interval: seconds between $SYS updates, 0 = none. A day
+ * at most: beyond that the load averages would say nothing. */
+static int opt_sys_interval(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	return parse_u32(px, args[0], args[1], 0, 86400, &px->c->sys_interval_s);
+}
+
 static int opt_max_topic_levels(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
@@ -561,6 +569,7 @@ static const struct option options[] = {
 	{"port", 1, 1, opt_port},
 	{"protocol", 1, 1, opt_protocol},
 	{"retain_available", 1, 1, opt_retain_available},
+	{"sys_interval", 1, 1, opt_sys_interval},
 	{"workers", 1, 1, opt_workers},
 };
 
@@ -579,7 +588,7 @@ static const char *const not_yet[] = {
 	"notifications_local_only",
 	"queue_qos0_messages", "remote_clientid", "remote_password", "remote_username",
 	"restart_timeout", "round_robin", "set_tcp_nodelay",
-	"start_type", "sys_interval", "threshold", "tls_engine",
+	"start_type", "threshold", "tls_engine",
 	"tls_engine_kpass_sha1", "tls_keyform", "topic", "try_private",
 	"upgrade_outgoing_qos",
 	"use_username_as_clientid", "user", "websockets_log_level",

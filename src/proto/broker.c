@@ -46,32 +46,10 @@ struct worker_limits broker_limits(const struct broker *b)
 		.max_keepalive = c->max_keepalive,
 		.retain_available = c->retain_available,
 		.session_expiry_s = c->persistent_client_expiration_s,
+		.sys_interval_s = c->sys_interval_s,
 		.auth = b->auth,
 		.gen = b->reload_gen,
 	};
-}
-
-struct broker_stats broker_stats_sum(const struct broker *b)
-{
-	struct broker_stats sum = {0};
-	for (unsigned i = 0; i < b->n_workers; i++) {
-		const struct broker_stats *s = &b->workers[i].stats;
-		sum.connects_total += s->connects_total;
-		sum.msgs_in += s->msgs_in;
-		sum.msgs_out += s->msgs_out;
-		sum.bytes_in += s->bytes_in;
-		sum.bytes_out += s->bytes_out;
-		sum.dropped_qos0 += s->dropped_qos0;
-		sum.slow_consumers += s->slow_consumers;
-		sum.dropped_queue += s->dropped_queue;
-		sum.dropped_offline += s->dropped_offline;
-		sum.dropped_denied += s->dropped_denied;
-		sum.denied_publish += s->denied_publish;
-		sum.dropped_memory += s->dropped_memory;
-		sum.remote_batches += s->remote_batches;
-		sum.batches_allocated += s->batches_allocated;
-	}
-	return sum;
 }
 
 /* --- accepting ------------------------------------------------------------ */
@@ -547,12 +525,12 @@ int broker_run(struct broker *b)
 		worker_drain_final(&b->workers[i]);
 	for (unsigned i = 0; i < b->n_workers && rc == FM_OK; i++)
 		rc = b->workers[i].rc;
-	struct broker_stats st = broker_stats_sum(b);
+	struct broker_totals st = broker_stats_sum(b);
 	log_notice(&b->log, "fleetmq stopped: %llu connections, %llu messages in, %llu out; dropped: "
 		   "%llu queue limit, %llu QoS 0 over output limit, %llu QoS 0 offline; %llu slow consumers closed; "
 		   "%llu delivery batches to other workers, %llu allocated",
-		   (unsigned long long)st.connects_total, (unsigned long long)st.msgs_in,
-		   (unsigned long long)st.msgs_out, (unsigned long long)st.dropped_queue,
+		   (unsigned long long)st.connects_total, (unsigned long long)totals_pub_in(&st),
+		   (unsigned long long)totals_pub_out(&st), (unsigned long long)st.dropped_queue,
 		   (unsigned long long)st.dropped_qos0, (unsigned long long)st.dropped_offline,
 		   (unsigned long long)st.slow_consumers, (unsigned long long)st.remote_batches,
 		   (unsigned long long)st.batches_allocated);

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "loop/inbox.h"
 #include "loop/loop.h"
+#include "proto/stats.h"
 #include "session/session.h"
 #include "topic/topic.h"
 
@@ -56,6 +57,7 @@ struct store;
 struct ws_host;
 struct auth_rules;
 struct plugin_host;
+struct sys_topics;
 
 /* A TLS listener's server context (net/tls.h), shared by every worker's
  * socket of that listener. A SIGHUP swaps in one built from the re-read
@@ -76,27 +78,6 @@ struct listener_rt {
 	struct loop_io io;
 	int fd;
 	unsigned port;                    /* bound port (ephemeral resolved) */
-};
-
-/* Counters of one worker; summed across workers when reported. Only the
- * owning worker writes them. */
-struct broker_stats {
-	uint64_t connects_total;
-	uint64_t msgs_in;          /* PUBLISH received */
-	uint64_t msgs_out;         /* PUBLISH sent */
-	uint64_t bytes_in;
-	uint64_t bytes_out;
-	uint64_t dropped_qos0;     /* output over FM_OUT_HARD */
-	uint64_t slow_consumers;   /* closed for not reading their output */
-	uint64_t dropped_queue;    /* session queue limits */
-	uint64_t dropped_offline;  /* QoS 0 for offline sessions */
-	uint64_t dropped_expired;  /* 5.0 Message Expiry Interval passed before delivery */
-	uint64_t dropped_too_large; /* above a 5.0 client's Maximum Packet Size */
-	uint64_t dropped_denied;   /* deliveries the ACL does not let the subscriber read */
-	uint64_t denied_publish;   /* PUBLISHes the ACL does not let the client write */
-	uint64_t dropped_memory;   /* QoS 0 deliveries dropped above memory_limit */
-	uint64_t remote_batches;   /* delivery batches sent to other workers */
-	uint64_t batches_allocated; /* of those, newly allocated (not reused) */
 };
 
 /* A routing target collected during one fan-out, de-duplicated by session. */
@@ -123,6 +104,7 @@ struct worker_limits {
 	uint16_t max_keepalive;
 	bool retain_available;
 	uint64_t session_expiry_s;  /* persistent_client_expiration; 0 = never */
+	uint32_t sys_interval_s;    /* $SYS publishing period (worker 0 uses it); 0 = off */
 	struct auth_rules *auth;    /* password and ACL files; a reference each copy holds */
 	unsigned gen;               /* which reload these are (0: the start) */
 };
@@ -159,7 +141,8 @@ struct worker {
 	bool stopped;              /* its thread ended: free directly, nothing runs deferred tasks */
 	struct worker_limits lim;
 	atomic_uint lim_gen;       /* the reload whose limits are in force here (lim.gen, for the control thread) */
-	struct broker_stats stats;
+	struct broker_stats stats; /* written by this worker only; any thread reads (stats.h) */
+	struct sys_topics *sys;    /* worker 0 only, while sys_interval > 0: the $SYS publisher */
 	int rc;                    /* what its loop returned */
 };
 
@@ -179,6 +162,7 @@ struct broker {
 	atomic_bool over_memory;   /* RSS above memory_limit: refuse connections, drop QoS 0 (memory.c) */
 	struct loop_timer memory_timer; /* the control thread's RSS sample */
 	atomic_uint n_clients;     /* all connections (max_connections) */
+	_Atomic uint64_t peak_clients; /* most connections open at once (counter_peak at accept) */
 	struct topic_tree *subs;   /* shared, read-mostly: */
 	struct share_table *shares; /* shared subscription groups (in subs too), under subs_lock */
 	pthread_rwlock_t subs_lock;
@@ -215,8 +199,6 @@ void broker_fini(struct broker *b);
  * with b->auth (no reference taken: whoever hands the copy to a worker
  * takes one). */
 struct worker_limits broker_limits(const struct broker *b);
-/* Sum of every worker's counters (approximate while workers run). */
-struct broker_stats broker_stats_sum(const struct broker *b);
 
 /* memory_limit (memory.c): while one is set, sample the broker's RSS once
  * a second on the control thread and keep over_memory up to date. Called

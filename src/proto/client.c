@@ -98,7 +98,8 @@ static int start_client(struct client *c, struct worker *w, struct listener_rt *
 	list_init(&c->wait_link);
 	list_push_back(&w->clients, &c->link);
 	w->n_clients++;
-	atomic_fetch_add(&w->b->n_clients, 1);
+	counter_inc(&w->stats.sockets_total);
+	counter_peak(&w->b->peak_clients, atomic_fetch_add(&w->b->n_clients, 1) + 1);
 	atomic_fetch_add(&w->b->listener_conns[l->index], 1);
 	c->last_rx_ms = (uint32_t)loop_now_ms(w->loop);
 	loop_timer_init(&c->timer, on_timer);
@@ -247,7 +248,8 @@ static ssize_t process(struct client *c, const uint8_t *p, size_t len)
 			client_close_rc(c, close_rc_for(c, rc), why ? why : "protocol error");
 			return -1;
 		}
-		c->w->stats.bytes_in += used;
+		counter_add(&c->w->stats.bytes_in, used);
+		counter_inc(&c->w->stats.pkts_in);
 		done += used;
 	}
 	return c->state == CLIENT_CLOSED ? -1 : (ssize_t)done;
@@ -420,7 +422,7 @@ static void flush(struct client *c)
 			client_close(c, "write error");
 			return;
 		}
-		c->w->stats.bytes_out += (uint64_t)n;
+		counter_add(&c->w->stats.bytes_out, (uint64_t)n);
 		c->bytes_written += (uint32_t)n;
 		buf_consume(&c->out, (size_t)n);
 	}
@@ -544,6 +546,14 @@ static void flush_dirty(struct loop *lp, void *arg)
 
 void client_mark_dirty(struct client *c)
 {
+	if (c->state == CLIENT_CLOSED)
+		return;
+	counter_inc(&c->w->stats.pkts_out);
+	client_flush_soon(c);
+}
+
+void client_flush_soon(struct client *c)
+{
 	if (c->state == CLIENT_CLOSED || list_linked(&c->dirty_link))
 		return;
 	list_push_back(&c->w->dirty, &c->dirty_link);
@@ -621,7 +631,7 @@ static void on_stall_timer(struct loop *lp, struct loop_timer *t)
 	 * crossed the high one */
 	if (buf_used(&c->out) >= FM_OUT_LOW) {
 		if (c->bytes_written == c->stall->bytes_mark) {
-			c->w->stats.slow_consumers++;
+			counter_inc(&c->w->stats.slow_consumers);
 			client_close_rc(c, MQTT_RC_QUOTA_EXCEEDED, "slow consumer: output not draining");
 			return;
 		}
@@ -676,8 +686,10 @@ void client_close(struct client *c, const char *reason)
 	if (was_active || c->session)
 		log_notice(&b->log, "client %s (%s) disconnected: %s", client_log_id(c),
 			   net_addr_format(&c->conn.peer, peer, sizeof(peer)), reason);
-	if (was_active)
+	if (was_active) {
+		counter_inc(&c->w->stats.disconnects_total);
 		access_notify(c, FM_EVENT_DISCONNECT, reason);
+	}
 	else
 		log_info(&b->log, "connection from %s closed: %s",
 			 net_addr_format(&c->conn.peer, peer, sizeof(peer)), reason);

@@ -126,8 +126,13 @@ void client_wait_handoff(struct client *c);
  * Called on c's worker, or single-threaded at the final drain. */
 void client_handoff_done(struct client *c);
 
-/* Output is pending: flush it at the end of this iteration. */
+/* One packet was just appended to c->out: count it (pkts_out, $SYS
+ * messages/sent) and flush at the end of this iteration. Every encoder
+ * call site ends with it, which is why the count lives here. */
 void client_mark_dirty(struct client *c);
+/* Output already in c->out may go now (a store hold lifted): flush at the
+ * end of this iteration without counting a packet. */
+void client_flush_soon(struct client *c);
 static inline bool client_out_over(const struct client *c, size_t limit) { return buf_used(&c->out) > limit; }
 
 /* Backpressure: publisher stops reading until target drains below FM_OUT_LOW.

@@ -590,7 +590,7 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 	}
 	c->state = CLIENT_ACTIVE;
 	c->will_on_close = true;
-	c->w->stats.connects_total++;
+	counter_inc(&c->w->stats.connects_total);
 	client_start_keepalive(c);
 	/* "no session" must be true after a crash too: the stored session's
 	 * removal commits before the CONNACK that says so leaves */

@@ -80,7 +80,7 @@ static void encode_publish(struct client *c, struct msg *m, uint8_t qos, uint32_
 			pub.topic.len = 0; /* the alias stands for it [MQTT-3.3.2-12] */
 	}
 	if (mqtt_encode_publish(&c->out, c->version, &pub) == FM_OK) {
-		c->w->stats.msgs_out++;
+		counter_inc(stats_pub_out(&c->w->stats, pub.qos));
 		client_mark_dirty(c);
 		/* saturate now, not at the end of the iteration: one iteration can
 		 * read enough to fill the output far past its hard limit */
@@ -110,7 +110,7 @@ static void send_inflight(struct worker *w, struct session *s, struct client *c,
 {
 	uint16_t id;
 	if (session_inflight_add(s, m, qos, sub_id, &id) != FM_OK) {
-		w->stats.dropped_queue++;
+		counter_inc(&w->stats.dropped_queue);
 		persist_done(w, s, m, 0);
 		return;
 	}
@@ -126,7 +126,7 @@ static void enqueue(struct worker *w, struct session *s, struct msg *m, uint8_t 
 	if (!dropped && !spill_entry(w, s, m))
 		dropped = session_queue_push(s, m, qos, sub_id, &w->lim.session) != FM_OK;
 	if (dropped) {
-		w->stats.dropped_queue++;
+		counter_inc(&w->stats.dropped_queue);
 		persist_done(w, s, m, 0);
 	}
 	if (s->owner)
@@ -147,11 +147,11 @@ static bool undeliverable(struct worker *w, struct session *s, struct client *c,
 	if (!expired && !big && !denied)
 		return false;
 	if (expired)
-		w->stats.dropped_expired++;
+		counter_inc(&w->stats.dropped_expired);
 	else if (big)
-		w->stats.dropped_too_large++;
+		counter_inc(&w->stats.dropped_too_large);
 	else
-		w->stats.dropped_denied++;
+		counter_inc(&w->stats.dropped_denied);
 	if (qos & 0x03)
 		persist_done(w, s, m, 0);
 	return true;
@@ -164,16 +164,16 @@ void deliver_msg(struct worker *w, struct session *s, struct msg *m, uint8_t qos
 		return;
 	if ((qos & 0x03) == 0) {
 		if (atomic_load_explicit(&w->b->over_memory, memory_order_relaxed)) {
-			w->stats.dropped_memory++; /* memory_limit: QoS 0 goes first */
+			counter_inc(&w->stats.dropped_memory); /* memory_limit: QoS 0 goes first */
 			return;
 		}
 		size_t limit = qos & DELIVER_RETAIN ? FM_OUT_RETAINED_BURST : FM_OUT_HARD;
 		if (c && !client_out_over(c, limit))
 			encode_publish(c, m, qos, sub_id, 0, false);
 		else if (c)
-			w->stats.dropped_qos0++;
+			counter_inc(&w->stats.dropped_qos0);
 		else
-			w->stats.dropped_offline++;
+			counter_inc(&w->stats.dropped_offline);
 		return;
 	}
 	if (c && can_send_now(w, s, c))
@@ -181,7 +181,7 @@ void deliver_msg(struct worker *w, struct session *s, struct msg *m, uint8_t qos
 	else if (c || s->persistent)
 		enqueue(w, s, m, qos, sub_id);
 	else
-		w->stats.dropped_offline++;
+		counter_inc(&w->stats.dropped_offline);
 }
 
 void deliver_pump(struct worker *w, struct session *s)
@@ -215,7 +215,7 @@ static void drop_unreadable_inflight(struct worker *w, struct session *s, struct
 			i++;
 			continue;
 		}
-		w->stats.dropped_denied++;
+		counter_inc(&w->stats.dropped_denied);
 		persist_done(w, s, in->msg, in->packet_id);
 		session_inflight_del(s, in->packet_id); /* the next entry moves into slot i */
 	}

@@ -25,6 +25,7 @@ static void on_expiry(struct loop *lp, struct loop_timer *t)
 	struct session *s = list_entry(t, struct session_expiry, timer)->s;
 	struct worker *w = session_home(s);
 	log_notice(&w->b->log, "session %s expired: offline longer than its expiry interval", s->client_id);
+	counter_inc(&w->stats.sessions_expired);
 	proto_session_end(w, s);
 }
 

@@ -21,7 +21,7 @@ static struct deliver_batch *batch_get(struct worker *w)
 	if (d)
 		w->spare = d->next_spare;
 	else if ((d = malloc(sizeof(*d))) != NULL)
-		w->stats.batches_allocated++;
+		counter_inc(&w->stats.batches_allocated);
 	else
 		return NULL;
 	d->origin = w;
@@ -58,7 +58,7 @@ static void post_batch(struct worker *w, unsigned to)
 	struct deliver_batch *d = w->outbox[to];
 	w->outbox[to] = NULL;
 	wmsg_post(&w->b->workers[to], &d->h, WMSG_DELIVER);
-	w->stats.remote_batches++;
+	counter_inc(&w->stats.remote_batches);
 }
 
 static void flush(struct loop *lp, void *arg)
@@ -102,7 +102,7 @@ void worker_queue_deliver(struct worker *w, struct worker *to, struct msg *m,
 			d = NULL;
 		}
 		if (!d && (d = w->outbox[dest] = batch_get(w)) == NULL) {
-			w->stats.dropped_queue += n - i; /* out of memory: lost, counted */
+			counter_add(&w->stats.dropped_queue, n - i); /* out of memory: lost, counted */
 			for (; i < n; i++)
 				session_unref(targets[i].s);
 			break;

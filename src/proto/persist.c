@@ -515,7 +515,7 @@ static void release_holds(struct client *c, struct client_acks *a)
 		return;
 	memmove(a->holds, a->holds + k, (a->n_holds - k) * sizeof(*a->holds));
 	a->n_holds -= k;
-	client_mark_dirty(c);
+	client_flush_soon(c);
 }
 
 bool persist_client_closing(struct client *c)

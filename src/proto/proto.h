@@ -54,6 +54,10 @@ bool route_publish(struct worker *w, struct client *from, struct msg *m);
 /* Store, replace or delete (empty payload) the retained message for m's
  * topic, in memory and in the durable store. */
 void route_retain(struct worker *w, struct msg *m);
+/* The same in memory only: for the broker's own $SYS values, which describe
+ * this run and must not come back from the store after a restart (nor cost
+ * a write every sys_interval). */
+void route_retain_volatile(struct worker *w, struct msg *m);
 /* The retained tree's unref callback: values are struct msg. */
 void route_retained_unref(void *value);
 

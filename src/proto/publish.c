@@ -209,7 +209,7 @@ static bool publish_allowed(struct client *c, const struct mqtt_publish *pub, bo
 	*answered = false;
 	if (access_may_publish(c, NULL, pub->topic.p, pub->topic.len, pub->qos, pub->retain))
 		return true;
-	c->w->stats.denied_publish++;
+	counter_inc(&c->w->stats.denied_publish);
 	if (log_enabled(&c->w->b->log, LOG_T_DEBUG))
 		log_debug(&c->w->b->log, "denied PUBLISH from %s to '%.*s'", client_log_id(c), (int)pub->topic.len,
 			  pub->topic.p);
@@ -244,7 +244,7 @@ int proto_on_publish(struct client *c, const struct mqtt_frame *f, const char **
 	bool refused = false;
 	if (c->version == MQTT_V5 && ((rc = v5_admit(c, &pub, &p, &refused, why)) != FM_OK || refused))
 		return rc;
-	c->w->stats.msgs_in++;
+	counter_inc(stats_pub_in(&c->w->stats, pub.qos));
 	bool answered = false, durable = false, matched = false;
 	if (!publish_allowed(c, &pub, &answered)) {
 		if (answered)

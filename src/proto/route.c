@@ -88,7 +88,7 @@ static void collect(void *arg, const struct topic_sub *entry)
 	if ((sub->options & SUB_NO_LOCAL) && s == cx->from)
 		return;
 	if (!targets_reserve(w)) {
-		w->stats.dropped_queue++; /* out of memory: this delivery is lost, counted */
+		counter_inc(&w->stats.dropped_queue); /* out of memory: this delivery is lost, counted */
 		return;
 	}
 	struct worker *home = session_home(s);
@@ -208,7 +208,8 @@ void route_retained_unref(void *value)
 	msg_unref(value);
 }
 
-void route_retain(struct worker *w, struct msg *m)
+/* stored: also write it to the durable store (under the lock, see below). */
+static void retain_set(struct worker *w, struct msg *m, bool stored)
 {
 	struct broker *b = w->b;
 	/* a retained message with an empty payload removes the stored one
@@ -216,7 +217,7 @@ void route_retain(struct worker *w, struct msg *m)
 	void *value = m->payload_len ? msg_ref(m) : NULL;
 	pthread_rwlock_wrlock(&b->retained_lock);
 	int rc = retain_tree_set(b->retained, m->topic, m->topic_len, value);
-	if (rc == FM_OK) {
+	if (rc == FM_OK && stored) {
 		/* submitted under the lock: two workers setting one topic reach
 		 * the store in the order the tree saw them, so a restart brings
 		 * back the newest, not whichever batch went last */
@@ -226,4 +227,14 @@ void route_retain(struct worker *w, struct msg *m)
 	pthread_rwlock_unlock(&b->retained_lock);
 	if (rc != FM_OK && value)
 		msg_unref(m);
+}
+
+void route_retain(struct worker *w, struct msg *m)
+{
+	retain_set(w, m, true);
+}
+
+void route_retain_volatile(struct worker *w, struct msg *m)
+{
+	retain_set(w, m, false);
 }

@@ -72,7 +72,7 @@ static void take_rows(struct worker *w, struct session *s, const struct store_ba
 			 * so it comes back at the next restart, not before */
 			log_error(&w->b->log, "session %s: out of memory reading back a queued message", s->client_id);
 			msg_unref(m);
-			w->stats.dropped_queue++;
+			counter_inc(&w->stats.dropped_queue);
 			continue;
 		}
 		bytes += msg_size(m);

@@ -8,6 +8,7 @@
 #include "proto/expiry.h"
 #include "proto/persist.h"
 #include "proto/proto.h"
+#include "proto/sys_topics.h"
 #include "proto/worker_msg.h"
 #include "proto/worker_poll.h"
 
@@ -166,6 +167,7 @@ static void handle(struct worker *w, struct wmsg *m)
 		auth_rules_unref(old);
 		if (w->ws)
 			ws_host_reload_certs(w->ws, &w->b->log); /* libwebsockets is this thread's */
+		sys_topics_configure(w); /* sys_interval may have changed */
 		atomic_store(&w->lim_gen, w->lim.gen);
 		free(m);
 		break;
@@ -275,7 +277,9 @@ static void shutdown_clients(struct worker *w)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	sys_topics_configure(w);
 	w->rc = loop_run(w->loop);
+	sys_topics_stop(w); /* before the last iteration: no $SYS during shutdown */
 	shutdown_clients(w);
 	w->stopped = true;
 	session_thread_release();
@@ -301,6 +305,7 @@ void worker_stop_and_join(struct worker *w)
 
 void worker_fini(struct worker *w)
 {
+	sys_topics_stop(w); /* a reload handled during the shutdown iteration may have restarted it */
 	close_listeners(w);
 	outbox_fini(w);
 	persist_fini(w);

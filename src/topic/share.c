@@ -30,6 +30,7 @@ struct share_table {
 	struct share_group **bucket;
 	uint32_t n_buckets;         /* power of two */
 	uint32_t count;
+	size_t members;             /* members of every group */
 };
 
 #define SHARE_PREFIX "$share/"
@@ -184,8 +185,8 @@ int share_join(struct share_table *t, const struct topic_share *s, const struct 
 	if (i != UINT32_MAX) {
 		g->v[i] = *m;
 		*replaced = true;
-	} else {
-		rc = member_append(g, m);
+	} else if ((rc = member_append(g, m)) == FM_OK) {
+		t->members++;
 	}
 	if (rc != FM_OK && *created) {
 		*p = g->next;
@@ -211,6 +212,7 @@ int share_leave(struct share_table *t, const struct topic_share *s, const void *
 		return FM_ENOTFOUND;
 	/* keep the order members joined: round robin stays fair */
 	memmove(&g->v[i], &g->v[i + 1], (g->n - i - 1) * sizeof(g->v[0]));
+	t->members--;
 	if (--g->n == 0) {
 		*p = g->next;
 		t->count--;
@@ -239,4 +241,9 @@ uint32_t share_next(struct share_group *g)
 size_t share_table_count(const struct share_table *t)
 {
 	return t->count;
+}
+
+size_t share_table_members(const struct share_table *t)
+{
+	return t->members;
 }

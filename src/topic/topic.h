@@ -117,6 +117,8 @@ void share_group_free(struct share_group *g);
 uint32_t share_members(const struct share_group *g, const struct share_member **v);
 uint32_t share_next(struct share_group *g);
 size_t share_table_count(const struct share_table *t);
+/* Members of every group together. */
+size_t share_table_members(const struct share_table *t);
 
 /* --- retained tree ------------------------------------------------------- */
 

@@ -108,7 +108,7 @@ Test(lifecycle, unknown_option_names_file_line_and_option)
 
 Test(lifecycle, unsupported_mosquitto_option_is_refused_clearly)
 {
-	expect_config_error("sys_interval 10\n", ":1:", "not supported yet");
+	expect_config_error("max_qos 1\n", ":1:", "not supported yet");
 }
 
 Test(lifecycle, missing_config_file_is_a_clear_error)

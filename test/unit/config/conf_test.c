@@ -301,7 +301,7 @@ Test(conf, unsupported_mosquitto_options_are_refused_clearly)
 {
 	static const char *const names[] = {
 		"connection",
-		"local_clientid", "sys_interval", "auth_plugin", "queue_qos0_messages",
+		"local_clientid", "auth_plugin", "queue_qos0_messages",
 		"max_qos", "bridge_protocol_version", "auth_opt_backend",
 		"max_inflight_bytes", "user",
 	};
@@ -388,6 +388,22 @@ Test(conf, out_of_range_values_name_file_line_and_option)
 	expect_error("max_queued_messages 4294967296\n", "test.conf:1: ", "option 'max_queued_messages'");
 	expect_error("workers 257\n", "test.conf:1: ", "option 'workers'");
 	expect_error("max_connections -2\n", "test.conf:1: ", "option 'max_connections'");
+	expect_error("sys_interval 86401\n", "test.conf:1: ", "option 'sys_interval': 86401 is out of range");
+}
+
+Test(conf, sys_interval_defaults_to_mosquittos_and_zero_turns_it_off)
+{
+	cr_assert_eq(load("listener 1883\n"), FM_OK, "%s", eb.msg);
+	cr_assert_eq(c.sys_interval_s, 10);
+	reset();
+	cr_assert_eq(load("sys_interval 0\n"), FM_OK, "%s", eb.msg);
+	cr_assert_eq(c.sys_interval_s, 0);
+	reset();
+	cr_assert_eq(load("sys_interval 86400\n"), FM_OK, "%s", eb.msg);
+	cr_assert_eq(c.sys_interval_s, 86400);
+	expect_error("\nsys_interval ten\n", "test.conf:2: ", "option 'sys_interval': 'ten' is not a number");
+	expect_error("sys_interval -1\n", "test.conf:1: ", "option 'sys_interval': '-1' is not a number");
+	expect_error("sys_interval\n", "test.conf:1: ", "option 'sys_interval' needs a value");
 }
 
 Test(conf, bad_booleans_are_true_or_false_only)
@@ -648,8 +664,10 @@ Test(conf, reload_copies_every_reloadable_option)
 	load_fresh(&fresh, "max_connections 12\nlistener 1883 127.0.0.1\nallow_anonymous false\n"
 		   "max_inflight_messages 2\n"
 		   "max_queued_messages 3\nmax_queued_bytes 4\nmessage_size_limit 5\nmax_keepalive 45\n"
-		   "retain_available false\nlog_type error\nconnect_timeout 4\nmax_publish_rate 7\nmemory_limit 123456\n");
+		   "retain_available false\nlog_type error\nconnect_timeout 4\nmax_publish_rate 7\nmemory_limit 123456\n"
+		   "sys_interval 3\n");
 	conf_apply_reloadable(&c, &fresh);
+	cr_assert_eq(c.sys_interval_s, 3);
 	cr_assert_eq(c.max_publish_rate, 7);
 	cr_assert_eq(c.memory_limit, 123456);
 	cr_assert_not(c.allow_anonymous);
@@ -845,6 +863,7 @@ Test(conf, shipped_config_file_says_which_options_sighup_reloads)
 		{"psk_hint", false}, {"psk_file", false}, {"socket_domain", false}, {"bind_interface", false},
 		{"websockets_path", false}, {"websockets_trust_x_forwarded_for", false},
 		{"websockets_headers_size", false}, {"password_file", true}, {"acl_file", true}, {"max_publish_rate", true}, {"memory_limit", true},
+		{"sys_interval", true},
 	};
 	char path[PATH_MAX + 64];
 	shipped_conf_path(path, sizeof(path));
@@ -887,7 +906,7 @@ Test(conf, shipped_config_file_documents_every_supported_option)
 		"require_certificate", "use_identity_as_username", "use_subject_as_username",
 		"tls_version", "ciphers", "psk_hint", "psk_file", "socket_domain", "bind_interface",
 		"websockets_path", "websockets_trust_x_forwarded_for", "websockets_headers_size",
-		"password_file", "acl_file", "max_publish_rate", "memory_limit",
+		"password_file", "acl_file", "max_publish_rate", "memory_limit", "sys_interval",
 	};
 	char path[PATH_MAX + 64];
 	shipped_conf_path(path, sizeof(path));
@@ -1074,13 +1093,13 @@ Test(conf, error_in_an_included_file_is_reported_through_load_file_too)
 	char inc[600];
 	snprintf(inc, sizeof(inc), "%s/conf.d", dir);
 	cr_assert_eq(mkdir(inc, 0700), 0);
-	write_in(inc, "a.conf", "listener 1883\n\n\nsys_interval 10\n");
+	write_in(inc, "a.conf", "listener 1883\n\n\nmax_qos 1\n");
 	char main_conf[600], text[800], want[800];
 	snprintf(main_conf, sizeof(main_conf), "%s/main.conf", dir);
 	snprintf(text, sizeof(text), "# main\ninclude_dir %s\n", inc);
 	write_text(main_conf, text);
 	cr_assert_eq(conf_load_file(&c, main_conf, &eb), FM_ECONFIG);
-	snprintf(want, sizeof(want), "%s/a.conf:4: option 'sys_interval' is not supported yet", inc);
+	snprintf(want, sizeof(want), "%s/a.conf:4: option 'max_qos' is not supported yet", inc);
 	cr_assert_str_eq(eb.msg, want);
 
 	/* and the missing directory is named with the including file's line */
