@@ -22,6 +22,7 @@ PACKAGES=(
 	libwebsockets-evlib-uv    # its libuv event-loop plugin, loaded at runtime
 	libuv1-dev                # the libuv loop nested in each worker's loop
 	libcjson-dev              # the HTTP stats API's JSON (src/admin)
+	prometheus                # its promtool checks /metrics in the http test
 	openssl                   # TLS tests: certificates, s_client
 )
 # node and npm run the WebSocket test's clients (mqtt.js, ws). Debian's only
@@ -46,11 +47,14 @@ install_missing() {
 	export DEBIAN_FRONTEND=noninteractive
 	$sudo apt-get update -qq
 	$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-	# Debian starts the mosquitto service on install; we only want its binary.
-	if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
-		$sudo systemctl stop mosquitto || true
-		$sudo systemctl disable mosquitto >/dev/null 2>&1 || true
-	fi
+	# Debian starts the mosquitto and prometheus services on install; we
+	# only want their binaries (mosquitto, promtool).
+	for service in mosquitto prometheus; do
+		if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+			$sudo systemctl stop "$service" || true
+			$sudo systemctl disable "$service" >/dev/null 2>&1 || true
+		fi
+	done
 }
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -16,6 +16,8 @@ struct route {
 static const struct route routes[] = {
 	{"/healthz", true, admin_healthz},
 	{"/readyz", true, admin_readyz},
+	{"/api/v1/broker", false, admin_broker},
+	{"/metrics", false, admin_metrics},
 };
 
 void admin_reply_json(struct http_response *resp, unsigned status, cJSON *json)

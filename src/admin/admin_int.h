@@ -19,6 +19,6 @@ void admin_reply_json(struct http_response *resp, unsigned status, cJSON *json);
 /* {"error": text, "status": status} */
 void admin_reply_error(struct http_response *resp, unsigned status, const char *text);
 
-admin_endpoint_fn admin_healthz, admin_readyz;
+admin_endpoint_fn admin_healthz, admin_readyz, admin_broker, admin_metrics;
 
 #endif

@@ -20,6 +20,7 @@
 
 #include "core/clock.h"
 #include "core/grow.h"
+#include "core/histogram.h"
 #include "loop/loop.h"
 
 #include <pthread.h>
@@ -40,6 +41,7 @@ struct store {
 	struct store_batch **taken; /* one drain's batches */
 	uint32_t n_taken, cap_taken;
 	_Atomic uint64_t batches, commits, ops, commit_us_total, commit_us_max, errors, swept;
+	struct histogram commit_hist;    /* commit latency (store thread writes) */
 	_Atomic uint64_t max_bytes;      /* wanted cap, set by any thread */
 	uint64_t max_bytes_applied;      /* the cap the connection has (store thread) */
 };
@@ -51,6 +53,7 @@ static void count_commit(struct store *st, uint64_t started_us)
 	atomic_fetch_add_explicit(&st->commit_us_total, us, memory_order_relaxed);
 	if (us > atomic_load_explicit(&st->commit_us_max, memory_order_relaxed))
 		atomic_store_explicit(&st->commit_us_max, us, memory_order_relaxed);
+	histogram_observe(&st->commit_hist, us);
 }
 
 static void finish(struct store *st, struct store_batch *b, int rc)
@@ -301,6 +304,11 @@ void store_close(struct store *st)
 	loop_free(st->loop);
 	free(st->taken);
 	free(st);
+}
+
+void store_commit_latency(const struct store *st, struct histogram_reading *into)
+{
+	histogram_read_into(&st->commit_hist, into);
 }
 
 struct store_stats store_stats(const struct store *st)

@@ -271,5 +271,8 @@ struct store_stats {
 	uint64_t swept;       /* rows removed because they expired */
 };
 struct store_stats store_stats(const struct store *st);
+/* Commit latencies so far, added into *into (any thread). */
+struct histogram_reading;
+void store_commit_latency(const struct store *st, struct histogram_reading *into);
 
 #endif

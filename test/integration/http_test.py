@@ -6,10 +6,15 @@ test did with real MQTT clients (paho)."""
 import http.client
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
+
+import paho.mqtt.client as mqtt
 
 import fmtest
 
@@ -82,6 +87,127 @@ def errors_are_json(http_port):
     check(headers.get("cache-control") == "no-store", "live data must not be cached: %r" % headers)
 
 
+class Client:
+    """A connected paho client (protocol 3.1.1 or 5) that counts what it
+    receives."""
+
+    def __init__(self, port, client_id, v5=False):
+        self.received = 0
+        self.cond = threading.Condition()
+        proto = mqtt.MQTTv5 if v5 else mqtt.MQTTv311
+        self.c = mqtt.Client(client_id=client_id, protocol=proto)
+        connected = threading.Event()
+        self.c.on_connect = lambda *a: connected.set()
+        self.c.on_message = self._on_message
+        self.c.connect("127.0.0.1", port, keepalive=30)
+        self.c.loop_start()
+        check(connected.wait(fmtest.TIMEOUT), "%s: no CONNACK" % client_id)
+
+    def _on_message(self, c, u, msg):
+        with self.cond:
+            self.received += 1
+            self.cond.notify_all()
+
+    def subscribe(self, topic, qos):
+        done = threading.Event()
+        self.c.on_subscribe = lambda *a: done.set()
+        self.c.subscribe(topic, qos)
+        check(done.wait(fmtest.TIMEOUT), "no SUBACK for " + topic)
+
+    def wait_received(self, n):
+        with self.cond:
+            check(self.cond.wait_for(lambda: self.received >= n, fmtest.TIMEOUT),
+                  "received %d of %d messages" % (self.received, n))
+
+    def close(self):
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def api_agrees_with_clients(port, http_port):
+    """N clients (some 5.0), M QoS 0 and K QoS 1 messages to one subscriber,
+    one retained message: the API and /metrics say exactly that."""
+    n31, n5 = 4, 3
+    clients = [Client(port, "c311-%d" % i) for i in range(n31)] + [Client(port, "c5-%d" % i, v5=True)
+                                                                   for i in range(n5)]
+    sub = clients[0]
+    sub.subscribe("api/#", 1)
+    pub = clients[-1]
+    m, k = 25, 15
+    for i in range(m):
+        pub.c.publish("api/qos0", "m%d" % i, qos=0)
+    for i in range(k):
+        pub.c.publish("api/qos1", "k%d" % i, qos=1).wait_for_publish(fmtest.TIMEOUT)
+    pub.c.publish("api/state", "on", qos=1, retain=True).wait_for_publish(fmtest.TIMEOUT)
+    sub.wait_received(m + k + 1)
+    b = get_json(http_port, "/api/v1/broker", token=TOKEN)
+    conns = b["connections"]
+    check(conns["clients_connected"] == n31 + n5 and conns["current"] == n31 + n5, "connections: %r" % conns)
+    check(conns["connects_total"] == n31 + n5 and conns["peak"] >= n31 + n5, "connections: %r" % conns)
+    lst = conns["by_listener"]
+    check(len(lst) == 1 and lst[0]["port"] == port and lst[0]["protocol"] == "mqtt", "listeners: %r" % lst)
+    check(lst[0]["clients_by_version"] == {"3.1": 0, "3.1.1": n31, "5.0": n5}, "by version: %r" % lst)
+    check(b["sessions"]["online"] == n31 + n5 and b["sessions"]["total"] == n31 + n5, "sessions: %r" % b["sessions"])
+    check(b["subscriptions"] == 1 and b["retained"]["count"] == 1, "subscriptions, retained: %r" % b)
+    rx = b["messages"]["received"]
+    check(rx == {"qos0": m, "qos1": k + 1, "qos2": 0, "total": m + k + 1}, "received: %r" % rx)
+    tx = b["messages"]["sent"]
+    check(tx["qos0"] == m and tx["qos1"] == k + 1 and tx["total"] == m + k + 1, "sent: %r" % tx)
+    check(b["dropped"]["total"] == 0 and b["store"]["enabled"] and b["memory"]["rss_bytes"] > 0, "other: %r" % b)
+    check(b["version"] and b["workers"] == 2 and b["uptime_s"] >= 0, "version, workers: %r" % b)
+    metrics_agree(http_port, n31 + n5, m, k + 1)
+    for c in clients:
+        c.close()
+
+
+def metrics_agree(http_port, connected, qos0, qos1):
+    status, headers, body = request(http_port, "/metrics", token=TOKEN)
+    check(status == 200 and headers["content-type"].startswith("text/plain; version=0.0.4"),
+          "/metrics: %d %r" % (status, headers))
+    promtool = shutil.which("promtool")
+    check(promtool is not None, "promtool is not installed (scripts/deps.sh installs prometheus)")
+    r = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True, timeout=30)
+    check(r.returncode == 0, "promtool check metrics: %s %s" % (r.stdout.decode()[-500:], r.stderr.decode()[-500:]))
+    values = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    for name, want in (("fleetmq_clients_connected", connected), ('fleetmq_publish_received_total{qos="0"}', qos0),
+                       ('fleetmq_publish_received_total{qos="1"}', qos1), ("fleetmq_retained_messages", 1),
+                       ("fleetmq_subscriptions", 1)):
+        check(values.get(name) == want, "%s is %r, wanted %r" % (name, values.get(name), want))
+    check(values.get('fleetmq_store_commit_duration_seconds_bucket{le="+Inf"}', 0) >= 1, "no store commit observed")
+
+
+def token_is_enforced(proc, tmp, http_port):
+    for path in ("/api/v1/broker", "/metrics"):
+        status, headers, body = request(http_port, path)
+        check(status == 401 and headers.get("www-authenticate", "").startswith("Bearer"),
+              "%s without a token: %d %r" % (path, status, headers))
+        check(request(http_port, path, token="wrong-" + TOKEN)[0] == 401, "%s: a wrong token let in" % path)
+        check(request(http_port, path, token=TOKEN[:-1])[0] == 401, "%s: a token's prefix let in" % path)
+        check(request(http_port, path, token=TOKEN)[0] == 200, "%s: the token refused" % path)
+    # SIGHUP: the new token in force at once, the old one refused
+    conf = os.path.join(tmp, "fleetmq.conf")
+    with open(conf) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write(text.replace(TOKEN, TOKEN + "-rotated"))
+    log = os.path.join(tmp, "broker.log")
+    before = os.path.getsize(log)
+    proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + fmtest.TIMEOUT
+    while time.monotonic() < deadline:
+        with open(log, errors="replace") as f:
+            f.seek(before)
+            if "SIGHUP: reloaded" in f.read():
+                break
+        time.sleep(0.05)
+    check(request(http_port, "/metrics", token=TOKEN)[0] == 401, "the old token still works after SIGHUP")
+    check(request(http_port, "/metrics", token=TOKEN + "-rotated")[0] == 200, "the new token refused after SIGHUP")
+
+
 def startup_error(conf_text, needle):
     """The broker refuses conf_text at start, naming the file, line and option."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,11 +243,15 @@ def bad_config():
 
 def main():
     http_port = fmtest.free_port()
-    with fmtest.broker("http_listener %d\nhttp_token %s\nworkers 2\nlog_type all\n"
+    with fmtest.broker("http_listener %d\nhttp_token %s\nworkers 2\nlog_type all\nsys_interval 0\n"
                        % (http_port, TOKEN)) as (port, proc, tmp):
         health_and_readiness(http_port)
         errors_are_json(http_port)
         print("ok health, readiness, errors")
+        api_agrees_with_clients(port, http_port)
+        print("ok API and metrics agree with the clients")
+        token_is_enforced(proc, tmp, http_port)
+        print("ok token")
     bad_config()
     print("ok bad config")
 
