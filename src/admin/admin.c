@@ -4,11 +4,14 @@
 #include "admin/admin_int.h"
 #include "net/ws.h"
 
+#include "proto/worker_poll.h"
+
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct route {
-	const char *path;
+	const char *path;           /* exact, or a prefix when it ends with '/' */
 	bool open;                  /* no token asked: health checks come from orchestrators */
 	admin_endpoint_fn *fn;
 };
@@ -18,6 +21,10 @@ static const struct route routes[] = {
 	{"/readyz", true, admin_readyz},
 	{"/api/v1/broker", false, admin_broker},
 	{"/metrics", false, admin_metrics},
+	{"/api/v1/clients", false, admin_clients},
+	{"/api/v1/clients/", false, admin_client},
+	{"/api/v1/subscriptions", false, admin_subscriptions},
+	{"/api/v1/retained", false, admin_retained},
 };
 
 void admin_reply_json(struct http_response *resp, unsigned status, cJSON *json)
@@ -46,6 +53,56 @@ void admin_reply_error(struct http_response *resp, unsigned status, const char *
 	admin_reply_json(resp, status, j);
 }
 
+bool admin_parse_count(const char *s, size_t max, size_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (!*s || *end || errno || v > max || s[0] == '-')
+		return false;
+	*out = (size_t)v;
+	return true;
+}
+
+const char *admin_parse_page(const struct http_request *req, struct admin_page *pg)
+{
+	*pg = (struct admin_page){ .limit = 100 };
+	const char *v;
+	if ((v = http_arg(req, "limit")) && (!admin_parse_count(v, 1000, &pg->limit) || pg->limit == 0))
+		return "limit: 1 to 1000";
+	if ((v = http_arg(req, "offset")) && !admin_parse_count(v, 10000000, &pg->offset))
+		return "offset: 0 to 10000000";
+	return NULL;
+}
+
+cJSON *admin_page_json(const struct admin_page *pg, size_t total, const char *name, cJSON **items)
+{
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddNumberToObject(j, "total", (double)total);
+	cJSON_AddNumberToObject(j, "offset", (double)pg->offset);
+	cJSON_AddNumberToObject(j, "limit", (double)pg->limit);
+	*items = cJSON_AddArrayToObject(j, name);
+	return j;
+}
+
+struct worker_poll *admin_poll_workers(struct broker *b, worker_poll_fn *fn, const void *arg, size_t arg_size,
+				       void (*free_result)(void *), struct http_response *resp)
+{
+	struct worker_poll *p = worker_poll_start(b, fn, arg, arg_size, free_result);
+	if (!p) {
+		admin_reply_error(resp, 500, "out of memory");
+		return NULL;
+	}
+	bool all = worker_poll_wait(p, ADMIN_WORKER_WAIT_MS);
+	for (unsigned w = 0; all && w < b->n_workers; w++)
+		all = worker_poll_result(p, w) != NULL;
+	if (all)
+		return p;
+	worker_poll_release(p);
+	admin_reply_error(resp, 503, "a worker did not answer in time (or ran out of memory)");
+	return NULL;
+}
+
 /* Constant-time comparison: how long it takes says nothing of how much of
  * the token was right. */
 static bool same_secret(const char *a, const char *b)
@@ -71,10 +128,17 @@ static bool authorized(struct broker *b, const struct http_request *req)
 	return ok;
 }
 
+static bool route_matches(const struct route *r, const char *path)
+{
+	size_t len = strlen(r->path);
+	bool prefix = r->path[len - 1] == '/';
+	return prefix ? strncmp(path, r->path, len) == 0 && path[len] : strcmp(path, r->path) == 0;
+}
+
 static const struct route *route_of(const char *path)
 {
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-		if (strcmp(path, routes[i].path) == 0)
+		if (route_matches(&routes[i], path))
 			return &routes[i];
 	return NULL;
 }

@@ -45,24 +45,22 @@ static void *count_connections(struct worker *w, const void *arg)
 	return c;
 }
 
-/* Every worker's census added up; false if a worker did not answer. */
-static bool census(struct broker *b, struct listener_census *sum, size_t n)
+/* Every worker's census added up; false (resp set) if one did not answer. */
+static bool census(struct broker *b, struct listener_census *sum, size_t n, struct http_response *resp)
 {
-	struct worker_poll *p = worker_poll_start(b, count_connections, NULL, 0, free);
+	struct worker_poll *p = admin_poll_workers(b, count_connections, NULL, 0, free, resp);
 	if (!p)
 		return false;
-	bool all = worker_poll_wait(p, ADMIN_WORKER_WAIT_MS);
-	for (unsigned w = 0; all && w < b->n_workers; w++) {
+	for (unsigned w = 0; w < b->n_workers; w++) {
 		const struct listener_census *c = worker_poll_result(p, w);
-		for (size_t i = 0; c && i < n; i++) {
+		for (size_t i = 0; i < n; i++) {
 			sum[i].connecting += c[i].connecting;
 			for (int v = 0; v < 3; v++)
 				sum[i].by_version[v] += c[i].by_version[v];
 		}
-		all = c != NULL;
 	}
 	worker_poll_release(p);
-	return all;
+	return true;
 }
 
 static const char *listener_kind(const struct conf_listener *l)
@@ -177,9 +175,11 @@ void admin_broker(struct broker *b, const struct http_request *req, struct http_
 	(void)req;
 	size_t n = b->conf.n_listeners;
 	struct listener_census *c = calloc(n ? n : 1, sizeof(*c));
-	if (!c || !census(b, c, n)) {
+	if (!c)
+		return admin_reply_error(resp, 500, "out of memory");
+	if (!census(b, c, n, resp)) {
 		free(c);
-		return admin_reply_error(resp, 503, "a worker did not answer in time");
+		return;
 	}
 	struct broker_totals t = broker_stats_sum(b);
 	struct broker_gauges g = broker_gauges_read(b);

@@ -4,6 +4,7 @@
 
 #include "net/http.h"
 #include "proto/broker.h"
+#include "proto/worker_poll.h"
 
 #include <cjson/cJSON.h>
 
@@ -19,6 +20,23 @@ void admin_reply_json(struct http_response *resp, unsigned status, cJSON *json);
 /* {"error": text, "status": status} */
 void admin_reply_error(struct http_response *resp, unsigned status, const char *text);
 
-admin_endpoint_fn admin_healthz, admin_readyz, admin_broker, admin_metrics;
+/* Paging: limit 1..1000 (default 100), offset 0..10,000,000. */
+struct admin_page {
+	size_t offset, limit;
+};
+/* NULL, or what is wrong with the limit and offset arguments. */
+const char *admin_parse_page(const struct http_request *req, struct admin_page *pg);
+/* A decimal count up to max. */
+bool admin_parse_count(const char *s, size_t max, size_t *out);
+/* {"total", "offset", "limit", name: []}; *items is that array. */
+cJSON *admin_page_json(const struct admin_page *pg, size_t total, const char *name, cJSON **items);
+
+/* Ask every worker fn(arg) (worker_poll.h) and wait: the poll, when every
+ * worker answered with a result; else NULL, with resp set to the error. */
+struct worker_poll *admin_poll_workers(struct broker *b, worker_poll_fn *fn, const void *arg, size_t arg_size,
+				       void (*free_result)(void *), struct http_response *resp);
+
+admin_endpoint_fn admin_healthz, admin_readyz, admin_broker, admin_metrics, admin_clients, admin_client,
+	admin_subscriptions, admin_retained;
 
 #endif

@@ -26,6 +26,12 @@
 
 #define ACCEPTS_PER_EVENT 64
 
+uint32_t broker_uptime_s(const struct broker *b)
+{
+	uint64_t now = clock_wall_ms();
+	return now > b->start_ms ? (uint32_t)((now - b->start_ms) / 1000) : 0;
+}
+
 struct worker_limits broker_limits(const struct broker *b)
 {
 	const struct conf *c = &b->conf;

@@ -195,6 +195,9 @@ int broker_init(struct broker *b, struct conf *conf, const char *conf_path, stru
 int broker_run(struct broker *b);
 void broker_fini(struct broker *b);
 
+/* Seconds since the broker started (wall clock; any thread). */
+uint32_t broker_uptime_s(const struct broker *b);
+
 /* The current reloadable limits from b->conf (caller holds conf_lock),
  * with b->auth (no reference taken: whoever hands the copy to a worker
  * takes one). */

@@ -311,6 +311,7 @@ void proto_session_detach(struct client *c)
 	c->session = NULL;
 	s->owner = NULL;
 	atomic_store_explicit(&s->online, false, memory_order_relaxed);
+	s->since_s = broker_uptime_s(c->w->b);
 	/* a 5.0 client may have set its Session Expiry Interval to 0 by
 	 * DISCONNECT: the session ends now [MQTT-3.1.2-23] */
 	bool ends = !s->persistent || s->expiry_interval == 0;
@@ -381,6 +382,7 @@ static void adopt(struct client *c, struct session *s, uint32_t expiry_interval)
 		persist_session_put(c->w, s);
 	s->owner = c;
 	atomic_store_explicit(&s->online, true, memory_order_relaxed);
+	s->since_s = broker_uptime_s(c->w->b);
 	c->session = s;
 	session_unref(s); /* the lookup's reference; the table keeps its own */
 }

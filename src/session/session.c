@@ -232,15 +232,12 @@ void session_inflight_del(struct session *s, uint16_t packet_id)
 	s->n_inflight--;
 }
 
-bool session_queue_over(struct session *s, size_t bytes, const struct session_limits *lim)
+bool session_queue_over(const struct session *s, size_t bytes, const struct session_limits *lim)
 {
 	uint64_t count = s->queued + (s->spill ? s->spill->count : 0);
 	uint64_t total = s->queued_bytes + (s->spill ? s->spill->bytes : 0);
-	bool over = (lim->max_queued && count >= lim->max_queued) ||
-		    (lim->max_queued_bytes && total + bytes > lim->max_queued_bytes);
-	if (over)
-		s->dropped++;
-	return over;
+	return (lim->max_queued && count >= lim->max_queued) ||
+	       (lim->max_queued_bytes && total + bytes > lim->max_queued_bytes);
 }
 
 int session_spill_add(struct session *s, size_t bytes)

@@ -90,7 +90,8 @@ struct session {
 	struct session_spill *spill; /* once part of the queue lives only in the store, else NULL */
 	uint64_t queued_bytes;       /* msg_size() sum of queue */
 	uint32_t queued;             /* messages in queue */
-	uint32_t dropped;            /* messages dropped by queue limits */
+	uint32_t since_s;            /* broker uptime (s) when a client last attached or, offline,
+	                              * detached: "connected since" / "offline since" for the API */
 
 	atomic_uint refs;
 	atomic_uint waiting_workers; /* bit per worker with publishers paused on it */
@@ -154,15 +155,15 @@ struct inflight *session_inflight_find(struct session *s, uint16_t packet_id);
 void session_inflight_del(struct session *s, uint16_t packet_id);
 
 /* Would one more message of size bytes exceed the queue limits (counting
- * the spilled part too)? Then it is dropped and s->dropped counted. */
-bool session_queue_over(struct session *s, size_t bytes, const struct session_limits *lim);
+ * the spilled part too)? Then it is dropped (the caller counts it). */
+bool session_queue_over(const struct session *s, size_t bytes, const struct session_limits *lim);
 /* Count one more entry as kept only in the store (allocating the spill
  * state on first use). FM_OK or FM_ENOMEM. */
 int session_spill_add(struct session *s, size_t bytes);
 
 /* Queue a message for later (window full or client offline), taking a new
  * reference. FM_ELIMIT if the queue limits say drop (the message is then
- * not queued and s->dropped is counted). */
+ * not queued). */
 int session_queue_push(struct session *s, struct msg *msg, uint8_t qos, uint32_t sub_id,
 		       const struct session_limits *lim);
 /* Oldest queued message; returns false if empty. The caller takes over the
@@ -193,5 +194,8 @@ int session_table_add(struct session_table *t, struct session *s);
 /* Unlink s from the table (does not free it). */
 void session_table_del(struct session_table *t, struct session *s);
 size_t session_table_count(const struct session_table *t);
+/* fn on every session, in no particular order; fn must not change the
+ * table. */
+void session_table_foreach(const struct session_table *t, void (*fn)(struct session *s, void *arg), void *arg);
 
 #endif

@@ -112,3 +112,10 @@ size_t session_table_count(const struct session_table *t)
 {
 	return t->count;
 }
+
+void session_table_foreach(const struct session_table *t, void (*fn)(struct session *s, void *arg), void *arg)
+{
+	for (size_t i = 0; i <= t->mask; i++)
+		for (struct session *s = t->buckets[i]; s; s = s->hash_next)
+			fn(s, arg);
+}

@@ -208,6 +208,113 @@ def token_is_enforced(proc, tmp, http_port):
     check(request(http_port, "/metrics", token=TOKEN + "-rotated")[0] == 200, "the new token refused after SIGHUP")
 
 
+def raw_connect(port, client_id, clean=True):
+    """A raw 3.1.1 CONNECT (keepalive 600); returns the socket once the
+    CONNACK said yes."""
+    cid = client_id.encode()
+    body = b"\x00\x04MQTT\x04" + bytes([0x02 if clean else 0x00]) + b"\x02\x58" + len(cid).to_bytes(2, "big") + cid
+    s = socket.create_connection(("127.0.0.1", port), timeout=fmtest.TIMEOUT)
+    s.sendall(bytes([0x10, len(body)]) + body)
+    return s
+
+
+def read_connack(s):
+    got = b""
+    while len(got) < 4:
+        chunk = s.recv(4 - len(got))
+        check(chunk, "closed before CONNACK")
+        got += chunk
+    check(got == b"\x20\x02\x00\x00", "CONNACK %r" % got)
+
+
+def many_clients(port, n):
+    """n raw clients fleet-00000 ...: CONNECTs first, CONNACKs after (the
+    kernel holds them), so the test does not wait n round trips."""
+    socks = [raw_connect(port, "fleet-%05d" % i) for i in range(n)]
+    for s in socks:
+        read_connack(s)
+    return socks
+
+
+def clients_list(port, http_port, n):
+    """A fleet of n clients plus one parked persistent session with a queue:
+    the list's totals, paging, prefix and sort, and one client's detail."""
+    c = mqtt.Client(client_id="parked-1", protocol=mqtt.MQTTv311, clean_session=False)
+    connected = threading.Event()
+    c.on_connect = lambda *a: connected.set()
+    c.connect("127.0.0.1", port, keepalive=30)
+    c.loop_start()
+    check(connected.wait(fmtest.TIMEOUT), "parked-1: no CONNACK")
+    subscribed = threading.Event()
+    c.on_subscribe = lambda *a: subscribed.set()
+    c.subscribe("parked/#", 1)
+    check(subscribed.wait(fmtest.TIMEOUT), "parked-1: no SUBACK")
+    c.disconnect()
+    c.loop_stop()
+    pub = Client(port, "pub-1")
+    queued = 7
+    for i in range(queued):
+        pub.c.publish("parked/x", "q%d" % i, qos=1).wait_for_publish(fmtest.TIMEOUT)
+    started = time.monotonic()
+    socks = many_clients(port, n)
+    print("%d clients connected in %.1f s" % (n, time.monotonic() - started))
+    started = time.monotonic()
+    page = get_json(http_port, "/api/v1/clients?online=true&limit=1000", token=TOKEN)
+    print("first page of %d online clients in %.2f s" % (page["total"], time.monotonic() - started))
+    check(page["total"] == n + 1 and len(page["clients"]) == 1000, "online: total %d, page %d"
+          % (page["total"], len(page["clients"])))
+    ids = [x["client_id"] for x in page["clients"]]
+    check(ids == sorted(ids), "the default order is by client id")
+    page2 = get_json(http_port, "/api/v1/clients?online=true&limit=1000&offset=1000", token=TOKEN)
+    check(page2["clients"][0]["client_id"] > ids[-1], "page 2 does not follow page 1")
+    every = get_json(http_port, "/api/v1/clients?limit=1000&offset=%d" % (n - 1), token=TOKEN)
+    check(every["total"] == n + 2, "all sessions: %d" % every["total"])
+    pre = get_json(http_port, "/api/v1/clients?prefix=fleet-0001", token=TOKEN)
+    check(pre["total"] == 10 and [x["client_id"] for x in pre["clients"]] == ["fleet-%05d" % i for i in range(10, 20)],
+          "prefix: %r" % pre)
+    top = get_json(http_port, "/api/v1/clients?sort=queued&limit=3", token=TOKEN)["clients"]
+    check(top[0]["client_id"] == "parked-1" and top[0]["queued"] == queued and not top[0]["online"],
+          "top by queue: %r" % top[0])
+    off = get_json(http_port, "/api/v1/clients?online=false", token=TOKEN)
+    check(off["total"] == 1 and off["clients"][0]["client_id"] == "parked-1", "offline: %r" % off)
+    one = get_json(http_port, "/api/v1/clients/fleet-00042", token=TOKEN)
+    check(one["online"] and one["protocol_version"] == 4 and one["keepalive_s"] == 600 and
+          one["address"].startswith("127.0.0.1:") and one["listener_port"] == port, "detail: %r" % one)
+    parked_detail = get_json(http_port, "/api/v1/clients/parked-1", token=TOKEN)
+    subs = parked_detail["subscription_list"]
+    check(subs == [{"filter": "parked/#", "qos": 1, "no_local": False, "retain_as_published": False,
+                    "retain_handling": 0}] and parked_detail["queued"] == queued, "parked: %r" % parked_detail)
+    get_json(http_port, "/api/v1/clients/nobody", token=TOKEN, want=404)
+    for bad in ("limit=0", "limit=1001", "offset=-1", "sort=size", "order=up", "online=maybe", "listener=x"):
+        e = get_json(http_port, "/api/v1/clients?" + bad, token=TOKEN, want=400)
+        check(bad.split("=")[0] in e["error"], "%s: %r" % (bad, e))
+    for s in socks:
+        s.close()
+    pub.close()
+
+
+def subscriptions_and_retained(port, http_port):
+    sub = Client(port, "subs-1", v5=True)
+    sub.subscribe("site/+/temp", 1)
+    sub.subscribe("site/7/#", 0)
+    pub = Client(port, "ret-1")
+    for topic, payload in (("site/1/temp", "20.5"), ("site/2/temp", "21"), ("other/x", "y")):
+        pub.c.publish(topic, payload, qos=1, retain=True).wait_for_publish(fmtest.TIMEOUT)
+    subs = get_json(http_port, "/api/v1/subscriptions?prefix=site/", token=TOKEN)
+    check(subs["total"] == 2 and [x["filter"] for x in subs["subscriptions"]] == ["site/+/temp", "site/7/#"],
+          "subscriptions: %r" % subs)
+    check(subs["subscriptions"][0]["client_id"] == "subs-1" and subs["subscriptions"][0]["qos"] == 1, "%r" % subs)
+    ret = get_json(http_port, "/api/v1/retained?prefix=site", token=TOKEN)
+    check(ret["total"] == 2 and [(x["topic"], x["payload_preview"]) for x in ret["retained"]] ==
+          [("site/1/temp", "20.5"), ("site/2/temp", "21")], "retained: %r" % ret)
+    # with api/state from api_agrees_with_clients: api/state, other/x, site/1/temp, site/2/temp
+    paged = get_json(http_port, "/api/v1/retained?limit=1&offset=2", token=TOKEN)
+    check(paged["total"] == 4 and [x["topic"] for x in paged["retained"]] == ["site/1/temp"], "paged: %r" % paged)
+    get_json(http_port, "/api/v1/retained?prefix=site/%23", token=TOKEN, want=400)
+    sub.close()
+    pub.close()
+
+
 def startup_error(conf_text, needle):
     """The broker refuses conf_text at start, naming the file, line and option."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -250,8 +357,15 @@ def main():
         print("ok health, readiness, errors")
         api_agrees_with_clients(port, http_port)
         print("ok API and metrics agree with the clients")
+        subscriptions_and_retained(port, http_port)
+        print("ok subscriptions, retained")
         token_is_enforced(proc, tmp, http_port)
         print("ok token")
+    http_port = fmtest.free_port()
+    with fmtest.broker("http_listener %d\nhttp_token %s\nsys_interval 0\nmax_connections -1\n"
+                       % (http_port, TOKEN)) as (port, proc, tmp):
+        clients_list(port, http_port, 10000)
+        print("ok 10,000 clients listed")
     bad_config()
     print("ok bad config")
 
