@@ -4,6 +4,7 @@
  * worker's own count of its connections, asked through its inbox. */
 #include "admin/admin_int.h"
 #include "core/clock.h"
+#include "core/histogram.h"
 #include "core/procinfo.h"
 #include "mqtt/mqtt.h"
 #include "proto/client.h"
@@ -112,6 +113,27 @@ static cJSON *per_qos(uint64_t q0, uint64_t q1, uint64_t q2)
 	return j;
 }
 
+/* Publish-to-delivery latency of every worker: count, mean, and the
+ * bucket bounds of the median and the 99th percentile. */
+static cJSON *latency_json(struct broker *b)
+{
+	struct histogram_reading r = {0};
+	for (unsigned i = 0; i < b->n_workers; i++)
+		histogram_read_into(&b->workers[i].delivery_latency, &r);
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddNumberToObject(j, "count", (double)r.count);
+	cJSON_AddNumberToObject(j, "mean_us", r.count ? (double)r.sum_us / (double)r.count : 0);
+	static const struct { const char *name; double q; } qs[] = {{"p50_at_most_us", 0.5}, {"p99_at_most_us", 0.99}};
+	for (size_t i = 0; i < 2; i++) {
+		uint64_t bound = histogram_quantile_bound_us(&r, qs[i].q);
+		if (bound == UINT64_MAX)
+			cJSON_AddNullToObject(j, qs[i].name); /* above the largest bucket (1 s) */
+		else
+			cJSON_AddNumberToObject(j, qs[i].name, (double)bound);
+	}
+	return j;
+}
+
 static cJSON *messages_json(const struct broker_totals *t)
 {
 	cJSON *j = cJSON_CreateObject();
@@ -199,7 +221,9 @@ void admin_broker(struct broker *b, const struct http_request *req, struct http_
 	cJSON_AddNumberToObject(j, "subscriptions", (double)g.subscriptions);
 	cJSON *r = cJSON_AddObjectToObject(j, "retained");
 	cJSON_AddNumberToObject(r, "count", (double)g.retained);
-	cJSON_AddItemToObject(j, "messages", messages_json(&t));
+	cJSON *msgs = messages_json(&t);
+	cJSON_AddItemToObject(msgs, "delivery_latency", latency_json(b));
+	cJSON_AddItemToObject(j, "messages", msgs);
 	cJSON_AddItemToObject(j, "dropped", dropped_json(&t));
 	cJSON_AddItemToObject(j, "store", store_json(b));
 	cJSON_AddItemToObject(j, "memory", memory_json(b));

@@ -113,6 +113,16 @@ static void traffic(struct exposition *x, const struct broker_totals *t)
 	    t->slow_consumers);
 }
 
+static void latency(struct exposition *x, struct broker *b)
+{
+	struct histogram_reading r = {0};
+	for (unsigned i = 0; i < b->n_workers; i++)
+		histogram_read_into(&b->workers[i].delivery_latency, &r);
+	histogram(x, "fleetmq_delivery_latency_seconds",
+		  "From a message's arrival to its first send to a subscriber, queued time included "
+		  "(one delivery in 8 is timed).", &r);
+}
+
 static void clients(struct exposition *x, struct broker *b, const struct broker_totals *t,
 		    const struct broker_gauges *g)
 {
@@ -155,6 +165,7 @@ void admin_metrics(struct broker *b, const struct http_request *req, struct http
 	process(&x, b);
 	clients(&x, b, &t, &g);
 	traffic(&x, &t);
+	latency(&x, b);
 	store(&x, b);
 	if (x.rc != FM_OK)
 		return admin_reply_error(resp, 500, "out of memory");

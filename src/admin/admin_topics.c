@@ -193,12 +193,12 @@ static int compare_topics(const void *a, const void *b)
 static cJSON *preview_json(const struct msg *m)
 {
 	size_t n = m->payload_len < PREVIEW_BYTES ? m->payload_len : PREVIEW_BYTES;
-	while (n > 0 && n < m->payload_len && (m->payload[n] & 0xC0) == 0x80)
+	while (n > 0 && n < m->payload_len && (msg_payload(m)[n] & 0xC0) == 0x80)
 		n--; /* not in the middle of a character */
-	if (!mqtt_utf8_valid((const char *)m->payload, n))
+	if (!mqtt_utf8_valid((const char *)msg_payload(m), n))
 		return cJSON_CreateNull();
 	char text[PREVIEW_BYTES + 1];
-	memcpy(text, m->payload, n);
+	memcpy(text, msg_payload(m), n);
 	text[n] = '\0';
 	return cJSON_CreateString(text);
 }

@@ -53,4 +53,20 @@ static inline void histogram_read_into(const struct histogram *h, struct histogr
 	r->count += counter_get(&h->count);
 }
 
+/* The upper bound (us) of the bucket that holds quantile q (0..1) of r's
+ * observations; UINT64_MAX when it lies above every bound, 0 when r is
+ * empty. A bound, not an exact value: the buckets are all it knows. */
+static inline uint64_t histogram_quantile_bound_us(const struct histogram_reading *r, double q)
+{
+	if (r->count == 0)
+		return 0;
+	uint64_t want = (uint64_t)(q * (double)r->count + 0.5), seen = 0;
+	if (want == 0)
+		want = 1;
+	for (unsigned i = 0; i < HISTOGRAM_BOUNDS; i++)
+		if ((seen += r->bucket[i]) >= want)
+			return histogram_bound_us(i);
+	return UINT64_MAX;
+}
+
 #endif

@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "loop/inbox.h"
 #include "loop/loop.h"
+#include "core/histogram.h"
 #include "proto/stats.h"
 #include "session/session.h"
 #include "topic/topic.h"
@@ -142,6 +143,8 @@ struct worker {
 	struct worker_limits lim;
 	atomic_uint lim_gen;       /* the reload whose limits are in force here (lim.gen, for the control thread) */
 	struct broker_stats stats; /* written by this worker only; any thread reads (stats.h) */
+	struct histogram delivery_latency; /* a message's making to its first send here (deliver.c) */
+	uint32_t latency_tick;     /* deliveries counted for sampling delivery_latency */
 	struct sys_topics *sys;    /* worker 0 only, while sys_interval > 0: the $SYS publisher */
 	int rc;                    /* what its loop returned */
 };

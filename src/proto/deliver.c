@@ -49,7 +49,7 @@ static struct mqtt_publish publish_of(const struct msg *m, uint8_t qos, uint16_t
 		.retain = (qos & DELIVER_RETAIN) != 0,
 		.topic = { .p = m->topic, .len = m->topic_len },
 		.packet_id = packet_id,
-		.payload = { .p = m->payload, .len = m->payload_len },
+		.payload = { .p = msg_payload(m), .len = m->payload_len },
 	};
 }
 
@@ -68,6 +68,8 @@ static bool too_big(struct client *c, const struct msg *m, uint8_t qos, uint32_t
 	return mqtt_publish_size(c->version, &pub) > max;
 }
 
+#define DELIVERY_SAMPLE 8u
+
 static void encode_publish(struct client *c, struct msg *m, uint8_t qos, uint32_t sub_id, uint16_t packet_id,
 			   bool dup)
 {
@@ -81,6 +83,11 @@ static void encode_publish(struct client *c, struct msg *m, uint8_t qos, uint32_
 	}
 	if (mqtt_encode_publish(&c->out, c->version, &pub) == FM_OK) {
 		counter_inc(stats_pub_out(&c->w->stats, pub.qos));
+		/* one first send in DELIVERY_SAMPLE is timed: a clock read per
+		 * delivery would cost a few per cent of a fan-out (a resend
+		 * measures the client's delay, not ours) */
+		if (!dup && (c->w->latency_tick++ % DELIVERY_SAMPLE) == 0)
+			histogram_observe(&c->w->delivery_latency, clock_mono_us() - m->born_us);
 		client_mark_dirty(c);
 		/* saturate now, not at the end of the iteration: one iteration can
 		 * read enough to fill the output far past its hard limit */

@@ -165,7 +165,7 @@ static const char *id_of(const struct session *s) { return s->client_id; }
 static struct store_message stored(const struct msg *m)
 {
 	return (struct store_message){ .msg_id = m->store_id, .topic = m->topic, .topic_len = m->topic_len,
-				       .payload = m->payload, .payload_len = m->payload_len,
+				       .payload = msg_payload(m), .payload_len = m->payload_len,
 				       .props = msg_props(m), .props_len = m->props_len, .qos = m->qos,
 				       .expires_at_ms = m->expires_at_ms };
 }

@@ -33,7 +33,7 @@ static struct msg *as_published(struct msg *will)
 					 MQTT_PROP_BIT(MQTT_PROP_MESSAGE_EXPIRY)) == FM_OK) {
 		uint64_t expiry_s = mqtt_props_num(&p, MQTT_PROP_MESSAGE_EXPIRY, 0);
 		struct msg_spec sp = { .topic = will->topic, .topic_len = will->topic_len,
-				       .payload = will->payload, .payload_len = will->payload_len,
+				       .payload = msg_payload(will), .payload_len = will->payload_len,
 				       .props = buf_head(&props), .props_len = buf_used(&props),
 				       .qos = will->qos, .retain = will->retain,
 				       .expires_at_ms = expiry_s ? clock_wall_ms() + expiry_s * 1000 : 0 };

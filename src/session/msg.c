@@ -1,5 +1,6 @@
 /* Reference-counted immutable messages (one allocation each). */
 #include "session/msg.h"
+#include "core/clock.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ struct msg *msg_make(const struct msg_spec *sp)
 	m->store_id = 0;
 	m->expires_at_ms = sp->expires_at_ms;
 	m->topic = t;
-	m->payload = p;
+	m->born_us = clock_mono_us();
 	return m;
 }
 
@@ -44,11 +45,14 @@ struct msg *msg_new(const char *topic, size_t topic_len, const void *payload,
 
 struct msg *msg_clone(const struct msg *m, bool retain)
 {
-	struct msg_spec sp = { .topic = m->topic, .topic_len = m->topic_len, .payload = m->payload,
+	struct msg_spec sp = { .topic = m->topic, .topic_len = m->topic_len, .payload = msg_payload(m),
 			       .payload_len = m->payload_len, .props = msg_props(m),
 			       .props_len = m->props_len, .qos = m->qos, .retain = retain,
 			       .expires_at_ms = m->expires_at_ms };
-	return msg_make(&sp);
+	struct msg *copy = msg_make(&sp);
+	if (copy)
+		copy->born_us = m->born_us; /* the same message, as far as latency goes */
+	return copy;
 }
 
 void msg_unref(struct msg *m)

@@ -22,8 +22,8 @@ struct msg {
 	uint64_t store_id;    /* id in the store's message log; 0: not logged. Set once, by
 	                       * the routing worker, before the message is shared */
 	uint64_t expires_at_ms; /* wall clock when its Message Expiry Interval ends; 0: never */
-	const char *topic;    /* NUL-terminated, inside this allocation */
-	const uint8_t *payload; /* inside this allocation */
+	const char *topic;    /* NUL-terminated, inside this allocation; the payload follows it */
+	uint64_t born_us;     /* monotonic clock when it was made: publish-to-delivery latency */
 };
 
 /* What a message is made of; msg_make copies all of it. props are the 5.0
@@ -49,8 +49,14 @@ struct msg *msg_new(const char *topic, size_t topic_len, const void *payload,
 		    size_t payload_len, uint8_t qos, bool retain);
 /* A new message with m's contents and the given retain flag. */
 struct msg *msg_clone(const struct msg *m, bool retain);
-/* Its 5.0 properties (props_len bytes). */
-static inline const uint8_t *msg_props(const struct msg *m) { return m->payload + m->payload_len; }
+/* Its payload (payload_len bytes), after the topic's NUL; its 5.0
+ * properties (props_len bytes) after the payload. Computed, not stored:
+ * every retained and queued message would pay for the pointers. */
+static inline const uint8_t *msg_payload(const struct msg *m)
+{
+	return (const uint8_t *)m->topic + m->topic_len + 1;
+}
+static inline const uint8_t *msg_props(const struct msg *m) { return msg_payload(m) + m->payload_len; }
 /* Seconds left of its Message Expiry Interval at now_ms (at least 1 while
  * not expired); meaningless when it has none. */
 static inline uint32_t msg_expiry_left_s(const struct msg *m, uint64_t now_ms)

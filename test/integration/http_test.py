@@ -154,6 +154,9 @@ def api_agrees_with_clients(port, http_port):
     tx = b["messages"]["sent"]
     check(tx["qos0"] == m and tx["qos1"] == k + 1 and tx["total"] == m + k + 1, "sent: %r" % tx)
     check(b["dropped"]["total"] == 0 and b["store"]["enabled"] and b["memory"]["rss_bytes"] > 0, "other: %r" % b)
+    lat = b["messages"]["delivery_latency"]
+    # one first send in 8 is timed, the first of each worker among them
+    check(1 <= lat["count"] <= (m + k + 1 + 7) // 8 + 2 and lat["p50_at_most_us"] > 0, "latency: %r" % lat)
     check(b["version"] and b["workers"] == 2 and b["uptime_s"] >= 0, "version, workers: %r" % b)
     metrics_agree(http_port, n31 + n5, m, k + 1)
     for c in clients:
@@ -178,6 +181,8 @@ def metrics_agree(http_port, connected, qos0, qos1):
                        ("fleetmq_subscriptions", 1)):
         check(values.get(name) == want, "%s is %r, wanted %r" % (name, values.get(name), want))
     check(values.get('fleetmq_store_commit_duration_seconds_bucket{le="+Inf"}', 0) >= 1, "no store commit observed")
+    timed = values.get("fleetmq_delivery_latency_seconds_count", 0)
+    check(1 <= timed <= (qos0 + qos1 + 7) // 8 + 2, "deliveries timed: %r" % timed)
 
 
 def token_is_enforced(proc, tmp, http_port):

@@ -16,7 +16,7 @@ Test(msg, shares_one_allocation_and_counts_references)
 {
 	struct msg *m = mk("a/b", "hello");
 	cr_assert_str_eq(m->topic, "a/b");
-	cr_assert_eq(memcmp(m->payload, "hello", 5), 0);
+	cr_assert_eq(memcmp(msg_payload(m), "hello", 5), 0);
 	cr_assert_eq(msg_size(m), 8);
 	msg_ref(m);
 	cr_assert_eq(atomic_load(&m->refs), 2);
