@@ -17,6 +17,9 @@ struct route {
 };
 
 static const struct route routes[] = {
+	{"/", true, admin_web}, /* the dashboard: its files hold no data, the API calls need the token */
+	{"/dashboard.js", true, admin_web},
+	{"/dashboard.css", true, admin_web},
 	{"/healthz", true, admin_healthz},
 	{"/readyz", true, admin_readyz},
 	{"/api/v1/broker", false, admin_broker},
@@ -131,7 +134,7 @@ static bool authorized(struct broker *b, const struct http_request *req)
 static bool route_matches(const struct route *r, const char *path)
 {
 	size_t len = strlen(r->path);
-	bool prefix = r->path[len - 1] == '/';
+	bool prefix = len > 1 && r->path[len - 1] == '/'; /* "/" itself (the dashboard) is exact */
 	return prefix ? strncmp(path, r->path, len) == 0 && path[len] : strcmp(path, r->path) == 0;
 }
 

@@ -38,5 +38,7 @@ struct worker_poll *admin_poll_workers(struct broker *b, worker_poll_fn *fn, con
 
 admin_endpoint_fn admin_healthz, admin_readyz, admin_broker, admin_metrics, admin_clients, admin_client,
 	admin_subscriptions, admin_retained;
+/* The dashboard's embedded files (admin_web.c). */
+admin_endpoint_fn admin_web;
 
 #endif

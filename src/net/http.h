@@ -45,6 +45,7 @@ struct http_response {
 	const char *allow;          /* an Allow header (with 405); static or NULL */
 	bool auth_challenge;        /* a WWW-Authenticate: Bearer header (with 401) */
 	bool no_store;              /* Cache-Control: no-store (live data) */
+	const char *csp;            /* a Content-Security-Policy header (pages); static or NULL */
 };
 
 typedef void http_handler_fn(void *arg, const struct http_request *req, struct http_response *resp);

@@ -115,6 +115,8 @@ static int write_headers(struct lws *wsi, const struct http_response *resp)
 		return -1;
 	if (resp->no_store && add_header(wsi, "cache-control:", "no-store", &p, end))
 		return -1;
+	if (resp->csp && add_header(wsi, "content-security-policy:", resp->csp, &p, end))
+		return -1;
 	if (add_header(wsi, "x-content-type-options:", "nosniff", &p, end))
 		return -1;
 	return lws_finalize_write_http_header(wsi, start, &p, end) ? -1 : 0;
