@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages fleetmq needs to build, test and benchmark,
-# then the npm packages of the WebSocket test (test/integration/ws).
+# then the npm packages of the WebSocket test (test/integration/ws) and of
+# the dashboard test (test/integration/dashboard).
 # Idempotent and quick when everything is present: apt is only touched for
 # packages that are missing, npm only when node_modules is missing or older
 # than package-lock.json. Run as root (or with sudo available).
@@ -24,9 +25,11 @@ PACKAGES=(
 	libcjson-dev              # the HTTP stats API's JSON (src/admin)
 	prometheus                # its promtool checks /metrics in the http test
 	openssl                   # TLS tests: certificates, s_client
+	chromium                  # the dashboard test's headless browser (/usr/bin/chromium)
 )
-# node and npm run the WebSocket test's clients (mqtt.js, ws). Debian's only
-# where there is no node at all: a node of another origin is left alone.
+# node and npm run the WebSocket and dashboard tests' clients (mqtt.js, ws,
+# playwright-core). Debian's only where there is no node at all: a node of
+# another origin is left alone.
 if ! command -v node >/dev/null 2>&1; then
 	PACKAGES+=(nodejs npm)
 fi
@@ -61,14 +64,21 @@ if [ ${#missing[@]} -gt 0 ]; then
 	install_missing
 fi
 
-# The WebSocket test's npm packages, exactly as package-lock.json pins them.
-ws_dir="$root/test/integration/ws"
-if [ ! -d "$ws_dir/node_modules" ] || [ "$ws_dir/package-lock.json" -nt "$ws_dir/node_modules" ]; then
+# The node tests' npm packages, exactly as each package-lock.json pins
+# them: the WebSocket test's clients, the dashboard test's playwright-core
+# (which drives Debian's chromium: it never downloads a browser of its own).
+npm_ci() {
+	local dir="$root/$1"
+	if [ -d "$dir/node_modules" ] && [ ! "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+		return
+	fi
 	if ! command -v npm >/dev/null 2>&1; then
-		echo "deps: node is installed without npm; install npm to set up $ws_dir" >&2
+		echo "deps: node is installed without npm; install npm to set up $dir" >&2
 		exit 1
 	fi
-	echo "deps: npm ci in test/integration/ws" >&2
-	(cd "$ws_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-	touch "$ws_dir/node_modules" # npm ci may keep the directory's old mtime
-fi
+	echo "deps: npm ci in $1" >&2
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	touch "$dir/node_modules" # npm ci may keep the directory's old mtime
+}
+npm_ci test/integration/ws
+npm_ci test/integration/dashboard

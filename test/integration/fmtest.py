@@ -1,11 +1,13 @@
 """Shared helpers for the Python integration tests (paho_test.py,
-paho5_test.py, ws_test.py, proxy_test.py): start the real fleetmq binary
-on a free loopback port in a directory of the test's own, stop it and
-check its exit status, fail with a message.
+paho5_test.py, ws_test.py, proxy_test.py, http_test.py, dashboard_test.py):
+start the real fleetmq binary on a free loopback port in a directory of
+the test's own, stop it and check its exit status, fail with a message,
+ask its HTTP listener.
 
 The binary is $FLEETMQ_TEST_BIN (e.g. a ThreadSanitizer build) or else
 $FLEETMQ_BIN (set by meson test). Every wait is bounded by TIMEOUT."""
 import contextlib
+import http.client
 import os
 import signal
 import socket
@@ -121,3 +123,29 @@ def broker(extra_conf=""):
             raise
         if proc.poll() is None:
             stop(proc)
+
+
+def http_request(port, path, method="GET", token=None):
+    """One request to the HTTP listener on 127.0.0.1:port: (status,
+    headers as a lowercase dict, body bytes)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    headers = {"Authorization": "Bearer " + token} if token else {}
+    c.request(method, path, headers=headers)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+
+
+def wait_http_ready(port, timeout=TIMEOUT):
+    """The HTTP server opens after the MQTT listeners: wait for it, and
+    for readiness (the workers running)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if http_request(port, "/readyz")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    fail("the HTTP listener never said ready")

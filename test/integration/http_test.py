@@ -3,7 +3,6 @@ driven with Python's own HTTP client: health and readiness, the bearer
 token, JSON errors for bad paths and methods, HEAD, and the startup errors
 of a bad http_* line. What the API reports is checked against what the
 test did with real MQTT clients (paho)."""
-import http.client
 import json
 import os
 import shutil
@@ -21,15 +20,7 @@ import fmtest
 TOKEN = "s3cret-token-for-tests-0123"
 
 
-def request(port, path, method="GET", token=None):
-    """(status, headers as a lowercase dict, body bytes)."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=fmtest.TIMEOUT)
-    headers = {"Authorization": "Bearer " + token} if token else {}
-    c.request(method, path, headers=headers)
-    r = c.getresponse()
-    body = r.read()
-    c.close()
-    return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+request = fmtest.http_request  # (status, lowercase headers, body)
 
 
 def get_json(port, path, token=None, want=200):
@@ -49,22 +40,8 @@ def check(cond, what):
         fmtest.fail(what)
 
 
-def wait_ready(http_port):
-    """The HTTP server opens after the MQTT listeners: wait for it, and
-    for readiness (the workers running)."""
-    deadline = time.monotonic() + fmtest.TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            if request(http_port, "/readyz")[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    fmtest.fail("the HTTP listener never said ready")
-
-
 def health_and_readiness(http_port):
-    wait_ready(http_port)
+    fmtest.wait_http_ready(http_port)
     h = get_json(http_port, "/healthz")
     check(h["status"] == "ok" and h["workers"] == 2 and h["workers_not_answering"] == [], "healthz: %r" % h)
     r = get_json(http_port, "/readyz")
