@@ -373,10 +373,18 @@
 		['Queued', (c) => count(c.queued), true],
 		['In flight', (c) => count(c.inflight), true],
 		['Subscriptions', (c) => count(c.subscriptions), true],
-		['MQTT', (c) => PROTOCOLS[c.protocol_version] || String(c.protocol_version), false],
+		['MQTT', (c) => c.online ? PROTOCOLS[c.protocol_version] || String(c.protocol_version) : '—', false],
 		['Address', (c) => c.online ? `${c.address} → :${c.listener_port}` : '—', false],
-		['Connected', (c) => c.online ? since(c.connected_since_ms) : '—', false],
+		['Since', sinceText, false],
 	];
+
+	// An offline session has no connection fields, but may say since when
+	// it has been offline.
+	function sinceText(c) {
+		if (c.online)
+			return 'connected ' + since(c.connected_since_ms);
+		return c.offline_since_ms ? 'offline ' + since(c.offline_since_ms) : '—';
+	}
 
 	function since(ms) {
 		return duration(Math.max(0, Math.round((Date.now() - ms) / 1000))) + ' ago';
