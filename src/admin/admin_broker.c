@@ -170,6 +170,7 @@ static cJSON *store_json(struct broker *b)
 		return j;
 	struct store_stats s = store_stats(b->store);
 	cJSON_AddNumberToObject(j, "batches", (double)s.batches);
+	cJSON_AddNumberToObject(j, "queue_depth", (double)s.queued);
 	cJSON_AddNumberToObject(j, "operations", (double)s.ops);
 	cJSON_AddNumberToObject(j, "commits", (double)s.commits);
 	cJSON_AddNumberToObject(j, "commit_latency_mean_us", s.commits ? (double)s.commit_us_total / (double)s.commits : 0);

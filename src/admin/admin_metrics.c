@@ -92,6 +92,7 @@ static void store(struct exposition *x, struct broker *b)
 	one(x, "fleetmq_store_commits_total", "counter", "Durable store transactions committed.", s.commits);
 	one(x, "fleetmq_store_operations_total", "counter", "Durable store writes applied.", s.ops);
 	one(x, "fleetmq_store_errors_total", "counter", "Durable store batches that failed.", s.errors);
+	one(x, "fleetmq_store_queue_batches", "gauge", "Store batches waiting for the store thread.", s.queued);
 	struct histogram_reading r = {0};
 	store_commit_latency(b->store, &r);
 	histogram(x, "fleetmq_store_commit_duration_seconds", "Time to commit a store transaction (fsync included).", &r);

@@ -41,6 +41,7 @@ struct store {
 	struct store_batch **taken; /* one drain's batches */
 	uint32_t n_taken, cap_taken;
 	_Atomic uint64_t batches, commits, ops, commit_us_total, commit_us_max, errors, swept;
+	_Atomic uint64_t submitted;      /* batches handed to the thread (queue depth: submitted - batches) */
 	struct histogram commit_hist;    /* commit latency (store thread writes) */
 	_Atomic uint64_t max_bytes;      /* wanted cap, set by any thread */
 	uint64_t max_bytes_applied;      /* the cap the connection has (store thread) */
@@ -279,6 +280,8 @@ int store_start(struct store *st)
 
 void store_submit(struct store *st, struct store_batch *b)
 {
+	/* one per worker loop iteration at most: a shared add is cheap here */
+	atomic_fetch_add_explicit(&st->submitted, 1, memory_order_relaxed);
 	inbox_push(&st->inbox, &b->node);
 }
 
@@ -311,6 +314,15 @@ void store_commit_latency(const struct store *st, struct histogram_reading *into
 	histogram_read_into(&st->commit_hist, into);
 }
 
+/* Batches submitted and not yet applied (read in that order, so the
+ * difference is never negative). */
+static uint64_t queue_depth(struct store *s)
+{
+	uint64_t done = atomic_load_explicit(&s->batches, memory_order_relaxed);
+	uint64_t in = atomic_load_explicit(&s->submitted, memory_order_relaxed);
+	return in > done ? in - done : 0;
+}
+
 struct store_stats store_stats(const struct store *st)
 {
 	struct store *s = (struct store *)st;
@@ -322,5 +334,6 @@ struct store_stats store_stats(const struct store *st)
 		.commit_us_max = atomic_load_explicit(&s->commit_us_max, memory_order_relaxed),
 		.errors = atomic_load_explicit(&s->errors, memory_order_relaxed),
 		.swept = atomic_load_explicit(&s->swept, memory_order_relaxed),
+		.queued = queue_depth(s),
 	};
 }

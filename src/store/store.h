@@ -269,6 +269,7 @@ struct store_stats {
 	uint64_t commit_us_max;
 	uint64_t errors;
 	uint64_t swept;       /* rows removed because they expired */
+	uint64_t queued;      /* batches waiting for the store thread now */
 };
 struct store_stats store_stats(const struct store *st);
 /* Commit latencies so far, added into *into (any thread). */

@@ -131,6 +131,7 @@ def api_agrees_with_clients(port, http_port):
     tx = b["messages"]["sent"]
     check(tx["qos0"] == m and tx["qos1"] == k + 1 and tx["total"] == m + k + 1, "sent: %r" % tx)
     check(b["dropped"]["total"] == 0 and b["store"]["enabled"] and b["memory"]["rss_bytes"] > 0, "other: %r" % b)
+    check(b["store"]["queue_depth"] >= 0 and b["store"]["commits"] >= 1, "store: %r" % b["store"])
     lat = b["messages"]["delivery_latency"]
     # one first send in 8 is timed, the first of each worker among them
     check(1 <= lat["count"] <= (m + k + 1 + 7) // 8 + 2 and lat["p50_at_most_us"] > 0, "latency: %r" % lat)
