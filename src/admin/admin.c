@@ -14,20 +14,21 @@ struct route {
 	const char *path;           /* exact, or a prefix when it ends with '/' */
 	bool open;                  /* no token asked: health checks come from orchestrators */
 	admin_endpoint_fn *fn;
+	admin_check_fn *check;      /* what is wrong with its arguments (NULL: it takes none) */
 };
 
 static const struct route routes[] = {
-	{"/", true, admin_web}, /* the dashboard: its files hold no data, the API calls need the token */
-	{"/dashboard.js", true, admin_web},
-	{"/dashboard.css", true, admin_web},
-	{"/healthz", true, admin_healthz},
-	{"/readyz", true, admin_readyz},
-	{"/api/v1/broker", false, admin_broker},
-	{"/metrics", false, admin_metrics},
-	{"/api/v1/clients", false, admin_clients},
-	{"/api/v1/clients/", false, admin_client},
-	{"/api/v1/subscriptions", false, admin_subscriptions},
-	{"/api/v1/retained", false, admin_retained},
+	{"/", true, admin_web, NULL}, /* the dashboard: its files hold no data, the API calls need the token */
+	{"/dashboard.js", true, admin_web, NULL},
+	{"/dashboard.css", true, admin_web, NULL},
+	{"/healthz", true, admin_healthz, NULL},
+	{"/readyz", true, admin_readyz, NULL},
+	{"/api/v1/broker", false, admin_broker, NULL},
+	{"/metrics", false, admin_metrics, NULL},
+	{"/api/v1/clients", false, admin_clients, admin_clients_check},
+	{"/api/v1/clients/", false, admin_client, admin_client_check},
+	{"/api/v1/subscriptions", false, admin_subscriptions, admin_subscriptions_check},
+	{"/api/v1/retained", false, admin_retained, admin_retained_check},
 };
 
 void admin_reply_json(struct http_response *resp, unsigned status, cJSON *json)
@@ -146,23 +147,52 @@ static const struct route *route_of(const char *path)
 	return NULL;
 }
 
+/* 404 or 405 (*why says why), or 0 with *out the route. */
+static unsigned check_route(const struct http_request *req, const struct route **out, const char **why)
+{
+	*out = route_of(req->path);
+	if (!*out)
+		return *why = "no such endpoint", 404;
+	if (req->method == HTTP_OTHER)
+		return *why = "only GET and HEAD", 405;
+	return 0;
+}
+
+/* 400 (*why says why) or 0. */
+static unsigned check_args(const struct route *r, const struct http_request *req, const char **why)
+{
+	if (req->too_many_args)
+		return *why = "too many query arguments", 400;
+	if (r->check && (*why = r->check(req)) != NULL)
+		return 400;
+	return 0;
+}
+
+unsigned admin_request_check(const struct http_request *req, const char **why)
+{
+	const struct route *r;
+	unsigned status = check_route(req, &r, why);
+	return status ? status : check_args(r, req, why);
+}
+
 static void handle(void *arg, const struct http_request *req, struct http_response *resp)
 {
 	struct broker *b = arg;
 	resp->no_store = true; /* every answer is live data */
-	const struct route *r = route_of(req->path);
-	if (!r)
-		return admin_reply_error(resp, 404, "no such endpoint");
-	if (req->method == HTTP_OTHER) {
+	const struct route *r;
+	const char *why = NULL;
+	unsigned status = check_route(req, &r, &why);
+	if (status == 405)
 		resp->allow = "GET, HEAD";
-		return admin_reply_error(resp, 405, "only GET and HEAD");
-	}
+	if (status)
+		return admin_reply_error(resp, status, why);
+	/* the token before the arguments: nobody learns anything without it */
 	if (!r->open && !authorized(b, req)) {
 		resp->auth_challenge = true;
 		return admin_reply_error(resp, 401, "a valid 'Authorization: Bearer' token is required");
 	}
-	if (req->too_many_args)
-		return admin_reply_error(resp, 400, "too many query arguments");
+	if ((status = check_args(r, req, &why)) != 0)
+		return admin_reply_error(resp, status, why);
 	r->fn(b, req, resp);
 }
 

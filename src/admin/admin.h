@@ -13,4 +13,10 @@ int admin_start(struct broker *b, struct fm_errbuf *eb);
 /* Stop it now if it still runs (main, after a failed start). */
 void admin_stop(struct broker *b);
 
+/* How a request would be refused before any endpoint runs: 404, 405 or
+ * 400 with *why, or 0 when it goes on (the token is checked apart). Pure:
+ * no broker needed (the fuzzer drives it). */
+struct http_request;
+unsigned admin_request_check(const struct http_request *req, const char **why);
+
 #endif

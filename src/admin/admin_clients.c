@@ -307,6 +307,12 @@ static void reply_page(struct broker *b, struct worker_poll *p, const struct cli
 	admin_reply_json(resp, 200, j);
 }
 
+const char *admin_clients_check(const struct http_request *req)
+{
+	struct client_query q;
+	return parse_query(req, &q);
+}
+
 void admin_clients(struct broker *b, const struct http_request *req, struct http_response *resp)
 {
 	struct client_query q;
@@ -395,11 +401,15 @@ static cJSON *subs_json(const struct client_detail *d)
 	return list;
 }
 
+const char *admin_client_check(const struct http_request *req)
+{
+	const char *id = req->path + strlen("/api/v1/clients/");
+	return !*id || strlen(id) > 65535 ? "a client id, please: /api/v1/clients/ID" : NULL;
+}
+
 void admin_client(struct broker *b, const struct http_request *req, struct http_response *resp)
 {
 	const char *id = req->path + strlen("/api/v1/clients/");
-	if (!*id || strlen(id) > 65535)
-		return admin_reply_error(resp, 400, "a client id, please: /api/v1/clients/ID");
 	struct worker_poll *p = worker_poll_start(b, collect_detail, id, strlen(id) + 1, detail_free);
 	if (!p)
 		return admin_reply_error(resp, 500, "out of memory");

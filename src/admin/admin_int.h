@@ -8,6 +8,10 @@
 
 #include <cjson/cJSON.h>
 
+/* What is wrong with a request's arguments for an endpoint, or NULL. */
+typedef const char *admin_check_fn(const struct http_request *req);
+admin_check_fn admin_clients_check, admin_client_check, admin_subscriptions_check, admin_retained_check;
+
 /* One endpoint: fills resp (status 200 and JSON unless it says otherwise). */
 typedef void admin_endpoint_fn(struct broker *b, const struct http_request *req, struct http_response *resp);
 

@@ -153,6 +153,12 @@ static void reply_subs(struct broker *b, struct worker_poll *p, const struct pag
 	admin_reply_json(resp, 200, j);
 }
 
+const char *admin_subscriptions_check(const struct http_request *req)
+{
+	struct page pg;
+	return parse_page(req, &pg);
+}
+
 void admin_subscriptions(struct broker *b, const struct http_request *req, struct http_response *resp)
 {
 	struct page pg;
@@ -216,14 +222,29 @@ static cJSON *retained_json(const struct msg *m, uint64_t now_ms)
 	return j;
 }
 
+/* A page, with a prefix that is a topic name. */
+static const char *parse_topic_page(const struct http_request *req, struct page *pg)
+{
+	const char *bad = parse_page(req, pg);
+	if (bad)
+		return bad;
+	if (strpbrk(pg->prefix, "+#") || (pg->prefix[0] && !topic_name_valid(pg->prefix, strlen(pg->prefix))))
+		return "prefix: a topic name (no wildcards)";
+	return NULL;
+}
+
+const char *admin_retained_check(const struct http_request *req)
+{
+	struct page pg;
+	return parse_topic_page(req, &pg);
+}
+
 void admin_retained(struct broker *b, const struct http_request *req, struct http_response *resp)
 {
 	struct page pg;
-	const char *bad = parse_page(req, &pg);
+	const char *bad = parse_topic_page(req, &pg);
 	if (bad)
 		return admin_reply_error(resp, 400, bad);
-	if (strpbrk(pg.prefix, "+#") || (pg.prefix[0] && !topic_name_valid(pg.prefix, strlen(pg.prefix))))
-		return admin_reply_error(resp, 400, "prefix: a topic name (no wildcards)");
 	/* "T/#" matches T and everything under it; with no prefix, every
 	 * topic but the $ ones ("$SYS" as the prefix shows those) */
 	char filter[sizeof(pg.prefix) + 2];
