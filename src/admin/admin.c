@@ -27,6 +27,7 @@ static const struct route routes[] = {
 	{"/metrics", false, admin_metrics, NULL},
 	{"/api/v1/clients", false, admin_clients, admin_clients_check},
 	{"/api/v1/clients/", false, admin_client, admin_client_check},
+	{"/api/v1/client", false, admin_client_arg, admin_client_arg_check},
 	{"/api/v1/subscriptions", false, admin_subscriptions, admin_subscriptions_check},
 	{"/api/v1/retained", false, admin_retained, admin_retained_check},
 };
@@ -163,6 +164,8 @@ static unsigned check_args(const struct route *r, const struct http_request *req
 {
 	if (req->too_many_args)
 		return *why = "too many query arguments", 400;
+	if (req->arg_too_long)
+		return *why = "a query argument of 256 bytes or more", 400;
 	if (r->check && (*why = r->check(req)) != NULL)
 		return 400;
 	return 0;

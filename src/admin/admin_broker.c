@@ -206,10 +206,9 @@ void admin_broker(struct broker *b, const struct http_request *req, struct http_
 	}
 	struct broker_totals t = broker_stats_sum(b);
 	struct broker_gauges g = broker_gauges_read(b);
-	uint64_t now = clock_wall_ms();
 	cJSON *j = cJSON_CreateObject();
 	cJSON_AddStringToObject(j, "version", FLEETMQ_VERSION);
-	cJSON_AddNumberToObject(j, "uptime_s", (double)((now - b->start_ms) / 1000));
+	cJSON_AddNumberToObject(j, "uptime_s", broker_uptime_s(b)); /* never negative if the clock steps back */
 	cJSON_AddNumberToObject(j, "started_at_ms", (double)b->start_ms);
 	cJSON_AddNumberToObject(j, "workers", b->n_workers);
 	cJSON_AddItemToObject(j, "connections", connections_json(b, &t, &g, c));

@@ -10,7 +10,8 @@
 
 /* What is wrong with a request's arguments for an endpoint, or NULL. */
 typedef const char *admin_check_fn(const struct http_request *req);
-admin_check_fn admin_clients_check, admin_client_check, admin_subscriptions_check, admin_retained_check;
+admin_check_fn admin_clients_check, admin_client_check, admin_client_arg_check, admin_subscriptions_check,
+	admin_retained_check;
 
 /* One endpoint: fills resp (status 200 and JSON unless it says otherwise). */
 typedef void admin_endpoint_fn(struct broker *b, const struct http_request *req, struct http_response *resp);
@@ -40,7 +41,7 @@ cJSON *admin_page_json(const struct admin_page *pg, size_t total, const char *na
 struct worker_poll *admin_poll_workers(struct broker *b, worker_poll_fn *fn, const void *arg, size_t arg_size,
 				       void (*free_result)(void *), struct http_response *resp);
 
-admin_endpoint_fn admin_healthz, admin_readyz, admin_broker, admin_metrics, admin_clients, admin_client,
+admin_endpoint_fn admin_healthz, admin_readyz, admin_broker, admin_metrics, admin_clients, admin_client, admin_client_arg,
 	admin_subscriptions, admin_retained;
 /* The dashboard's embedded files (admin_web.c). */
 admin_endpoint_fn admin_web;

@@ -72,16 +72,22 @@ static void histogram(struct exposition *x, const char *name, const char *help, 
 		emit(x, "%s_bucket{le=\"%g\"} %llu\n", name, (double)histogram_bound_us(i) / 1e6,
 		     (unsigned long long)cumulative);
 	}
-	emit(x, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)r->count);
-	emit(x, "%s_sum %.6f\n%s_count %llu\n", name, (double)r->sum_us / 1e6, name, (unsigned long long)r->count);
+	/* +Inf and _count from the buckets themselves, not from the separately
+	 * read count: they must agree with the buckets above */
+	cumulative += r->bucket[HISTOGRAM_BOUNDS];
+	emit(x, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cumulative);
+	emit(x, "%s_sum %.6f\n%s_count %llu\n", name, (double)r->sum_us / 1e6, name, (unsigned long long)cumulative);
 }
 
 static void listeners(struct exposition *x, struct broker *b)
 {
 	static const char name[] = "fleetmq_listener_connections";
-	family(x, name, "gauge", "Open connections, by listener port.");
-	for (size_t i = 0; i < b->conf.n_listeners; i++)
-		emit(x, "%s{port=\"%u\"} %u\n", name, b->workers[0].listeners[i].port, atomic_load(&b->listener_conns[i]));
+	family(x, name, "gauge", "Open connections, by listener (port and address).");
+	for (size_t i = 0; i < b->conf.n_listeners; i++) {
+		const char *addr = b->conf.listeners[i].bind_address;
+		emit(x, "%s{port=\"%u\",address=\"%s\"} %u\n", name, b->workers[0].listeners[i].port, addr ? addr : "*",
+		     atomic_load(&b->listener_conns[i]));
+	}
 }
 
 static void store(struct exposition *x, struct broker *b)
@@ -147,8 +153,7 @@ static void process(struct exposition *x, struct broker *b)
 {
 	family(x, "fleetmq_info", "gauge", "The broker's version.");
 	emit(x, "fleetmq_info{version=\"%s\"} 1\n", FLEETMQ_VERSION);
-	one(x, "fleetmq_uptime_seconds", "gauge", "Seconds since the broker started.",
-	    (clock_wall_ms() - b->start_ms) / 1000);
+	one(x, "fleetmq_uptime_seconds", "gauge", "Seconds since the broker started.", broker_uptime_s(b));
 	one(x, "fleetmq_workers", "gauge", "Worker threads.", b->n_workers);
 	long kb = proc_rss_kb(getpid());
 	one(x, "fleetmq_resident_memory_bytes", "gauge", "Resident memory of the broker process.",

@@ -75,22 +75,33 @@ static bool sub_rows_add(struct sub_rows *r, const char *filter, const char *cli
 	return row->filter && row->client_id;
 }
 
+/* This worker's sessions with subscriptions, found under the table's
+ * lock; their subscriptions are copied after it (only this worker, running
+ * this, could change them). */
 struct sub_walk {
 	struct worker *w;
-	const char *prefix;
-	size_t prefix_len;
-	struct sub_rows *rows;
+	const struct session **v;
+	uint32_t n, cap;
+	bool oom;
 };
 
-static void add_session_subs(struct session *s, void *arg)
+static void note_session(struct session *s, void *arg)
 {
 	struct sub_walk *k = arg;
-	if (k->rows->oom || session_home(s) != k->w || atomic_load(&s->dead))
+	if (k->oom || session_home(s) != k->w || atomic_load(&s->dead) || s->n_subs == 0)
 		return;
-	for (uint32_t i = 0; i < s->n_subs && !k->rows->oom; i++)
-		if (strncmp(s->subs[i].filter, k->prefix, k->prefix_len) == 0 &&
-		    !sub_rows_add(k->rows, s->subs[i].filter, s->client_id, s->subs[i].options))
-			k->rows->oom = true;
+	if (fm_grow((void **)&k->v, &k->cap, k->n + 1, sizeof(*k->v), 64) != FM_OK)
+		k->oom = true;
+	else
+		k->v[k->n++] = s;
+}
+
+static void copy_subs_of(const struct session *s, const char *prefix, size_t prefix_len, struct sub_rows *rows)
+{
+	for (uint32_t i = 0; i < s->n_subs && !rows->oom; i++)
+		if (strncmp(s->subs[i].filter, prefix, prefix_len) == 0 &&
+		    !sub_rows_add(rows, s->subs[i].filter, s->client_id, s->subs[i].options))
+			rows->oom = true;
 }
 
 static void *collect_subs(struct worker *w, const void *arg)
@@ -99,10 +110,14 @@ static void *collect_subs(struct worker *w, const void *arg)
 	struct sub_rows *rows = calloc(1, sizeof(*rows));
 	if (!rows)
 		return NULL;
-	struct sub_walk k = { .w = w, .prefix = pg->prefix, .prefix_len = strlen(pg->prefix), .rows = rows };
+	struct sub_walk k = { .w = w };
 	pthread_mutex_lock(&w->b->sessions_lock);
-	session_table_foreach(w->b->sessions, add_session_subs, &k);
+	session_table_foreach(w->b->sessions, note_session, &k);
 	pthread_mutex_unlock(&w->b->sessions_lock);
+	rows->oom = k.oom;
+	for (uint32_t i = 0; i < k.n && !rows->oom; i++)
+		copy_subs_of(k.v[i], pg->prefix, strlen(pg->prefix), rows);
+	free(k.v);
 	if (rows->oom) {
 		sub_rows_free(rows);
 		return NULL;

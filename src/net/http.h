@@ -33,7 +33,13 @@ struct http_request {
 	struct http_arg args[HTTP_MAX_ARGS]; /* the query's name=value pairs, in order */
 	size_t n_args;
 	bool too_many_args;         /* more than HTTP_MAX_ARGS: the rest are left out */
+	bool arg_too_long;          /* an argument of HTTP_ARG_MAX bytes or more was left out */
 };
+
+/* The longest "name=value" argument taken, and the longest path (longer
+ * ones are answered 414 before any handler runs). */
+#define HTTP_ARG_MAX 256
+#define HTTP_PATH_MAX 1024
 
 /* The value of query argument name, or NULL. */
 const char *http_arg(const struct http_request *r, const char *name);

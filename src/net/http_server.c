@@ -42,10 +42,14 @@ const char *http_arg(const struct http_request *r, const char *name)
 
 /* The request's storage: strings the request points into. */
 struct request_text {
-	char path[1024];
-	char authorization[512];
-	char args[HTTP_MAX_ARGS][256];
+	char path[HTTP_PATH_MAX];
+	char authorization[512];    /* longer: left out, so no token matches */
+	char args[HTTP_MAX_ARGS][HTTP_ARG_MAX];
 };
+
+/* How many of the query's '&'-separated fragments are looked at: empty
+ * ones ("a=1&&b=2") count, so a few more than HTTP_MAX_ARGS. */
+#define ARG_FRAGMENTS_MAX (4 * HTTP_MAX_ARGS)
 
 static enum http_method method_of(struct lws *wsi)
 {
@@ -58,19 +62,25 @@ static enum http_method method_of(struct lws *wsi)
 	}
 }
 
+/* Every argument, none silently dropped: an empty fragment is skipped, a
+ * too long one or one too many is flagged (the handler answers 400). */
 static void read_args(struct lws *wsi, struct http_request *r, struct request_text *t)
 {
-	for (int i = 0;; i++) {
-		char frag[256];
-		int n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
-		if (n <= 0)
-			return;
+	for (int i = 0; i < ARG_FRAGMENTS_MAX; i++) {
+		int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (len <= 0)
+			continue; /* empty ("&&"), or past the last */
+		if (len >= HTTP_ARG_MAX) {
+			r->arg_too_long = true;
+			continue;
+		}
 		if (r->n_args == HTTP_MAX_ARGS) {
 			r->too_many_args = true;
 			return;
 		}
 		char *slot = t->args[r->n_args];
-		memcpy(slot, frag, (size_t)n + 1);
+		if (lws_hdr_copy_fragment(wsi, slot, HTTP_ARG_MAX, WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
+			continue;
 		char *eq = strchr(slot, '=');
 		if (eq)
 			*eq = '\0';
@@ -83,15 +93,18 @@ static void read_request(struct lws *wsi, const char *path, size_t len, struct h
 {
 	memset(r, 0, sizeof(*r));
 	if (len >= sizeof(t->path))
-		len = sizeof(t->path) - 1;
+		len = 0; /* answered 414 (serve_request): never a cut path, which could name something else */
 	memcpy(t->path, path, len);
 	t->path[len] = '\0';
 	r->path = t->path;
 	r->method = method_of(wsi);
+	t->authorization[0] = '\0';
 	if (lws_hdr_copy(wsi, t->authorization, sizeof(t->authorization), WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
 		t->authorization[0] = '\0';
 	r->authorization = t->authorization;
 	read_args(wsi, r, t);
+	if (lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, ARG_FRAGMENTS_MAX) > 0)
+		r->too_many_args = true;
 }
 
 /* --- writing the answer --------------------------------------------------------- */
@@ -151,7 +164,13 @@ static int serve_request(struct http_server *s, struct lws *wsi, struct http_con
 	read_request(wsi, path, len, &req, &t);
 	struct http_response resp = { .status = 200 };
 	buf_init(&resp.body);
-	s->handler(s->arg, &req, &resp);
+	if (len >= HTTP_PATH_MAX) {
+		static const char too_long[] = "{\"error\":\"the path is too long\",\"status\":414}";
+		resp.status = 414;
+		buf_append(&resp.body, too_long, sizeof(too_long) - 1);
+	} else {
+		s->handler(s->arg, &req, &resp);
+	}
 	int rc = write_headers(wsi, &resp);
 	if (rc == 0 && req.method != HTTP_HEAD && buf_used(&resp.body) > 0) {
 		buf_fini(&hc->body);

@@ -84,9 +84,10 @@ static void encode_publish(struct client *c, struct msg *m, uint8_t qos, uint32_
 	if (mqtt_encode_publish(&c->out, c->version, &pub) == FM_OK) {
 		counter_inc(stats_pub_out(&c->w->stats, pub.qos));
 		/* one first send in DELIVERY_SAMPLE is timed: a clock read per
-		 * delivery would cost a few per cent of a fan-out (a resend
-		 * measures the client's delay, not ours) */
-		if (!dup && (c->w->latency_tick++ % DELIVERY_SAMPLE) == 0)
+		 * delivery would cost a few per cent of a fan-out. Not a resend
+		 * (the client's delay, not ours), nor a message sent with RETAIN
+		 * set (a retained message's age is not a delivery's latency) */
+		if (!dup && !pub.retain && (c->w->latency_tick++ % DELIVERY_SAMPLE) == 0)
 			histogram_observe(&c->w->delivery_latency, clock_mono_us() - m->born_us);
 		client_mark_dirty(c);
 		/* saturate now, not at the end of the iteration: one iteration can
