@@ -8,11 +8,16 @@ reason codes, the client's Receive Maximum and Maximum Packet Size, and
 
 One function per behaviour, named after the normative statement of the
 MQTT 5.0 standard it checks (check_MQTT_x_y_z_n_...) or, where the standard
-has no numbered statement, after its section (check_sec_x_y_z_...). The
-runner calls them in order and stops at the first failure. Most checks share
-one broker; those needing their own configuration, a SIGTERM or a restart
-start a broker of their own (fmtest.broker: own temp dir, stopped by PID,
-exit status checked).
+has no numbered statement, after its section (check_sec_x_y_z_...). Most
+checks share one broker; those needing their own configuration, a SIGTERM or
+a restart start a broker of their own (fmtest.broker: own temp dir, stopped
+by PID, exit status checked).
+
+The checks mostly wait on the broker's timers, so the runner runs JOBS of
+them at once (threads; --jobs N, 1 for one after the other), those marked
+@slow first; after a failure it starts no further check. Every check
+therefore uses client ids and topics of its own (p5-<name>..., p5/<name>/...,
+never a filter reaching into another check's topics): a new check must too.
 
 paho 1.6 does not hand everything to its callbacks; ProbeClient hooks its
 internals (see there) for: the reason codes of PUBACK / PUBREC / PUBCOMP;
@@ -27,13 +32,15 @@ reused SETTLE seconds after its DISCONNECT (the broker may still be closing
 the old connection). Fine for a ThreadSanitizer broker too.
 
 Starts $FLEETMQ_TEST_BIN or $FLEETMQ_BIN; every wait is bounded. Run a
-subset with: paho5_test.py check_name [check_name...]"""
+subset with: paho5_test.py [--jobs N] check_name [check_name...]"""
+import concurrent.futures
 import queue
 import socket
 import struct
 import sys
 import threading
 import time
+import traceback
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -49,12 +56,21 @@ V5 = mqtt.MQTTv5
 V311 = mqtt.MQTTv311
 QUIET = 0.5    # how long "nothing arrives" is watched
 SETTLE = 0.25  # after a client's DISCONNECT, before its client id is reused
+JOBS = 8       # checks run at once (--jobs)
 
-CURRENT = "setup"
+# the check running in this thread, for failure messages
+CURRENT = threading.local()
 
 
 def fail(msg):
-    fmtest.fail("%s: %s" % (CURRENT, msg))
+    fmtest.fail("%s: %s" % (getattr(CURRENT, "name", "setup"), msg))
+
+
+def slow(check):
+    """Mark a check that waits out timers for seconds: started first, so the
+    run does not end with it alone."""
+    check.slow = True
+    return check
 
 
 def props(packet_type, **values):
@@ -498,6 +514,7 @@ def check_MQTT_3_2_2_16_assigned_client_identifier(port):
         c.close()
 
 
+@slow
 def check_MQTT_3_2_2_21_server_keep_alive():
     """max_keepalive 2: Server Keep Alive 2 for keepalive 60 or 0, none for 1, 2; enforced (0x8D); 3.1.1 above it: CONNACK 2."""
     with fmtest.broker("max_keepalive 2") as (port, _proc, _tmp):
@@ -641,6 +658,7 @@ def check_MQTT_3_1_2_5_session_resumed_within_expiry(port):
         c.close(properties=disconnect_props(SessionExpiryInterval=0))
 
 
+@slow
 def check_MQTT_4_1_0_2_session_discarded_after_expiry(port):
     """Session Expiry Interval 2: 3.5 s after the disconnect the session is gone (session present 0, subscription and queue gone)."""
     c = Client(port, "p5-segone", clean_start=False, session_expiry=2)
@@ -693,6 +711,7 @@ def check_sec_3_14_2_2_2_disconnect_session_expiry_to_0(port):
     c.close()
 
 
+@slow
 def check_sec_3_14_2_2_2_disconnect_session_expiry_change(port):
     """DISCONNECT changes a non-zero Session Expiry Interval: 60 -> 1 ends it after 1 s, 1 -> 60 keeps it."""
     short = Client(port, "p5-sd-short", clean_start=False, session_expiry=60)
@@ -836,6 +855,7 @@ def check_sec_3_3_2_3_2_payload_format_invalid_0x99(port):
 # Message expiry
 
 
+@slow
 def check_MQTT_3_3_2_6_message_expiry_remaining(port):
     """Message Expiry Interval is forwarded as the remaining time: at most the value sent live, smaller after 2.5 s queued."""
     live = Client(port, "p5-mei-live")
@@ -868,6 +888,7 @@ def check_MQTT_3_3_2_6_message_expiry_remaining(port):
         c.close()
 
 
+@slow
 def check_MQTT_3_3_2_5_expired_message_not_delivered(port):
     """A queued message whose expiry (1 s) passed before the persistent subscriber reconnects is not delivered; the next one is."""
     c = Client(port, "p5-mx", clean_start=False, session_expiry=60)
@@ -889,6 +910,7 @@ def check_MQTT_3_3_2_5_expired_message_not_delivered(port):
     c.close()
 
 
+@slow
 def check_MQTT_3_3_2_5_expired_retained_not_sent(port):
     """A retained message with Message Expiry Interval 2 goes to new subscribers before it expires, not after; another's interval counts down."""
     pub = Client(port, "p5-rx-pub")
@@ -917,6 +939,7 @@ def check_MQTT_3_3_2_5_expired_retained_not_sent(port):
         c.close()
 
 
+@slow
 def check_MQTT_3_3_2_5_expired_while_waiting_for_receive_maximum(port):
     """A message that expires (1 s) while waiting behind the client's Receive Maximum (1) is not sent."""
     c = Client(port, "p5-rmx", cprops=connect_props(ReceiveMaximum=1), hold={"PUBACK"})
@@ -938,16 +961,22 @@ def check_MQTT_3_3_2_5_expired_while_waiting_for_receive_maximum(port):
     c.close()
 
 
+@slow
 def check_MQTT_4_3_3_7_no_expiry_once_sent(port):
     """A QoS 1/2 message sent but unacknowledged when the subscriber drops is resent on resumption even though its expiry (1 s) passed."""
-    for qos, ack in ((1, "PUBACK"), (2, "PUBREC")):
-        cid, topic = "p5-nx-%d" % qos, "p5/nx/%d" % qos
-        c = Client(port, cid, clean_start=False, session_expiry=60)
-        c.subscribe(topic, qos)
+    flows = [(1, "PUBACK"), (2, "PUBREC")]
+    # both QoS at once: one wait for the expiry to pass
+    for qos, ack in flows:
+        c = Client(port, "p5-nx-%d" % qos, clean_start=False, session_expiry=60)
+        c.subscribe("p5/nx/%d" % qos, qos)
         c.close()
-        time.sleep(SETTLE)
+    time.sleep(SETTLE)
+    pubs = []
+    for qos, ack in flows:
+        cid, topic = "p5-nx-%d" % qos, "p5/nx/%d" % qos
         c = Client(port, cid, clean_start=False, session_expiry=60, hold={ack})
         pub = Client(port, cid + "-pub")
+        pubs.append(pub)
         pub.publish(topic, b"in flight", qos, properties=pub_props(MessageExpiryInterval=1))
         sent = time.monotonic()
         deadline = sent + TIMEOUT
@@ -956,7 +985,9 @@ def check_MQTT_4_3_3_7_no_expiry_once_sent(port):
         if not c.c.held_count():
             fail("QoS %d PUBLISH never reached the subscriber" % qos)
         c.drop()
-        time.sleep(max(0, 2.5 - (time.monotonic() - sent)))
+    time.sleep(max(0, 2.5 - (time.monotonic() - sent)))   # 2.5 s after the last one
+    for qos, ack in flows:
+        cid, topic = "p5-nx-%d" % qos, "p5/nx/%d" % qos
         c = Client(port, cid, clean_start=False, session_expiry=0)
         c.expect_session(True)
         m = c.expect(topic, b"in flight", qos)
@@ -964,6 +995,7 @@ def check_MQTT_4_3_3_7_no_expiry_once_sent(port):
             fail("resent QoS 1 PUBLISH without DUP")
         c.expect_nothing(0.3)
         c.close()
+    for pub in pubs:
         pub.close()
 
 
@@ -1091,6 +1123,7 @@ def check_MQTT_3_3_1_12_13_retain_as_published(port):
         c.close()
 
 
+@slow
 def check_MQTT_3_3_1_9_10_11_retain_handling(port):
     """Retain Handling 0: retained on every SUBSCRIBE; 1: only if new (not if kept in a resumed session; again after UNSUBSCRIBE); 2: never."""
     pub = Client(port, "p5-rh-pub")
@@ -1264,6 +1297,7 @@ def check_MQTT_3_1_3_10_will_properties_forwarded(port):
     late.close()
 
 
+@slow
 def check_MQTT_3_1_2_8_will_delay_interval(port):
     """A will with Will Delay Interval 2 is not sent at once but after the delay; its expiry is counted from publication."""
     sub = Client(port, "p5-wd-sub")
@@ -1286,6 +1320,7 @@ def check_MQTT_3_1_2_8_will_delay_interval(port):
     c.close()
 
 
+@slow
 def check_MQTT_3_1_3_9_will_cancelled_by_reconnect(port):
     """A new connection with the same client id within the Will Delay Interval (after a drop, or taking over) cancels the will."""
     sub = Client(port, "p5-wc-sub")
@@ -1310,6 +1345,7 @@ def check_MQTT_3_1_3_9_will_cancelled_by_reconnect(port):
         Client(port, cid, clean_start=True).close()
 
 
+@slow
 def check_sec_3_1_3_2_2_will_sent_at_session_end(port):
     """A will delayed 30 s goes when the session ends first: Session Expiry 0, 1, or 60 shortened to 1 by DISCONNECT 0x04."""
     sub = Client(port, "p5-we-sub")
@@ -1340,6 +1376,7 @@ def check_MQTT_3_14_4_3_disconnect_0x04_sends_will_0x00_not(port):
     sub.close()
 
 
+@slow
 def check_MQTT_3_1_2_8_disconnect_0x04_honours_will_delay(port):
     """DISCONNECT 0x04 with Will Delay Interval 2 and Session Expiry 60: the will goes after the delay, not at once."""
     sub = Client(port, "p5-w4d-sub")
@@ -1397,6 +1434,7 @@ def check_MQTT_3_1_2_29_request_problem_information_0(port):
              % c.disconnect_props.ReasonString)
 
 
+@slow
 def check_MQTT_3_1_2_22_keepalive_timeout_0x8D(port):
     """A client silent for 1.5 x its keepalive (1 s) gets DISCONNECT 0x8D."""
     c = Client(port, "p5-kt", keepalive=1, cls=NoPingClient)
@@ -1422,6 +1460,7 @@ def check_sec_4_13_server_shutting_down_0x8B():
 # Receive Maximum and Maximum Packet Size
 
 
+@slow
 def check_MQTT_3_3_4_9_client_receive_maximum(port):
     """Client Receive Maximum 2: at most 2 QoS 1/2 PUBLISH without PUBACK/PUBCOMP towards it; the rest go as acks arrive."""
     for qos, ack in ((1, "PUBACK"), (2, "PUBCOMP")):
@@ -1487,6 +1526,7 @@ def check_MQTT_3_3_4_7_receive_maximum_exceeded_0x93(port):
     sub.close()   # (QoS 2 may be delivered on PUBLISH or on PUBREL: not checked)
 
 
+@slow
 def check_MQTT_3_1_2_25_client_maximum_packet_size(port):
     """Client Maximum Packet Size 200: a larger PUBLISH (QoS 0/1, retained) is not sent, QoS 1 counts as delivered; smaller ones are."""
     pub = Client(port, "p5-mps-pub")
@@ -1620,6 +1660,7 @@ def check_mixed_311_client_is_a_shared_subscription_member(port):
 # Broker restart
 
 
+@slow
 def check_MQTT_3_1_2_23_session_state_survives_restart():
     """A restart keeps sessions, subscriptions (options, identifier), queued messages and properties, a waiting will; expiry clocks run on."""
     with fmtest.broker() as (port, proc, tmp):
@@ -1776,30 +1817,64 @@ CHECKS = [
 ]
 
 
+def run_check(check, port, stopped, report):
+    """Run one check in this thread; True if it passed, None if skipped
+    (an earlier check failed)."""
+    if stopped.is_set():
+        return None
+    CURRENT.name = check.__name__
+    t0 = time.monotonic()
+    try:
+        if check.__code__.co_argcount:
+            check(port)
+        else:
+            check()
+        ok = True
+    except SystemExit:      # fail() has reported it
+        ok = False
+    except BaseException:   # a bug in the check: report it like a failure
+        sys.stdout.flush()
+        print("FAIL: %s raised:\n%s" % (check.__name__, traceback.format_exc()),
+              file=sys.stderr, flush=True)
+        ok = False
+    if not ok:
+        stopped.set()
+    report("%s: %s\n  %s (%.1f s)" % (check.__name__, check.__doc__,
+                                       "ok" if ok else "FAILED", time.monotonic() - t0))
+    return ok
+
+
 def main():
-    global CURRENT
-    names = set(sys.argv[1:])
+    args = sys.argv[1:]
+    jobs = JOBS
+    if args[:1] == ["--jobs"] and len(args) > 1 and args[1].isdigit() and int(args[1]) > 0:
+        jobs, args = int(args[1]), args[2:]
+    names = set(args)
     unknown = names - {c.__name__ for c in CHECKS}
     if unknown:
         fmtest.fail("unknown checks: %s" % ", ".join(sorted(unknown)))
     checks = [c for c in CHECKS if not names or c.__name__ in names]
+    # the slow ones first (sorted() is stable: otherwise in CHECKS order)
+    order = sorted(checks, key=lambda c: not getattr(c, "slow", False))
     started = time.monotonic()
+    lock = threading.Lock()
+
+    def report(text):
+        with lock:
+            print(text, flush=True)
+
+    stopped = threading.Event()
     with fmtest.broker() as (port, _proc, tmp):
-        for check in checks:
-            CURRENT = check.__name__
-            print("%s: %s" % (check.__name__, check.__doc__), flush=True)
-            t0 = time.monotonic()
-            try:
-                if check.__code__.co_argcount:
-                    check(port)
-                else:
-                    check()
-            except SystemExit:
-                print("shared broker log, last lines:\n" + fmtest.log_tail(tmp), file=sys.stderr)
-                raise
-            print("  ok (%.1f s)" % (time.monotonic() - t0), flush=True)
-        CURRENT = "shared broker"
-    print("paho5: %d checks passed in %.1f s" % (len(checks), time.monotonic() - started))
+        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(lambda c: run_check(c, port, stopped, report), order))
+        failed = [c.__name__ for c, r in zip(order, results) if r is False]
+        if failed:
+            print("shared broker log, last lines:\n" + fmtest.log_tail(tmp), file=sys.stderr)
+            print("paho5: failed: %s (%d checks not started after the failure)"
+                  % (", ".join(failed), results.count(None)), file=sys.stderr)
+            sys.exit(1)
+    print("paho5: %d checks passed in %.1f s (%d at once)"
+          % (len(checks), time.monotonic() - started, jobs))
 
 
 if __name__ == "__main__":
