@@ -226,9 +226,12 @@ Test(connect, retained_will_is_stored_MQTT_3_1_2_17)
 				     .will_payload = "bye", .will_retain = true};
 	cr_assert_eq(raw_connect(&dying, broker.port, &o, NULL), 0);
 	raw_close(&dying);
-	/* the will is published asynchronously: poll for the retained copy */
+	/* the will is published asynchronously: poll for the retained copy. If
+	 * it is published just after a poll's SUBSCRIBE, that subscriber gets
+	 * it live, without RETAIN [MQTT-3.3.1-9]; that happens once at most. */
 	struct mqtt_publish p;
 	bool got = false;
+	int live = 0;
 	for (int i = 0; i < 50 && !got; i++) {
 		raw_connect_simple(&late, broker.port, "late");
 		raw_subscribe(&late, 1, "wills/kept", 0);
@@ -237,8 +240,10 @@ Test(connect, retained_will_is_stored_MQTT_3_1_2_17)
 			uint8_t reason;
 			cr_assert(mqtt_decode_publish(&f, MQTT_V311, &p, &reason) == FM_OK);
 			raw_assert_publish(&p, "wills/kept", "bye");
-			cr_assert(p.retain, "[MQTT-3.3.1-8] retained copy has RETAIN set");
-			got = true;
+			if (!p.retain)
+				live++;
+			cr_assert_leq(live, 1, "[MQTT-3.3.1-8] retained copy has RETAIN set");
+			got = p.retain;
 		}
 		raw_close(&late);
 	}
