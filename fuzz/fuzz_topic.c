@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (n == 0)
 		return 0;
 	bool filter_ok = topic_filter_valid(s[0], len[0]);
-	struct retain_tree *rt = retain_tree_new(no_unref);
+	struct retain_tree *rt = retain_tree_new(no_unref, NULL);
 	unsigned want = 0;
 	for (size_t i = 1; i < n; i++) {
 		if (!topic_name_valid(s[i], len[i]))

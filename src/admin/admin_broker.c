@@ -221,6 +221,7 @@ void admin_broker(struct broker *b, const struct http_request *req, struct http_
 	cJSON_AddNumberToObject(j, "subscriptions", (double)g.subscriptions);
 	cJSON *r = cJSON_AddObjectToObject(j, "retained");
 	cJSON_AddNumberToObject(r, "count", (double)g.retained);
+	cJSON_AddNumberToObject(r, "bytes", (double)g.retained_bytes);
 	cJSON *msgs = messages_json(&t);
 	cJSON_AddItemToObject(msgs, "delivery_latency", latency_json(b));
 	cJSON_AddItemToObject(j, "messages", msgs);

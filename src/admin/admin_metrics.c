@@ -147,6 +147,8 @@ static void clients(struct exposition *x, struct broker *b, const struct broker_
 	one(x, "fleetmq_sessions_expired_total", "counter", "Offline sessions ended by their expiry.", t->sessions_expired);
 	one(x, "fleetmq_subscriptions", "gauge", "Subscriptions (session and filter pairs).", g->subscriptions);
 	one(x, "fleetmq_retained_messages", "gauge", "Retained messages.", g->retained);
+	one(x, "fleetmq_retained_bytes", "gauge", "Bytes of retained messages (topics, payloads, properties).",
+	    g->retained_bytes);
 }
 
 static void process(struct exposition *x, struct broker *b)

@@ -378,7 +378,7 @@ static int init_shared(struct broker *b)
 	b->locks_ready = true;
 	b->subs = topic_tree_new();
 	b->shares = share_table_new();
-	b->retained = retain_tree_new(route_retained_unref);
+	b->retained = retain_tree_new(route_retained_unref, route_retained_size);
 	b->sessions = session_table_new();
 	b->control = loop_new();
 	return b->subs && b->shares && b->retained && b->sessions && b->control ? FM_OK : FM_ENOMEM;

@@ -58,8 +58,10 @@ void route_retain(struct worker *w, struct msg *m);
  * this run and must not come back from the store after a restart (nor cost
  * a write every sys_interval). */
 void route_retain_volatile(struct worker *w, struct msg *m);
-/* The retained tree's unref callback: values are struct msg. */
+/* The retained tree's callbacks: values are struct msg; a message counts
+ * for its topic, payload and properties. */
 void route_retained_unref(void *value);
+uint64_t route_retained_size(const void *value);
 
 /* Deliver m to session s, homed on w, at delivery QoS qos (| DELIVER_RETAIN),
  * for the subscription with 5.0 identifier sub_id (0: none). Sends now

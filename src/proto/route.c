@@ -203,6 +203,12 @@ bool route_publish(struct worker *w, struct client *from, struct msg *m)
 	return logged;
 }
 
+uint64_t route_retained_size(const void *value)
+{
+	const struct msg *m = value;
+	return (uint64_t)m->topic_len + m->payload_len + m->props_len;
+}
+
 void route_retained_unref(void *value)
 {
 	msg_unref(value);

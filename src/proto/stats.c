@@ -28,6 +28,7 @@ struct broker_gauges broker_gauges_read(struct broker *b)
 	pthread_rwlock_unlock(&b->subs_lock);
 	pthread_rwlock_rdlock(&b->retained_lock);
 	g.retained = retain_tree_count(b->retained);
+	g.retained_bytes = retain_tree_bytes(b->retained);
 	pthread_rwlock_unlock(&b->retained_lock);
 	g.connections = atomic_load_explicit(&b->n_clients, memory_order_relaxed);
 	g.peak_connections = atomic_load_explicit(&b->peak_clients, memory_order_relaxed);

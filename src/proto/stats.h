@@ -102,6 +102,7 @@ struct broker_gauges {
 	uint64_t sessions;       /* every session: online, and offline persistent ones */
 	uint64_t subscriptions;  /* (session, filter) pairs, shared group members included */
 	uint64_t retained;       /* retained messages */
+	uint64_t retained_bytes; /* their topics, payloads and properties */
 	uint64_t connections;    /* open connections, CONNECT or not (max_connections counts these) */
 	uint64_t peak_connections; /* most connections open at once since start */
 };

@@ -33,6 +33,8 @@ struct rnode {
 struct retain_tree {
 	struct rnode *root;        /* zero levels; never holds a value */
 	retain_unref_fn *unref;    /* drops our reference on a value */
+	retain_size_fn *size;      /* a value's bytes; NULL: uncounted */
+	uint64_t bytes;            /* the values' sizes summed */
 	uint64_t seed;             /* level_hash seed for every map in this tree */
 	size_t count;              /* values stored */
 	size_t nodes;              /* allocated nodes, root included */
@@ -101,12 +103,18 @@ static void prune(struct retain_tree *t, struct rnode *n)
 
 /* --- set, get ----------------------------------------------------------- */
 
-struct retain_tree *retain_tree_new(retain_unref_fn *unref)
+static uint64_t size_of(const struct retain_tree *t, const void *value)
+{
+	return t->size ? t->size(value) : 0;
+}
+
+struct retain_tree *retain_tree_new(retain_unref_fn *unref, retain_size_fn *size)
 {
 	struct retain_tree *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
 	t->unref = unref;
+	t->size = size;
 	t->seed = level_seed(t);
 	t->root = node_new(NULL, "", 0, 0);
 	if (!t->root) {
@@ -138,6 +146,7 @@ static void retain_del(struct retain_tree *t, const char *name, size_t len)
 	void *old = n->value;
 	n->value = NULL;
 	t->count--;
+	t->bytes -= size_of(t, old);
 	prune(t, n);
 	t->unref(old); /* last: the callback may not look at a half-updated tree */
 }
@@ -161,10 +170,13 @@ int retain_tree_set(struct retain_tree *t, const char *name, size_t len, void *v
 	}
 	void *old = n->value;
 	n->value = value;
-	if (old)
+	t->bytes += size_of(t, value);
+	if (old) {
+		t->bytes -= size_of(t, old);
 		t->unref(old);
-	else
+	} else {
 		t->count++;
+	}
 	return FM_OK;
 }
 
@@ -177,6 +189,11 @@ void *retain_tree_get(const struct retain_tree *t, const char *name, size_t len)
 size_t retain_tree_count(const struct retain_tree *t)
 {
 	return t->count;
+}
+
+uint64_t retain_tree_bytes(const struct retain_tree *t)
+{
+	return t->bytes;
 }
 
 size_t retain_tree_nodes(const struct retain_tree *t)

@@ -123,10 +123,13 @@ size_t share_table_members(const struct share_table *t);
 /* --- retained tree ------------------------------------------------------- */
 
 struct retain_tree;
-/* unref is called on a value when it is replaced, deleted or the tree is freed. */
+/* unref is called on a value when it is replaced, deleted or the tree is
+ * freed; size (NULL: none) says how many bytes a value counts for in
+ * retain_tree_bytes. */
 typedef void retain_unref_fn(void *value);
+typedef uint64_t retain_size_fn(const void *value);
 
-struct retain_tree *retain_tree_new(retain_unref_fn *unref);
+struct retain_tree *retain_tree_new(retain_unref_fn *unref, retain_size_fn *size);
 void retain_tree_free(struct retain_tree *t);
 /* Store value under topic name, taking over the caller's reference; a
  * previous value is unref'ed. value NULL deletes. FM_OK or FM_ENOMEM. */
@@ -140,5 +143,7 @@ typedef void retain_match_fn(void *arg, void *value);
 void retain_tree_match(const struct retain_tree *t, const char *filter, size_t len,
 		       retain_match_fn *fn, void *arg);
 size_t retain_tree_count(const struct retain_tree *t);
+/* The sum of every value's size. */
+uint64_t retain_tree_bytes(const struct retain_tree *t);
 
 #endif

@@ -126,6 +126,7 @@ def api_agrees_with_clients(port, http_port):
     check(lst[0]["clients_by_version"] == {"3.1": 0, "3.1.1": n31, "5.0": n5}, "by version: %r" % lst)
     check(b["sessions"]["online"] == n31 + n5 and b["sessions"]["total"] == n31 + n5, "sessions: %r" % b["sessions"])
     check(b["subscriptions"] == 1 and b["retained"]["count"] == 1, "subscriptions, retained: %r" % b)
+    check(b["retained"]["bytes"] == len("api/state") + len("on"), "retained bytes: %r" % b["retained"])
     rx = b["messages"]["received"]
     check(rx == {"qos0": m, "qos1": k + 1, "qos2": 0, "total": m + k + 1}, "received: %r" % rx)
     tx = b["messages"]["sent"]

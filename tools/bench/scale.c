@@ -95,7 +95,7 @@ static void count_retained(void *arg, void *value)
 
 static int check_retained(unsigned n)
 {
-	struct retain_tree *t = retain_tree_new(unref_msg);
+	struct retain_tree *t = retain_tree_new(unref_msg, NULL);
 	if (!t)
 		return 1;
 	double heap0 = heap_bytes();

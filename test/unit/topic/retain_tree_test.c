@@ -14,6 +14,7 @@
 struct val {
 	int unrefs;            /* calls to val_unref */
 	char topic[32];        /* the name it was stored under */
+	uint64_t size;         /* what it counts for in retain_tree_bytes */
 };
 
 static void val_unref(void *v)
@@ -64,7 +65,7 @@ static void *get(const struct retain_tree *t, const char *name)
 
 Test(retain_tree, set_get_count)
 {
-	struct retain_tree *t = retain_tree_new(val_unref);
+	struct retain_tree *t = retain_tree_new(val_unref, NULL);
 	struct val a = { 0 }, b = { 0 };
 	cr_assert_eq(retain_tree_count(t), 0);
 	cr_assert_eq(set(t, "a/b", &a), FM_OK);
@@ -83,7 +84,7 @@ Test(retain_tree, set_get_count)
 
 Test(retain_tree, replace_unrefs_old_value)
 {
-	struct retain_tree *t = retain_tree_new(val_unref);
+	struct retain_tree *t = retain_tree_new(val_unref, NULL);
 	struct val a = { 0 }, b = { 0 };
 	set(t, "x/y", &a);
 	cr_assert_eq(set(t, "x/y", &b), FM_OK);
@@ -99,7 +100,7 @@ Test(retain_tree, replace_unrefs_old_value)
 /* [MQTT-3.3.1-10] an empty retained message deletes; here value NULL. */
 Test(retain_tree, null_deletes_and_unrefs)
 {
-	struct retain_tree *t = retain_tree_new(val_unref);
+	struct retain_tree *t = retain_tree_new(val_unref, NULL);
 	struct val a = { 0 }, b = { 0 };
 	set(t, "x/y/z", &a);
 	set(t, "x", &b);
@@ -126,7 +127,7 @@ Test(retain_tree, null_deletes_and_unrefs)
 /* Deleting the last value under a path frees the nodes that held it. */
 Test(retain_tree, delete_prunes_empty_nodes)
 {
-	struct retain_tree *t = retain_tree_new(val_unref);
+	struct retain_tree *t = retain_tree_new(val_unref, NULL);
 	struct val a = { 0 }, b = { 0 }, c = { 0 };
 	cr_assert_eq(retain_tree_nodes(t), 1); /* the root */
 	set(t, "k", &a);
@@ -147,7 +148,7 @@ Test(retain_tree, delete_prunes_empty_nodes)
 /* 4.7.1.2 / 4.7.1.3 examples, seen from the retained side. */
 Test(retain_tree, match_spec_examples_4_7_1_2_4_7_1_3_MQTT_4_7_1_2)
 {
-	struct retain_tree *t = retain_tree_new(val_unref);
+	struct retain_tree *t = retain_tree_new(val_unref, NULL);
 	struct val p1 = { 0 }, rank = { 0 }, wimb = { 0 }, p2 = { 0 }, sport = { 0 },
 		   sport_empty = { 0 }, fin = { 0 };
 	set(t, "sport/tennis/player1", &p1);
@@ -186,7 +187,7 @@ Test(retain_tree, match_spec_examples_4_7_1_2_4_7_1_3_MQTT_4_7_1_2)
 /* [MQTT-4.7.2-1] leading wildcards skip retained '$' topics. */
 Test(retain_tree, dollar_topics_hidden_from_leading_wildcards_MQTT_4_7_2_1)
 {
-	struct retain_tree *t = retain_tree_new(val_unref);
+	struct retain_tree *t = retain_tree_new(val_unref, NULL);
 	struct val sys = { 0 }, plain = { 0 }, inner = { 0 };
 	set(t, "$SYS/monitor/Clients", &sys);
 	set(t, "x/monitor/Clients", &plain);
@@ -213,7 +214,7 @@ Test(retain_tree, very_deep_names_do_not_recurse)
 	char *name = malloc(len + 1);
 	for (size_t i = 0; i < len; i++)
 		name[i] = i % 2 ? '/' : 'a';
-	struct retain_tree *t = retain_tree_new(val_unref);
+	struct retain_tree *t = retain_tree_new(val_unref, NULL);
 	struct val v = { 0 }, w = { 0 };
 	cr_assert_eq(retain_tree_set(t, name, len, &v), FM_OK);
 	cr_assert_eq(retain_tree_set(t, name, 1, &w), FM_OK); /* "a" */
@@ -306,7 +307,7 @@ static void compare_with_reference(const struct retain_tree *t)
 Test(retain_tree, random_names_match_like_reference)
 {
 	rng_state = 0x2545f4914f6cdd1dull;
-	struct retain_tree *t = retain_tree_new(val_unref);
+	struct retain_tree *t = retain_tree_new(val_unref, NULL);
 	size_t stored = 0;
 	for (int i = 0; i < RAND_NAMES; i++) {
 		random_topic(rvals[i].topic, false);
@@ -324,4 +325,27 @@ Test(retain_tree, random_names_match_like_reference)
 	/* every value was unref'ed exactly once: replaced, deleted or freed */
 	for (int i = 0; i < RAND_NAMES; i++)
 		cr_assert_eq(rvals[i].unrefs, 1, "value %d (%s)", i, rvals[i].topic);
+}
+
+/* The bytes the values count for follow every set, replace and delete. */
+static uint64_t val_size(const void *v)
+{
+	return ((const struct val *)v)->size;
+}
+
+Test(retain_tree, bytes_follow_set_replace_and_delete)
+{
+	struct retain_tree *t = retain_tree_new(val_unref, val_size);
+	struct val a = { .size = 10 }, b = { .size = 25 }, c = { .size = 7 };
+	cr_assert_eq(retain_tree_bytes(t), 0);
+	cr_assert_eq(set(t, "a/b", &a), FM_OK);
+	cr_assert_eq(set(t, "c", &b), FM_OK);
+	cr_assert_eq(retain_tree_bytes(t), 35);
+	cr_assert_eq(set(t, "a/b", &c), FM_OK); /* replaces a */
+	cr_assert_eq(retain_tree_bytes(t), 32);
+	cr_assert_eq(retain_tree_set(t, "c", 1, NULL), FM_OK);
+	cr_assert_eq(retain_tree_bytes(t), 7);
+	cr_assert_eq(retain_tree_set(t, "nothing/here", 12, NULL), FM_OK); /* deleting nothing changes nothing */
+	cr_assert_eq(retain_tree_bytes(t), 7);
+	retain_tree_free(t);
 }
