@@ -205,10 +205,19 @@ static void stop_on_broker_stop(struct broker *b, void *arg)
 	admin_stop(b);
 }
 
+/* Loopback addresses: the only ones where an open API is no one else's. */
+static bool loopback(const char *addr)
+{
+	return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 || strcmp(addr, "localhost") == 0;
+}
+
 int admin_start(struct broker *b, struct fm_errbuf *eb)
 {
 	if (!b->conf.http_port)
 		return FM_OK;
+	if (!b->conf.http_token && !loopback(b->conf.http_address))
+		log_warn(&b->log, "http_listener on %s without http_token: anyone who reaches it reads the API",
+			    b->conf.http_address);
 	struct http_server *s = NULL;
 	ws_global_init(&b->log); /* libwebsockets' log lines into ours */
 	int rc = http_server_start(b->conf.http_address, b->conf.http_port, handle, b, &b->log, &s, eb);

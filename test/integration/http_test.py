@@ -312,6 +312,16 @@ def startup_error(conf_text, needle):
               % (needle, r.stderr))
 
 
+def warns_when_open_off_loopback():
+    """An API on a public address without a token is legal but worth a
+    warning at start."""
+    http_port = fmtest.free_port()
+    with fmtest.broker("http_listener %d 0.0.0.0\n" % http_port) as (port, proc, tmp):
+        fmtest.wait_http_ready(http_port)
+        with open(os.path.join(tmp, "broker.log"), errors="replace") as f:
+            check("without http_token" in f.read(), "no warning for an open API on 0.0.0.0")
+
+
 def bad_config():
     base = "listener %d 127.0.0.1\npersistence false\n" % fmtest.free_port()
     startup_error(base + "http_token short\n", "bad.conf:3: option 'http_token'")
@@ -350,6 +360,8 @@ def main():
                        % (http_port, TOKEN)) as (port, proc, tmp):
         clients_list(port, http_port, 10000)
         print("ok 10,000 clients listed")
+    warns_when_open_off_loopback()
+    print("ok warning for an open API off loopback")
     bad_config()
     print("ok bad config")
 
