@@ -108,6 +108,30 @@ struct worker_poll *admin_poll_workers(struct broker *b, worker_poll_fn *fn, con
 	return NULL;
 }
 
+/* Buckets per slice: about as many sessions, a fraction of a millisecond. */
+#define WALK_SLICE 4096
+
+void admin_walk_sessions(struct worker *w, void (*fn)(struct session *s, void *arg), void (*restart)(void *arg),
+			 void *arg)
+{
+	struct broker *b = w->b;
+	for (;;) {
+		struct session_walk walk;
+		bool more = true, regrown = false;
+		pthread_mutex_lock(&b->sessions_lock);
+		session_walk_begin(b->sessions, &walk);
+		pthread_mutex_unlock(&b->sessions_lock);
+		while (more && !regrown) {
+			pthread_mutex_lock(&b->sessions_lock);
+			more = session_walk_step(b->sessions, &walk, WALK_SLICE, fn, arg, &regrown);
+			pthread_mutex_unlock(&b->sessions_lock);
+		}
+		if (!regrown)
+			return;
+		restart(arg); /* rare: the table doubles only log2(sessions) times */
+	}
+}
+
 /* Constant-time comparison: how long it takes says nothing of how much of
  * the token was right. */
 static bool same_secret(const char *a, const char *b)

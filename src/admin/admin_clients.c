@@ -5,10 +5,10 @@
  * A session's fields belong to its home worker, so each worker reads its
  * own (a poll through its inbox), applies the filters, sorts, and hands
  * back at most offset + limit rows with the count of all that matched;
- * this thread merges, sorts again and cuts the page. A worker holds the
- * session table's lock only while it walks the table (CONNECTs on other
- * workers wait meanwhile: about a millisecond per 10,000 sessions, for
- * each worker in turn); sorting and copying happen after. */
+ * this thread merges, sorts again and cuts the page. A worker walks the
+ * session table a slice at a time under its lock (admin_walk_sessions),
+ * so CONNECTs on other workers wait for one slice at most; sorting and
+ * copying happen after. */
 #include "admin/admin_int.h"
 #include "core/grow.h"
 #include "proto/client.h"
@@ -153,6 +153,13 @@ static void consider(struct session *s, void *arg)
 	k->v[k->n++] = (struct candidate){ .s = s, .key = key_of(s, k->q->sort) };
 }
 
+static void forget_candidates(void *arg)
+{
+	struct walk *k = arg;
+	k->n = 0;
+	k->oom = false;
+}
+
 static int compare_candidates(const void *a, const void *b, void *arg)
 {
 	const struct candidate *x = a, *y = b;
@@ -167,11 +174,9 @@ static void *collect_rows(struct worker *w, const void *arg)
 	struct walk k = { .w = w, .q = q };
 	if (!rows)
 		return NULL;
-	/* the lock only for the walk: the sessions found are this worker's,
-	 * and only this worker (running this) could end or move them */
-	pthread_mutex_lock(&w->b->sessions_lock);
-	session_table_foreach(w->b->sessions, consider, &k);
-	pthread_mutex_unlock(&w->b->sessions_lock);
+	/* the sessions found are this worker's, and only this worker (running
+	 * this) could end or move them: the table's lock is for the walk */
+	admin_walk_sessions(w, consider, forget_candidates, &k);
 	if (k.n > 1)
 		qsort_r(k.v, k.n, sizeof(*k.v), compare_candidates, (void *)q);
 	rows->total = k.n;

@@ -41,6 +41,13 @@ cJSON *admin_page_json(const struct admin_page *pg, size_t total, const char *na
 struct worker_poll *admin_poll_workers(struct broker *b, worker_poll_fn *fn, const void *arg, size_t arg_size,
 				       void (*free_result)(void *), struct http_response *resp);
 
+/* On worker w: fn on every session (fn picks this worker's), the table
+ * walked a slice at a time under its lock, so CONNECTs on other workers
+ * wait at most one slice; when the table grows meanwhile, restart(arg)
+ * discards what fn gathered and the walk starts over. */
+void admin_walk_sessions(struct worker *w, void (*fn)(struct session *s, void *arg), void (*restart)(void *arg),
+			 void *arg);
+
 admin_endpoint_fn admin_healthz, admin_readyz, admin_broker, admin_metrics, admin_clients, admin_client, admin_client_arg,
 	admin_subscriptions, admin_retained;
 /* The dashboard's embedded files (admin_web.c). */

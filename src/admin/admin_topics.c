@@ -96,6 +96,13 @@ static void note_session(struct session *s, void *arg)
 		k->v[k->n++] = s;
 }
 
+static void forget_sessions(void *arg)
+{
+	struct sub_walk *k = arg;
+	k->n = 0;
+	k->oom = false;
+}
+
 static void copy_subs_of(const struct session *s, const char *prefix, size_t prefix_len, struct sub_rows *rows)
 {
 	for (uint32_t i = 0; i < s->n_subs && !rows->oom; i++)
@@ -111,9 +118,7 @@ static void *collect_subs(struct worker *w, const void *arg)
 	if (!rows)
 		return NULL;
 	struct sub_walk k = { .w = w };
-	pthread_mutex_lock(&w->b->sessions_lock);
-	session_table_foreach(w->b->sessions, note_session, &k);
-	pthread_mutex_unlock(&w->b->sessions_lock);
+	admin_walk_sessions(w, note_session, forget_sessions, &k);
 	rows->oom = k.oom;
 	for (uint32_t i = 0; i < k.n && !rows->oom; i++)
 		copy_subs_of(k.v[i], pg->prefix, strlen(pg->prefix), rows);

@@ -194,8 +194,19 @@ int session_table_add(struct session_table *t, struct session *s);
 /* Unlink s from the table (does not free it). */
 void session_table_del(struct session_table *t, struct session *s);
 size_t session_table_count(const struct session_table *t);
-/* fn on every session, in no particular order; fn must not change the
- * table. */
-void session_table_foreach(const struct session_table *t, void (*fn)(struct session *s, void *arg), void *arg);
+/* Every session, in slices, so that a caller holding the table's lock per
+ * slice lets others in between: begin, then step (fn, which must not
+ * change the table, on the sessions of the next `buckets` buckets) until
+ * it returns false. *regrown: the table
+ * grew since begin and the walk stopped (sessions moved between buckets:
+ * begin again). Sessions added or removed between slices may be seen or
+ * not. */
+struct session_walk {
+	size_t next;                /* the next bucket */
+	size_t mask;                /* the table's size when the walk began */
+};
+void session_walk_begin(const struct session_table *t, struct session_walk *w);
+bool session_walk_step(const struct session_table *t, struct session_walk *w, size_t buckets,
+		       void (*fn)(struct session *s, void *arg), void *arg, bool *regrown);
 
 #endif

@@ -113,9 +113,21 @@ size_t session_table_count(const struct session_table *t)
 	return t->count;
 }
 
-void session_table_foreach(const struct session_table *t, void (*fn)(struct session *s, void *arg), void *arg)
+void session_walk_begin(const struct session_table *t, struct session_walk *w)
 {
-	for (size_t i = 0; i <= t->mask; i++)
-		for (struct session *s = t->buckets[i]; s; s = s->hash_next)
-			fn(s, arg);
+	*w = (struct session_walk){ .next = 0, .mask = t->mask };
 }
+
+bool session_walk_step(const struct session_table *t, struct session_walk *w, size_t buckets,
+		       void (*fn)(struct session *s, void *arg), void *arg, bool *regrown)
+{
+	*regrown = t->mask != w->mask; /* a rehash moved sessions between buckets */
+	if (*regrown)
+		return false;
+	size_t end = w->next + buckets <= t->mask + 1 ? w->next + buckets : t->mask + 1;
+	for (; w->next < end; w->next++)
+		for (struct session *s = t->buckets[w->next]; s; s = s->hash_next)
+			fn(s, arg);
+	return w->next <= t->mask;
+}
+

@@ -222,6 +222,63 @@ Test(session_table, add_get_del_across_growth)
 	session_table_free(t);
 }
 
+static void count_session(struct session *s, void *arg)
+{
+	(void)s;
+	(*(size_t *)arg)++;
+}
+
+static struct session_table *table_of(int n)
+{
+	struct session_table *t = session_table_new();
+	char id[32];
+	for (int i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "walk-%d", i);
+		cr_assert_eq(session_table_add(t, session_new(id, strlen(id), false, NULL)), FM_OK);
+	}
+	return t;
+}
+
+/* A walk in slices sees every session once, whatever the slice size. */
+Test(session_table, a_walk_in_slices_sees_each_session_once)
+{
+	struct session_table *t = table_of(5000);
+	size_t slices[] = {1, 7, 4096, 100000};
+	for (size_t i = 0; i < sizeof(slices) / sizeof(slices[0]); i++) {
+		struct session_walk w;
+		size_t seen = 0;
+		bool regrown = false;
+		session_walk_begin(t, &w);
+		while (session_walk_step(t, &w, slices[i], count_session, &seen, &regrown))
+			;
+		cr_assert_not(regrown);
+		cr_assert_eq(seen, 5000, "slice %zu: %zu seen", slices[i], seen);
+	}
+	session_table_free(t);
+}
+
+/* The table grows between two slices: the walk says so and stops (the
+ * sessions moved between buckets), and a new walk sees them all. */
+Test(session_table, a_walk_stops_when_the_table_grows_under_it)
+{
+	struct session_table *t = table_of(64); /* at its load factor: the next add doubles it */
+	struct session_walk w;
+	size_t seen = 0;
+	bool regrown = false;
+	session_walk_begin(t, &w);
+	cr_assert(session_walk_step(t, &w, 8, count_session, &seen, &regrown));
+	cr_assert_eq(session_table_add(t, session_new("late", 4, false, NULL)), FM_OK);
+	cr_assert_not(session_walk_step(t, &w, 8, count_session, &seen, &regrown));
+	cr_assert(regrown, "a rehash between slices went unnoticed");
+	seen = 0;
+	session_walk_begin(t, &w);
+	while (session_walk_step(t, &w, 8, count_session, &seen, &regrown))
+		;
+	cr_assert_not(regrown);
+	cr_assert_eq(seen, 65);
+	session_table_free(t);
+}
+
 Test(session, last_reference_frees_the_session)
 {
 	struct session *s = session_new("r", 1, true, NULL);
