@@ -80,6 +80,8 @@ static cJSON *listener_json(struct broker *b, size_t i, const struct listener_ce
 	cJSON_AddStringToObject(j, "address", l->bind_address ? l->bind_address : "*");
 	cJSON_AddStringToObject(j, "protocol", listener_kind(l));
 	cJSON_AddNumberToObject(j, "connections", atomic_load(&b->listener_conns[i]));
+	cJSON_AddNumberToObject(j, "peak", (double)atomic_load(&b->listener_peak[i]));
+	cJSON_AddNumberToObject(j, "accepted_total", (double)atomic_load(&b->listener_accepted[i]));
 	cJSON_AddNumberToObject(j, "connecting", (double)c->connecting);
 	cJSON *v = cJSON_AddObjectToObject(j, "clients_by_version");
 	cJSON_AddNumberToObject(v, "3.1", (double)c->by_version[0]);
@@ -97,6 +99,10 @@ static cJSON *connections_json(struct broker *b, const struct broker_totals *t, 
 	cJSON_AddNumberToObject(j, "clients_connected", (double)totals_connected(t));
 	cJSON_AddNumberToObject(j, "accepted_total", (double)t->sockets_total);
 	cJSON_AddNumberToObject(j, "connects_total", (double)t->connects_total);
+	cJSON *v = cJSON_AddObjectToObject(j, "connects_by_version");
+	cJSON_AddNumberToObject(v, "3.1", (double)t->connects_v31);
+	cJSON_AddNumberToObject(v, "3.1.1", (double)t->connects_v311);
+	cJSON_AddNumberToObject(v, "5.0", (double)t->connects_v5);
 	cJSON *by = cJSON_AddArrayToObject(j, "by_listener");
 	for (size_t i = 0; c && i < b->conf.n_listeners; i++)
 		cJSON_AddItemToArray(by, listener_json(b, i, &c[i]));

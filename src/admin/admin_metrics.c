@@ -138,7 +138,10 @@ static void clients(struct exposition *x, struct broker *b, const struct broker_
 	one(x, "fleetmq_clients_connected", "gauge", "Clients whose CONNECT was accepted, connected now.",
 	    totals_connected(t));
 	one(x, "fleetmq_accepted_connections_total", "counter", "Connections accepted.", t->sockets_total);
-	one(x, "fleetmq_connects_total", "counter", "CONNECT packets accepted.", t->connects_total);
+	family(x, "fleetmq_connects_total", "counter", "CONNECT packets accepted, by protocol version.");
+	emit(x, "fleetmq_connects_total{version=\"3.1\"} %llu\nfleetmq_connects_total{version=\"3.1.1\"} %llu\n"
+	     "fleetmq_connects_total{version=\"5.0\"} %llu\n", (unsigned long long)t->connects_v31,
+	     (unsigned long long)t->connects_v311, (unsigned long long)t->connects_v5);
 	listeners(x, b);
 	uint64_t online = totals_connected(t);
 	family(x, "fleetmq_sessions", "gauge", "Sessions, by state.");

@@ -202,7 +202,9 @@ static int open_listeners(struct broker *b, struct fm_errbuf *eb)
 {
 	size_t n = b->conf.n_listeners;
 	b->listener_conns = calloc(n, sizeof(*b->listener_conns));
-	if (!b->listener_conns)
+	b->listener_accepted = calloc(n, sizeof(*b->listener_accepted));
+	b->listener_peak = calloc(n, sizeof(*b->listener_peak));
+	if (!b->listener_conns || !b->listener_accepted || !b->listener_peak)
 		return FM_ENOMEM;
 	for (unsigned i = 0; i < b->n_workers; i++) {
 		b->workers[i].listeners = calloc(n, sizeof(struct listener_rt));
@@ -554,6 +556,8 @@ void broker_fini(struct broker *b)
 		worker_fini(&b->workers[i]);
 	free(b->workers);
 	free(b->listener_conns);
+	free(b->listener_accepted);
+	free(b->listener_peak);
 	broker_tls_close(b); /* after the workers: their connections held references */
 	auth_rules_unref(b->auth);
 	plugin_host_free(b->plugins); /* after the workers: no callback runs any more */

@@ -157,6 +157,8 @@ struct broker {
 	struct worker *workers;
 	unsigned n_workers;
 	atomic_uint *listener_conns; /* open connections per configured listener */
+	_Atomic uint64_t *listener_accepted; /* connections each listener accepted */
+	_Atomic uint64_t *listener_peak;     /* most open on each at once */
 	struct tls_slot *tls;      /* per configured listener (tls_listeners.c) */
 	struct auth_rules *auth;   /* the password and ACL files in force (control thread's reference) */
 	struct plugin_host *plugins; /* loaded at start, read-only after (auth/plugin_host.h) */

@@ -100,7 +100,8 @@ static int start_client(struct client *c, struct worker *w, struct listener_rt *
 	w->n_clients++;
 	counter_inc(&w->stats.sockets_total);
 	counter_peak(&w->b->peak_clients, atomic_fetch_add(&w->b->n_clients, 1) + 1);
-	atomic_fetch_add(&w->b->listener_conns[l->index], 1);
+	counter_peak(&w->b->listener_peak[l->index], atomic_fetch_add(&w->b->listener_conns[l->index], 1) + 1);
+	atomic_fetch_add_explicit(&w->b->listener_accepted[l->index], 1, memory_order_relaxed);
 	c->last_rx_ms = (uint32_t)loop_now_ms(w->loop);
 	loop_timer_init(&c->timer, on_timer);
 	loop_timer_start(w->loop, &c->timer, (uint64_t)w->lim.connect_timeout_s * 1000u);

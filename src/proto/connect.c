@@ -593,6 +593,7 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 	c->state = CLIENT_ACTIVE;
 	c->will_on_close = true;
 	counter_inc(&c->w->stats.connects_total);
+	counter_inc(stats_connects_of(&c->w->stats, ct.version));
 	client_start_keepalive(c);
 	/* "no session" must be true after a crash too: the stored session's
 	 * removal commits before the CONNACK that says so leaves */

@@ -20,6 +20,9 @@ struct broker;
 #define BROKER_STATS(X)                                                                        \
 	X(sockets_total)     /* connections accepted */                                          \
 	X(connects_total)    /* CONNECT accepted */                                              \
+	X(connects_v31)      /* of those, by protocol: 3.1, 3.1.1, 5.0 */                        \
+	X(connects_v311)                                                                         \
+	X(connects_v5)                                                                           \
 	X(disconnects_total) /* connections of accepted clients closed */                        \
 	X(sessions_expired)  /* offline sessions ended by their expiry */                        \
 	X(pkts_in)           /* MQTT packets received, every type */                             \
@@ -56,6 +59,12 @@ struct broker_stats {
 struct broker_totals {
 	BROKER_STATS(BROKER_STATS_TOTAL)
 };
+
+/* The CONNECTs accepted of one protocol level (3, 4, 5). */
+static inline struct counter *stats_connects_of(struct broker_stats *s, unsigned level)
+{
+	return level == 3 ? &s->connects_v31 : level == 4 ? &s->connects_v311 : &s->connects_v5;
+}
 
 /* The QoS-indexed counters (qos 0..2). */
 static inline struct counter *stats_pub_in(struct broker_stats *s, unsigned qos)

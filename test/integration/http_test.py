@@ -124,6 +124,8 @@ def api_agrees_with_clients(port, http_port):
     lst = conns["by_listener"]
     check(len(lst) == 1 and lst[0]["port"] == port and lst[0]["protocol"] == "mqtt", "listeners: %r" % lst)
     check(lst[0]["clients_by_version"] == {"3.1": 0, "3.1.1": n31, "5.0": n5}, "by version: %r" % lst)
+    check(lst[0]["peak"] >= n31 + n5 and lst[0]["accepted_total"] >= n31 + n5, "listener totals: %r" % lst)
+    check(conns["connects_by_version"] == {"3.1": 0, "3.1.1": n31, "5.0": n5}, "connects: %r" % conns)
     check(b["sessions"]["online"] == n31 + n5 and b["sessions"]["total"] == n31 + n5, "sessions: %r" % b["sessions"])
     check(b["subscriptions"] == 1 and b["retained"]["count"] == 1, "subscriptions, retained: %r" % b)
     check(b["retained"]["bytes"] == len("api/state") + len("on"), "retained bytes: %r" % b["retained"])
@@ -155,7 +157,8 @@ def metrics_agree(http_port, connected, qos0, qos1):
         if line and not line.startswith("#"):
             name, value = line.rsplit(" ", 1)
             values[name] = float(value)
-    for name, want in (("fleetmq_clients_connected", connected), ('fleetmq_publish_received_total{qos="0"}', qos0),
+    for name, want in (("fleetmq_clients_connected", connected), ('fleetmq_connects_total{version="3.1"}', 0),
+                       ('fleetmq_publish_received_total{qos="0"}', qos0),
                        ('fleetmq_publish_received_total{qos="1"}', qos1), ("fleetmq_retained_messages", 1),
                        ("fleetmq_subscriptions", 1)):
         check(values.get(name) == want, "%s is %r, wanted %r" % (name, values.get(name), want))
