@@ -48,6 +48,14 @@ void admin_reply_json(struct http_response *resp, unsigned status, cJSON *json)
 	resp->content_type = "application/json";
 }
 
+void admin_json_add(cJSON *parent, const char *name, cJSON *item)
+{
+	bool added = parent && item &&
+		     (name ? cJSON_AddItemToObject(parent, name, item) : cJSON_AddItemToArray(parent, item));
+	if (!added)
+		cJSON_Delete(item);
+}
+
 void admin_reply_error(struct http_response *resp, unsigned status, const char *text)
 {
 	cJSON *j = cJSON_CreateObject();

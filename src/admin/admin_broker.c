@@ -105,7 +105,7 @@ static cJSON *connections_json(struct broker *b, const struct broker_totals *t, 
 	cJSON_AddNumberToObject(v, "5.0", (double)t->connects_v5);
 	cJSON *by = cJSON_AddArrayToObject(j, "by_listener");
 	for (size_t i = 0; c && i < b->conf.n_listeners; i++)
-		cJSON_AddItemToArray(by, listener_json(b, i, &c[i]));
+		admin_json_add(by, NULL, listener_json(b, i, &c[i]));
 	return j;
 }
 
@@ -143,8 +143,8 @@ static cJSON *latency_json(struct broker *b)
 static cJSON *messages_json(const struct broker_totals *t)
 {
 	cJSON *j = cJSON_CreateObject();
-	cJSON_AddItemToObject(j, "received", per_qos(t->pub_in_qos0, t->pub_in_qos1, t->pub_in_qos2));
-	cJSON_AddItemToObject(j, "sent", per_qos(t->pub_out_qos0, t->pub_out_qos1, t->pub_out_qos2));
+	admin_json_add(j, "received", per_qos(t->pub_in_qos0, t->pub_in_qos1, t->pub_in_qos2));
+	admin_json_add(j, "sent", per_qos(t->pub_out_qos0, t->pub_out_qos1, t->pub_out_qos2));
 	cJSON_AddNumberToObject(j, "packets_received", (double)t->pkts_in);
 	cJSON_AddNumberToObject(j, "packets_sent", (double)t->pkts_out);
 	cJSON_AddNumberToObject(j, "bytes_received", (double)t->bytes_in);
@@ -217,7 +217,7 @@ void admin_broker(struct broker *b, const struct http_request *req, struct http_
 	cJSON_AddNumberToObject(j, "uptime_s", broker_uptime_s(b)); /* never negative if the clock steps back */
 	cJSON_AddNumberToObject(j, "started_at_ms", (double)b->start_ms);
 	cJSON_AddNumberToObject(j, "workers", b->n_workers);
-	cJSON_AddItemToObject(j, "connections", connections_json(b, &t, &g, c));
+	admin_json_add(j, "connections", connections_json(b, &t, &g, c));
 	cJSON *s = cJSON_AddObjectToObject(j, "sessions");
 	uint64_t online = totals_connected(&t);
 	cJSON_AddNumberToObject(s, "total", (double)g.sessions);
@@ -229,11 +229,11 @@ void admin_broker(struct broker *b, const struct http_request *req, struct http_
 	cJSON_AddNumberToObject(r, "count", (double)g.retained);
 	cJSON_AddNumberToObject(r, "bytes", (double)g.retained_bytes);
 	cJSON *msgs = messages_json(&t);
-	cJSON_AddItemToObject(msgs, "delivery_latency", latency_json(b));
-	cJSON_AddItemToObject(j, "messages", msgs);
-	cJSON_AddItemToObject(j, "dropped", dropped_json(&t));
-	cJSON_AddItemToObject(j, "store", store_json(b));
-	cJSON_AddItemToObject(j, "memory", memory_json(b));
+	admin_json_add(msgs, "delivery_latency", latency_json(b));
+	admin_json_add(j, "messages", msgs);
+	admin_json_add(j, "dropped", dropped_json(&t));
+	admin_json_add(j, "store", store_json(b));
+	admin_json_add(j, "memory", memory_json(b));
 	free(c);
 	admin_reply_json(resp, 200, j);
 }

@@ -315,7 +315,7 @@ static void reply_page(struct broker *b, struct worker_poll *p, const struct cli
 	cJSON *list;
 	cJSON *j = admin_page_json(&q->page, total, "clients", &list);
 	for (size_t i = q->page.offset; i < n && i < q->page.offset + q->page.limit; i++)
-		cJSON_AddItemToArray(list, row_json(b, all[i]));
+		admin_json_add(list, NULL, row_json(b, all[i]));
 	free(all);
 	admin_reply_json(resp, 200, j);
 }
@@ -409,7 +409,7 @@ static cJSON *subs_json(const struct client_detail *d)
 		cJSON_AddBoolToObject(j, "no_local", (o & 0x04) != 0);
 		cJSON_AddBoolToObject(j, "retain_as_published", (o & 0x08) != 0);
 		cJSON_AddNumberToObject(j, "retain_handling", (o >> 4) & 0x03);
-		cJSON_AddItemToArray(list, j);
+		admin_json_add(list, NULL, j);
 	}
 	return list;
 }
@@ -432,7 +432,7 @@ static void reply_client(struct broker *b, const char *id, struct http_response 
 		d = worker_poll_result(p, w);
 	if (d) {
 		cJSON *j = row_json(b, &d->row);
-		cJSON_AddItemToObject(j, "subscription_list", subs_json(d));
+		admin_json_add(j, "subscription_list", subs_json(d));
 		if (d->will_topic)
 			cJSON_AddStringToObject(j, "will_topic", d->will_topic);
 		else

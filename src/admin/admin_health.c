@@ -23,11 +23,11 @@ void admin_healthz(struct broker *b, const struct http_request *req, struct http
 	cJSON *stuck = cJSON_CreateArray();
 	for (unsigned i = 0; i < b->n_workers; i++)
 		if (!worker_poll_answered(p, i))
-			cJSON_AddItemToArray(stuck, cJSON_CreateNumber(i));
+			admin_json_add(stuck, NULL, cJSON_CreateNumber(i));
 	worker_poll_release(p);
 	cJSON_AddStringToObject(j, "status", all ? "ok" : "unhealthy");
 	cJSON_AddNumberToObject(j, "workers", b->n_workers);
-	cJSON_AddItemToObject(j, "workers_not_answering", stuck);
+	admin_json_add(j, "workers_not_answering", stuck);
 	admin_reply_json(resp, all ? 200 : 503, j);
 }
 
@@ -37,13 +37,13 @@ void admin_readyz(struct broker *b, const struct http_request *req, struct http_
 	cJSON *j = cJSON_CreateObject();
 	cJSON *why = cJSON_CreateArray();
 	if (!atomic_load(&b->running))
-		cJSON_AddItemToArray(why, cJSON_CreateString("not running (starting or stopping)"));
+		admin_json_add(why, NULL, cJSON_CreateString("not running (starting or stopping)"));
 	if (atomic_load(&b->store_fail_run) > 0)
-		cJSON_AddItemToArray(why, cJSON_CreateString("the durable store is failing its writes"));
+		admin_json_add(why, NULL, cJSON_CreateString("the durable store is failing its writes"));
 	if (atomic_load(&b->over_memory))
-		cJSON_AddItemToArray(why, cJSON_CreateString("above memory_limit: new connections are refused"));
+		admin_json_add(why, NULL, cJSON_CreateString("above memory_limit: new connections are refused"));
 	bool ready = cJSON_GetArraySize(why) == 0;
 	cJSON_AddBoolToObject(j, "ready", ready);
-	cJSON_AddItemToObject(j, "reasons", why);
+	admin_json_add(j, "reasons", why);
 	admin_reply_json(resp, ready ? 200 : 503, j);
 }

@@ -19,6 +19,10 @@ typedef void admin_endpoint_fn(struct broker *b, const struct http_request *req,
 /* How long an endpoint waits for the workers' answers. */
 #define ADMIN_WORKER_WAIT_MS 2000
 
+/* Add item to an array (name NULL) or an object, or free it when that
+ * cannot be (out of memory: no parent or no item), so nothing leaks. */
+void admin_json_add(cJSON *parent, const char *name, cJSON *item);
+
 /* resp's body is json, printed (and json freed); status as given. On out
  * of memory, a 500 with a fixed body. */
 void admin_reply_json(struct http_response *resp, unsigned status, cJSON *json);

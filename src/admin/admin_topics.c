@@ -168,7 +168,7 @@ static void reply_subs(struct broker *b, struct worker_poll *p, const struct pag
 	cJSON *items;
 	cJSON *j = admin_page_json(&pg->page, n, "subscriptions", &items);
 	for (size_t i = pg->page.offset; i < n && i < pg->page.offset + pg->page.limit; i++)
-		cJSON_AddItemToArray(items, sub_json(all[i]));
+		admin_json_add(items, NULL, sub_json(all[i]));
 	free(all);
 	admin_reply_json(resp, 200, j);
 }
@@ -235,7 +235,7 @@ static cJSON *retained_json(const struct msg *m, uint64_t now_ms)
 	cJSON_AddStringToObject(j, "topic", m->topic);
 	cJSON_AddNumberToObject(j, "qos", m->qos);
 	cJSON_AddNumberToObject(j, "payload_bytes", m->payload_len);
-	cJSON_AddItemToObject(j, "payload_preview", preview_json(m));
+	admin_json_add(j, "payload_preview", preview_json(m));
 	if (m->expires_at_ms)
 		cJSON_AddNumberToObject(j, "expires_in_s",
 					m->expires_at_ms > now_ms ? (double)((m->expires_at_ms - now_ms) / 1000) : 0);
@@ -280,7 +280,7 @@ void admin_retained(struct broker *b, const struct http_request *req, struct htt
 		cJSON *j = admin_page_json(&pg.page, r.n, "retained", &items);
 		uint64_t now = clock_wall_ms();
 		for (size_t i = pg.page.offset; i < r.n && i < pg.page.offset + pg.page.limit; i++)
-			cJSON_AddItemToArray(items, retained_json(r.v[i], now));
+			admin_json_add(items, NULL, retained_json(r.v[i], now));
 		admin_reply_json(resp, 200, j);
 	} else {
 		admin_reply_error(resp, 500, "out of memory");
