@@ -58,9 +58,8 @@
  *   rule covers the whole filter. For a shared subscription pass the filter
  *   after "$share/NAME/".
  *   NOTE: mosquitto 2.0's acl_file never refuses a SUBSCRIBE (its check
- *   returns success for subscribe, a comment there saying subscription
- *   strings are not implemented; mosquitto 2.0.11 grants '#' to a user
- *   limited to "a/#") and
+ *   returns success for subscribe without looking at the filter;
+ *   mosquitto 2.0.11 grants '#' to a user limited to "a/#") and
  *   relies on ACL_READ at delivery alone. A broker that wants to behave
  *   like mosquitto grants the SUBSCRIBE and checks ACL_READ per delivery;
  *   ACL_SUBSCRIBE is the stricter answer for one that refuses up front.
