@@ -27,10 +27,38 @@ def fail(msg):
     sys.exit(1)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+PORT_CLAIM_DIR = "/tmp/fleetmq-test-ports"
+PORT_CLAIM_STALE_S = 20 * 60
+
+
+def claim_port(port):
+    """Claim port for this test with an exclusive file, as the C harness
+    does (test/support/harness.c says why): two brokers started at once must
+    never be handed the same port, since SO_REUSEPORT lets them share it."""
+    os.makedirs(PORT_CLAIM_DIR, mode=0o777, exist_ok=True)
+    path = os.path.join(PORT_CLAIM_DIR, str(port))
+    for _ in range(2):
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return True
+        except FileExistsError:
+            try:
+                if time.time() - os.stat(path).st_mtime < PORT_CLAIM_STALE_S:
+                    return False
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+    return False
+
+
+def free_port(family=socket.AF_INET, host="127.0.0.1"):
+    for _ in range(1000):
+        with socket.socket(family) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if claim_port(port):
+            return port
+    fail("no claimable free port in " + PORT_CLAIM_DIR)
 
 
 def broker_binary():

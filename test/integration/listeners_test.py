@@ -21,9 +21,7 @@ TIMEOUT = fmtest.TIMEOUT
 
 
 def free_port6():
-    with socket.socket(socket.AF_INET6) as s:
-        s.bind(("::1", 0))
-        return s.getsockname()[1]
+    return fmtest.free_port(socket.AF_INET6, "::1")
 
 
 

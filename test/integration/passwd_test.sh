@@ -44,7 +44,8 @@ expect() { # expect 0|nonzero DESCRIPTION CMD...
 }
 
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	# claimed like every other test's port (fmtest.free_port says why)
+	python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import fmtest; print(fmtest.free_port())' "$(dirname "$0")"
 }
 
 # start_broker PASSWORD_FILE: mosquitto on a free loopback port, no anonymous

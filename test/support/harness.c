@@ -45,7 +45,36 @@ const char *hb_binary(void)
 	return bin;
 }
 
-uint16_t hb_free_port(void)
+/* Two tests starting brokers at the same moment can be handed the same
+ * free port: the kernel only knows a port is taken once the broker binds
+ * it, and since our listeners use SO_REUSEPORT the second broker would then
+ * share the first one's port instead of failing. So a port is first claimed
+ * with an exclusive file that every harness (C and Python, see fmtest.py)
+ * checks; a claim older than PORT_CLAIM_STALE_S belongs to a finished run. */
+#define PORT_CLAIM_DIR "/tmp/fleetmq-test-ports"
+#define PORT_CLAIM_STALE_S (20 * 60)
+
+static bool claim_port(uint16_t port)
+{
+	char path[64];
+	(void)mkdir(PORT_CLAIM_DIR, 0777);
+	snprintf(path, sizeof(path), PORT_CLAIM_DIR "/%u", (unsigned)port);
+	for (int tries = 0; tries < 2; tries++) {
+		int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0666);
+		if (fd >= 0) {
+			close(fd);
+			return true;
+		}
+		struct stat st;
+		if (errno != EEXIST || stat(path, &st) != 0 ||
+		    time(NULL) - st.st_mtime < PORT_CLAIM_STALE_S)
+			return false;
+		(void)unlink(path);
+	}
+	return false;
+}
+
+static uint16_t kernel_free_port(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -54,6 +83,17 @@ uint16_t hb_free_port(void)
 		  getsockname(fd, (struct sockaddr *)&a, &len) == 0);
 	close(fd);
 	return ntohs(a.sin_port);
+}
+
+uint16_t hb_free_port(void)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		uint16_t port = kernel_free_port();
+		if (claim_port(port))
+			return port;
+	}
+	cr_assert_fail("no claimable free port in " PORT_CLAIM_DIR);
+	return 0;
 }
 
 static void sleep_ms(int ms)
