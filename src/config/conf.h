@@ -74,6 +74,73 @@ struct conf_plugin {
 	size_t n_opts;
 };
 
+/* Bridges: mosquitto's `connection NAME` blocks. Every option from
+ * `connection` up to the next `connection` (or the end of the files) that
+ * is a bridge option belongs to that bridge; other options stay global. */
+enum conf_bridge_dir {
+	CONF_BRIDGE_OUT = 1,      /* local -> remote */
+	CONF_BRIDGE_IN = 2,       /* remote -> local */
+	CONF_BRIDGE_BOTH = 3,
+};
+
+enum conf_bridge_start {
+	CONF_BRIDGE_AUTOMATIC,    /* connect at start, reconnect after restart_timeout */
+	CONF_BRIDGE_LAZY,         /* connect once `threshold` messages wait; drop after idle_timeout */
+	CONF_BRIDGE_ONCE,         /* connect at start; never reconnect */
+};
+
+/* `topic PATTERN [in|out|both [QOS [LOCAL_PREFIX REMOTE_PREFIX]]]`: the
+ * local topic is local_prefix + pattern, the remote one remote_prefix +
+ * pattern. `""` stands for an empty pattern or prefix. */
+struct conf_bridge_topic {
+	char *pattern;            /* a topic filter (may be "" when a prefix is given); owned */
+	char *local_prefix;       /* NULL: none; owned */
+	char *remote_prefix;      /* NULL: none; owned */
+	uint8_t direction;        /* enum conf_bridge_dir; default out */
+	uint8_t qos;              /* default 0 */
+	int line;                 /* for messages; the file is the bridge's */
+};
+
+struct conf_bridge_address {
+	char *host;               /* name or address (IPv6 without brackets); owned */
+	uint16_t port;            /* default 1883 */
+};
+
+struct conf_bridge {
+	char *name;               /* from `connection NAME`; owned */
+	struct conf_bridge_address *addresses; /* `address`/`addresses`, in order; owned array */
+	size_t n_addresses;
+	struct conf_bridge_topic *topics;      /* owned array */
+	size_t n_topics;
+	uint8_t protocol_version; /* bridge_protocol_version: 3 (mqttv31), 4 (mqttv311, default) or 5 (mqttv50) */
+	char *remote_clientid;    /* default "HOSTNAME.NAME" (as mosquitto); owned */
+	char *local_clientid;     /* our session's id; default "local.REMOTE_CLIENTID"; owned */
+	char *remote_username, *remote_password; /* NULL: none; owned */
+	char *local_username;     /* who the bridge is for our ACL; NULL: unrestricted; owned */
+	bool cleansession;        /* default false: sessions kept on both sides */
+	bool local_cleansession;  /* default: cleansession */
+	bool try_private;         /* default true: tell the remote we are a bridge */
+	bool notifications;       /* default true */
+	bool notifications_local_only; /* default false */
+	char *notification_topic; /* default "$SYS/broker/connection/REMOTE_CLIENTID/state"; owned */
+	bool round_robin;         /* default false: after a failover, go back to the first address */
+	bool outgoing_retain;     /* bridge_outgoing_retain; default true */
+	bool attempt_unsubscribe; /* bridge_attempt_unsubscribe; default true */
+	uint16_t keepalive_s;     /* keepalive_interval; default 60 */
+	uint32_t restart_base_s;  /* restart_timeout BASE [CAP]; default 5 */
+	uint32_t restart_cap_s;   /* default 30; equal to base: a constant delay */
+	uint8_t start_type;       /* enum conf_bridge_start */
+	uint32_t idle_timeout_s;  /* lazy: disconnect after this long idle; default 60 */
+	uint32_t threshold;       /* lazy: connect once this many messages wait; default 10 */
+	uint32_t max_packet_size; /* bridge_max_packet_size; 0: none */
+	/* TLS (mbedtls): used when cafile or capath is set */
+	char *cafile, *capath, *certfile, *keyfile; /* owned or NULL */
+	char *tls_version;        /* bridge_tls_version; NULL: tlsv1.2 or later */
+	bool insecure;            /* bridge_insecure: do not check the host name */
+	char *file;               /* where the connection line was; owned */
+	int line;
+};
+
 struct conf {
 	struct conf_listener *listeners; /* owned array */
 	size_t n_listeners;
@@ -116,6 +183,8 @@ struct conf {
 	uint16_t http_port;              /* fleetmq: the HTTP stats listener's port; 0 = none (restart) */
 	char *http_address;              /* its address; default 127.0.0.1; owned (restart) */
 	char *http_token;                /* bearer token the HTTP API asks for; NULL: none; owned (reload) */
+	struct conf_bridge *bridges;     /* `connection` blocks in config order; owned array (restart) */
+	size_t n_bridges;
 	/* mosquitto options accepted because what they ask for already holds
 	 * (or cannot apply), each with a line saying so, logged at start */
 	char **notices;                  /* owned "FILE:LINE: ..." strings */
