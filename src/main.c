@@ -66,6 +66,18 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
+/* Bridges are parsed and checked (src/config/conf_bridge.c) but nothing
+ * runs them yet: a config that asks for one is refused rather than
+ * silently ignored. The bridge runtime replaces this check. */
+static int refuse_bridges(const struct conf *c, struct fm_errbuf *eb)
+{
+	if (c->n_bridges == 0)
+		return FM_OK;
+	const struct conf_bridge *b = &c->bridges[0];
+	return fm_errbuf_set(eb, "%s:%d: connection '%s': bridges are not supported yet (the options are read "
+				 "and checked, but nothing runs them)", b->file, b->line, b->name);
+}
+
 static int load_conf(const struct args *a, struct conf *c, struct fm_errbuf *eb)
 {
 	conf_init(c);
@@ -85,7 +97,8 @@ static int load_conf(const struct args *a, struct conf *c, struct fm_errbuf *eb)
 		c->log_types = 0xff;
 		c->log_types_fixed = true;
 	}
-	return conf_finish(c, eb);
+	int rc = conf_finish(c, eb);
+	return rc == FM_OK ? refuse_bridges(c, eb) : rc;
 }
 
 int main(int argc, char **argv)

@@ -1,7 +1,7 @@
 /* Config life cycle: defaults, the load entry points, the embedded default
  * listener, the effective allow_anonymous of a listener, and what a SIGHUP
  * may change. Reading files and splitting lines is conf_lex.c; the options
- * themselves are conf_options.c.
+ * themselves are conf_options.c (with conf_tls.c and conf_bridge.c).
  *
  * Invariant: every message put in an fm_errbuf while parsing starts with
  * "FILE:LINE: " (conf_error), except failures to open or read a whole file,
@@ -61,6 +61,9 @@ void conf_fini(struct conf *c)
 		free(c->plugins[i].path);
 	}
 	free(c->plugins);
+	for (size_t i = 0; i < c->n_bridges; i++)
+		conf_bridge_fini(&c->bridges[i]);
+	free(c->bridges);
 	for (size_t i = 0; i < c->n_notices; i++)
 		free(c->notices[i]);
 	free(c->notices);
@@ -131,7 +134,7 @@ int conf_add_listener(struct conf_parse *px, uint16_t port, const char *bind)
 
 static void parse_begin(struct conf_parse *px, struct conf *c, struct fm_errbuf *eb)
 {
-	*px = (struct conf_parse){.c = c, .eb = eb, .file = "?", .cur = -1, .port_listener = -1};
+	*px = (struct conf_parse){.c = c, .eb = eb, .file = "?", .cur = -1, .port_listener = -1, .bridge = -1};
 	/* listeners loaded earlier (e.g. -p after a file) stay as they are */
 }
 
@@ -154,12 +157,10 @@ int conf_load_string(struct conf *c, const char *name, const char *text, struct 
 	return rc;
 }
 
-int conf_finish(struct conf *c, struct fm_errbuf *eb)
+/* The embedded default: loopback only, so anonymous access is safe
+ * unless the file said otherwise (mosquitto 2.0 does the same). */
+static int add_embedded_listener(struct conf *c, struct fm_errbuf *eb)
 {
-	if (c->n_listeners > 0)
-		return conf_transport_check(c, eb);
-	/* The embedded default: loopback only, so anonymous access is safe
-	 * unless the file said otherwise (mosquitto 2.0 does the same). */
 	struct conf_parse px;
 	parse_begin(&px, c, eb);
 	px.file = "(embedded default)";
@@ -167,6 +168,12 @@ int conf_finish(struct conf *c, struct fm_errbuf *eb)
 	if (rc == FM_OK && !c->allow_anonymous_set)
 		c->listeners[0].allow_anonymous = 1;
 	return rc;
+}
+
+int conf_finish(struct conf *c, struct fm_errbuf *eb)
+{
+	int rc = c->n_listeners > 0 ? conf_transport_check(c, eb) : add_embedded_listener(c, eb);
+	return rc == FM_OK ? conf_bridges_finish(c, eb) : rc;
 }
 
 const char *conf_listener_password_file(const struct conf *c, const struct conf_listener *l)

@@ -5,6 +5,8 @@
  * lines ignored, values separated by whitespace. `listener` starts a listener
  * section: listener-scoped options that follow apply to it (and, with
  * per_listener_settings true, so do allow_anonymous and friends).
+ * `connection NAME` starts a bridge block: the bridge options that follow
+ * belong to that bridge (struct conf_bridge); other options keep their scope.
  * include_dir reads every *.conf in that directory in alphabetical order.
  * An unknown option, a missing or bad value, or an option we do not support
  * yet is an error naming file, line and option. */
@@ -119,6 +121,7 @@ struct conf_bridge {
 	char *local_username;     /* who the bridge is for our ACL; NULL: unrestricted; owned */
 	bool cleansession;        /* default false: sessions kept on both sides */
 	bool local_cleansession;  /* default: cleansession */
+	bool local_cleansession_set; /* the file said local_cleansession; else conf_finish copies cleansession */
 	bool try_private;         /* default true: tell the remote we are a bridge */
 	bool notifications;       /* default true */
 	bool notifications_local_only; /* default false */
@@ -211,7 +214,10 @@ int conf_load_file(struct conf *c, const char *path, struct fm_errbuf *eb);
 int conf_load_string(struct conf *c, const char *name, const char *text, struct fm_errbuf *eb);
 
 /* After loading: if no listener was configured, add the embedded default
- * (127.0.0.1:1883, anonymous allowed, as mosquitto 2.0 does without a config). */
+ * (127.0.0.1:1883, anonymous allowed, as mosquitto 2.0 does without a config);
+ * fill in each bridge's derived defaults (client ids, local_cleansession,
+ * notification_topic) and check the listeners' and bridges' settings
+ * together. */
 int conf_finish(struct conf *c, struct fm_errbuf *eb);
 
 /* True if the listener speaks TLS (certfile or psk_hint set). */
@@ -235,8 +241,8 @@ bool conf_listener_allow_anonymous(const struct conf *c, const struct conf_liste
  * max_keepalive, retain_available, store_max_size, max_subscriptions,
  * max_topic_levels, log_types, connect_timeout_s, sys_interval_s; and for each live listener that fresh has
  * too (same port and bind_address), its allow_anonymous,
- * max_connections, password_file and acl_file. Everything else in live, listeners included, is left as
- * it is; nothing is allocated or freed, so it cannot fail. Both should have
+ * max_connections, password_file and acl_file. Everything else in live, listeners and bridges included, is
+ * left as it is; nothing is allocated or freed, so it cannot fail. Both should have
  * been through conf_finish. */
 void conf_apply_reloadable(struct conf *live, struct conf *fresh);
 

@@ -5,8 +5,10 @@
  * comment, blank lines are skipped, and a trailing '\r' (CRLF files) is
  * whitespace. There is no quoting and no comment after a value: as in
  * mosquitto, "listener 1883 # main" is a listener line with three values.
- * What each option means is conf_options.c's business; nothing here knows
- * an option name. */
+ * (mosquitto's address and topic lines are the exceptions: they end at a
+ * word starting with '#', and topic reads the word "" as an empty string;
+ * conf_bridge.c does both.) What each option means is conf_options.c's
+ * business; nothing here knows an option name. */
 #include "config/conf_parse.h"
 #include "core/readfile.h"
 

@@ -1,7 +1,8 @@
 /* The option table: one small handler per mosquitto.conf option we
  * support, value parsers that produce "FILE:LINE: option: ..." messages, and
  * the names of mosquitto options we know but do not support yet (an error,
- * never silently ignored). */
+ * never silently ignored). Listener transport options are conf_tls.c's,
+ * bridge options conf_bridge.c's; each has its own table. */
 #include "config/conf_parse.h"
 
 #include "core/log.h"
@@ -11,14 +12,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef int option_fn(struct conf_parse *px, char **args, int n);
-
-struct option {
-	const char *name;
-	int min_args, max_args; /* values after the option name */
-	option_fn *fn;
-};
 
 /* --- value parsers ------------------------------------------------------- */
 
@@ -37,8 +30,8 @@ static int parse_u64(struct conf_parse *px, const char *opt, const char *s,
 	return FM_OK;
 }
 
-static int parse_u32(struct conf_parse *px, const char *opt, const char *s,
-		     uint32_t min, uint32_t max, uint32_t *out)
+int conf_parse_u32(struct conf_parse *px, const char *opt, const char *s, uint32_t min, uint32_t max,
+		   uint32_t *out)
 {
 	uint64_t v;
 	int rc = parse_u64(px, opt, s, min, max, &v);
@@ -55,7 +48,7 @@ static int parse_limit(struct conf_parse *px, const char *opt, const char *s, in
 		return FM_OK;
 	}
 	uint32_t v;
-	int rc = parse_u32(px, opt, s, 0, 0x7FFFFFFF, &v);
+	int rc = conf_parse_u32(px, opt, s, 0, 0x7FFFFFFF, &v);
 	if (rc == FM_OK)
 		*out = (int)v;
 	return rc;
@@ -70,6 +63,18 @@ int conf_parse_bool(struct conf_parse *px, const char *opt, const char *s, bool 
 	else
 		return conf_error(px, "option '%s': '%s' is not true or false", opt, s);
 	return FM_OK;
+}
+
+int conf_parse_word(struct conf_parse *px, const char *opt, const char *s, const char *const *names,
+		    size_t count, const char *expected, uint8_t *out)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*out = (uint8_t)i;
+			return FM_OK;
+		}
+	}
+	return conf_error(px, "option '%s': '%s' is not %s", opt, s, expected);
 }
 
 int conf_set_string(struct conf_parse *px, char **field, const char *value)
@@ -87,7 +92,7 @@ int conf_set_string(struct conf_parse *px, char **field, const char *value)
 static int opt_listener(struct conf_parse *px, char **args, int n)
 {
 	uint32_t port;
-	int rc = parse_u32(px, "listener", args[1], 0, 65535, &port);
+	int rc = conf_parse_u32(px, "listener", args[1], 0, 65535, &port);
 	if (rc != FM_OK)
 		return rc;
 	return conf_add_listener(px, (uint16_t)port, n > 2 ? args[2] : NULL);
@@ -110,7 +115,7 @@ static int opt_port(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
 	uint32_t port;
-	int rc = parse_u32(px, args[0], args[1], 0, 65535, &port);
+	int rc = conf_parse_u32(px, args[0], args[1], 0, 65535, &port);
 	if (rc != FM_OK)
 		return rc;
 	struct conf_listener *l = conf_port_listener(px);
@@ -182,19 +187,19 @@ static int opt_allow_anonymous(struct conf_parse *px, char **args, int n)
 static int opt_max_inflight_messages(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
-	return parse_u32(px, args[0], args[1], 0, 65535, &px->c->max_inflight_messages);
+	return conf_parse_u32(px, args[0], args[1], 0, 65535, &px->c->max_inflight_messages);
 }
 
 static int opt_max_queued_messages(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
-	return parse_u32(px, args[0], args[1], 0, UINT32_MAX, &px->c->max_queued_messages);
+	return conf_parse_u32(px, args[0], args[1], 0, UINT32_MAX, &px->c->max_queued_messages);
 }
 
 static int opt_max_queued_in_memory(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
-	return parse_u32(px, args[0], args[1], 0, UINT32_MAX, &px->c->max_queued_in_memory);
+	return conf_parse_u32(px, args[0], args[1], 0, UINT32_MAX, &px->c->max_queued_in_memory);
 }
 
 static int opt_max_queued_bytes(struct conf_parse *px, char **args, int n)
@@ -206,27 +211,33 @@ static int opt_max_queued_bytes(struct conf_parse *px, char **args, int n)
 static int opt_message_size_limit(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
-	return parse_u32(px, args[0], args[1], 0, MQTT_MAX_REMAINING_LENGTH, &px->c->message_size_limit);
+	return conf_parse_u32(px, args[0], args[1], 0, MQTT_MAX_REMAINING_LENGTH, &px->c->message_size_limit);
 }
 
-/* 0 means "no limit" in mosquitto; our broker compares keepalive against the
- * limit, so no limit is stored as the largest keepalive MQTT can express. */
-/* mosquitto's max_packet_size: 0 (no limit) or at least 20 bytes, so a
- * CONNECT still fits. */
+/* mosquitto's max_packet_size (and bridge_max_packet_size): 0 (no limit)
+ * or at least 20 bytes, so a CONNECT still fits. */
+int conf_parse_packet_size(struct conf_parse *px, const char *opt, const char *s, uint32_t *out)
+{
+	uint32_t v;
+	int rc = conf_parse_u32(px, opt, s, 0, MQTT_MAX_REMAINING_LENGTH + 5, &v);
+	if (rc == FM_OK && v != 0 && v < 20)
+		return conf_error(px, "option '%s': %s must be 0 or at least 20", opt, s);
+	if (rc == FM_OK)
+		*out = v;
+	return rc;
+}
+
 static int opt_max_packet_size(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
-	int rc = parse_u32(px, args[0], args[1], 0, MQTT_MAX_REMAINING_LENGTH + 5, &px->c->max_packet_size);
-	if (rc == FM_OK && px->c->max_packet_size != 0 && px->c->max_packet_size < 20)
-		return conf_error(px, "option '%s': %s must be 0 or at least 20", args[0], args[1]);
-	return rc;
+	return conf_parse_packet_size(px, args[0], args[1], &px->c->max_packet_size);
 }
 
 static int opt_max_topic_alias(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
 	uint32_t v = 0;
-	int rc = parse_u32(px, args[0], args[1], 0, 65535, &v);
+	int rc = conf_parse_u32(px, args[0], args[1], 0, 65535, &v);
 	px->c->max_topic_alias = (uint16_t)v;
 	return rc;
 }
@@ -234,7 +245,7 @@ static int opt_max_topic_alias(struct conf_parse *px, char **args, int n)
 static int opt_max_subscriptions(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
-	return parse_u32(px, args[0], args[1], 0, UINT32_MAX, &px->c->max_subscriptions);
+	return conf_parse_u32(px, args[0], args[1], 0, UINT32_MAX, &px->c->max_subscriptions);
 }
 
 static int opt_memory_limit(struct conf_parse *px, char **args, int n)
@@ -246,7 +257,7 @@ static int opt_memory_limit(struct conf_parse *px, char **args, int n)
 static int opt_max_publish_rate(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
-	return parse_u32(px, args[0], args[1], 0, 1000000, &px->c->max_publish_rate);
+	return conf_parse_u32(px, args[0], args[1], 0, 1000000, &px->c->max_publish_rate);
 }
 
 /* mosquitto's sys_interval: seconds between $SYS updates, 0 = none. A day
@@ -254,20 +265,22 @@ static int opt_max_publish_rate(struct conf_parse *px, char **args, int n)
 static int opt_sys_interval(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
-	return parse_u32(px, args[0], args[1], 0, 86400, &px->c->sys_interval_s);
+	return conf_parse_u32(px, args[0], args[1], 0, 86400, &px->c->sys_interval_s);
 }
 
 static int opt_max_topic_levels(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
-	return parse_u32(px, args[0], args[1], 0, 65535, &px->c->max_topic_levels);
+	return conf_parse_u32(px, args[0], args[1], 0, 65535, &px->c->max_topic_levels);
 }
 
+/* 0 means "no limit" in mosquitto; our broker compares keepalive against the
+ * limit, so no limit is stored as the largest keepalive MQTT can express. */
 static int opt_max_keepalive(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
 	uint32_t v;
-	int rc = parse_u32(px, args[0], args[1], 0, 65535, &v);
+	int rc = conf_parse_u32(px, args[0], args[1], 0, 65535, &v);
 	if (rc == FM_OK)
 		px->c->max_keepalive = v == 0 ? 65535 : (uint16_t)v;
 	return rc;
@@ -282,13 +295,13 @@ static int opt_retain_available(struct conf_parse *px, char **args, int n)
 static int opt_connect_timeout(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
-	return parse_u32(px, args[0], args[1], 1, 3600, &px->c->connect_timeout_s);
+	return conf_parse_u32(px, args[0], args[1], 1, 3600, &px->c->connect_timeout_s);
 }
 
 static int opt_workers(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
-	return parse_u32(px, args[0], args[1], 0, 256, &px->c->workers);
+	return conf_parse_u32(px, args[0], args[1], 0, 256, &px->c->workers);
 }
 
 /* http_listener PORT [ADDRESS]: the HTTP stats server (one; loopback
@@ -296,7 +309,7 @@ static int opt_workers(struct conf_parse *px, char **args, int n)
 static int opt_http_listener(struct conf_parse *px, char **args, int n)
 {
 	uint32_t port;
-	int rc = parse_u32(px, args[0], args[1], 1, 65535, &port);
+	int rc = conf_parse_u32(px, args[0], args[1], 1, 65535, &port);
 	if (rc != FM_OK)
 		return rc;
 	if (px->c->http_port)
@@ -369,19 +382,14 @@ static int opt_durability(struct conf_parse *px, char **args, int n)
 		[CONF_DURABILITY_BATCHED] = "batched",
 		[CONF_DURABILITY_MEMORY] = "memory",
 	};
-	for (uint8_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (strcmp(args[1], names[i]) == 0) {
-			px->c->durability = i;
-			return FM_OK;
-		}
-	}
-	return conf_error(px, "option 'durability': '%s' is not full, batched or memory", args[1]);
+	return conf_parse_word(px, args[0], args[1], names, sizeof(names) / sizeof(names[0]),
+			       "full, batched or memory", &px->c->durability);
 }
 
 static int opt_durability_interval(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
-	return parse_u32(px, args[0], args[1], 1, 60000, &px->c->durability_interval_ms);
+	return conf_parse_u32(px, args[0], args[1], 1, 60000, &px->c->durability_interval_ms);
 }
 
 /* A cap on the store file: past it, persistent QoS 1/2 is not
@@ -402,7 +410,7 @@ static int opt_autosave_interval(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
 	uint32_t v;
-	int rc = parse_u32(px, args[0], args[1], 0, 0x7FFFFFFF, &v);
+	int rc = conf_parse_u32(px, args[0], args[1], 0, 0x7FFFFFFF, &v);
 	return rc != FM_OK ? rc
 			   : conf_notice(px, "%s has no effect: fleetmq writes every change to its store as it "
 					     "happens (see durability)", args[0]);
@@ -531,7 +539,7 @@ static int opt_plugin_opt(struct conf_parse *px, char **args, int n)
 
 /* --- the table ------------------------------------------------------------------- */
 
-static const struct option options[] = {
+static const struct conf_option options[] = {
 	{"allow_anonymous", 1, 1, opt_allow_anonymous},
 	{"autosave_interval", 1, 1, opt_autosave_interval},
 	{"autosave_on_changes", 1, 1, opt_autosave_on_changes},
@@ -573,25 +581,18 @@ static const struct option options[] = {
 	{"workers", 1, 1, opt_workers},
 };
 
-/* mosquitto options that later issues implement; refused clearly until then. */
+/* mosquitto options that later issues implement; refused clearly until then.
+ * (Bridge options, supported or not, are conf_bridge.c's.) */
 static const char *const not_yet[] = {
-	"address", "addresses", "allow_duplicate_messages",
-	"allow_zero_length_clientid", "auth_opt_", "auth_plugin",
-	"auth_plugin_deny_special_chars", "auto_id_prefix", "bridge_",
-	"check_retain_source", "ciphers_tls1.3", "cleansession", "clientid",
-	"clientid_prefixes", "connection", "connection_messages", "dhparamfile",
-	"global_plugin", "global_plugin_opt_", "http_dir", "idle_timeout",
-	"keepalive_interval", "local_cleansession", "local_clientid",
-	"local_password", "local_username", "log_facility", "log_timestamp",
-	"log_timestamp_format", "max_inflight_bytes", "max_qos",
-	"mount_point", "notification_topic", "notifications",
-	"notifications_local_only",
-	"queue_qos0_messages", "remote_clientid", "remote_password", "remote_username",
-	"restart_timeout", "round_robin", "set_tcp_nodelay",
-	"start_type", "threshold", "tls_engine",
-	"tls_engine_kpass_sha1", "tls_keyform", "topic", "try_private",
-	"upgrade_outgoing_qos",
-	"use_username_as_clientid", "user", "websockets_log_level",
+	"allow_duplicate_messages", "allow_zero_length_clientid", "auth_opt_",
+	"auth_plugin", "auth_plugin_deny_special_chars", "auto_id_prefix",
+	"check_retain_source", "ciphers_tls1.3", "clientid_prefixes",
+	"connection_messages", "dhparamfile", "global_plugin", "global_plugin_opt_",
+	"http_dir", "log_facility", "log_timestamp", "log_timestamp_format",
+	"max_inflight_bytes", "max_qos", "mount_point", "queue_qos0_messages",
+	"set_tcp_nodelay", "tls_engine", "tls_engine_kpass_sha1", "tls_keyform",
+	"upgrade_outgoing_qos", "use_username_as_clientid", "user",
+	"websockets_log_level",
 };
 
 static bool is_not_yet(const char *name)
@@ -605,19 +606,31 @@ static bool is_not_yet(const char *name)
 	return false;
 }
 
+const struct conf_option *conf_option_find(const struct conf_option *table, size_t count, const char *name)
+{
+	for (size_t i = 0; i < count; i++)
+		if (strcmp(name, table[i].name) == 0)
+			return &table[i];
+	return NULL;
+}
+
+int conf_option_run(struct conf_parse *px, const struct conf_option *o, char **args, int n)
+{
+	if (n - 1 < o->min_args)
+		return conf_error(px, "option '%s' needs a value", o->name);
+	if (n - 1 > o->max_args)
+		return conf_error(px, "option '%s': too many values", o->name);
+	return o->fn(px, args, n);
+}
+
 int conf_apply_option(struct conf_parse *px, char **args, int n)
 {
-	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
-		const struct option *o = &options[i];
-		if (strcmp(args[0], o->name) != 0)
-			continue;
-		if (n - 1 < o->min_args)
-			return conf_error(px, "option '%s' needs a value", o->name);
-		if (n - 1 > o->max_args)
-			return conf_error(px, "option '%s': too many values", o->name);
-		return o->fn(px, args, n);
-	}
+	const struct conf_option *o = conf_option_find(options, sizeof(options) / sizeof(options[0]), args[0]);
+	if (o)
+		return conf_option_run(px, o, args, n);
 	int rc = conf_transport_option(px, args, n);
+	if (rc == FM_ENOTFOUND)
+		rc = conf_bridge_option(px, args, n);
 	if (rc != FM_ENOTFOUND)
 		return rc;
 	if (strncmp(args[0], "plugin_opt_", 11) == 0)
