@@ -1,11 +1,17 @@
 /* The TLS transport: mbedtls over a non-blocking socket, inside the
- * worker's event loop. The handshake is driven from read (every readiness
- * event the loop reports moves it on; it never blocks) and is bounded by
- * the client's connect timeout. */
+ * worker's event loop, as either side. The handshake is driven from read
+ * and write (every readiness event the loop reports moves it on; it never
+ * blocks); on a listener it is bounded by the client's connect timeout.
+ *
+ * Sections: the socket under mbedtls; the client side's host name check;
+ * the handshake; the transport ops; the two ways in (accepted, connected). */
 #include "net/tls_int.h"
 
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/version.h>
 
+#include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,17 +23,31 @@
 #define TLS_RECORD_MAX 16384
 #define TLS_IDENTITY_MAX 1024
 
+/* TLS 1.3 (mbedtls 3.x): a NewSessionTicket the server sends after the
+ * handshake surfaces from read (and write, and a last handshake call) as
+ * this "error"; mbedtls has taken the ticket and the call is simply made
+ * again. mbedtls 2.28 has no TLS 1.3 and no such code. */
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+#define TLS_TICKET(rc) ((rc) == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+#else
+#define TLS_TICKET(rc) false
+#endif
+
 struct tls_conn {
 	mbedtls_ssl_context ssl;  /* first: the PSK callback is handed &ssl */
-	struct tls_server *srv;
+	struct tls_server *srv;   /* accepted: the listener's context (a reference); else NULL */
+	struct tls_client *cli;   /* connected: the bridge's context (a reference); else NULL */
+	char *host;               /* connected: the name the server's certificate must carry; owned */
 	char *identity;           /* per the listener's identity setting; owned */
 	char *psk_identity;       /* set by the PSK callback; owned */
 	size_t pending_write;     /* a record mbedtls holds after WANT_WRITE (its plaintext length) */
 	int read_err;             /* a read error to report once the bytes before it are consumed */
+	int sys_errno;            /* errno of the last failed send or recv (0: none), for the message */
 	bool established;
+	bool failed;              /* the handshake failed (err says why): nothing more is tried */
 	bool first_checked;       /* the first byte was seen to start a TLS record */
 	bool want_write;          /* the handshake waits for the socket to be writable */
-	char err[200];
+	char err[256];
 };
 
 static struct tls_conn *tls_of(const struct conn *c)
@@ -48,6 +68,7 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return MBEDTLS_ERR_SSL_WANT_WRITE;
+		tls_of(c)->sys_errno = errno;
 		return errno == EPIPE || errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_SEND_FAILED;
 	}
 }
@@ -63,8 +84,48 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return MBEDTLS_ERR_SSL_WANT_READ;
+		tls_of(c)->sys_errno = errno;
 		return errno == ECONNRESET ? MBEDTLS_ERR_NET_CONN_RESET : MBEDTLS_ERR_NET_RECV_FAILED;
 	}
+}
+
+/* --- the client side's host name check -------------------------------------- */
+
+/* host as an IPv4 or IPv6 address into ip: its length, 0 for a name. */
+static size_t ip_of(const char *host, unsigned char ip[16])
+{
+	if (inet_pton(AF_INET, host, ip) == 1)
+		return 4;
+	return inet_pton(AF_INET6, host, ip) == 1 ? 16 : 0;
+}
+
+static bool cert_has_ip(const mbedtls_x509_crt *crt, const unsigned char *ip, size_t len)
+{
+	for (const mbedtls_x509_sequence *s = &crt->subject_alt_names; s && s->buf.p; s = s->next)
+		if (s->buf.tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_X509_SAN_IP_ADDRESS) &&
+		    s->buf.len == len && memcmp(s->buf.p, ip, len) == 0)
+			return true;
+	return false;
+}
+
+/* mbedtls' call for each certificate of the server's chain once it has
+ * checked it (depth 0: the server's own). A host name mbedtls matched
+ * itself (conn_tls_client_init gave it as the hostname); mbedtls 2.28
+ * matches DNS names only, so an address is matched here against the
+ * certificate's iPAddress entries, as OpenSSL and mosquitto do. insecure
+ * drops the name check, never the chain's. */
+static int on_verify(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+	struct tls_conn *t = arg;
+	unsigned char ip[16];
+	size_t ip_len;
+	if (depth != 0)
+		return 0;
+	if (t->cli->insecure)
+		*flags &= ~(uint32_t)MBEDTLS_X509_BADCERT_CN_MISMATCH;
+	else if ((ip_len = ip_of(t->host, ip)) != 0 && !cert_has_ip(crt, ip, ip_len))
+		*flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+	return 0;
 }
 
 /* --- handshake ------------------------------------------------------------- */
@@ -84,7 +145,7 @@ int tls_on_psk(void *server, mbedtls_ssl_context *ssl, const unsigned char *id, 
 
 static char *identity_of(struct tls_conn *t)
 {
-	if (t->srv->identity == TLS_IDENTITY_NONE)
+	if (!t->srv || t->srv->identity == TLS_IDENTITY_NONE)
 		return NULL;
 	if (t->psk_identity)
 		return strdup(t->psk_identity);
@@ -103,24 +164,109 @@ static void on_established(struct conn *c, struct tls_conn *t)
 	t->want_write = false;
 	t->identity = identity_of(t);
 	char peer[NET_ADDR_STRLEN];
-	log_info(t->srv->log, "TLS handshake with %s done (%s, %s%s%s)", net_addr_format(&c->peer, peer, sizeof(peer)),
-		 mbedtls_ssl_get_version(&t->ssl), mbedtls_ssl_get_ciphersuite(&t->ssl),
-		 t->psk_identity ? ", PSK identity " : "", t->psk_identity ? t->psk_identity : "");
+	log_info(t->srv ? t->srv->base.log : t->cli->base.log, "TLS handshake with %s done (%s, %s%s%s)",
+		 t->host ? t->host : net_addr_format(&c->peer, peer, sizeof(peer)), mbedtls_ssl_get_version(&t->ssl),
+		 mbedtls_ssl_get_ciphersuite(&t->ssl), t->psk_identity ? ", PSK identity " : "",
+		 t->psk_identity ? t->psk_identity : "");
 }
 
-/* Why the handshake failed, with the certificate check's own words when
- * that is what failed. */
+/* "certificate verify failed: " and each reason mbedtls gives for flags,
+ * joined by "; ". */
+static void verify_reasons(uint32_t flags, char *out, size_t len)
+{
+	char lines[512];
+	mbedtls_x509_crt_verify_info(lines, sizeof(lines), "", flags);
+	size_t used = (size_t)snprintf(out, len, "certificate verify failed");
+	const char *sep = ": ";
+	for (char *save = NULL, *line = strtok_r(lines, "\n", &save); line && used < len;
+	     line = strtok_r(NULL, "\n", &save), sep = "; ")
+		used += (size_t)snprintf(out + used, len - used, "%s%s", sep, line);
+}
+
+/* Whether the server asked for our certificate (a CertificateRequest),
+ * and the description of the fatal alert just received: public fields of
+ * the context in mbedtls 2.28, private from 3.0 on. */
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+#define TLS_ASKED_FOR_CERT(ssl) ((ssl)->client_auth != 0)
+#define TLS_ALERT_RECEIVED(ssl) ((int)(ssl)->in_msg[1])
+#else
+#define TLS_ASKED_FOR_CERT(ssl) false
+#define TLS_ALERT_RECEIVED(ssl) -1
+#endif
+
+/* The alerts a handshake ends with, by their RFC 8446 names. */
+static const char *alert_name(int code)
+{
+	switch (code) {
+	case 10: return "unexpected_message";
+	case 20: return "bad_record_mac";
+	case 40: return "handshake_failure";
+	case 42: return "bad_certificate";
+	case 43: return "unsupported_certificate";
+	case 44: return "certificate_revoked";
+	case 45: return "certificate_expired";
+	case 46: return "certificate_unknown";
+	case 47: return "illegal_parameter";
+	case 48: return "unknown_ca";
+	case 49: return "access_denied";
+	case 50: return "decode_error";
+	case 51: return "decrypt_error";
+	case 70: return "protocol_version";
+	case 71: return "insufficient_security";
+	case 80: return "internal_error";
+	case 109: return "missing_extension";
+	case 112: return "unrecognized_name";
+	case 115: return "unknown_psk_identity";
+	case 116: return "certificate_required";
+	case 120: return "no_application_protocol";
+	default: return NULL;
+	}
+}
+
+/* On the client side, what a refusal most likely means. */
+static const char *cert_hint(const struct tls_conn *t)
+{
+	return t->cli && !t->cli->has_cert && TLS_ASKED_FOR_CERT(&t->ssl)
+		       ? ": it asked for a client certificate and we have none"
+		       : "";
+}
+
+/* What made the handshake fail, in words: the certificate check's own
+ * reasons, the peer's alert, the connection closed or the socket's error,
+ * else mbedtls' text. */
+static void failure_text(const struct tls_conn *t, int rc, char *out, size_t len)
+{
+	const char *peer = t->cli ? "server" : "client";
+	uint32_t flags = mbedtls_ssl_get_verify_result(&t->ssl);
+	bool closed = rc == MBEDTLS_ERR_SSL_CONN_EOF || rc == MBEDTLS_ERR_NET_CONN_RESET;
+	if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags != 0 && flags != (uint32_t)-1) {
+		verify_reasons(flags, out, len);
+	} else if (rc == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) {
+		int alert = TLS_ALERT_RECEIVED(&t->ssl);
+		const char *name = alert_name(alert);
+		if (name)
+			snprintf(out, len, "the %s sent alert %s (%d)%s", peer, name, alert, cert_hint(t));
+		else
+			snprintf(out, len, "the %s sent a fatal alert (%d)%s", peer, alert, cert_hint(t));
+	} else if (closed) {
+		snprintf(out, len, "the %s closed the connection before the handshake was done%s", peer, cert_hint(t));
+	} else if (t->sys_errno && (rc == MBEDTLS_ERR_NET_SEND_FAILED || rc == MBEDTLS_ERR_NET_RECV_FAILED)) {
+		snprintf(out, len, "%s", strerror(t->sys_errno));
+	} else {
+		tls_strerror(rc, out, len);
+	}
+}
+
+/* Why the handshake failed into t->err; on the client side with the host
+ * it was for. */
 static void describe_failure(struct tls_conn *t, int rc)
 {
-	char text[100], verify[100] = "";
-	tls_strerror(rc, text, sizeof(text));
-	uint32_t flags = mbedtls_ssl_get_verify_result(&t->ssl);
-	if (rc == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED && flags != 0 && flags != (uint32_t)-1) {
-		mbedtls_x509_crt_verify_info(verify, sizeof(verify), "", flags);
-		verify[strcspn(verify, "\n")] = '\0'; /* the first reason is enough */
-	}
-	snprintf(t->err, sizeof(t->err), "TLS handshake failed: %s%s%s%s", text, verify[0] ? " (" : "", verify,
-		 verify[0] ? ")" : "");
+	char why[200];
+	failure_text(t, rc, why, sizeof(why));
+	if (t->host)
+		snprintf(t->err, sizeof(t->err), "TLS handshake with %s failed: %s", t->host, why);
+	else
+		snprintf(t->err, sizeof(t->err), "TLS handshake failed: %s", why);
 }
 
 /* Before the first handshake step: a client speaking plain MQTT (or
@@ -140,11 +286,20 @@ static bool plain_client(struct conn *c, struct tls_conn *t)
 	return true;
 }
 
+/* Step the handshake as far as the socket allows. FM_OK once it is done,
+ * FM_EAGAIN, or FM_EIO (now and on every later call) when it failed. */
 static ssize_t handshake(struct conn *c, struct tls_conn *t)
 {
-	if (plain_client(c, t))
-		return FM_EPROTO;
-	int rc = mbedtls_ssl_handshake(&t->ssl);
+	if (t->failed)
+		return FM_EIO;
+	if (t->srv && plain_client(c, t)) {
+		t->failed = true;
+		return FM_EIO;
+	}
+	int rc;
+	do
+		rc = mbedtls_ssl_handshake(&t->ssl);
+	while (TLS_TICKET(rc));
 	if (rc == 0) {
 		on_established(c, t);
 		return FM_OK;
@@ -154,7 +309,9 @@ static ssize_t handshake(struct conn *c, struct tls_conn *t)
 		return FM_EAGAIN;
 	}
 	describe_failure(t, rc);
-	return FM_EPROTO;
+	t->failed = true;
+	t->want_write = false;
+	return FM_EIO;
 }
 
 /* --- the transport ops -------------------------------------------------------- */
@@ -190,6 +347,8 @@ static ssize_t tls_read(struct conn *c, void *buf, size_t len)
 			got += (size_t)n;
 			continue;
 		}
+		if (TLS_TICKET(n))
+			continue;
 		if (n == MBEDTLS_ERR_SSL_WANT_READ || n == MBEDTLS_ERR_SSL_WANT_WRITE)
 			break;
 		if (got == 0)
@@ -207,7 +366,10 @@ static ssize_t tls_read(struct conn *c, void *buf, size_t len)
 static ssize_t write_chunk(struct tls_conn *t, const unsigned char *p, size_t len)
 {
 	size_t chunk = t->pending_write ? t->pending_write : (len < TLS_RECORD_MAX ? len : TLS_RECORD_MAX);
-	int n = mbedtls_ssl_write(&t->ssl, p, chunk);
+	int n;
+	do
+		n = mbedtls_ssl_write(&t->ssl, p, chunk);
+	while (TLS_TICKET(n));
 	if (n >= 0) {
 		t->pending_write = 0;
 		return n;
@@ -225,8 +387,13 @@ static ssize_t write_chunk(struct tls_conn *t, const unsigned char *p, size_t le
 static ssize_t tls_writev(struct conn *c, const struct iovec *iov, int iovcnt)
 {
 	struct tls_conn *t = tls_of(c);
-	if (!t->established)
-		return FM_EAGAIN; /* nothing is written before the handshake is done */
+	if (!t->established) {
+		/* none of the caller's bytes go out before the handshake is done,
+		 * but the handshake itself moves on (a client's starts here) */
+		ssize_t rc = handshake(c, t);
+		if (rc != FM_OK)
+			return rc;
+	}
 	size_t total = 0;
 	for (int i = 0; i < iovcnt; i++) {
 		const unsigned char *base = iov[i].iov_base;
@@ -250,6 +417,8 @@ static void tls_close(struct conn *c)
 			mbedtls_ssl_close_notify(&t->ssl); /* best effort: the socket closes next */
 		mbedtls_ssl_free(&t->ssl);
 		tls_server_unref(t->srv);
+		tls_client_unref(t->cli);
+		free(t->host);
 		free(t->identity);
 		free(t->psk_identity);
 		free(t);
@@ -302,23 +471,63 @@ static const struct conn_ops tls_ops = {
 	.identity = tls_identity,
 };
 
-int conn_tls_init(struct conn *c, int fd, struct tls_server *s)
+/* --- the two ways in --------------------------------------------------------- */
+
+/* A connection state for conf, not yet attached to a conn; NULL on ENOMEM. */
+static struct tls_conn *tls_conn_new(const mbedtls_ssl_config *conf)
 {
 	struct tls_conn *t = calloc(1, sizeof(*t));
 	if (!t)
-		return FM_ENOMEM;
+		return NULL;
 	mbedtls_ssl_init(&t->ssl);
-	if (mbedtls_ssl_setup(&t->ssl, &s->conf) != 0) {
+	if (mbedtls_ssl_setup(&t->ssl, conf) != 0) {
 		mbedtls_ssl_free(&t->ssl);
 		free(t);
-		return FM_ENOMEM;
+		return NULL;
 	}
-	tls_server_ref(s);
-	t->srv = s;
+	return t;
+}
+
+static void attach(struct conn *c, int fd, struct tls_conn *t)
+{
 	c->ops = &tls_ops;
 	c->impl = t;
 	c->fd = fd;
 	c->peer = (struct net_addr){0};
 	mbedtls_ssl_set_bio(&t->ssl, c, bio_send, bio_recv, NULL);
+}
+
+int conn_tls_init(struct conn *c, int fd, struct tls_server *s)
+{
+	struct tls_conn *t = tls_conn_new(&s->base.conf);
+	if (!t)
+		return FM_ENOMEM;
+	tls_server_ref(s);
+	t->srv = s;
+	attach(c, fd, t);
+	return FM_OK;
+}
+
+int conn_tls_client_init(struct conn *c, int fd, struct tls_client *cli, const char *host)
+{
+	assert(host);
+	struct tls_conn *t = tls_conn_new(&cli->base.conf);
+	if (!t)
+		return FM_ENOMEM;
+	/* SNI carries names only (RFC 6066, section 3): an address is
+	 * checked by on_verify instead */
+	unsigned char ip[16];
+	int rc = mbedtls_ssl_set_hostname(&t->ssl, ip_of(host, ip) ? NULL : host);
+	t->host = strdup(host);
+	if (rc != 0 || !t->host) {
+		free(t->host);
+		mbedtls_ssl_free(&t->ssl);
+		free(t);
+		return rc == MBEDTLS_ERR_SSL_BAD_INPUT_DATA ? FM_EINVAL : FM_ENOMEM;
+	}
+	mbedtls_ssl_set_verify(&t->ssl, on_verify, t);
+	tls_client_ref(cli);
+	t->cli = cli;
+	attach(c, fd, t);
 	return FM_OK;
 }

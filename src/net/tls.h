@@ -1,5 +1,5 @@
-/* TLS on mbedtls: one listener's server context, and the TLS transport of
- * one connection (conn_tls.c).
+/* TLS on mbedtls: a listener's server context, a bridge's client context,
+ * and the TLS transport of one connection on either side (conn_tls.c).
  *
  * A tls_server holds what every handshake on a listener needs: the
  * certificate and key, the CAs and CRL for client certificates, the PSK
@@ -9,7 +9,11 @@
  * by every worker (mbedtls is built with MBEDTLS_THREADING_C: the random
  * generator, ticket key and cache lock themselves) and reference counted:
  * a SIGHUP builds a new one from the same files, and connections keep the
- * one they started with until they close. */
+ * one they started with until they close.
+ *
+ * A tls_client is the same for outgoing connections (bridges): the CAs
+ * the remote's certificate must chain to, our client certificate, the
+ * lowest version, and whether the remote's host name is checked. */
 #ifndef FM_NET_TLS_H
 #define FM_NET_TLS_H
 
@@ -47,11 +51,58 @@ void tls_server_ref(struct tls_server *s);
 void tls_server_unref(struct tls_server *s);
 
 /* Wrap an accepted, non-blocking socket in TLS with s (a reference is
- * taken). The handshake runs from conn_read. FM_OK or FM_ENOMEM (fd left
- * open for the caller). */
+ * taken). The handshake runs from conn_read (and conn_writev, which
+ * returns FM_EAGAIN until it is done); a failed one makes conn_read return
+ * FM_EIO with conn_error() saying why. FM_OK or FM_ENOMEM (fd left open
+ * for the caller). */
 int conn_tls_init(struct conn *c, int fd, struct tls_server *s);
 
-/* --- helpers shared by the two files (tls_server.c, conn_tls.c) --------- */
+/* --- the client side (bridges) ------------------------------------------ */
+
+struct tls_client;
+
+struct tls_client_opts {
+	const char *cafile, *capath;     /* CAs the remote's certificate must chain to (one needed) */
+	const char *certfile, *keyfile;  /* our client certificate (PEM, chain after it), or both NULL */
+	const char *tls_version;         /* lowest accepted: "tlsv1.2" (default when NULL) or "tlsv1.3" */
+	bool insecure;                   /* bridge_insecure: do not check the remote's host name (chain still checked) */
+	struct log *log;                 /* handshake lines; may be NULL */
+};
+
+/* Read the files and build a client context with one reference. FM_OK,
+ * or FM_ECONFIG/FM_ENOMEM with eb naming the file and what is wrong (also
+ * when neither cafile nor capath is given, only one of certfile and
+ * keyfile, or tlsv1.3 from an mbedtls without it, as Debian 12's 2.28).
+ * Safe to share between threads, as a tls_server is. */
+int tls_client_new(const struct tls_client_opts *o, struct tls_client **out, struct fm_errbuf *eb);
+void tls_client_ref(struct tls_client *t);
+void tls_client_unref(struct tls_client *t); /* NULL: nothing */
+
+/* Wrap a connected (or still connecting) non-blocking socket in TLS as the
+ * client side, with t (a reference is taken). The server's certificate
+ * must chain to t's CAs and, unless t is insecure, name host: a DNS name
+ * is sent as SNI and matched against the certificate's DNS names (its CN
+ * when it has no subjectAltName); an IPv4 or IPv6 literal (no brackets)
+ * is matched against its IP addresses and sends no SNI. host is copied;
+ * c->peer is left empty for the caller to fill.
+ *
+ * The handshake runs from conn_read and conn_writev, whichever is called:
+ * the first conn_writev after connect() sends the ClientHello. Until the
+ * handshake is done both return FM_EAGAIN and conn_writev takes none of
+ * the caller's bytes (the caller keeps them, as for a full socket); while
+ * conn_handshaking(), wait for writability only when conn_wants_write()
+ * says so, else for readability. The call that finishes it leaves
+ * conn_handshaking() false: held bytes can then be written. A failed
+ * handshake (chain, name, dates, an alert, the connection closed) makes
+ * both return FM_EIO from then on, with conn_error() saying why ("TLS
+ * handshake with HOST failed: certificate verify failed: ..."). Once
+ * established it reads and writes as a listener's TLS connection does
+ * (conn_pending included). conn_close() frees it all and closes fd.
+ * FM_OK, FM_EINVAL (host longer than 255 bytes) or FM_ENOMEM; on failure
+ * the fd is left open and c untouched. */
+int conn_tls_client_init(struct conn *c, int fd, struct tls_client *t, const char *host);
+
+/* --- helpers shared by the TLS files --------------------------------------- */
 
 /* One PSK: identity and key, looked up at handshake time. */
 struct tls_psk {

@@ -15,6 +15,8 @@
 #                               CN=dev1,O=Fleet,C=DE), extendedKeyUsage clientAuth
 #   expired.crt expired.key     a client certificate (CN=dev-expired) valid
 #                               from 2020-01-01 to 2021-01-01 only
+#   expired_server.crt/.key     a server certificate as server.crt (CN and SAN
+#                               localhost, 127.0.0.1) valid in 2020 only
 #   revoked.crt revoked.key     a client certificate (CN=dev-revoked) listed
 #                               in crl.pem
 #   crl.pem                     the CA's CRL, revoking revoked.crt
@@ -47,7 +49,7 @@ if [ $# -ne 1 ] || [ -z "$1" ]; then
 fi
 out=$1
 files=(ca.crt ca.key server.crt server.key server2.crt server2.key client.crt client.key
-       expired.crt expired.key revoked.crt revoked.key crl.pem other_ca.crt other_ca.key
+       expired.crt expired.key expired_server.crt expired_server.key revoked.crt revoked.key crl.pem other_ca.crt other_ca.key
        rogue.crt rogue.key tricky.crt tricky.key int_ca.crt int_ca.key chain_client.crt
        chain_client.key chain_server.crt chain_server.key psk.txt)
 
@@ -173,6 +175,8 @@ issue ca server2 "/CN=localhost" ext_server
 issue ca client "/C=DE/O=Fleet/CN=dev1" ext_client
 issue ca expired "/C=DE/O=Fleet/CN=dev-expired" ext_client \
 	-startdate 20200101000000Z -enddate 20210101000000Z
+issue ca expired_server "/CN=localhost" ext_server \
+	-startdate 20200101000000Z -enddate 20210101000000Z
 issue ca revoked "/C=DE/O=Fleet/CN=dev-revoked" ext_client
 ossl ca -batch -config "$work/db_ca/ca.cnf" -revoke "$work/revoked.crt" -crl_reason keyCompromise
 ossl ca -batch -config "$work/db_ca/ca.cnf" -gencrl -crlexts ext_crl -out "$work/crl.pem"
@@ -224,6 +228,8 @@ check "rogue.crt does not verify against ca.crt" \
 	bash -c '! openssl verify -CAfile "$1" "$2"' _ "$work/ca.crt" "$work/rogue.crt"
 check "expired.crt has expired" \
 	bash -c '! openssl x509 -in "$1" -noout -checkend 0' _ "$work/expired.crt"
+check "expired_server.crt has expired" \
+	bash -c '! openssl x509 -in "$1" -noout -checkend 0' _ "$work/expired_server.crt"
 check "revoked.crt is revoked by crl.pem" \
 	bash -c '! openssl verify -crl_check -CAfile "$1" -CRLfile "$2" "$3"' _ "$work/ca.crt" "$work/crl.pem" "$work/revoked.crt"
 check "client.crt passes the CRL check" \
