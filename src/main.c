@@ -2,6 +2,7 @@
  * No logic lives here beyond wiring. */
 #include "config/conf.h"
 #include "admin/admin.h"
+#include "bridge/bridge.h"
 #include "proto/broker.h"
 
 #include <stdio.h>
@@ -69,15 +70,6 @@ static int parse_args(int argc, char **argv, struct args *a)
 /* Bridges are parsed and checked (src/config/conf_bridge.c) but nothing
  * runs them yet: a config that asks for one is refused rather than
  * silently ignored. The bridge runtime replaces this check. */
-static int refuse_bridges(const struct conf *c, struct fm_errbuf *eb)
-{
-	if (c->n_bridges == 0)
-		return FM_OK;
-	const struct conf_bridge *b = &c->bridges[0];
-	return fm_errbuf_set(eb, "%s:%d: connection '%s': bridges are not supported yet (the options are read "
-				 "and checked, but nothing runs them)", b->file, b->line, b->name);
-}
-
 static int load_conf(const struct args *a, struct conf *c, struct fm_errbuf *eb)
 {
 	conf_init(c);
@@ -97,8 +89,7 @@ static int load_conf(const struct args *a, struct conf *c, struct fm_errbuf *eb)
 		c->log_types = 0xff;
 		c->log_types_fixed = true;
 	}
-	int rc = conf_finish(c, eb);
-	return rc == FM_OK ? refuse_bridges(c, eb) : rc;
+	return conf_finish(c, eb);
 }
 
 int main(int argc, char **argv)
@@ -117,12 +108,15 @@ int main(int argc, char **argv)
 	struct broker b;
 	int rc = broker_init(&b, &c, a.conf_path, &eb);
 	if (rc == FM_OK)
+		rc = bridges_init(&b, &eb); /* they connect once the workers run */
+	if (rc == FM_OK)
 		rc = admin_start(&b, &eb);
 	if (rc == FM_OK)
 		rc = broker_run(&b); /* stops the HTTP server as it starts stopping */
 	else
 		fprintf(stderr, "fleetmq: %s\n", eb.msg);
 	admin_stop(&b);
+	bridges_fini(&b); /* the workers are gone; their sessions are not yet */
 	broker_fini(&b);
 	return rc == FM_OK ? EXIT_SUCCESS : 1;
 }

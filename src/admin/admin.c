@@ -30,6 +30,7 @@ static const struct route routes[] = {
 	{"/api/v1/client", false, admin_client_arg, admin_client_arg_check},
 	{"/api/v1/subscriptions", false, admin_subscriptions, admin_subscriptions_check},
 	{"/api/v1/retained", false, admin_retained, admin_retained_check},
+	{"/api/v1/bridges", false, admin_bridges, NULL},
 };
 
 void admin_reply_json(struct http_response *resp, unsigned status, cJSON *json)

@@ -37,6 +37,8 @@ static void *count_connections(struct worker *w, const void *arg)
 	struct list *pos, *tmp;
 	list_foreach_safe(pos, tmp, &w->clients) {
 		const struct client *cl = list_entry(pos, struct client, link);
+		if (!cl->listener)
+			continue; /* a bridge's connection: /api/v1/bridges lists it */
 		struct listener_census *slot = &c[cl->listener->index];
 		if (cl->state == CLIENT_ACTIVE)
 			slot->by_version[version_slot(cl->version)]++;

@@ -62,7 +62,7 @@ static bool matches(const struct session *s, const struct client_query *q)
 		return false;
 	if (q->username[0] && (!c || !c->username || strcmp(c->username, q->username) != 0))
 		return false;
-	return !q->port || (c && c->listener->port == q->port);
+	return !q->port || (c && c->listener && c->listener->port == q->port);
 }
 
 /* Messages waiting: in memory, and spilled to the store. */
@@ -101,7 +101,7 @@ static void row_of(const struct session *s, struct client_row *r)
 	r->username = c->username ? strdup(c->username) : NULL;
 	net_addr_format(&c->conn.peer, r->address, sizeof(r->address));
 	r->version = c->version;
-	r->port = (uint16_t)c->listener->port;
+	r->port = c->listener ? (uint16_t)c->listener->port : 0; /* 0: a bridge's own connection */
 	r->keepalive_s = c->keepalive_s;
 }
 

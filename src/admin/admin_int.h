@@ -53,7 +53,7 @@ void admin_walk_sessions(struct worker *w, void (*fn)(struct session *s, void *a
 			 void *arg);
 
 admin_endpoint_fn admin_healthz, admin_readyz, admin_broker, admin_metrics, admin_clients, admin_client, admin_client_arg,
-	admin_subscriptions, admin_retained;
+	admin_subscriptions, admin_retained, admin_bridges;
 /* The dashboard's embedded files (admin_web.c). */
 admin_endpoint_fn admin_web;
 

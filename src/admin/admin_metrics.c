@@ -2,6 +2,7 @@
  * Every family has its HELP and TYPE lines; counters end in _total, sizes
  * in _bytes, durations in _seconds, as Prometheus' naming asks. */
 #include "admin/admin_int.h"
+#include "bridge/bridge.h"
 #include "core/clock.h"
 #include "core/histogram.h"
 #include "core/procinfo.h"
@@ -154,6 +155,45 @@ static void clients(struct exposition *x, struct broker *b, const struct broker_
 	    g->retained_bytes);
 }
 
+/* A label value as the text format wants it: \\, \" and \n escaped. */
+static void label_value(const char *s, char *out, size_t len)
+{
+	size_t n = 0;
+	for (; *s && n + 3 < len; s++) {
+		if (*s == '\\' || *s == '"' || *s == '\n')
+			out[n++] = '\\';
+		out[n++] = *s == '\n' ? 'n' : *s;
+	}
+	out[n] = '\0';
+}
+
+static void bridges(struct exposition *x, struct broker *b)
+{
+	size_t n = bridges_count(b);
+	if (n == 0)
+		return;
+	static const struct {
+		const char *name, *type, *help;
+	} fams[] = {
+		{ "fleetmq_bridge_connected", "gauge", "1 while the bridge is connected to its remote." },
+		{ "fleetmq_bridge_queued_messages", "gauge", "Messages waiting for the bridge's remote." },
+		{ "fleetmq_bridge_sent_total", "counter", "PUBLISH packets the bridge sent to its remote." },
+		{ "fleetmq_bridge_received_total", "counter", "PUBLISH packets the bridge received from its remote." },
+		{ "fleetmq_bridge_connects_total", "counter", "Connections the bridge made (CONNACKs)." },
+	};
+	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		family(x, fams[f].name, fams[f].type, fams[f].help);
+		for (size_t i = 0; i < n; i++) {
+			struct bridge_status st;
+			bridges_status(b, i, &st);
+			uint64_t v[] = { st.state == BRIDGE_CONNECTED, st.queued, st.sent, st.received, st.connects };
+			char name[256];
+			label_value(st.name, name, sizeof(name));
+			emit(x, "%s{bridge=\"%s\"} %llu\n", fams[f].name, name, (unsigned long long)v[f]);
+		}
+	}
+}
+
 static void process(struct exposition *x, struct broker *b)
 {
 	family(x, "fleetmq_info", "gauge", "The broker's version.");
@@ -178,6 +218,7 @@ void admin_metrics(struct broker *b, const struct http_request *req, struct http
 	traffic(&x, &t);
 	latency(&x, b);
 	store(&x, b);
+	bridges(&x, b);
 	if (x.rc != FM_OK)
 		return admin_reply_error(resp, 500, "out of memory");
 	resp->content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -62,6 +62,7 @@ unsigned mqtt_varint_size(uint32_t v);
 
 struct mqtt_connect {
 	uint8_t version;        /* enum mqtt_version: 3, 4 or 5 */
+	bool bridge;            /* 3.x level with 0x80 set: a bridge (mosquitto's try_private) */
 	bool clean_start;       /* clean session (3.1.1) / clean start (5.0) */
 	bool will_flag;
 	uint8_t will_qos;

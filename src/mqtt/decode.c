@@ -49,10 +49,17 @@ static int read_protocol(struct reader *r, struct mqtt_connect *out, uint8_t *re
 	uint8_t level = rd_u8(r);
 	if (r->bad)
 		return malformed(reason);
-	out->version = level;
+	/* mosquitto's bridges (try_private) set the top bit of a 3.x level:
+	 * not in the spec, but every mosquitto-compatible broker takes it */
+	bool bridge = (level & 0x80) && (level & 0x7F) != MQTT_V5;
+	uint8_t plain = bridge ? level & 0x7F : level;
 	bool mqtt = bin_is(name, "MQTT"), mqisdp = bin_is(name, "MQIsdp");
-	if ((mqtt && (level == MQTT_V311 || level == MQTT_V5)) || (mqisdp && level == MQTT_V31))
+	out->version = level; /* a refused level is reported as it came */
+	if ((mqtt && (plain == MQTT_V311 || plain == MQTT_V5)) || (mqisdp && plain == MQTT_V31)) {
+		out->version = plain;
+		out->bridge = bridge;
 		return FM_OK;
+	}
 	*reason = MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION;
 	return FM_EPROTO;
 }

@@ -97,7 +97,7 @@ int mqtt_encode_connect(struct buf *b, const struct mqtt_connect *c)
 	if (begin(b, MQTT_CONNECT, 0, connect_remaining(c, name_len)) != FM_OK)
 		return FM_ENOMEM;
 	put_str(b, name, name_len);
-	buf_append_u8(b, c->version);
+	buf_append_u8(b, (uint8_t)(c->version | (c->bridge && !is_v5(c->version) ? 0x80 : 0)));
 	buf_append_u8(b, connect_flags(c));
 	buf_append_u16(b, c->keepalive_s);
 	if (is_v5(c->version))

@@ -10,9 +10,12 @@
 
 #include <string.h>
 
+/* A bridge's connection (no listener) is the operator's own, configured
+ * in fleetmq.conf: the ACL file does not restrict it, as in mosquitto;
+ * plugins still decide for it. */
 static const struct acl *acl_of(const struct client *c)
 {
-	return auth_rules_acl(c->w->lim.auth, c->listener->index);
+	return c->listener ? auth_rules_acl(c->w->lim.auth, c->listener->index) : NULL;
 }
 
 static const struct plugin_host *plugins_of(const struct client *c)
@@ -27,7 +30,7 @@ void access_client_view(const struct client *c, const char *client_id, struct ac
 		.username = c->username,
 		.peer = net_addr_format(&c->conn.peer, v->peer, sizeof(v->peer)),
 		.tls_identity = conn_identity(&c->conn),
-		.listener_port = (uint16_t)c->listener->port,
+		.listener_port = c->listener ? (uint16_t)c->listener->port : 0,
 		.protocol_version = c->version,
 	};
 }
@@ -73,12 +76,12 @@ int access_ext_auth(const struct client *c, const struct access_who *who, const 
 
 bool access_has_passwords(const struct client *c)
 {
-	return auth_rules_passwd(c->w->lim.auth, c->listener->index) != NULL;
+	return c->listener && auth_rules_passwd(c->w->lim.auth, c->listener->index) != NULL;
 }
 
 bool access_password_ok(const struct client *c, const struct mqtt_connect *ct)
 {
-	const struct passwd_db *pw = auth_rules_passwd(c->w->lim.auth, c->listener->index);
+	const struct passwd_db *pw = c->listener ? auth_rules_passwd(c->w->lim.auth, c->listener->index) : NULL;
 	if (!pw)
 		return true;
 	return passwd_db_check(pw, ct->username.p, ct->username.len, ct->has_password ? ct->password.p : NULL,

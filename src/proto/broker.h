@@ -110,6 +110,35 @@ struct worker_limits {
 	unsigned gen;               /* which reload these are (0: the start) */
 };
 
+/* Connections the broker opens itself, to other brokers (bridges,
+ * src/bridge). They use the client machinery for everything both ends of
+ * MQTT share: PUBLISH and its acknowledgements, the session with its
+ * queue, inflight window and store records. What only the client end
+ * does is asked of these hooks, which the bridge layer sets before the
+ * workers start. Each runs on the connection's worker. */
+struct client;
+struct mqtt_frame;
+struct mqtt_publish;
+struct worker;
+struct bridge_hooks {
+	/* A packet other than PUBLISH and its acknowledgements: CONNACK (the
+	 * connection is NEW until it is taken), SUBACK, UNSUBACK, PINGRESP,
+	 * DISCONNECT, AUTH, or one the remote may not send. FM_OK, or an
+	 * fm_err with *why (the connection closes). */
+	int (*on_packet)(struct client *c, const struct mqtt_frame *f, const char **why);
+	/* A PUBLISH from the remote: rewrite pub->topic to the local topic
+	 * (into storage of the bridge's own); false: no bridge topic takes
+	 * it, so it is acknowledged and dropped. */
+	bool (*map_in)(struct client *c, struct mqtt_publish *pub);
+	/* A PUBLISH going to the remote: rewrite its topic and RETAIN flag. */
+	void (*map_out)(struct client *c, struct mqtt_publish *pub);
+	/* c is closing (its session still attached); reason for the log. */
+	void (*on_close)(struct client *c, const char *reason);
+	/* The worker's loop starts / is about to stop (its thread). */
+	void (*worker_started)(struct worker *w);
+	void (*worker_stopping)(struct worker *w);
+};
+
 struct worker {
 	struct broker *b;
 	unsigned id;
@@ -187,6 +216,8 @@ struct broker {
 	 * the workers do (main.c stops the HTTP server there) */
 	void (*on_stopping)(struct broker *b, void *arg);
 	void *on_stopping_arg;
+	const struct bridge_hooks *bridge_hooks; /* NULL: no bridges */
+	void *bridges;             /* the bridge layer's state (src/bridge) */
 	struct loop *control;      /* main thread: signals */
 	struct loop_io signal_io;
 	int signal_fd;

@@ -82,9 +82,9 @@ int client_accept_ws(struct worker *w, struct listener_rt *l, struct ws_stream *
 	return start_client(c, w, l, peer);
 }
 
-/* A connection with its transport in place: registered, counted, and
- * given connect_timeout to send CONNECT. */
-static int start_client(struct client *c, struct worker *w, struct listener_rt *l, const struct net_addr *peer)
+/* Registered with the worker's loop, in its list, and given
+ * connect_timeout for the handshake (CONNECT, or for a bridge CONNACK). */
+static int register_client(struct client *c, struct worker *w)
 {
 	if (conn_io_add(&c->conn, w->loop, &c->io, LOOP_READ, on_io) != FM_OK) {
 		conn_close(&c->conn);
@@ -92,19 +92,53 @@ static int start_client(struct client *c, struct worker *w, struct listener_rt *
 		return FM_ENOMEM;
 	}
 	c->w = w;
-	c->listener = l;
-	c->conn.peer = *peer;
 	list_init(&c->dirty_link);
 	list_init(&c->wait_link);
 	list_push_back(&w->clients, &c->link);
 	w->n_clients++;
+	c->last_rx_ms = (uint32_t)loop_now_ms(w->loop);
+	loop_timer_init(&c->timer, on_timer);
+	loop_timer_start(w->loop, &c->timer, (uint64_t)w->lim.connect_timeout_s * 1000u);
+	return FM_OK;
+}
+
+/* A connection with its transport in place: registered and counted
+ * against its listener. */
+static int start_client(struct client *c, struct worker *w, struct listener_rt *l, const struct net_addr *peer)
+{
+	c->conn.peer = *peer;
+	if (register_client(c, w) != FM_OK)
+		return FM_ENOMEM;
+	c->listener = l;
 	counter_inc(&w->stats.sockets_total);
 	counter_peak(&w->b->peak_clients, atomic_fetch_add(&w->b->n_clients, 1) + 1);
 	counter_peak(&w->b->listener_peak[l->index], atomic_fetch_add(&w->b->listener_conns[l->index], 1) + 1);
 	atomic_fetch_add_explicit(&w->b->listener_accepted[l->index], 1, memory_order_relaxed);
-	c->last_rx_ms = (uint32_t)loop_now_ms(w->loop);
-	loop_timer_init(&c->timer, on_timer);
-	loop_timer_start(w->loop, &c->timer, (uint64_t)w->lim.connect_timeout_s * 1000u);
+	return FM_OK;
+}
+
+/* Not counted against max_connections or a listener: the operator
+ * configured it, no device opened it. */
+int client_open_outgoing(struct worker *w, int fd, const struct net_addr *peer, struct tls_client *tls,
+			 const char *host, struct client **out)
+{
+	struct client *c = calloc(1, sizeof(*c));
+	/* in place: the TLS transport keeps a pointer to c->conn */
+	if (c && tls && conn_tls_client_init(&c->conn, fd, tls, host) != FM_OK) {
+		free(c);
+		c = NULL;
+	}
+	if (!c) {
+		close_raw_fd(fd);
+		return FM_ENOMEM;
+	}
+	if (!tls)
+		conn_tcp_init(&c->conn, fd);
+	c->conn.peer = *peer;
+	c->outgoing = true;
+	if (register_client(c, w) != FM_OK)
+		return FM_ENOMEM;
+	*out = c;
 	return FM_OK;
 }
 
@@ -122,7 +156,8 @@ static void on_timer(struct loop *lp, struct loop_timer *t)
 {
 	struct client *c = list_entry(t, struct client, timer);
 	if (c->state == CLIENT_NEW) {
-		client_close(c, conn_handshaking(&c->conn) ? "TLS handshake not done within connect_timeout"
+		client_close(c, c->outgoing ? "no CONNACK within connect_timeout"
+				: conn_handshaking(&c->conn) ? "TLS handshake not done within connect_timeout"
 				: ext_auth_before_connack(c) ? "enhanced authentication not done within connect_timeout"
 							    : "no CONNECT within connect_timeout");
 		return;
@@ -159,8 +194,27 @@ static int dispatch_new(struct client *c, const struct mqtt_frame *f, const char
 	}
 }
 
+/* The client end of a bridge: PUBLISH and its acknowledgements flow as
+ * on any connection (they are symmetric); the rest is the bridge's. */
+static int dispatch_outgoing(struct client *c, const struct mqtt_frame *f, const char **why)
+{
+	if (c->state == CLIENT_ACTIVE) {
+		switch (f->type) {
+		case MQTT_PUBLISH: return proto_on_publish(c, f, why);
+		case MQTT_PUBACK:
+		case MQTT_PUBREC:
+		case MQTT_PUBREL:
+		case MQTT_PUBCOMP: return proto_on_ack(c, f, why);
+		default: break;
+		}
+	}
+	return c->w->b->bridge_hooks->on_packet(c, f, why);
+}
+
 static int dispatch(struct client *c, const struct mqtt_frame *f, const char **why)
 {
+	if (c->outgoing)
+		return dispatch_outgoing(c, f, why);
 	if (c->state == CLIENT_NEW)
 		return dispatch_new(c, f, why);
 	switch (f->type) {
@@ -680,6 +734,8 @@ void client_close(struct client *c, const char *reason)
 	/* closed first: the flush below may fail, and a failed write closes
 	 * the client, which must then be the no-op above, not a recursion */
 	c->state = CLIENT_CLOSED;
+	if (c->outgoing)
+		b->bridge_hooks->on_close(c, reason);
 	/* Best effort: push out what is already queued (e.g. a CONNACK refusal). */
 	if (buf_used(&c->out) > 0)
 		flush(c);
@@ -703,8 +759,10 @@ void client_close(struct client *c, const char *reason)
 	wake_waiters(c);
 	list_del(&c->link);
 	c->w->n_clients--;
-	atomic_fetch_sub(&b->n_clients, 1);
-	atomic_fetch_sub(&b->listener_conns[c->listener->index], 1);
+	if (c->listener) {
+		atomic_fetch_sub(&b->n_clients, 1);
+		atomic_fetch_sub(&b->listener_conns[c->listener->index], 1);
+	}
 	if (c->session)
 		proto_session_detach(c);
 	if (c->connect_pending)
@@ -721,9 +779,27 @@ struct client_v5 *client_v5_get(struct client *c)
 	return c->v5;
 }
 
+/* What the client end of a bridge says when we close it: only codes a
+ * client may send (3.14.2.1); at shutdown 0x04, so that the remote
+ * publishes our will (the bridge's "0" notification). 0: nothing. */
+static uint8_t outgoing_rc(uint8_t rc)
+{
+	switch (rc) {
+	case MQTT_RC_SERVER_SHUTTING_DOWN: return MQTT_RC_DISCONNECT_WITH_WILL;
+	case MQTT_RC_KEEP_ALIVE_TIMEOUT:
+	case MQTT_RC_SESSION_TAKEN_OVER:
+	case MQTT_RC_SERVER_BUSY:
+	case MQTT_RC_SERVER_MOVED:
+	case MQTT_RC_USE_ANOTHER_SERVER: return 0;
+	default: return rc;
+	}
+}
+
 void client_close_rc(struct client *c, uint8_t rc, const char *reason)
 {
-	if (c->state == CLIENT_ACTIVE && c->version == MQTT_V5 && rc >= 0x80)
+	if (c->outgoing)
+		rc = outgoing_rc(rc);
+	if (c->state == CLIENT_ACTIVE && c->version == MQTT_V5 && (rc >= 0x80 || (c->outgoing && rc)))
 		proto_send_disconnect(c, rc, reason);
 	client_close(c, reason);
 }

@@ -59,6 +59,8 @@ struct client {
 	bool will_on_close : 1;   /* publish the will if we close (not after DISCONNECT) */
 	bool lagging : 1;         /* holds a full queue without acking: no backpressure for it */
 	bool problem_info : 1;    /* 5.0 Request Problem Information (reason strings wanted) */
+	bool outgoing : 1;        /* we opened it to another broker (a bridge): listener is NULL */
+	bool peer_bridge : 1;     /* its CONNECT said it is a bridge (try_private): no echo, retain kept */
 };
 
 /* What a 5.0 client declared or set that most connections never do, in an
@@ -96,6 +98,14 @@ int client_accept(struct worker *w, struct listener_rt *l, int fd, const struct 
  * on_open). FM_OK or FM_ENOMEM (the caller closes it). */
 struct ws_stream;
 int client_accept_ws(struct worker *w, struct listener_rt *l, struct ws_stream *s, const struct net_addr *peer);
+/* Take over a socket we connected to another broker (a bridge: the
+ * worker's bridge_hooks drive its client end): TLS as the client of host
+ * when tls is set, else plain TCP. NEW until its CONNACK is taken, which
+ * must come within connect_timeout. *out: the client. FM_OK, or FM_ENOMEM
+ * (fd closed). */
+struct tls_client;
+int client_open_outgoing(struct worker *w, int fd, const struct net_addr *peer, struct tls_client *tls,
+			 const char *host, struct client **out);
 
 /* Close the connection: unregister, detach the session (publishing the will
  * if will_on_close), and free after this loop iteration. reason is logged.

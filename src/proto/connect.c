@@ -548,6 +548,7 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 		return rc;
 	}
 	c->version = ct.version;
+	c->peer_bridge = ct.bridge;
 	struct connect_opts o;
 	read_connect_opts(c, &ct, &o);
 	bool auth_waiting = false;
@@ -608,5 +609,19 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 	access_notify(c, FM_EVENT_CONNECT, NULL);
 	if (present)
 		deliver_resume(c->w, c->session);
+	return FM_OK;
+}
+
+int proto_attach_outgoing(struct client *c, struct session *s)
+{
+	if (atomic_load(&s->dead) || session_home(s) != c->w)
+		return FM_EAGAIN; /* a client took its id, or ended it */
+	if (s->owner)
+		client_close_rc(s->owner, MQTT_RC_SESSION_TAKEN_OVER, "session taken over by its bridge");
+	session_ref(s); /* adopt drops a lookup's reference */
+	adopt(c, s, UINT32_MAX);
+	c->state = CLIENT_ACTIVE;
+	counter_inc(&c->w->stats.connects_total);
+	client_start_keepalive(c);
 	return FM_OK;
 }

@@ -74,9 +74,11 @@ static void encode_publish(struct client *c, struct msg *m, uint8_t qos, uint32_
 			   bool dup)
 {
 	struct mqtt_publish pub = publish_of(m, qos, packet_id, dup);
+	if (c->outgoing)
+		c->w->b->bridge_hooks->map_out(c, &pub); /* the remote's topic, before any alias */
 	if (c->version == MQTT_V5) {
 		bool known = false;
-		uint16_t alias = alias_out_for(c, m->topic, m->topic_len, &known);
+		uint16_t alias = alias_out_for(c, pub.topic.p, pub.topic.len, &known);
 		pub.props = delivery_props(c->w, m, sub_id, alias);
 		if (known && pub.props.len > 0)
 			pub.topic.len = 0; /* the alias stands for it [MQTT-3.3.2-12] */

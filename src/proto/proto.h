@@ -83,5 +83,11 @@ void proto_session_end(struct worker *w, struct session *s);
 /* Detach c from its session at close: publish the will when due, discard a
  * clean session, keep a persistent one offline. */
 void proto_session_detach(struct client *c);
+/* A bridge's connection got its CONNACK: attach the bridge's own local
+ * session s (homed on c's worker, which s must still be; a connection
+ * holding it is closed) and make c ACTIVE with keepalive supervision.
+ * The caller then calls deliver_resume. FM_OK, or FM_EAGAIN when s ended
+ * or moved to another worker (a client took the bridge's client id). */
+int proto_attach_outgoing(struct client *c, struct session *s);
 
 #endif

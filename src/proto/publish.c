@@ -23,9 +23,17 @@
 
 /* Topics beginning with "$SYS" are the broker's own: clients may not
  * publish there (section 4.7.2). The message is acknowledged and dropped,
- * as 3.1.1 has no way to refuse a PUBLISH. */
+ * as 3.1.1 has no way to refuse a PUBLISH. One subtree is the exception:
+ * bridges report their link state under $SYS/broker/connection/ on the
+ * broker they connect to (mosquitto's notifications), so that one is
+ * open to clients, under the ACL like any other topic. */
+#define BRIDGE_STATE_PREFIX "$SYS/broker/connection/"
+
 static bool reserved_topic(const struct mqtt_str *t)
 {
+	size_t n = sizeof(BRIDGE_STATE_PREFIX) - 1;
+	if (t->len > n && memcmp(t->p, BRIDGE_STATE_PREFIX, n) == 0)
+		return false;
 	return t->len >= 4 && memcmp(t->p, "$SYS", 4) == 0;
 }
 
@@ -227,7 +235,8 @@ int proto_on_publish(struct client *c, const struct mqtt_frame *f, const char **
 	struct mqtt_publish pub;
 	struct mqtt_props p = { .has = 0 };
 	uint8_t reason = 0;
-	if (!rate_admit(c))
+	/* a bridge's remote is no device: max_publish_rate is not for it */
+	if (!c->outgoing && !rate_admit(c))
 		return FM_EAGAIN; /* over max_publish_rate: read again when a token is due */
 	int rc = mqtt_decode_publish(f, c->version, &pub, &reason);
 	if (rc != FM_OK)
@@ -236,6 +245,8 @@ int proto_on_publish(struct client *c, const struct mqtt_frame *f, const char **
 		return rc;
 	if (c->version == MQTT_V5 && (rc = v5_resolve(c, &pub, &p, why)) != FM_OK)
 		return rc;
+	/* from a bridge's remote: its local topic, or none (not routed) */
+	bool ours = !c->outgoing || c->w->b->bridge_hooks->map_in(c, &pub);
 	struct session *s = c->session;
 	if (pub.qos == 2 && session_qos2_in_has(s, pub.packet_id)) {
 		persist_ack(c, MQTT_PUBREC, pub.packet_id, 0, false); /* duplicate: not routed again */
@@ -246,7 +257,9 @@ int proto_on_publish(struct client *c, const struct mqtt_frame *f, const char **
 		return rc;
 	counter_inc(stats_pub_in(&c->w->stats, pub.qos));
 	bool answered = false, durable = false, matched = false;
-	if (!publish_allowed(c, &pub, &answered)) {
+	if (!ours) {
+		/* acknowledged as a message nobody subscribed to */
+	} else if (!publish_allowed(c, &pub, &answered)) {
 		if (answered)
 			return FM_OK;
 	} else if ((rc = publish_through_plugins(c, &pub, &p, &durable, &matched)) != FM_OK) {

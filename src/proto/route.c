@@ -12,6 +12,7 @@
 #include "core/grow.h"
 #include "proto/persist.h"
 #include "proto/proto.h"
+#include "proto/subs.h"
 #include "proto/worker.h"
 
 #include <stdint.h>
@@ -28,11 +29,6 @@ struct collect_ctx {
 	const struct msg *m;
 };
 
-/* 5.0 subscription options (3.8.3.1): No Local keeps a client's own
- * messages from it [MQTT-3.8.3-3]; Retain As Published keeps the RETAIN
- * flag on delivery [MQTT-3.3.1-12]. */
-#define SUB_NO_LOCAL 0x04u
-#define SUB_RETAIN_AS_PUBLISHED 0x08u
 
 /* How fit a shared group's member is to take the next message: online and
  * keeping up, online, or at least a persistent session whose queue keeps

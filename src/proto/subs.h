@@ -15,4 +15,18 @@ int subs_add(struct broker *b, struct session *s, const char *filter, size_t len
 /* Remove it. FM_OK or FM_ENOTFOUND. */
 int subs_del(struct broker *b, struct session *s, const char *filter, size_t len);
 
+/* 5.0 subscription options (3.8.3.1): No Local keeps a client's own
+ * messages from it [MQTT-3.8.3-3]; Retain As Published keeps the RETAIN
+ * flag on delivery [MQTT-3.3.1-12]. */
+#define SUB_NO_LOCAL 0x04u
+#define SUB_RETAIN_AS_PUBLISHED 0x08u
+
+/* The whole subscription of session s (homed on w, or before the workers
+ * run): the store record, the router (taking subs_lock) and the session's
+ * list. FM_OK or FM_ENOMEM (nothing changed). *replaced: it existed. */
+int proto_session_subscribe(struct worker *w, struct session *s, const char *filter, size_t len, uint8_t options,
+			    uint32_t sub_id, bool *replaced);
+/* Undo it; false if s had no such subscription. */
+bool proto_session_unsubscribe(struct worker *w, struct session *s, const char *filter, size_t len);
+
 #endif

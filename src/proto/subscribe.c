@@ -91,6 +91,42 @@ static bool subscribe_allowed(struct client *c, const struct mqtt_str *f, uint8_
 	return access_may_subscribe(c, p, len, qos);
 }
 
+int proto_session_subscribe(struct worker *w, struct session *s, const char *filter, size_t len, uint8_t options,
+			    uint32_t sub_id, bool *replaced)
+{
+	struct broker *b = w->b;
+	uint8_t qos = options & 0x03;
+	*replaced = false;
+	/* submitted before routers can see the subscription: any queue entry
+	 * another worker writes for it then reaches the store after it */
+	persist_sub_put(w, s, filter, len, options, sub_id);
+	persist_flush(w);
+	pthread_rwlock_wrlock(&b->subs_lock);
+	int rc = subs_add(b, s, filter, len, options, sub_id, replaced);
+	pthread_rwlock_unlock(&b->subs_lock);
+	if (rc == FM_OK && (*replaced ? session_sub_set(s, filter, len, qos)
+				      : session_sub_append(s, filter, len, qos)) != FM_OK) {
+		pthread_rwlock_wrlock(&b->subs_lock);
+		subs_del(b, s, filter, len);
+		pthread_rwlock_unlock(&b->subs_lock);
+		rc = FM_ENOMEM;
+	}
+	if (rc != FM_OK && !*replaced)
+		persist_sub_del(w, s, filter, len);
+	return rc;
+}
+
+bool proto_session_unsubscribe(struct worker *w, struct session *s, const char *filter, size_t len)
+{
+	if (session_sub_del(s, filter, len) != FM_OK)
+		return false;
+	pthread_rwlock_wrlock(&w->b->subs_lock);
+	subs_del(w->b, s, filter, len);
+	pthread_rwlock_unlock(&w->b->subs_lock);
+	persist_sub_del(w, s, filter, len);
+	return true;
+}
+
 /* Subscribe one filter; returns the SUBACK code for it and whether it
  * existed already (*replaced). */
 static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e, uint32_t sub_id, bool *replaced_out)
@@ -103,28 +139,16 @@ static uint8_t subscribe_one(struct client *c, const struct mqtt_sub_entry *e, u
 	if (!subscribe_allowed(c, &e->filter, e->options & 0x03))
 		return refusal(c, MQTT_RC_NOT_AUTHORIZED);
 	uint8_t qos = e->options & 0x03;
+	uint8_t options = e->options;
+	/* a bridge (try_private) gets what a 5.0 bridge asks for itself: its
+	 * own messages not echoed back (loops), RETAIN as published */
+	if (c->peer_bridge && !is_shared(&e->filter))
+		options |= SUB_NO_LOCAL | SUB_RETAIN_AS_PUBLISHED;
 	/* all the options are kept (No Local, Retain As Published apply at
 	 * routing); a 3.1.1 options byte has only the QoS */
 	bool replaced = false;
-	/* submitted before routers can see the subscription: any queue entry
-	 * another worker writes for it then reaches the store after it */
-	persist_sub_put(c->w, c->session, e->filter.p, e->filter.len, e->options, sub_id);
-	persist_flush(c->w);
-	pthread_rwlock_wrlock(&b->subs_lock);
-	int rc = subs_add(b, c->session, e->filter.p, e->filter.len, e->options, sub_id, &replaced);
-	pthread_rwlock_unlock(&b->subs_lock);
-	if (rc == FM_OK && (replaced ? session_sub_set(c->session, e->filter.p, e->filter.len, qos)
-				     : session_sub_append(c->session, e->filter.p, e->filter.len, qos)) != FM_OK) {
-		pthread_rwlock_wrlock(&b->subs_lock);
-		subs_del(b, c->session, e->filter.p, e->filter.len);
-		pthread_rwlock_unlock(&b->subs_lock);
-		rc = FM_ENOMEM;
-	}
-	if (rc != FM_OK) {
-		if (!replaced)
-			persist_sub_del(c->w, c->session, e->filter.p, e->filter.len);
+	if (proto_session_subscribe(c->w, c->session, e->filter.p, e->filter.len, options, sub_id, &replaced) != FM_OK)
 		return refusal(c, MQTT_RC_UNSPECIFIED);
-	}
 	*replaced_out = replaced;
 	if (log_enabled(&b->log, LOG_T_SUBSCRIBE))
 		log_msg(&b->log, LOG_T_SUBSCRIBE, "%s %u %.*s", client_log_id(c), qos,
@@ -232,15 +256,9 @@ int proto_on_unsubscribe(struct client *c, const struct mqtt_frame *f, const cha
 	while (mqtt_entries_next(&it, &e)) {
 		/* [MQTT-3.10.4-1] stop matching; a filter we do not have is not an
 		 * error (5.0 says 0x11) */
-		bool had = session_sub_del(c->session, e.filter.p, e.filter.len) == FM_OK;
+		bool had = proto_session_unsubscribe(c->w, c->session, e.filter.p, e.filter.len);
 		if (codes)
 			codes[n++] = had ? MQTT_RC_SUCCESS : MQTT_RC_NO_SUBSCRIPTION_EXISTED;
-		if (had) {
-			pthread_rwlock_wrlock(&c->w->b->subs_lock);
-			subs_del(c->w->b, c->session, e.filter.p, e.filter.len);
-			pthread_rwlock_unlock(&c->w->b->subs_lock);
-			persist_sub_del(c->w, c->session, e.filter.p, e.filter.len);
-		}
 		if (log_enabled(&c->w->b->log, LOG_T_UNSUBSCRIBE))
 			log_msg(&c->w->b->log, LOG_T_UNSUBSCRIBE, "%s %.*s", client_log_id(c),
 				(int)e.filter.len, e.filter.p);

@@ -108,7 +108,7 @@ struct sys_topics {
 	char sent[SYS_N_VALUES + SYS_N_LOADS * LOADAVG_N][SYS_TEXT];
 };
 
-static void publish_text(struct worker *w, const char *topic, const char *text)
+void sys_publish_text(struct worker *w, const char *topic, const char *text)
 {
 	struct msg *m = msg_new(topic, strlen(topic), text, strlen(text), 0, true);
 	if (!m)
@@ -126,7 +126,7 @@ static void publish_changed(struct sys_topics *st, size_t slot, const char *name
 	snprintf(st->sent[slot], SYS_TEXT, "%s", text);
 	char topic[96];
 	snprintf(topic, sizeof(topic), SYS_PREFIX "%s", name);
-	publish_text(st->w, topic, text);
+	sys_publish_text(st->w, topic, text);
 }
 
 static void values_now(struct broker *b, uint64_t v[SYS_N_VALUES])
@@ -205,7 +205,7 @@ static void on_tick(struct loop *lp, struct loop_timer *t)
 {
 	struct sys_topics *st = list_entry(t, struct sys_topics, timer);
 	if (!st->version_sent) {
-		publish_text(st->w, SYS_PREFIX "version", "fleetmq version " FLEETMQ_VERSION);
+		sys_publish_text(st->w, SYS_PREFIX "version", "fleetmq version " FLEETMQ_VERSION);
 		st->version_sent = true;
 	}
 	publish_values(st);

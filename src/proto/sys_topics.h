@@ -14,5 +14,9 @@ struct worker;
 void sys_topics_configure(struct worker *w);
 /* Stop publishing and free the state (w's thread, before it stops). */
 void sys_topics_stop(struct worker *w);
+/* Publish text on topic as a retained QoS 0 message kept in memory only
+ * (it describes this run), through the router: on w's thread. Out of
+ * memory: not published (the next interval tries again). */
+void sys_publish_text(struct worker *w, const char *topic, const char *text);
 
 #endif

@@ -277,9 +277,14 @@ static void shutdown_clients(struct worker *w)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	const struct bridge_hooks *bridges = w->b->bridge_hooks;
 	sys_topics_configure(w);
+	if (bridges)
+		bridges->worker_started(w);
 	w->rc = loop_run(w->loop);
 	sys_topics_stop(w); /* before the last iteration: no $SYS during shutdown */
+	if (bridges)
+		bridges->worker_stopping(w); /* its timers and half-open sockets; its connections close below */
 	shutdown_clients(w);
 	w->stopped = true;
 	session_thread_release();

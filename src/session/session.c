@@ -234,6 +234,8 @@ void session_inflight_del(struct session *s, uint16_t packet_id)
 
 bool session_queue_over(const struct session *s, size_t bytes, const struct session_limits *lim)
 {
+	if (s->unbounded)
+		return false;
 	uint64_t count = s->queued + (s->spill ? s->spill->count : 0);
 	uint64_t total = s->queued_bytes + (s->spill ? s->spill->bytes : 0);
 	return (lim->max_queued && count >= lim->max_queued) ||

@@ -104,6 +104,9 @@ struct session {
 	atomic_bool saturated;       /* its client's output is over the high watermark */
 	atomic_bool online;          /* a client is attached (routers on other workers read it) */
 	bool persistent;             /* 3.1.1 clean session 0: survives disconnect */
+	bool unbounded;              /* a bridge's: max_queued_messages and max_queued_bytes do not
+	                              * apply (what waits for the remote is never dropped; the
+	                              * store and max_queued_in_memory bound it) */
 	char client_id[];            /* NUL-terminated, in the same allocation */
 };
 

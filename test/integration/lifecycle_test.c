@@ -111,12 +111,10 @@ Test(lifecycle, unsupported_mosquitto_option_is_refused_clearly)
 	expect_config_error("max_qos 1\n", ":1:", "not supported yet");
 }
 
-/* Until the bridge runtime lands, a valid bridge block is refused at start
- * (it is parsed and checked first), never ignored. */
-Test(lifecycle, bridges_are_refused_until_they_run)
+/* A bridge block is checked at start: one without an address names its
+ * connection line (the runtime is tested in bridge_test.py). */
+Test(lifecycle, bad_bridge_block_is_a_startup_error)
 {
-	expect_config_error("listener 0 127.0.0.1\nconnection cloud\naddress 127.0.0.1:1\ntopic a/#\n", ":2:",
-			    "connection 'cloud': bridges are not supported yet");
 	expect_config_error("listener 0 127.0.0.1\nconnection cloud\ntopic a/#\n", ":2:", "no address line");
 }
 

@@ -481,8 +481,8 @@ Test(connect, protocol_name_wrong_MQTT_3_1_2_1)
 Test(connect, protocol_level_unsupported_MQTT_3_1_2_2)
 {
 	for (unsigned lv = 0; lv < 256; lv++) {
-		if (lv == MQTT_V311 || lv == MQTT_V5)
-			continue;
+		if (lv == MQTT_V311 || lv == MQTT_V5 || lv == (0x80 | MQTT_V311))
+			continue; /* 0x84: a bridge (bridge_bit_on_a_3_x_level_is_a_bridge) */
 		uint8_t b[] = {VH4((uint8_t)lv, 0x02), 0, 1, 'x'};
 		expect_unsupported(b, sizeof(b), (uint8_t)lv);
 	}
@@ -1102,4 +1102,20 @@ Test(suback, unsuback_3_1_1_with_extra_bytes_MQTT_3_11_1)
 {
 	MALFORMED(MQTT_UNSUBACK, 0, MQTT_V311, 0, 1, 0);
 	MALFORMED(MQTT_UNSUBACK, 0, MQTT_V311);
+}
+
+/* mosquitto's bridges (try_private) set 0x80 on a 3.x protocol level; the
+ * level itself is what is left (not in the spec: every mosquitto-compatible
+ * broker takes it). 5.0 has no such bit: 0x85 is refused [MQTT-3.1.2-2]. */
+Test(connect, bridge_bit_on_a_3_x_level_is_a_bridge)
+{
+	uint8_t p[] = { 0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 0x84, 0x02, 0, 10, 0, 1, 'x' };
+	struct mqtt_connect c;
+	uint8_t reason = 0;
+	cr_assert_eq(connect_rc(frame_of(p, sizeof(p)), &c, &reason), FM_OK);
+	cr_assert(c.bridge);
+	cr_assert_eq(c.version, MQTT_V311);
+	p[8] = 0x85;
+	cr_assert_neq(connect_rc(frame_of(p, sizeof(p)), &c, &reason), FM_OK);
+	cr_assert_eq(reason, MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION);
 }

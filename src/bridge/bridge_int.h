@@ -1,0 +1,123 @@
+/* Inside the bridge layer: one struct bridge per `connection` block, the
+ * link to the remote (bridge_link.c), the MQTT client end
+ * (bridge_proto.c), the local session (bridge_session.c) and the topic
+ * remapping (bridge_map.c). */
+#ifndef FM_BRIDGE_BRIDGE_INT_H
+#define FM_BRIDGE_BRIDGE_INT_H
+
+#include "bridge/bridge.h"
+#include "config/conf.h"
+#include "core/buf.h"
+#include "loop/loop.h"
+#include "net/conn.h"
+#include "proto/broker.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct client;
+struct session;
+struct tls_client;
+
+/* One topic line, with its two whole filters built once. */
+struct bridge_topic {
+	const struct conf_bridge_topic *conf;
+	char *local_filter;       /* local_prefix + pattern; owned */
+	char *remote_filter;      /* remote_prefix + pattern; owned */
+	size_t local_prefix_len, remote_prefix_len;
+};
+
+struct bridge {
+	struct broker *b;
+	const struct conf_bridge *conf; /* in b->conf, fixed after start */
+	struct worker *w;         /* home: its loop runs everything below */
+	struct bridge_topic *topics;
+	size_t n_topics;
+	struct session *session;  /* our local session (a reference), NULL until set up */
+	struct client *c;         /* the connection to the remote, NULL while down */
+	struct tls_client *tls;   /* client TLS context; NULL for plain TCP */
+	int fd;                   /* a TCP connect in progress, else -1 */
+	struct loop_io io;        /* its registration */
+	struct loop_timer retry;  /* backoff, or a connect taking too long */
+	struct loop_timer tick;   /* once a second: ping, lazy start, idle, status */
+	size_t addr_idx;          /* the address tried next */
+	unsigned failures;        /* attempts failed in a row (backoff) */
+	uint32_t since_ping_s;    /* seconds since the last PINGREQ */
+	uint32_t idle_s;          /* seconds without a PUBLISH either way (lazy) */
+	uint64_t seen_traffic;    /* sent + received at the last tick */
+	uint32_t sys_s;           /* seconds since $SYS values went out */
+	char sys_sent[4][24];     /* last $SYS texts, published on change */
+	bool stopping;            /* the worker is stopping: no reconnect */
+	bool remote_retain;       /* the remote takes RETAIN (5.0 Retain Available) */
+	struct buf topic_buf;     /* the topic a map_in/map_out wrote */
+	/* read by other threads (HTTP API) */
+	_Atomic uint8_t state;    /* enum bridge_state */
+	_Atomic uint64_t connects, sent, received, queued, inflight, since_ms;
+	pthread_mutex_t text_lock; /* for the two strings below */
+	char last_error[160];
+	char address[NET_ADDR_STRLEN];
+};
+
+struct bridges {
+	struct bridge *v;
+	size_t n;
+};
+
+static inline struct bridges *bridges_of(const struct broker *b) { return b->bridges; }
+
+/* The bridge whose connection c is (c->outgoing), or NULL. */
+struct bridge *bridge_of_client(const struct broker *b, const struct client *c);
+
+/* Record why the link failed or closed, for the API and $SYS (any thread reads). */
+void bridge_set_error(struct bridge *br, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bridge_set_state(struct bridge *br, enum bridge_state st);
+
+/* --- bridge_map.c: topics ------------------------------------------------- */
+
+/* Build br->topics from the config. FM_OK or FM_ENOMEM. */
+int bridge_topics_build(struct bridge *br);
+void bridge_topics_free(struct bridge *br);
+/* The remote topic for a local one leaving on an out/both topic line
+ * (written to out), or false if no line takes it. */
+bool bridge_map_topic_out(const struct bridge *br, const char *topic, size_t len, struct buf *out);
+/* The local topic for a remote one arriving on an in/both line. */
+bool bridge_map_topic_in(const struct bridge *br, const char *topic, size_t len, struct buf *out);
+
+/* --- bridge_session.c: the local session ------------------------------ */
+
+/* Find or make the bridge's persistent local session on its home worker
+ * (w's thread) with exactly the configured out subscriptions. FM_OK or
+ * FM_ENOMEM / FM_EDENIED (the client id is held elsewhere). */
+int bridge_session_setup(struct bridge *br);
+/* Messages waiting for the remote (queued in memory and in the store). */
+uint64_t bridge_session_queued(const struct bridge *br);
+
+/* --- bridge_link.c: the TCP/TLS link ------------------------------------ */
+
+/* Ready the link's timer (w's thread, before anything else). */
+void bridge_link_init(struct bridge *br);
+/* Start connecting to the next address (w's thread). */
+void bridge_link_start(struct bridge *br);
+/* The link went down (a failed attempt, or a connection that closed):
+ * arrange the next attempt as start_type and restart_timeout say. */
+void bridge_link_down(struct bridge *br, bool was_connected);
+/* Stop timers and any connect in progress (worker stopping). */
+void bridge_link_stop(struct bridge *br);
+
+/* --- bridge_proto.c: the client end ------------------------------------ */
+
+/* The TCP connect is done: a client takes the socket (TLS on top when
+ * configured) and sends CONNECT. */
+void bridge_proto_open(struct bridge *br, int fd, const struct net_addr *peer);
+/* Once a second on the home worker. */
+void bridge_proto_tick(struct bridge *br);
+
+/* --- bridge.c ------------------------------------------------------------ */
+
+/* Start the bridges homed on w / stop them (the hooks of those names). */
+void bridges_worker_started(struct worker *w);
+void bridges_worker_stopping(struct worker *w);
+
+extern const struct bridge_hooks bridge_hooks;
+
+#endif

@@ -1,0 +1,571 @@
+"""Bridges (issue 10): the real fleetmq binary bridged to Debian's mosquitto
+and to a second fleetmq, driven by Eclipse paho clients on both sides.
+
+- in, out and both directions with local and remote prefixes, against
+  mosquitto (3.1.1, try_private) and fleetmq (3.1.1 with try_private, and
+  5.0 with No Local): each message arrives once on the other side and
+  never comes back (no loop);
+- QoS 1 and 2 end to end;
+- the remote SIGKILLed and restarted while a publisher keeps sending:
+  every message the local broker acknowledged arrives, in order;
+- the local broker SIGKILLed with messages queued for an unreachable
+  remote, restarted: none lost, in order;
+- TLS to the remote (bridge_cafile), and a host name mismatch refused;
+- failover to the second address, the notifications (local and remote),
+  the state in /api/v1/bridges, /metrics and $SYS.
+
+MQTT statements checked: [MQTT-3.8.3-3] (No Local on the bridge's
+subscriptions), [MQTT-3.3.1-12] (Retain As Published keeps a retained
+message retained across the bridge), [MQTT-4.6.0-6] (order kept for the
+queued messages), [MQTT-3.1.2-4]/[MQTT-3.1.2-5] (a persistent session keeps
+QoS 1/2 messages while the remote is away)."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+
+import fmtest
+
+TIMEOUT = fmtest.TIMEOUT * 2  # sanitizer builds are slow
+
+
+class Client:
+    """A paho client (3.1.1 unless v5) recording (topic, payload, qos,
+    retain) for every message."""
+
+    def __init__(self, port, client_id, subscribe=(), qos=1, clean=True, v5=False):
+        self.cond = threading.Condition()
+        self.got = []
+        self.connected = threading.Event()
+        self.subacks = 0
+        proto = mqtt.MQTTv5 if v5 else mqtt.MQTTv311
+        kw = {} if v5 else {"clean_session": clean}
+        self.c = mqtt.Client(client_id=client_id, protocol=proto, **kw)
+        self.c.on_message = self._on_message
+        self.c.on_connect = self._on_connect
+        self.c.on_subscribe = self._on_subscribe
+        self.filters = list(subscribe)
+        self.qos = qos
+        self.c.reconnect_delay_set(0.1, 0.5)
+        self.c.connect("127.0.0.1", port, keepalive=30)
+        self.c.loop_start()
+        if not self.connected.wait(TIMEOUT):
+            fmtest.fail("%s: no CONNACK" % client_id)
+        self.wait(lambda: self.subacks >= len(self.filters), "%s: no SUBACK" % client_id)
+
+    def _on_connect(self, c, u, flags, rc, props=None):
+        for f in self.filters:
+            c.subscribe(f, qos=self.qos)
+        self.connected.set()
+
+    def _on_subscribe(self, *a):
+        with self.cond:
+            self.subacks += 1
+            self.cond.notify_all()
+
+    def _on_message(self, c, u, msg):
+        with self.cond:
+            self.got.append((msg.topic, msg.payload.decode(), msg.qos, bool(msg.retain)))
+            self.cond.notify_all()
+
+    def wait(self, pred, what, timeout=TIMEOUT):
+        with self.cond:
+            if not self.cond.wait_for(pred, timeout):
+                fmtest.fail("%s (got %d: %s)" % (what, len(self.got), self.got[-5:]))
+
+    def wait_topic(self, topic, payload, what):
+        self.wait(lambda: any(t == topic and p == payload for t, p, _, _ in self.got), what)
+
+    def publish(self, topic, payload, qos=1, retain=False):
+        info = self.c.publish(topic, payload, qos=qos, retain=retain)
+        if qos:
+            info.wait_for_publish(TIMEOUT)
+            if not info.is_published():
+                fmtest.fail("PUBLISH %s not acknowledged" % topic)
+
+    def payloads(self, topic_prefix):
+        with self.cond:
+            return [p for t, p, _, _ in self.got if t.startswith(topic_prefix)]
+
+    def close(self):
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def mosquitto_conf(port, persist_dir=None):
+    text = "listener %d 127.0.0.1\nallow_anonymous true\n" % port
+    if persist_dir:
+        text += "persistence true\npersistence_location %s/\nautosave_interval 1\n" % persist_dir
+    if os.geteuid() == 0:
+        text += "user root\n"  # else it drops to 'mosquitto', which cannot write our directory
+    return text
+
+
+def start_mosquitto(tmp, port, persist=False):
+    conf = os.path.join(tmp, "mosquitto.conf")
+    with open(conf, "w") as f:
+        f.write(mosquitto_conf(port, tmp if persist else None))
+    log = open(os.path.join(tmp, "mosquitto.log"), "a")
+    proc = subprocess.Popen(["mosquitto", "-c", conf], stdout=log, stderr=log, cwd=tmp)
+    log.close()
+    wait_listening(port, proc, "mosquitto")
+    return proc
+
+
+def wait_listening(port, proc, what):
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if proc.poll() is not None:
+                fmtest.fail("%s exited with %d at start" % (what, proc.returncode))
+            time.sleep(0.02)
+    fmtest.fail("%s did not start listening on %d" % (what, port))
+
+
+def start_fleetmq_on(tmp, port, extra=""):
+    """fleetmq in tmp on a given port (a restart keeps its port and store)."""
+    conf = os.path.join(tmp, "fleetmq.conf")
+    with open(conf, "w") as f:
+        f.write("listener %d 127.0.0.1\nallow_anonymous true\n%s\n" % (port, extra))
+    log = open(os.path.join(tmp, "broker.log"), "a")
+    proc = subprocess.Popen([fmtest.broker_binary(), "-c", conf], stdout=log, stderr=log, cwd=tmp)
+    log.close()
+    wait_listening(port, proc, "fleetmq in " + tmp)
+    return proc
+
+
+def kill(proc):
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def bridges_api(http_port):
+    status, _, body = fmtest.http_request(http_port, "/api/v1/bridges")
+    if status != 200:
+        fmtest.fail("/api/v1/bridges: HTTP %d" % status)
+    return {b["name"]: b for b in json.loads(body)["bridges"]}
+
+
+def wait_bridge(http_port, name, pred, what):
+    deadline = time.monotonic() + TIMEOUT
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = bridges_api(http_port).get(name)
+        except OSError:  # the HTTP listener starts a moment after MQTT's
+            last = None
+        if last and pred(last):
+            return last
+        time.sleep(0.05)
+    fmtest.fail("%s (bridge %s: %s)" % (what, name, last))
+
+
+def bridge_block(name, remote_port, extra="", version="mqttv311", topics=()):
+    lines = ["connection %s" % name, "address 127.0.0.1:%d" % remote_port,
+             "remote_clientid %s-remote" % name, "bridge_protocol_version %s" % version,
+             "restart_timeout 1", "keepalive_interval 5"]
+    lines += ["topic %s" % t for t in topics]
+    return "\n".join(lines) + "\n" + extra
+
+
+DIRECTION_TOPICS = ("sensors/# out 1 local/ remote/", "cmd/# in 1 local/ remote/", "chat/# both 1")
+
+
+def check_directions(local_port, remote_port, name, tag):
+    """Publish each way and check what arrives where, exactly once."""
+    here = Client(local_port, "here-" + tag, ["local/#", "chat/#"])
+    there = Client(remote_port, "there-" + tag, ["remote/#", "chat/#"])
+    here.publish("local/sensors/t1", "out-1")
+    there.wait_topic("remote/sensors/t1", "out-1", "%s: out with prefixes did not arrive" % tag)
+    there.publish("remote/cmd/reboot", "in-1")
+    here.wait_topic("local/cmd/reboot", "in-1", "%s: in with prefixes did not arrive" % tag)
+    here.publish("chat/room", "from-here")
+    there.wait_topic("chat/room", "from-here", "%s: both, local to remote" % tag)
+    there.publish("chat/room", "from-there")
+    here.wait_topic("chat/room", "from-there", "%s: both, remote to local" % tag)
+    time.sleep(1.0)  # a loop would bring copies back within this time
+    for who, c in (("local", here), ("remote", there)):
+        for payload in ("from-here", "from-there"):
+            n = c.payloads("chat/").count(payload)
+            if n != 1:
+                fmtest.fail("%s: %s subscriber got %r %d times (a loop) [MQTT-3.8.3-3]" % (tag, who, payload, n))
+    if here.payloads("local/sensors/") != ["out-1"] or there.payloads("remote/cmd/") != ["in-1"]:
+        fmtest.fail("%s: a one-way topic crossed back" % tag)
+    # a topic no line names stays where it was published
+    here.publish("other/x", "stays")
+    time.sleep(0.3)
+    if any(t == "other/x" for t, _, _, _ in there.got):
+        fmtest.fail("%s: a topic without a bridge line crossed" % tag)
+    here.close()
+    there.close()
+
+
+def test_directions_with_mosquitto():
+    with tempfile.TemporaryDirectory() as rtmp, tempfile.TemporaryDirectory() as ltmp:
+        rport = fmtest.free_port()
+        remote = start_mosquitto(rtmp, rport)
+        http = fmtest.free_port()
+        local, lport = fmtest.start_broker(ltmp, "http_listener %d\n" % http +
+                                           bridge_block("tomosq", rport, topics=DIRECTION_TOPICS))
+        try:
+            wait_bridge(http, "tomosq", lambda b: b["connected"], "bridge to mosquitto did not connect")
+            check_directions(lport, rport, "tomosq", "mosq")
+            b = bridges_api(http)["tomosq"]
+            if b["sent"] < 2 or b["received"] < 2 or b["connects"] != 1:
+                fmtest.fail("bridge counters do not match the traffic: %s" % b)
+        finally:
+            kill(local)
+            kill(remote)
+
+
+def test_directions_with_fleetmq(version):
+    with tempfile.TemporaryDirectory() as rtmp, tempfile.TemporaryDirectory() as ltmp:
+        remote, rport = fmtest.start_broker(rtmp)
+        http = fmtest.free_port()
+        local, lport = fmtest.start_broker(ltmp, "http_listener %d\n" % http +
+                                           bridge_block("tofm", rport, version=version, topics=DIRECTION_TOPICS))
+        try:
+            wait_bridge(http, "tofm", lambda b: b["connected"], "bridge to fleetmq did not connect")
+            check_directions(lport, rport, "tofm", "fleetmq-" + version)
+        finally:
+            fmtest.stop(local, "local fleetmq")
+            fmtest.stop(remote, "remote fleetmq")
+
+
+def test_qos2_and_retained_end_to_end():
+    with tempfile.TemporaryDirectory() as rtmp, tempfile.TemporaryDirectory() as ltmp:
+        remote, rport = fmtest.start_broker(rtmp)
+        http = fmtest.free_port()
+        local, lport = fmtest.start_broker(ltmp, "http_listener %d\n" % http +
+                                           bridge_block("q2", rport, version="mqttv50",
+                                                        topics=("q/# out 2", "r/# in 2")))
+        try:
+            wait_bridge(http, "q2", lambda b: b["connected"], "5.0 bridge did not connect")
+            there = Client(rport, "q2-there", ["q/#"], qos=2, v5=True)
+            here = Client(lport, "q2-here", ["r/#"], qos=2, v5=True)
+            for i in range(20):
+                here.publish("q/%d" % i, "q2-%d" % i, qos=2)
+                there.publish("r/%d" % i, "r2-%d" % i, qos=2)
+            there.wait(lambda: len(there.got) >= 20, "QoS 2 out did not all arrive")
+            here.wait(lambda: len(here.got) >= 20, "QoS 2 in did not all arrive")
+            time.sleep(0.5)
+            if [p for _, p, _, _ in there.got] != ["q2-%d" % i for i in range(20)] or \
+               any(q != 2 for _, _, q, _ in there.got):
+                fmtest.fail("QoS 2 out: not exactly once, in order, at QoS 2: %s" % there.got)
+            if [p for _, p, _, _ in here.got] != ["r2-%d" % i for i in range(20)]:
+                fmtest.fail("QoS 2 in: not exactly once, in order: %s" % here.got)
+            # a retained message stays retained on the remote [MQTT-3.3.1-12]
+            here.publish("q/kept", "retained-1", qos=1, retain=True)
+            there.wait_topic("q/kept", "retained-1", "retained message did not cross")
+            late = Client(rport, "q2-late", ["q/kept"], v5=True)
+            late.wait(lambda: any(r for _, _, _, r in late.got), "not retained on the remote")
+            for c in (there, here, late):
+                c.close()
+        finally:
+            fmtest.stop(local, "local fleetmq")
+            fmtest.stop(remote, "remote fleetmq")
+
+
+def in_order(payloads, n, what):
+    """Every seq 0..n-1 present; duplicates (QoS 1 resends) allowed only
+    as repeats, the first copies in order [MQTT-4.6.0-6]."""
+    seen, order = set(), []
+    for p in payloads:
+        i = int(p.split("-")[1])
+        if i not in seen:
+            seen.add(i)
+            order.append(i)
+    if order != list(range(n)):
+        missing = sorted(set(range(n)) - seen)
+        fmtest.fail("%s: %d of %d arrived, missing %s, first out of order at %s" %
+                    (what, len(seen), n, missing[:10],
+                     next((k for k, (a, b) in enumerate(zip(order, range(n))) if a != b), None)))
+
+
+def test_remote_killed_while_publishing():
+    """The remote fleetmq is SIGKILLed and restarted in the middle of a
+    stream of QoS 1 messages: its subscriber (a persistent session there)
+    gets every one the local broker acknowledged, in order."""
+    n = 300
+    with tempfile.TemporaryDirectory() as rtmp, tempfile.TemporaryDirectory() as ltmp:
+        rport = fmtest.free_port()
+        remote = start_fleetmq_on(rtmp, rport)
+        local, lport = fmtest.start_broker(ltmp, bridge_block("flap", rport, topics=("seq/# out 1",)))
+        try:
+            there = Client(rport, "flap-sub", ["seq/#"], clean=False)
+            here = Client(lport, "flap-pub")
+            for i in range(n):
+                here.publish("seq/a", "m-%d" % i)  # returns once the local broker acknowledged it
+                if i == n // 3:
+                    kill(remote)
+                if i == n // 3 + 50:
+                    remote = start_fleetmq_on(rtmp, rport)
+                time.sleep(0.005)
+            there.wait(lambda: len(set(there.payloads("seq/"))) >= n, "not every message arrived after the remote's restart")
+            in_order(there.payloads("seq/"), n, "remote restart")
+            here.close()
+            there.close()
+        finally:
+            kill(local)
+            kill(remote)
+
+
+def test_local_killed_with_queue():
+    """Messages acknowledged by the local broker while the remote is down,
+    then the local broker SIGKILLed and restarted: the remote gets all of
+    them, in order, once it is back."""
+    n = 200
+    with tempfile.TemporaryDirectory() as rtmp, tempfile.TemporaryDirectory() as ltmp:
+        rport, lport, http = fmtest.free_port(), fmtest.free_port(), fmtest.free_port()
+        remote = start_fleetmq_on(rtmp, rport)
+        sub = Client(rport, "queue-sub", ["dur/#"], clean=False)
+        sub.close()
+        fmtest.stop(remote, "remote fleetmq")
+        conf = "http_listener %d\n" % http + bridge_block("dur", rport, topics=("dur/# out 1",))
+        local = start_fleetmq_on(ltmp, lport, conf)
+        try:
+            pub = Client(lport, "queue-pub")
+            for i in range(n):
+                pub.publish("dur/x", "m-%d" % i)
+            pub.close()
+            wait_bridge(http, "dur", lambda b: b["queued"] >= n, "the bridge does not show the queue")
+            b = bridges_api(http)["dur"]
+            if b["connected"] or not b["last_error"]:
+                fmtest.fail("an unreachable remote should show as not connected with an error: %s" % b)
+            kill(local)  # SIGKILL: the queue must come back from the store
+            local = start_fleetmq_on(ltmp, lport, conf)
+            remote = start_fleetmq_on(rtmp, rport)
+            sub = Client(rport, "queue-sub", ["dur/#"], clean=False)
+            sub.wait(lambda: len(set(sub.payloads("dur/"))) >= n, "messages queued before the SIGKILL were lost")
+            in_order(sub.payloads("dur/"), n, "local SIGKILL")
+            wait_bridge(http, "dur", lambda b: b["queued"] == 0 and b["connected"], "queue not drained")
+            sub.close()
+        finally:
+            kill(local)
+            kill(remote)
+
+
+def test_tls_bridge():
+    with tempfile.TemporaryDirectory() as rtmp, tempfile.TemporaryDirectory() as ltmp:
+        certs = fmtest.make_certs(rtmp)
+        tport, bad_port = fmtest.free_port(), fmtest.free_port()
+        remote, rport = fmtest.start_broker(rtmp, "listener %d 127.0.0.1\ncertfile %s/server.crt\nkeyfile %s/server.key\n"
+                                            "listener %d 127.0.0.2\ncertfile %s/server.crt\nkeyfile %s/server.key\n"
+                                            % (tport, certs, certs, bad_port, certs, certs))
+        http = fmtest.free_port()
+        conf = ("http_listener %d\n" % http +
+                bridge_block("secure", tport, "bridge_cafile %s/ca.crt\n" % certs, topics=("tls/# out 1",)) +
+                bridge_block("wrongname", bad_port, "bridge_cafile %s/ca.crt\n" % certs, topics=("x/# out 1",))
+                .replace("127.0.0.1:%d" % bad_port, "127.0.0.2:%d" % bad_port))
+        local, lport = fmtest.start_broker(ltmp, conf)
+        try:
+            wait_bridge(http, "secure", lambda b: b["connected"], "TLS bridge did not connect")
+            there = Client(rport, "tls-sub", ["tls/#"])
+            here = Client(lport, "tls-pub")
+            here.publish("tls/a", "over-tls")
+            there.wait_topic("tls/a", "over-tls", "message over the TLS bridge did not arrive")
+            # the certificate names 127.0.0.1 and localhost, not 127.0.0.2
+            wait_bridge(http, "wrongname", lambda b: b["last_error"] and not b["connected"] and b["connects"] == 0,
+                        "a host name mismatch must not connect")
+            here.close()
+            there.close()
+        finally:
+            kill(local)
+            kill(remote)
+
+
+def test_failover_notifications_metrics_sys():
+    with tempfile.TemporaryDirectory() as rtmp, tempfile.TemporaryDirectory() as ltmp:
+        remote, rport = fmtest.start_broker(rtmp)
+        dead = fmtest.free_port()  # nothing listens there
+        http = fmtest.free_port()
+        block = bridge_block("fo", rport, "notifications true\nsys_interval 1\n", topics=("fo/# out 0",))
+        block = block.replace("address 127.0.0.1:%d" % rport, "address 127.0.0.1:%d 127.0.0.1:%d" % (dead, rport))
+        watcher_remote = Client(rport, "fo-remote-watch", ["$SYS/broker/connection/+/state"])
+        local, lport = fmtest.start_broker(ltmp, "http_listener %d\n" % http + block)
+        try:
+            b = wait_bridge(http, "fo", lambda b: b["connected"], "failover to the second address did not happen")
+            if not b["address"].endswith(":%d" % rport):
+                fmtest.fail("connected to %s, not the second address" % b["address"])
+            watcher_remote.wait_topic("$SYS/broker/connection/fo-remote/state", "1", "remote notification '1' missing")
+            watcher = Client(lport, "fo-watch", ["$SYS/broker/connection/+/state", "$SYS/broker/bridge/#"])
+            watcher.wait_topic("$SYS/broker/connection/fo-remote/state", "1", "local notification '1' missing")
+            watcher.wait_topic("$SYS/broker/bridge/fo/state", "connected", "$SYS bridge state missing")
+            status, _, body = fmtest.http_request(http, "/metrics")
+            body = body.decode()
+            if 'fleetmq_bridge_connected{bridge="fo"} 1' not in body:
+                fmtest.fail("/metrics has no fleetmq_bridge_connected for the bridge")
+            kill(remote)
+            watcher.wait_topic("$SYS/broker/connection/fo-remote/state", "0", "local notification '0' missing")
+            wait_bridge(http, "fo", lambda b: not b["connected"] and b["last_error"], "a lost remote not shown")
+            watcher.close()
+            watcher_remote.close()
+        finally:
+            kill(local)
+            kill(remote)
+
+
+def test_lazy_and_once():
+    """start_type lazy connects once `threshold` messages wait and leaves
+    after idle_timeout; start_type once never reconnects."""
+    with tempfile.TemporaryDirectory() as rtmp, tempfile.TemporaryDirectory() as ltmp:
+        remote, rport = fmtest.start_broker(rtmp)
+        http = fmtest.free_port()
+        conf = ("http_listener %d\n" % http +
+                bridge_block("lazy", rport, "start_type lazy\nthreshold 5\nidle_timeout 2\n", topics=("lz/# out 1",)) +
+                bridge_block("once", rport, "start_type once\n", topics=("on/# out 1",)))
+        local, lport = fmtest.start_broker(ltmp, conf)
+        try:
+            there = Client(rport, "lazy-sub", ["lz/#"])
+            here = Client(lport, "lazy-pub")
+            for i in range(4):
+                here.publish("lz/a", "m-%d" % i)
+            b = wait_bridge(http, "lazy", lambda b: b["queued"] == 4, "4 messages not queued for the lazy bridge")
+            time.sleep(1.5)
+            b = bridges_api(http)["lazy"]
+            if b["state"] != "idle" or b["connects"] != 0 or there.got:
+                fmtest.fail("a lazy bridge connected below its threshold: %s" % b)
+            here.publish("lz/a", "m-4")
+            there.wait(lambda: len(there.got) >= 5, "the lazy bridge did not deliver at its threshold")
+            in_order(there.payloads("lz/"), 5, "lazy bridge")
+            wait_bridge(http, "lazy", lambda b: b["state"] == "idle" and b["connects"] == 1,
+                        "the lazy bridge did not leave after idle_timeout")
+            wait_bridge(http, "once", lambda b: b["connected"], "start_type once did not connect")
+            kill(remote)
+            wait_bridge(http, "once", lambda b: b["state"] == "stopped", "start_type once did not stop")
+            remote = start_fleetmq_on(rtmp, rport)
+            time.sleep(2.5)  # restart_timeout 1: a reconnect would have happened
+            b = bridges_api(http)["once"]
+            if b["state"] != "stopped" or b["connects"] != 1:
+                fmtest.fail("start_type once reconnected: %s" % b)
+            here.close()
+            there.close()
+        finally:
+            kill(local)
+            kill(remote)
+
+
+class FakeRemote:
+    """A listening socket that answers each bridge CONNECT with the bytes
+    a scenario gives (None: say nothing), counting the connections."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.port = fmtest.free_port()
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", self.port))
+        self.srv.listen(8)
+        self.srv.settimeout(0.2)
+        self.accepted = 0
+        self.done = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        conns = []
+        while not self.done:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            conns.append(c)
+            try:
+                c.settimeout(2)
+                c.recv(4096)  # the CONNECT
+                if self.answer is not None:
+                    c.sendall(self.answer)
+            except OSError:
+                pass
+        for c in conns:
+            c.close()
+
+    def close(self):
+        self.done = True
+        self.thread.join()
+        self.srv.close()
+
+
+HOSTILE_REMOTES = (
+    ("refused", bytes([0x20, 2, 0, 5]), "remote refused the connection: code 0x05"),
+    ("garbage", bytes([0xFF] * 16), "handshake failed"),
+    ("publish-first", bytes([0x30, 5, 0, 1, 0x61, 0x68, 0x69]), "other than CONNACK first"),
+    ("bad-length", bytes([0x20, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]), "handshake failed"),
+    ("subscribe-after-connack", bytes([0x20, 2, 0, 0, 0x82, 6, 0, 1, 0, 1, 0x61, 0]), "a broker may not send"),
+    ("silent", None, "no CONNACK within connect_timeout"),
+)
+
+
+def test_hostile_remotes():
+    """Each broken or hostile remote: the bridge reports why, retries
+    with backoff, and the local broker keeps serving its clients."""
+    fakes = [FakeRemote(answer) for _, answer, _ in HOSTILE_REMOTES]
+    blocks = "connect_timeout 1\n"
+    for (name, _, _), fake in zip(HOSTILE_REMOTES, fakes):
+        blocks += bridge_block(name, fake.port, topics=("h/# out 1",))
+    http = fmtest.free_port()
+    with tempfile.TemporaryDirectory() as ltmp:
+        local, lport = fmtest.start_broker(ltmp, "http_listener %d\n" % http + blocks)
+        try:
+            for (name, _, want), fake in zip(HOSTILE_REMOTES, fakes):
+                b = wait_bridge(http, name, lambda b: b["last_error"] and want in b["last_error"] and
+                                b["state"] in ("backoff", "connecting"),
+                                "hostile remote %s: no clear error (want %r)" % (name, want))
+                # only the one that sent a good CONNACK first connected
+                if (b["connects"] > 0) != (name == "subscribe-after-connack"):
+                    fmtest.fail("hostile remote %s: wrong connect count: %s" % (name, b))
+            for (name, _, _), fake in zip(HOSTILE_REMOTES, fakes):
+                deadline = time.monotonic() + TIMEOUT
+                while fake.accepted < 2 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if fake.accepted < 2:
+                    fmtest.fail("bridge %s did not try again after its remote failed" % name)
+            canary = Client(lport, "hostile-canary", ["canary/#"])
+            canary.publish("canary/x", "alive")
+            canary.wait_topic("canary/x", "alive", "the local broker stopped serving its clients")
+            canary.close()
+            fmtest.stop(local, "local fleetmq")
+        finally:
+            kill(local)
+            for f in fakes:
+                f.close()
+
+
+def main():
+    test_directions_with_mosquitto()
+    print("ok - in/out/both with prefixes against mosquitto, no loop")
+    test_directions_with_fleetmq("mqttv311")
+    print("ok - in/out/both against fleetmq over 3.1.1 (try_private), no loop")
+    test_directions_with_fleetmq("mqttv50")
+    print("ok - in/out/both against fleetmq over 5.0 (No Local), no loop")
+    test_qos2_and_retained_end_to_end()
+    print("ok - QoS 2 both ways exactly once in order; retained kept")
+    test_remote_killed_while_publishing()
+    print("ok - remote SIGKILLed mid-stream: every message, in order")
+    test_local_killed_with_queue()
+    print("ok - local SIGKILLed with a queue: none lost, in order")
+    test_tls_bridge()
+    print("ok - TLS bridge; host name mismatch refused")
+    test_failover_notifications_metrics_sys()
+    print("ok - failover, notifications, /metrics, $SYS")
+    test_lazy_and_once()
+    print("ok - start_type lazy (threshold, idle_timeout) and once")
+    test_hostile_remotes()
+    print("ok - hostile and broken remotes: a clear error each, retried, the broker serving")
+    print("bridge: ok")
+
+
+if __name__ == "__main__":
+    main()
