@@ -55,21 +55,24 @@ struct bridge *bridge_of_client(const struct broker *b, const struct client *c)
 	return NULL;
 }
 
-/* $SYS/broker/bridge/NAME/{state,queued,sent,received}, on change, every
- * sys_interval seconds (retained, this run's). */
+/* $SYS/broker/bridge/NAME/{state,queued,sent,received,last_error}, on
+ * change, every sys_interval seconds (retained, this run's). */
 static void publish_sys(struct bridge *br)
 {
-	static const char *const names[4] = { "state", "queued", "sent", "received" };
+	static const char *const names[5] = { "state", "queued", "sent", "received", "last_error" };
 	uint32_t interval = br->w->lim.sys_interval_s;
 	if (interval == 0 || ++br->sys_s < interval)
 		return;
 	br->sys_s = 0;
-	char text[4][24];
+	char text[5][sizeof(br->sys_sent[0])];
 	snprintf(text[0], sizeof(text[0]), "%s", bridge_state_name((enum bridge_state)atomic_load(&br->state)));
 	snprintf(text[1], sizeof(text[1]), "%" PRIu64, atomic_load(&br->queued));
 	snprintf(text[2], sizeof(text[2]), "%" PRIu64, atomic_load(&br->sent));
 	snprintf(text[3], sizeof(text[3]), "%" PRIu64, atomic_load(&br->received));
-	for (int i = 0; i < 4; i++) {
+	pthread_mutex_lock(&br->text_lock);
+	snprintf(text[4], sizeof(text[4]), "%s", br->last_error);
+	pthread_mutex_unlock(&br->text_lock);
+	for (int i = 0; i < 5; i++) {
 		if (strcmp(text[i], br->sys_sent[i]) == 0)
 			continue;
 		memcpy(br->sys_sent[i], text[i], sizeof(text[i]));

@@ -46,8 +46,9 @@ struct bridge {
 	uint32_t idle_s;          /* seconds without a PUBLISH either way (lazy) */
 	uint64_t seen_traffic;    /* sent + received at the last tick */
 	uint32_t sys_s;           /* seconds since $SYS values went out */
-	char sys_sent[4][24];     /* last $SYS texts, published on change */
+	char sys_sent[5][160];    /* last $SYS texts, published on change */
 	bool stopping;            /* the worker is stopping: no reconnect */
+	bool idle_closing;        /* a lazy bridge is leaving on purpose (not an error) */
 	bool remote_retain;       /* the remote takes RETAIN (5.0 Retain Available) */
 	struct buf topic_buf;     /* the topic a map_in/map_out wrote */
 	/* read by other threads (HTTP API) */

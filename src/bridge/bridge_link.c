@@ -185,7 +185,8 @@ void bridge_link_down(struct bridge *br, bool was_connected)
 	}
 	if (br->stopping)
 		return;
-	if (br->conf->start_type == CONF_BRIDGE_ONCE) {
+	/* once: one round over the addresses, and no reconnect */
+	if (br->conf->start_type == CONF_BRIDGE_ONCE && (was_connected || br->addr_idx == 0)) {
 		bridge_set_state(br, BRIDGE_STOPPED);
 		return;
 	}

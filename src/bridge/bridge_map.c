@@ -53,16 +53,24 @@ void bridge_topics_free(struct bridge *br)
 	br->n_topics = 0;
 }
 
-/* Swap from_prefix_len bytes at the front of topic for to_prefix. */
+/* Swap from_prefix_len bytes at the front of topic for to_prefix. A
+ * topic shorter than its prefix is the prefix's parent level that a
+ * trailing "#" also matches [MQTT-4.7.1-2] ("local" for "local/#"): it
+ * becomes the other prefix's parent level, and has none when that prefix
+ * is empty. The result is never empty (not a topic). */
 static bool rewrite(const char *topic, size_t len, size_t from_prefix_len, const char *to_prefix, struct buf *out)
 {
 	size_t to_len = to_prefix ? strlen(to_prefix) : 0;
+	size_t rest = len >= from_prefix_len ? len - from_prefix_len : 0;
+	if (len < from_prefix_len && to_len > 0 && to_prefix[to_len - 1] == '/')
+		to_len--;
 	out->off = out->len = 0;
-	if (buf_reserve(out, to_len + len - from_prefix_len) != FM_OK)
+	if (to_len + rest == 0 || to_len + rest > 65535 || buf_reserve(out, to_len + rest) != FM_OK)
 		return false;
 	if (to_len)
 		buf_append(out, to_prefix, to_len);
-	buf_append(out, topic + from_prefix_len, len - from_prefix_len);
+	if (rest)
+		buf_append(out, topic + from_prefix_len, rest);
 	return true;
 }
 

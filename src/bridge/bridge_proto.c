@@ -9,6 +9,7 @@
 #include "mqtt/codec.h"
 #include "mqtt/props.h"
 #include "proto/client.h"
+#include "proto/persist.h"
 #include "proto/proto.h"
 #include "proto/subs.h"
 #include "proto/sys_topics.h"
@@ -101,15 +102,16 @@ void bridge_proto_open(struct bridge *br, int fd, const struct net_addr *peer)
 	client_mark_dirty(c);
 }
 
-/* A packet id for SUBSCRIBE/UNSUBSCRIBE that no PUBLISH of ours holds:
- * counting down from the top, where the session's ids (counting up) come
- * last. */
-static uint16_t free_packet_id(struct session *s)
+/* A packet id for SUBSCRIBE (from 65535) or UNSUBSCRIBE (from 65534,
+ * so the two never share one [MQTT-2.2.1-3]) that no PUBLISH of ours
+ * holds: counting down from the top, where the session's ids (counting
+ * up) come last. */
+static uint16_t free_packet_id(struct session *s, uint16_t from)
 {
-	for (uint16_t id = 65535; id > 0; id--)
-		if (!session_inflight_find(s, id))
-			return id;
-	return 1; /* 65535 in flight: cannot be, the window is smaller */
+	for (int id = from; id > 0; id -= 2)
+		if (!session_inflight_find(s, (uint16_t)id))
+			return (uint16_t)id;
+	return 1; /* 32767 in flight: cannot be, the window is smaller */
 }
 
 /* One SUBSCRIBE (or UNSUBSCRIBE) for the topic lines whose direction
@@ -135,7 +137,7 @@ static int send_remote_subscriptions(struct bridge *br, bool subscribe)
 		e[n++] = (struct mqtt_sub_entry){ .filter = str_of(t->remote_filter), .options = subscribe ? options : 0 };
 	}
 	int rc = FM_OK;
-	uint16_t id = free_packet_id(c->session);
+	uint16_t id = free_packet_id(c->session, subscribe ? 65535 : 65534);
 	if (n > 0) {
 		rc = subscribe ? mqtt_encode_subscribe(&c->out, c->version, id, e, n)
 			       : mqtt_encode_unsubscribe(&c->out, c->version, id, e, n);
@@ -146,13 +148,14 @@ static int send_remote_subscriptions(struct bridge *br, bool subscribe)
 	return rc;
 }
 
-/* "1" on the remote's notification topic (its will says "0"). */
-static int notify_remote(struct bridge *br)
+/* The state on the remote's notification topic: "1" after CONNACK (the
+ * will says "0" when the link dies). */
+static int notify_remote(struct bridge *br, const char *state)
 {
 	struct client *c = br->c;
 	const char *topic = br->conf->notification_topic;
 	struct mqtt_publish pub = { .retain = true, .topic = str_of(topic),
-				    .payload = { .p = (const uint8_t *)"1", .len = 1 } };
+				    .payload = { .p = (const uint8_t *)state, .len = (uint32_t)strlen(state) } };
 	int rc = mqtt_encode_publish(&c->out, c->version, &pub);
 	if (rc == FM_OK)
 		client_mark_dirty(c);
@@ -180,6 +183,12 @@ static int apply_connack_props(struct bridge *br, struct client *c, const struct
 			v5->receive_max = receive_max < 65535 ? (uint16_t)receive_max : 0;
 			v5->max_packet_out = max_packet;
 		}
+		if (mqtt_props_has(&p, MQTT_PROP_MAXIMUM_QOS)) {
+			struct client_v5 *v5 = client_v5_get(c);
+			if (!v5)
+				return FM_ENOMEM;
+			v5->qos_cap = (uint8_t)(1 + p.num[MQTT_PROP_MAXIMUM_QOS]); /* sent at most at that QoS */
+		}
 		if (mqtt_props_has(&p, MQTT_PROP_SERVER_KEEP_ALIVE))
 			c->keepalive_s = (uint16_t)p.num[MQTT_PROP_SERVER_KEEP_ALIVE];
 		br->remote_retain = mqtt_props_num(&p, MQTT_PROP_RETAIN_AVAILABLE, 1) != 0;
@@ -190,6 +199,19 @@ static int apply_connack_props(struct bridge *br, struct client *c, const struct
 		v5->max_packet_out = max_packet;
 	}
 	return FM_OK;
+}
+
+/* A remote without our session (restarted without it, or another address)
+ * numbers its QoS 2 messages afresh: the ids we still remember from the
+ * old one would make new messages look like resends and drop them. */
+static void forget_qos2_in(struct bridge *br)
+{
+	struct session *s = br->session;
+	while (s->n_qos2_in > 0) {
+		uint16_t id = s->qos2_in[s->n_qos2_in - 1];
+		persist_qos2_in(br->w, s, id, false);
+		session_qos2_in_del(s, id);
+	}
 }
 
 static int on_connack(struct bridge *br, struct client *c, const struct mqtt_frame *f, const char **why)
@@ -214,6 +236,8 @@ static int on_connack(struct bridge *br, struct client *c, const struct mqtt_fra
 		*why = "local session not available (its client id in use, or out of memory)";
 		return FM_EPROTO;
 	}
+	if (!ack.session_present)
+		forget_qos2_in(br);
 	atomic_fetch_add(&br->connects, 1);
 	atomic_store(&br->since_ms, clock_wall_ms());
 	br->since_ping_s = 0;
@@ -226,7 +250,7 @@ static int on_connack(struct bridge *br, struct client *c, const struct mqtt_fra
 	if (rc == FM_OK && br->conf->attempt_unsubscribe)
 		rc = send_remote_subscriptions(br, false);
 	if (rc == FM_OK && remote_notifications(br->conf))
-		rc = notify_remote(br);
+		rc = notify_remote(br, "1");
 	if (rc != FM_OK) {
 		*why = "out of memory";
 		return rc;
@@ -261,7 +285,10 @@ static int on_remote_disconnect(struct client *c, const struct mqtt_frame *f, co
 		*why = "malformed DISCONNECT from the remote";
 		return FM_EPROTO;
 	}
-	*why = d.reason ? "remote sent DISCONNECT with an error" : "remote sent DISCONNECT";
+	struct bridge *br = bridge_of_client(c->w->b, c);
+	if (br && d.reason)
+		bridge_set_error(br, "remote sent DISCONNECT 0x%02x", d.reason);
+	*why = d.reason ? "remote sent DISCONNECT with an error code" : "remote sent DISCONNECT";
 	return FM_ECLOSED;
 }
 
@@ -291,26 +318,25 @@ static bool map_in(struct client *c, struct mqtt_publish *pub)
 	if (!br)
 		return false;
 	atomic_fetch_add_explicit(&br->received, 1, memory_order_relaxed);
-	if (!bridge_map_topic_in(br, pub->topic.p, pub->topic.len, &br->topic_buf) ||
-	    buf_used(&br->topic_buf) > 65535 || buf_used(&br->topic_buf) == 0)
+	if (!bridge_map_topic_in(br, pub->topic.p, pub->topic.len, &br->topic_buf))
 		return false;
 	pub->topic = (struct mqtt_str){ .p = (const char *)buf_head(&br->topic_buf),
 					.len = (uint16_t)buf_used(&br->topic_buf) };
 	return true;
 }
 
-static void map_out(struct client *c, struct mqtt_publish *pub)
+static bool map_out(struct client *c, struct mqtt_publish *pub, bool sending)
 {
 	struct bridge *br = bridge_of_client(c->w->b, c);
-	if (!br)
-		return;
-	atomic_fetch_add_explicit(&br->sent, 1, memory_order_relaxed);
+	if (!br || !bridge_map_topic_out(br, pub->topic.p, pub->topic.len, &br->topic_buf))
+		return false;
+	if (sending)
+		atomic_fetch_add_explicit(&br->sent, 1, memory_order_relaxed);
 	if (!br->conf->outgoing_retain || !br->remote_retain)
 		pub->retain = false;
-	if (bridge_map_topic_out(br, pub->topic.p, pub->topic.len, &br->topic_buf) &&
-	    buf_used(&br->topic_buf) > 0 && buf_used(&br->topic_buf) <= 65535)
-		pub->topic = (struct mqtt_str){ .p = (const char *)buf_head(&br->topic_buf),
-						.len = (uint16_t)buf_used(&br->topic_buf) };
+	pub->topic = (struct mqtt_str){ .p = (const char *)buf_head(&br->topic_buf),
+					.len = (uint16_t)buf_used(&br->topic_buf) };
+	return true;
 }
 
 static void on_close(struct client *c, const char *reason)
@@ -321,27 +347,38 @@ static void on_close(struct client *c, const char *reason)
 	bool was_connected = atomic_load(&br->state) == BRIDGE_CONNECTED;
 	br->c = NULL;
 	atomic_store(&br->since_ms, 0);
-	if (!br->stopping) {
-		if (was_connected)
-			bridge_set_error(br, "connection lost: %s", reason);
-		else if (br->last_error[0] == '\0' || strncmp(br->last_error, "remote refused", 14) != 0)
-			bridge_set_error(br, "handshake failed: %s", reason);
+	/* the remote's own words (a refusal, a DISCONNECT code) stay the error */
+	bool remote_said = strncmp(br->last_error, "remote ", 7) == 0;
+	if (br->idle_closing) {
+		log_notice(&br->b->log, "bridge %s: disconnected: %s", br->conf->name, reason);
+	} else if (!br->stopping) {
+		if (!remote_said)
+			bridge_set_error(br, "%s: %s", was_connected ? "connection lost" : "handshake failed", reason);
 		log_warn(&br->b->log, "bridge %s: %s: %s", br->conf->name,
-			    was_connected ? "connection lost" : "handshake failed", reason);
+			 was_connected ? "connection lost" : "handshake failed", reason);
 	}
+	br->idle_closing = false;
 	if (was_connected)
 		notify_local(br, false);
 	bridge_link_down(br, was_connected);
 }
 
+/* A lazy bridge leaves on purpose, but the remote's notification must
+ * still say "0": 5.0 asks for the will (0x04); 3.1.1 cannot, so "0" is
+ * published before a plain DISCONNECT. */
 static void disconnect_idle(struct bridge *br)
 {
 	struct client *c = br->c;
-	struct mqtt_disconnect d = { .reason = 0 };
-	int rc = c->version == MQTT_V5 ? mqtt_encode_disconnect(&c->out, c->version, &d)
-				       : mqtt_encode_empty(&c->out, MQTT_DISCONNECT);
+	int rc = FM_OK;
+	if (remote_notifications(br->conf) && c->version != MQTT_V5)
+		rc = notify_remote(br, "0");
+	struct mqtt_disconnect d = { .reason = remote_notifications(br->conf) ? MQTT_RC_DISCONNECT_WITH_WILL : 0 };
+	if (rc == FM_OK)
+		rc = c->version == MQTT_V5 ? mqtt_encode_disconnect(&c->out, c->version, &d)
+					   : mqtt_encode_empty(&c->out, MQTT_DISCONNECT);
 	if (rc == FM_OK)
 		client_mark_dirty(c);
+	br->idle_closing = true;
 	client_close(c, "lazy bridge idle for idle_timeout");
 }
 

@@ -442,13 +442,14 @@ static int opt_local_cleansession(struct conf_parse *px, char **args, int n)
 
 /* mosquitto logs its bridge in to itself with local_username and
  * local_password; ours runs inside the broker and is never asked for a
- * password, while local_username still picks its ACL rules. */
+ * password; local_username is the name plugins see for it (the ACL
+ * file does not restrict bridges, as in mosquitto). */
 static int opt_local_password(struct conf_parse *px, char **args, int n)
 {
 	(void)args;
 	(void)n;
 	return conf_notice(px, "local_password is not needed: fleetmq does not authenticate its own bridges "
-			       "(local_username still selects the ACL rules that apply)");
+			       "(local_username is the name plugins see for it)");
 }
 
 static const struct conf_option bridge_options[] = {

@@ -130,8 +130,11 @@ struct bridge_hooks {
 	 * (into storage of the bridge's own); false: no bridge topic takes
 	 * it, so it is acknowledged and dropped. */
 	bool (*map_in)(struct client *c, struct mqtt_publish *pub);
-	/* A PUBLISH going to the remote: rewrite its topic and RETAIN flag. */
-	void (*map_out)(struct client *c, struct mqtt_publish *pub);
+	/* A PUBLISH going to the remote: rewrite its topic and RETAIN flag
+	 * (the topic into storage of the bridge's own); false: no bridge topic
+	 * maps it, so it must not go. sending: it is being sent (counted), not
+	 * just measured. */
+	bool (*map_out)(struct client *c, struct mqtt_publish *pub, bool sending);
 	/* c is closing (its session still attached); reason for the log. */
 	void (*on_close)(struct client *c, const char *reason);
 	/* The worker's loop starts / is about to stop (its thread). */

@@ -248,6 +248,11 @@ static int dispatch(struct client *c, const struct mqtt_frame *f, const char **w
  * and headers; max_packet_size if smaller; else the MQTT maximum (0). */
 static uint32_t max_packet(const struct client *c)
 {
+	/* a bridge's remote (the operator's choice) is not cut off for a
+	 * large packet, which it would only send again: admit_from_remote
+	 * drops what is over message_size_limit */
+	if (c->outgoing)
+		return c->state == CLIENT_NEW ? FM_CONNECT_MAX : 0;
 	uint32_t lim = c->w->lim.message_size_limit;
 	uint32_t max = lim == 0 || lim > MQTT_MAX_REMAINING_LENGTH - 65536 ? 0 : lim + 65536 + 5;
 	uint32_t packet_lim = c->w->lim.max_packet_size;
@@ -509,9 +514,12 @@ static uint64_t queued_total(const struct session *s)
 	return s->queued + (s->spill ? s->spill->count : 0);
 }
 
+/* A bridge's session (unbounded) does not hold publishers back for its
+ * queue: after an outage its backlog lives in the store and drains at the
+ * remote's pace, and the publishers feeding it must not wait for that. */
 static bool queue_saturated(const struct client *c)
 {
-	return c->session && !c->lagging && queued_total(c->session) >= queue_high(c);
+	return c->session && !c->lagging && !c->session->unbounded && queued_total(c->session) >= queue_high(c);
 }
 
 static bool queue_drained(const struct client *c)
@@ -779,19 +787,16 @@ struct client_v5 *client_v5_get(struct client *c)
 	return c->v5;
 }
 
-/* What the client end of a bridge says when we close it: only codes a
- * client may send (3.14.2.1); at shutdown 0x04, so that the remote
- * publishes our will (the bridge's "0" notification). 0: nothing. */
+/* What the client end of a bridge says when we close it: only the codes
+ * a client may send (3.14.2.1 table); at shutdown 0x04, so that the
+ * remote publishes our will (the bridge's "0" notification). 0: nothing. */
 static uint8_t outgoing_rc(uint8_t rc)
 {
 	switch (rc) {
 	case MQTT_RC_SERVER_SHUTTING_DOWN: return MQTT_RC_DISCONNECT_WITH_WILL;
-	case MQTT_RC_KEEP_ALIVE_TIMEOUT:
-	case MQTT_RC_SESSION_TAKEN_OVER:
-	case MQTT_RC_SERVER_BUSY:
-	case MQTT_RC_SERVER_MOVED:
-	case MQTT_RC_USE_ANOTHER_SERVER: return 0;
-	default: return rc;
+	case 0x80: case 0x81: case 0x82: case 0x83: case 0x87: case 0x90: case 0x93: case 0x94:
+	case 0x95: case 0x96: case 0x97: case 0x98: case 0x99: return rc;
+	default: return 0;
 	}
 }
 

@@ -71,6 +71,7 @@ struct client_v5 {
 	struct topic_aliases *aliases;  /* Topic Aliases it set (alias.c) */
 	struct alias_out *aliases_out;  /* Topic Aliases we send it (alias_out.c) */
 	struct ext_auth *auth;          /* its enhanced authentication (ext_auth.c) */
+	uint8_t qos_cap;                /* a bridge's remote's Maximum QoS (CONNACK) + 1; 0: none */
 };
 
 /* c's 5.0 state, allocated on first use; NULL on ENOMEM. */

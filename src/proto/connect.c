@@ -262,10 +262,25 @@ static int check_identity(struct client *c, const struct mqtt_frame *f, const st
 	return *waiting ? FM_OK : check_credentials(c, ct, auth == EXT_AUTH_GRANTED, why);
 }
 
+/* A bridge's local_clientid belongs to its bridge: a client taking it
+ * would take the session that holds what waits for the remote (the config
+ * is fixed for bridges, so it is read without the lock). */
+static bool bridge_client_id(const struct broker *b, const struct mqtt_str *id)
+{
+	for (size_t i = 0; i < b->conf.n_bridges; i++) {
+		const char *own = b->conf.bridges[i].local_clientid;
+		if (strlen(own) == id->len && memcmp(own, id->p, id->len) == 0)
+			return true;
+	}
+	return false;
+}
+
 static int check_connect(struct client *c, const struct mqtt_frame *f, const struct mqtt_connect *ct,
 			 struct connect_opts *o, bool *auth_waiting, const char **why)
 {
 	const struct worker_limits *lim = &c->w->lim;
+	if (bridge_client_id(c->w->b, &ct->client_id))
+		return proto_refuse_connect(c, MQTT_RC_CLIENT_ID_NOT_VALID, "client id reserved for a bridge", why);
 	/* 5.0 lets the server assign an id whatever Clean Start says (3.1.3.1) */
 	if (ct->client_id.len == 0 && ct->version != MQTT_V5 && (!ct->clean_start || ct->version == MQTT_V31))
 		return proto_refuse_connect(c, MQTT_RC_CLIENT_ID_NOT_VALID,
@@ -615,13 +630,14 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 int proto_attach_outgoing(struct client *c, struct session *s)
 {
 	if (atomic_load(&s->dead) || session_home(s) != c->w)
-		return FM_EAGAIN; /* a client took its id, or ended it */
+		return FM_EAGAIN; /* ended or moved: not the bridge's to take */
 	if (s->owner)
-		client_close_rc(s->owner, MQTT_RC_SESSION_TAKEN_OVER, "session taken over by its bridge");
+		client_close_rc(s->owner, MQTT_RC_SESSION_TAKEN_OVER, "session taken over by its bridge's new connection");
 	session_ref(s); /* adopt drops a lookup's reference */
 	adopt(c, s, UINT32_MAX);
 	c->state = CLIENT_ACTIVE;
 	counter_inc(&c->w->stats.connects_total);
 	client_start_keepalive(c);
+	access_notify(c, FM_EVENT_CONNECT, NULL);
 	return FM_OK;
 }

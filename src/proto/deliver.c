@@ -61,6 +61,8 @@ static bool too_big(struct client *c, const struct msg *m, uint8_t qos, uint32_t
 	if (max == 0)
 		return false;
 	struct mqtt_publish pub = publish_of(m, qos, 1, false);
+	if (c->outgoing)
+		c->w->b->bridge_hooks->map_out(c, &pub, false); /* measured as it will go */
 	/* the expiry property's 5 bytes are counted whether or not it is sent,
 	 * and a topic alias's 3 as if the topic went too */
 	pub.props.len = m->props_len + (m->expires_at_ms ? 5 : 0) + (sub_id ? 1 + mqtt_varint_size(sub_id) : 0) +
@@ -75,7 +77,7 @@ static void encode_publish(struct client *c, struct msg *m, uint8_t qos, uint32_
 {
 	struct mqtt_publish pub = publish_of(m, qos, packet_id, dup);
 	if (c->outgoing)
-		c->w->b->bridge_hooks->map_out(c, &pub); /* the remote's topic, before any alias */
+		c->w->b->bridge_hooks->map_out(c, &pub, true); /* the remote's topic, before any alias */
 	if (c->version == MQTT_V5) {
 		bool known = false;
 		uint16_t alias = alias_out_for(c, pub.topic.p, pub.topic.len, &known);
@@ -143,17 +145,27 @@ static void enqueue(struct worker *w, struct session *s, struct msg *m, uint8_t 
 		client_update_pressure(s->owner); /* a filling queue slows its publishers */
 }
 
+/* A bridge's connection takes only what one of its topic lines maps (a
+ * line removed since the message was queued maps it no more). */
+static bool unmapped(struct client *c, const struct msg *m, uint8_t qos)
+{
+	if (!c || !c->outgoing)
+		return false;
+	struct mqtt_publish pub = publish_of(m, qos, 1, false);
+	return !c->w->b->bridge_hooks->map_out(c, &pub, false);
+}
+
 /* A message that must not go to this session after all: expired while
- * it waited [MQTT-3.3.2-5], larger than the client accepts, or on a topic
+ * it waited [MQTT-3.3.2-5], larger than the client accepts, on a topic
  * the ACL does not let it read (checked as it goes out, so a queue kept
- * while offline or a reload cannot leak one). A queue entry the store
- * holds for it goes too. */
+ * while offline or a reload cannot leak one), or one its bridge no longer
+ * maps. A queue entry the store holds for it goes too. */
 static bool undeliverable(struct worker *w, struct session *s, struct client *c, struct msg *m, uint8_t qos,
 			  uint32_t sub_id)
 {
 	bool expired = m->expires_at_ms && msg_expired(m, clock_wall_ms());
 	bool big = !expired && c && too_big(c, m, qos, sub_id);
-	bool denied = !expired && !big && c && !access_may_read(c, m);
+	bool denied = !expired && !big && c && (!access_may_read(c, m) || unmapped(c, m, qos));
 	if (!expired && !big && !denied)
 		return false;
 	if (expired)
@@ -167,11 +179,36 @@ static bool undeliverable(struct worker *w, struct session *s, struct client *c,
 	return true;
 }
 
+/* A bridge's remote may take less than QoS 2 (its CONNACK's Maximum
+ * QoS): what goes to it goes at most at that QoS. */
+static uint8_t capped(const struct client *c, uint8_t qos)
+{
+	uint8_t cap = c && c->v5 ? c->v5->qos_cap : 0;
+	if (!cap || (qos & 0x03) < cap)
+		return qos;
+	return (uint8_t)((qos & ~0x03u) | (cap - 1u));
+}
+
+/* Sent as QoS 0 though routed (and stored) at QoS 1/2: its store entry is
+ * done with. */
+static void send_qos0_instead(struct worker *w, struct session *s, struct client *c, struct msg *m, uint8_t qos,
+			      uint32_t sub_id)
+{
+	encode_publish(c, m, qos, sub_id, 0, false);
+	persist_done(w, s, m, 0);
+}
+
 void deliver_msg(struct worker *w, struct session *s, struct msg *m, uint8_t qos, uint32_t sub_id)
 {
 	struct client *c = s->owner;
 	if (undeliverable(w, s, c, m, qos, sub_id))
 		return;
+	uint8_t sent_qos = capped(c, qos);
+	if ((qos & 0x03) && (sent_qos & 0x03) == 0) {
+		send_qos0_instead(w, s, c, m, sent_qos, sub_id);
+		return;
+	}
+	qos = sent_qos;
 	if ((qos & 0x03) == 0) {
 		if (atomic_load_explicit(&w->b->over_memory, memory_order_relaxed)) {
 			counter_inc(&w->stats.dropped_memory); /* memory_limit: QoS 0 goes first */
@@ -203,8 +240,13 @@ void deliver_pump(struct worker *w, struct session *s)
 		uint8_t qos;
 		uint32_t sub_id;
 		session_queue_pop(s, &m, &qos, &sub_id);
-		if (!undeliverable(w, s, c, m, qos, sub_id))
-			send_inflight(w, s, c, m, qos, sub_id);
+		if (!undeliverable(w, s, c, m, qos, sub_id)) {
+			uint8_t sent_qos = capped(c, qos);
+			if ((sent_qos & 0x03) == 0)
+				send_qos0_instead(w, s, c, m, sent_qos, sub_id);
+			else
+				send_inflight(w, s, c, m, sent_qos, sub_id);
+		}
 		msg_unref(m); /* the queue's reference; inflight took its own */
 	}
 	spill_refill(w, s);
@@ -221,7 +263,7 @@ static void drop_unreadable_inflight(struct worker *w, struct session *s, struct
 {
 	for (uint32_t i = 0; i < s->n_inflight;) {
 		struct inflight *in = &s->inflight[i];
-		if (in->state == INFLIGHT_WAIT_PUBCOMP || access_may_read(c, in->msg)) {
+		if (in->state == INFLIGHT_WAIT_PUBCOMP || (access_may_read(c, in->msg) && !unmapped(c, in->msg, in->qos))) {
 			i++;
 			continue;
 		}

@@ -56,9 +56,13 @@ static uint64_t ms_until(uint32_t at_s, uint64_t now_ms)
 	return at_ms > now_ms ? at_ms - now_ms : 0;
 }
 
+/* The wall-clock second delay_s from now, rounded up: a deadline kept in
+ * whole seconds (and in the store, for a restart) must never come early,
+ * or a will restored after a restart would go out before its delay
+ * [MQTT-3.1.3-9]. */
 static uint32_t wall_s_after(uint64_t delay_s)
 {
-	uint64_t at_s = clock_wall_ms() / 1000 + delay_s;
+	uint64_t at_s = (clock_wall_ms() + 999) / 1000 + delay_s;
 	return at_s > UINT32_MAX ? UINT32_MAX : (uint32_t)at_s;
 }
 

@@ -142,6 +142,25 @@ static int publish_route(struct client *c, const struct mqtt_publish *pub, const
 	return FM_OK;
 }
 
+/* What a bridge's remote sends is never refused: it would only send it
+ * again on the next connection, for ever. Past our limits it is
+ * acknowledged and dropped (counted), RETAIN is cleared where we keep
+ * none, and what no bridge topic maps is dropped the same way. */
+static bool admit_from_remote(struct client *c, struct mqtt_publish *pub)
+{
+	const struct worker_limits *lim = &c->w->lim;
+	if (!c->w->b->bridge_hooks->map_in(c, pub))
+		return false;
+	if (!lim->retain_available)
+		pub->retain = false;
+	if ((lim->max_topic_levels && topic_levels(pub->topic.p, pub->topic.len) > lim->max_topic_levels) ||
+	    (lim->message_size_limit && pub->payload.len > lim->message_size_limit)) {
+		counter_inc(&c->w->stats.dropped_too_large);
+		return false;
+	}
+	return true;
+}
+
 /* The MESSAGE plugins see the PUBLISH first: they may drop it (it is
  * acknowledged all the same, and goes nowhere) or change its topic and
  * payload, which is what is then routed and retained. */
@@ -164,10 +183,11 @@ static int publish_through_plugins(struct client *c, const struct mqtt_publish *
 	return rc;
 }
 
-/* PUBACK/PUBREC's reason: 0x10 tells a 5.0 publisher nobody subscribed. */
+/* PUBACK/PUBREC's reason: 0x10 tells a 5.0 publisher nobody subscribed
+ * (a server's code: not from a bridge's client end). */
 static uint8_t ack_reason(const struct client *c, bool matched)
 {
-	return c->version == MQTT_V5 && !matched ? MQTT_RC_NO_MATCHING_SUBSCRIBERS : MQTT_RC_SUCCESS;
+	return c->version == MQTT_V5 && !matched && !c->outgoing ? MQTT_RC_NO_MATCHING_SUBSCRIBERS : MQTT_RC_SUCCESS;
 }
 
 /* A 5.0 payload that is not the UTF-8 its format indicator says: QoS 1/2
@@ -241,12 +261,12 @@ int proto_on_publish(struct client *c, const struct mqtt_frame *f, const char **
 	int rc = mqtt_decode_publish(f, c->version, &pub, &reason);
 	if (rc != FM_OK)
 		return proto_malformed(c, reason, "malformed PUBLISH", why);
-	if ((rc = publish_check(c, &pub, why)) != FM_OK)
+	if (!c->outgoing && (rc = publish_check(c, &pub, why)) != FM_OK)
 		return rc;
 	if (c->version == MQTT_V5 && (rc = v5_resolve(c, &pub, &p, why)) != FM_OK)
 		return rc;
 	/* from a bridge's remote: its local topic, or none (not routed) */
-	bool ours = !c->outgoing || c->w->b->bridge_hooks->map_in(c, &pub);
+	bool ours = !c->outgoing || admit_from_remote(c, &pub);
 	struct session *s = c->session;
 	if (pub.qos == 2 && session_qos2_in_has(s, pub.packet_id)) {
 		persist_ack(c, MQTT_PUBREC, pub.packet_id, 0, false); /* duplicate: not routed again */

@@ -243,15 +243,32 @@ def test_directions_with_fleetmq(version):
             fmtest.stop(remote, "remote fleetmq")
 
 
-def test_qos2_and_retained_end_to_end():
+def start_remote(kind, tmp, port=None):
+    """A remote broker of kind 'fleetmq' or 'mosquitto' (persistent, so a
+    SIGTERM restart keeps its sessions): (proc, port)."""
+    port = port or fmtest.free_port()
+    if kind == "mosquitto":
+        return start_mosquitto(tmp, port, persist=True), port
+    return start_fleetmq_on(tmp, port), port
+
+
+def stop_remote(kind, proc):
+    if kind == "mosquitto":
+        proc.send_signal(signal.SIGTERM)  # mosquitto keeps its state on SIGTERM only
+        proc.wait(TIMEOUT)
+    else:
+        kill(proc)  # fleetmq's store survives SIGKILL
+
+
+def test_qos2_and_retained_end_to_end(kind, version):
     with tempfile.TemporaryDirectory() as rtmp, tempfile.TemporaryDirectory() as ltmp:
-        remote, rport = fmtest.start_broker(rtmp)
+        remote, rport = start_remote(kind, rtmp)
         http = fmtest.free_port()
         local, lport = fmtest.start_broker(ltmp, "http_listener %d\n" % http +
-                                           bridge_block("q2", rport, version="mqttv50",
+                                           bridge_block("q2", rport, version=version,
                                                         topics=("q/# out 2", "r/# in 2")))
         try:
-            wait_bridge(http, "q2", lambda b: b["connected"], "5.0 bridge did not connect")
+            wait_bridge(http, "q2", lambda b: b["connected"], "%s bridge to %s did not connect" % (version, kind))
             there = Client(rport, "q2-there", ["q/#"], qos=2, v5=True)
             here = Client(lport, "q2-here", ["r/#"], qos=2, v5=True)
             for i in range(20):
@@ -272,9 +289,10 @@ def test_qos2_and_retained_end_to_end():
             late.wait(lambda: any(r for _, _, _, r in late.got), "not retained on the remote")
             for c in (there, here, late):
                 c.close()
-        finally:
             fmtest.stop(local, "local fleetmq")
-            fmtest.stop(remote, "remote fleetmq")
+        finally:
+            kill(local)
+            kill(remote)
 
 
 def in_order(payloads, n, what):
@@ -293,14 +311,14 @@ def in_order(payloads, n, what):
                      next((k for k, (a, b) in enumerate(zip(order, range(n))) if a != b), None)))
 
 
-def test_remote_killed_while_publishing():
-    """The remote fleetmq is SIGKILLed and restarted in the middle of a
-    stream of QoS 1 messages: its subscriber (a persistent session there)
-    gets every one the local broker acknowledged, in order."""
+def test_remote_killed_while_publishing(kind):
+    """The remote is stopped (fleetmq: SIGKILL; mosquitto: SIGTERM, the
+    only way it keeps its state) and restarted in the middle of a stream
+    of QoS 1 messages: its subscriber (a persistent session there) gets
+    every one the local broker acknowledged, in order."""
     n = 300
     with tempfile.TemporaryDirectory() as rtmp, tempfile.TemporaryDirectory() as ltmp:
-        rport = fmtest.free_port()
-        remote = start_fleetmq_on(rtmp, rport)
+        remote, rport = start_remote(kind, rtmp)
         local, lport = fmtest.start_broker(ltmp, bridge_block("flap", rport, topics=("seq/# out 1",)))
         try:
             there = Client(rport, "flap-sub", ["seq/#"], clean=False)
@@ -308,12 +326,13 @@ def test_remote_killed_while_publishing():
             for i in range(n):
                 here.publish("seq/a", "m-%d" % i)  # returns once the local broker acknowledged it
                 if i == n // 3:
-                    kill(remote)
+                    stop_remote(kind, remote)
                 if i == n // 3 + 50:
-                    remote = start_fleetmq_on(rtmp, rport)
+                    remote, _ = start_remote(kind, rtmp, rport)
                 time.sleep(0.005)
-            there.wait(lambda: len(set(there.payloads("seq/"))) >= n, "not every message arrived after the remote's restart")
-            in_order(there.payloads("seq/"), n, "remote restart")
+            there.wait(lambda: len(set(there.payloads("seq/"))) >= n,
+                       "not every message arrived after the %s remote's restart" % kind)
+            in_order(there.payloads("seq/"), n, kind + " remote restart")
             here.close()
             there.close()
         finally:
@@ -409,6 +428,8 @@ def test_failover_notifications_metrics_sys():
             kill(remote)
             watcher.wait_topic("$SYS/broker/connection/fo-remote/state", "0", "local notification '0' missing")
             wait_bridge(http, "fo", lambda b: not b["connected"] and b["last_error"], "a lost remote not shown")
+            watcher.wait(lambda: any(t == "$SYS/broker/bridge/fo/last_error" and "connection lost" in p
+                                     for t, p, _, _ in watcher.got), "$SYS last_error missing")
             watcher.close()
             watcher_remote.close()
         finally:
@@ -427,20 +448,23 @@ def test_lazy_and_once():
                 bridge_block("once", rport, "start_type once\n", topics=("on/# out 1",)))
         local, lport = fmtest.start_broker(ltmp, conf)
         try:
-            there = Client(rport, "lazy-sub", ["lz/#"])
+            there = Client(rport, "lazy-sub", ["lz/#", "$SYS/broker/connection/lazy-remote/state"])
             here = Client(lport, "lazy-pub")
             for i in range(4):
                 here.publish("lz/a", "m-%d" % i)
             b = wait_bridge(http, "lazy", lambda b: b["queued"] == 4, "4 messages not queued for the lazy bridge")
             time.sleep(1.5)
             b = bridges_api(http)["lazy"]
-            if b["state"] != "idle" or b["connects"] != 0 or there.got:
+            if b["state"] != "idle" or b["connects"] != 0 or there.payloads("lz/"):
                 fmtest.fail("a lazy bridge connected below its threshold: %s" % b)
             here.publish("lz/a", "m-4")
             there.wait(lambda: len(there.got) >= 5, "the lazy bridge did not deliver at its threshold")
             in_order(there.payloads("lz/"), 5, "lazy bridge")
             wait_bridge(http, "lazy", lambda b: b["state"] == "idle" and b["connects"] == 1,
                         "the lazy bridge did not leave after idle_timeout")
+            # leaving on purpose still says "0" on the remote (3.1.1: published before DISCONNECT)
+            there.wait(lambda: [p for t, p, _, _ in there.got if t.endswith("/lazy-remote/state")][-1:] == ["0"],
+                       "the remote's notification still says 1 after the lazy bridge left")
             wait_bridge(http, "once", lambda b: b["connected"], "start_type once did not connect")
             kill(remote)
             wait_bridge(http, "once", lambda b: b["state"] == "stopped", "start_type once did not stop")
@@ -449,6 +473,57 @@ def test_lazy_and_once():
             b = bridges_api(http)["once"]
             if b["state"] != "stopped" or b["connects"] != 1:
                 fmtest.fail("start_type once reconnected: %s" % b)
+            here.close()
+            there.close()
+        finally:
+            kill(local)
+            kill(remote)
+
+
+def test_reserved_id_and_remote_max_qos():
+    """A client cannot take a bridge's local client id (it holds what waits
+    for the remote); a remote whose CONNACK says Maximum QoS 1 gets QoS 2
+    messages at QoS 1 instead of being sent what it refuses."""
+    with tempfile.TemporaryDirectory() as rtmp, tempfile.TemporaryDirectory() as ltmp:
+        rport = fmtest.free_port()
+        conf = os.path.join(rtmp, "mosquitto.conf")
+        with open(conf, "w") as f:
+            f.write(mosquitto_conf(rport) + "max_qos 1\n")
+        log = open(os.path.join(rtmp, "mosquitto.log"), "a")
+        remote = subprocess.Popen(["mosquitto", "-c", conf], stdout=log, stderr=log, cwd=rtmp)
+        log.close()
+        wait_listening(rport, remote, "mosquitto max_qos 1")
+        http = fmtest.free_port()
+        local, lport = fmtest.start_broker(ltmp, "http_listener %d\n" % http +
+                                           bridge_block("mq", rport, version="mqttv50", topics=("mq/# out 2",)))
+        try:
+            wait_bridge(http, "mq", lambda b: b["connected"], "bridge to mosquitto max_qos 1 did not connect")
+            for v5, want_code in ((True, 0x85), (False, 2)):  # Client Identifier not valid / identifier rejected
+                codes = []
+                c = mqtt.Client(client_id="local.mq-remote", protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311)
+                got = threading.Event()
+
+                def on_connect(cl, u, flags, rc, props=None):
+                    codes.append(rc.value if hasattr(rc, "value") else rc)
+                    got.set()
+                c.on_connect = on_connect
+                c.connect("127.0.0.1", lport, keepalive=10)
+                c.loop_start()
+                got.wait(TIMEOUT)
+                c.loop_stop()
+                if codes[:1] != [want_code]:
+                    fmtest.fail("the bridge's local client id was not refused (%s): %s" % ("5.0" if v5 else "3.1.1", codes))
+            there = Client(rport, "mq-sub", ["mq/#"], qos=2)
+            here = Client(lport, "mq-pub")
+            for i in range(10):
+                here.publish("mq/x", "m-%d" % i, qos=2)
+            there.wait(lambda: len(there.got) >= 10, "QoS 2 messages to a Maximum QoS 1 remote did not arrive")
+            if any(q != 1 for _, _, q, _ in there.got):
+                fmtest.fail("not capped to the remote's Maximum QoS 1: %s" % there.got)
+            in_order(there.payloads("mq/"), 10, "Maximum QoS 1")
+            b = bridges_api(http)["mq"]
+            if b["connects"] != 1:
+                fmtest.fail("the link to the Maximum QoS 1 remote was dropped: %s" % b)
             here.close()
             there.close()
         finally:
@@ -550,16 +625,21 @@ def main():
     print("ok - in/out/both against fleetmq over 3.1.1 (try_private), no loop")
     test_directions_with_fleetmq("mqttv50")
     print("ok - in/out/both against fleetmq over 5.0 (No Local), no loop")
-    test_qos2_and_retained_end_to_end()
-    print("ok - QoS 2 both ways exactly once in order; retained kept")
-    test_remote_killed_while_publishing()
-    print("ok - remote SIGKILLed mid-stream: every message, in order")
+    for kind, version in (("fleetmq", "mqttv50"), ("mosquitto", "mqttv311"), ("mosquitto", "mqttv50")):
+        test_qos2_and_retained_end_to_end(kind, version)
+        print("ok - QoS 2 both ways exactly once in order, retained kept (%s over %s)" % (kind, version))
+    test_remote_killed_while_publishing("fleetmq")
+    print("ok - remote fleetmq SIGKILLed mid-stream: every message, in order")
+    test_remote_killed_while_publishing("mosquitto")
+    print("ok - remote mosquitto restarted mid-stream: every message, in order")
     test_local_killed_with_queue()
     print("ok - local SIGKILLed with a queue: none lost, in order")
     test_tls_bridge()
     print("ok - TLS bridge; host name mismatch refused")
     test_failover_notifications_metrics_sys()
     print("ok - failover, notifications, /metrics, $SYS")
+    test_reserved_id_and_remote_max_qos()
+    print("ok - the bridge's local client id is reserved; the remote's Maximum QoS is obeyed")
     test_lazy_and_once()
     print("ok - start_type lazy (threshold, idle_timeout) and once")
     test_hostile_remotes()

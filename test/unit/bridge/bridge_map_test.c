@@ -96,3 +96,22 @@ Test(bridge_map, empty_pattern_with_prefix_is_the_prefix_itself, .fini = teardow
 	cr_assert(in_is("remote/exact", "local/exact"));
 	cr_assert(out_is("local/exact/more", NULL));
 }
+
+/* "local/#" matches "local" itself [MQTT-4.7.1-2]: the parent level maps
+ * to the other side's parent level, never to "remote/" or "" */
+Test(bridge_map, hash_parent_level_maps_to_the_other_parent, .fini = teardown)
+{
+	line(0, "#", CONF_BRIDGE_BOTH, "local/", "remote/");
+	build(1);
+	cr_assert(out_is("local", "remote"));
+	cr_assert(in_is("remote", "local"));
+	cr_assert(out_is("local/a", "remote/a"));
+}
+
+Test(bridge_map, parent_level_without_a_prefix_on_the_other_side_is_dropped, .fini = teardown)
+{
+	line(0, "#", CONF_BRIDGE_OUT, "local/", NULL);
+	build(1);
+	cr_assert(out_is("local", NULL)); /* would be the empty topic */
+	cr_assert(out_is("local/a", "a"));
+}
