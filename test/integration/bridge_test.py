@@ -376,27 +376,46 @@ def test_local_killed_with_queue():
 
 
 def test_tls_bridge():
+    """TLS to the remote: the CA checked, the certificate's name checked
+    unless bridge_insecure, a client certificate where the remote requires
+    one (and refused without it)."""
     with tempfile.TemporaryDirectory() as rtmp, tempfile.TemporaryDirectory() as ltmp:
         certs = fmtest.make_certs(rtmp)
-        tport, bad_port = fmtest.free_port(), fmtest.free_port()
-        remote, rport = fmtest.start_broker(rtmp, "listener %d 127.0.0.1\ncertfile %s/server.crt\nkeyfile %s/server.key\n"
-                                            "listener %d 127.0.0.2\ncertfile %s/server.crt\nkeyfile %s/server.key\n"
-                                            % (tport, certs, certs, bad_port, certs, certs))
+        tport, other_ip_port, mtls_port = fmtest.free_port(), fmtest.free_port(), fmtest.free_port()
+        tls = "certfile %s/server.crt\nkeyfile %s/server.key\n" % (certs, certs)
+        remote, rport = fmtest.start_broker(rtmp, "listener %d 127.0.0.1\n%s" % (tport, tls) +
+                                            "listener %d 127.0.0.2\n%s" % (other_ip_port, tls) +
+                                            "listener %d 127.0.0.1\n%scafile %s/ca.crt\nrequire_certificate true\n"
+                                            % (mtls_port, tls, certs))
+        ca = "bridge_cafile %s/ca.crt\n" % certs
+        client_cert = "bridge_certfile %s/client.crt\nbridge_keyfile %s/client.key\n" % (certs, certs)
+
+        def at(block, port, ip):
+            return block.replace("127.0.0.1:%d" % port, "%s:%d" % (ip, port))
         http = fmtest.free_port()
         conf = ("http_listener %d\n" % http +
-                bridge_block("secure", tport, "bridge_cafile %s/ca.crt\n" % certs, topics=("tls/# out 1",)) +
-                bridge_block("wrongname", bad_port, "bridge_cafile %s/ca.crt\n" % certs, topics=("x/# out 1",))
-                .replace("127.0.0.1:%d" % bad_port, "127.0.0.2:%d" % bad_port))
+                bridge_block("secure", tport, ca, topics=("tls/# out 1",)) +
+                at(bridge_block("wrongname", other_ip_port, ca, topics=("x/# out 1",)), other_ip_port, "127.0.0.2") +
+                at(bridge_block("insecure", other_ip_port, ca + "bridge_insecure true\n", topics=("y/# out 1",)),
+                   other_ip_port, "127.0.0.2") +
+                bridge_block("mtls", mtls_port, ca + client_cert, topics=("z/# out 1",)) +
+                bridge_block("nocert", mtls_port, ca, topics=("w/# out 1",)))
         local, lport = fmtest.start_broker(ltmp, conf)
         try:
             wait_bridge(http, "secure", lambda b: b["connected"], "TLS bridge did not connect")
-            there = Client(rport, "tls-sub", ["tls/#"])
+            there = Client(rport, "tls-sub", ["tls/#", "z/#"])
             here = Client(lport, "tls-pub")
             here.publish("tls/a", "over-tls")
             there.wait_topic("tls/a", "over-tls", "message over the TLS bridge did not arrive")
             # the certificate names 127.0.0.1 and localhost, not 127.0.0.2
             wait_bridge(http, "wrongname", lambda b: b["last_error"] and not b["connected"] and b["connects"] == 0,
                         "a host name mismatch must not connect")
+            wait_bridge(http, "insecure", lambda b: b["connected"], "bridge_insecure did not skip the name check")
+            wait_bridge(http, "mtls", lambda b: b["connected"], "the bridge's client certificate was not taken")
+            here.publish("z/a", "with-cert")
+            there.wait_topic("z/a", "with-cert", "message over the client-certificate bridge did not arrive")
+            wait_bridge(http, "nocert", lambda b: b["last_error"] and b["connects"] == 0,
+                        "a remote requiring a certificate accepted a bridge without one")
             here.close()
             there.close()
         finally:
@@ -635,7 +654,7 @@ def main():
     test_local_killed_with_queue()
     print("ok - local SIGKILLed with a queue: none lost, in order")
     test_tls_bridge()
-    print("ok - TLS bridge; host name mismatch refused")
+    print("ok - TLS bridge: CA, name check, bridge_insecure, client certificate")
     test_failover_notifications_metrics_sys()
     print("ok - failover, notifications, /metrics, $SYS")
     test_reserved_id_and_remote_max_qos()
