@@ -477,7 +477,7 @@ def test_lazy_and_once():
             if b["state"] != "idle" or b["connects"] != 0 or there.payloads("lz/"):
                 fmtest.fail("a lazy bridge connected below its threshold: %s" % b)
             here.publish("lz/a", "m-4")
-            there.wait(lambda: len(there.got) >= 5, "the lazy bridge did not deliver at its threshold")
+            there.wait(lambda: len(there.payloads("lz/")) >= 5, "the lazy bridge did not deliver at its threshold")
             in_order(there.payloads("lz/"), 5, "lazy bridge")
             wait_bridge(http, "lazy", lambda b: b["state"] == "idle" and b["connects"] == 1,
                         "the lazy bridge did not leave after idle_timeout")

@@ -113,7 +113,7 @@ Test(expiry, sessions_whose_deadline_passed_while_the_broker_was_down_are_gone)
 	park("sleeper");
 	store_sync();
 	hb_terminate(&broker, SIGKILL);
-	sleep_ms(2500);
+	sleep_ms(3500); /* 2 s, on a deadline kept in whole seconds rounded up */
 	hb_restart(&broker);
 	cr_assert(hb_log_contains(&broker, "1 sessions expired while the broker was down", 2000));
 	cr_assert(!session_present("sleeper"));
