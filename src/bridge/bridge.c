@@ -194,6 +194,7 @@ void bridges_fini(struct broker *b)
 		struct bridge *br = &all->v[i];
 		if (br->session)
 			session_unref(br->session);
+		bridge_resolve_fini(br); /* its thread, which may still wait on a lookup */
 		if (br->tls)
 			tls_client_unref(br->tls);
 		bridge_topics_free(br);

@@ -14,10 +14,23 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 
 struct client;
 struct session;
 struct tls_client;
+
+/* The socket addresses one configured address resolved to, tried in
+ * order (a name may have an IPv6 and an IPv4 address, say). */
+#define BRIDGE_ADDRS_MAX 4
+struct bridge_addrs {
+	struct sockaddr_storage ss[BRIDGE_ADDRS_MAX];
+	socklen_t len[BRIDGE_ADDRS_MAX];
+	int family[BRIDGE_ADDRS_MAX];
+	unsigned n, next;
+};
+
+struct bridge_resolver;
 
 /* One topic line, with its two whole filters built once. */
 struct bridge_topic {
@@ -36,6 +49,9 @@ struct bridge {
 	struct session *session;  /* our local session (a reference), NULL until set up */
 	struct client *c;         /* the connection to the remote, NULL while down */
 	struct tls_client *tls;   /* client TLS context; NULL for plain TCP */
+	struct bridge_addrs addrs; /* what the address being tried resolved to */
+	struct bridge_resolver *resolver; /* for host names, once one was asked for */
+	bool resolving;           /* waiting for the resolver's answer */
 	int fd;                   /* a TCP connect in progress, else -1 */
 	struct loop_io io;        /* its registration */
 	struct loop_timer retry;  /* backoff, or a connect taking too long */
@@ -104,6 +120,26 @@ void bridge_link_start(struct bridge *br);
 void bridge_link_down(struct bridge *br, bool was_connected);
 /* Stop timers and any connect in progress (worker stopping). */
 void bridge_link_stop(struct bridge *br);
+
+/* The resolver's answer for the address being tried (w's thread): err
+ * NULL and the addresses, or why the name did not resolve. */
+void bridge_link_resolved(struct bridge *br, const char *err, const struct bridge_addrs *addrs);
+
+/* --- bridge_resolve.c: host names off the worker ---------------------- */
+
+/* Resolve host:port into out (blocking; numeric_only: literals only, which
+ * never wait). 0 or a getaddrinfo error code (EAI_NONAME: not a literal). */
+int bridge_addrs_fill(struct bridge_addrs *out, const char *host, uint16_t port, bool numeric_only);
+/* Ask br's resolver thread (started on first use) for a; the answer comes
+ * to bridge_link_resolved on br's worker. FM_OK or FM_ENOMEM. */
+int bridge_resolve_ask(struct bridge *br, const struct conf_bridge_address *a);
+/* Drop the answer to the request in flight, if any. */
+void bridge_resolve_cancel(struct bridge *br);
+/* The worker is stopping: no answer is taken any more. */
+void bridge_resolve_stop(struct bridge *br);
+/* After the workers stopped: end the thread (waiting for a lookup still
+ * running) and free the resolver. */
+void bridge_resolve_fini(struct bridge *br);
 
 /* --- bridge_proto.c: the client end ------------------------------------ */
 

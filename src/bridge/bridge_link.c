@@ -5,9 +5,10 @@
  * fleet of edge brokers does not return to a central one in step), a
  * single value a constant wait (as mosquitto).
  *
- * Names are resolved with getaddrinfo on the worker: an address literal
- * costs nothing, a host name asks the resolver, which may block this
- * worker for as long as the resolver takes (docs/BRIDGES.md says so). */
+ * An address literal is used at once; a host name is resolved on the
+ * bridge's resolver thread (bridge_resolve.c), never on the worker. Each
+ * socket address a name resolves to is tried in turn before the next
+ * configured address. */
 #include "bridge/bridge_int.h"
 
 #include "core/log.h"
@@ -69,6 +70,21 @@ static void note_address(struct bridge *br, const struct conf_bridge_address *a)
 	pthread_mutex_unlock(&br->text_lock);
 }
 
+static void start_connect(struct bridge *br);
+
+/* The socket address tried failed: the next one the same name resolved
+ * to, if any, else the attempt failed. */
+static void connect_failed(struct bridge *br, const char *what, const char *detail)
+{
+	if (br->addrs.next + 1 < br->addrs.n) {
+		close_pending(br);
+		br->addrs.next++;
+		start_connect(br);
+		return;
+	}
+	attempt_failed(br, what, detail);
+}
+
 static void on_connected(struct loop *lp, struct loop_io *io, unsigned events)
 {
 	(void)lp;
@@ -79,7 +95,7 @@ static void on_connected(struct loop *lp, struct loop_io *io, unsigned events)
 	if (getsockopt(br->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
 		err = errno;
 	if (err) {
-		attempt_failed(br, "cannot connect to", strerror(err));
+		connect_failed(br, "cannot connect to", strerror(err));
 		return;
 	}
 	loop_timer_stop(br->w->loop, &br->retry);
@@ -94,33 +110,20 @@ static void on_connected(struct loop *lp, struct loop_io *io, unsigned events)
 	bridge_proto_open(br, fd, &peer);
 }
 
-static int resolve(const struct conf_bridge_address *a, struct sockaddr_storage *ss, socklen_t *len, int *family)
+/* Connect to br->addrs' current entry; one that takes longer than
+ * connect_timeout is given up. */
+static void start_connect(struct bridge *br)
 {
-	char port[8];
-	snprintf(port, sizeof(port), "%u", (unsigned)a->port);
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *res;
-	int rc = getaddrinfo(a->host, port, &hints, &res);
-	if (rc != 0)
-		return rc;
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*len = res->ai_addrlen;
-	*family = res->ai_family;
-	freeaddrinfo(res);
-	return 0;
-}
-
-/* A connect that takes longer than connect_timeout is given up. */
-static void start_connect(struct bridge *br, const struct sockaddr_storage *ss, socklen_t len, int family)
-{
-	br->fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	unsigned i = br->addrs.next;
+	br->fd = socket(br->addrs.family[i], SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (br->fd < 0) {
-		attempt_failed(br, "cannot open a socket for", strerror(errno));
+		connect_failed(br, "cannot open a socket for", strerror(errno));
 		return;
 	}
 	int one = 1;
 	(void)setsockopt(br->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(br->fd, (const struct sockaddr *)ss, len) != 0 && errno != EINPROGRESS) {
-		attempt_failed(br, "cannot connect to", strerror(errno));
+	if (connect(br->fd, (const struct sockaddr *)&br->addrs.ss[i], br->addrs.len[i]) != 0 && errno != EINPROGRESS) {
+		connect_failed(br, "cannot connect to", strerror(errno));
 		return;
 	}
 	if (loop_io_add(br->w->loop, &br->io, br->fd, LOOP_WRITE, on_connected) != FM_OK) {
@@ -135,9 +138,44 @@ void bridge_link_init(struct bridge *br)
 	loop_timer_init(&br->retry, on_retry);
 }
 
+void bridge_link_resolved(struct bridge *br, const char *err, const struct bridge_addrs *addrs)
+{
+	if (!br->resolving)
+		return;
+	br->resolving = false;
+	loop_timer_stop(br->w->loop, &br->retry);
+	if (err) {
+		attempt_failed(br, "cannot resolve", err);
+		return;
+	}
+	br->addrs = *addrs;
+	start_connect(br);
+}
+
+/* A literal is used at once; a name goes to the resolver thread, with
+ * connect_timeout for its answer. */
+static void resolve_and_connect(struct bridge *br, const struct conf_bridge_address *a)
+{
+	int rc = bridge_addrs_fill(&br->addrs, a->host, a->port, true);
+	if (rc == 0) {
+		start_connect(br);
+		return;
+	}
+	if (rc != EAI_NONAME) {
+		attempt_failed(br, "cannot resolve", gai_strerror(rc));
+		return;
+	}
+	if (bridge_resolve_ask(br, a) != FM_OK) {
+		attempt_failed(br, "cannot resolve", "out of memory");
+		return;
+	}
+	br->resolving = true;
+	loop_timer_start(br->w->loop, &br->retry, (uint64_t)br->w->lim.connect_timeout_s * 1000u);
+}
+
 void bridge_link_start(struct bridge *br)
 {
-	if (br->stopping || br->c || br->fd >= 0)
+	if (br->stopping || br->c || br->fd >= 0 || br->resolving)
 		return;
 	if (bridge_session_setup(br) != FM_OK) {
 		bridge_set_error(br, "local client id %s is in use by a client", br->conf->local_clientid);
@@ -149,15 +187,7 @@ void bridge_link_start(struct bridge *br)
 	const struct conf_bridge_address *a = &br->conf->addresses[br->addr_idx];
 	note_address(br, a);
 	bridge_set_state(br, BRIDGE_CONNECTING);
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int family;
-	int rc = resolve(a, &ss, &len, &family);
-	if (rc != 0) {
-		attempt_failed(br, "cannot resolve", gai_strerror(rc));
-		return;
-	}
-	start_connect(br, &ss, len, family);
+	resolve_and_connect(br, a);
 }
 
 /* Backoff over, or a connect that took too long. */
@@ -165,8 +195,14 @@ static void on_retry(struct loop *lp, struct loop_timer *t)
 {
 	(void)lp;
 	struct bridge *br = list_entry(t, struct bridge, retry);
+	if (br->resolving) {
+		br->resolving = false;
+		bridge_resolve_cancel(br); /* its answer, if it ever comes, is dropped */
+		attempt_failed(br, "no name resolution within connect_timeout for", "timed out");
+		return;
+	}
 	if (br->fd >= 0) {
-		attempt_failed(br, "no answer within connect_timeout from", "timed out");
+		connect_failed(br, "no answer within connect_timeout from", "timed out");
 		return;
 	}
 	bridge_link_start(br);
@@ -204,7 +240,9 @@ void bridge_link_down(struct bridge *br, bool was_connected)
 void bridge_link_stop(struct bridge *br)
 {
 	br->stopping = true;
+	br->resolving = false;
 	loop_timer_stop(br->w->loop, &br->retry);
 	loop_timer_stop(br->w->loop, &br->tick);
+	bridge_resolve_stop(br);
 	close_pending(br);
 }

@@ -550,6 +550,36 @@ def test_reserved_id_and_remote_max_qos():
             kill(remote)
 
 
+def test_host_names():
+    """A host name is resolved off the worker (its resolver thread): a
+    name that resolves connects, one that does not gives a clear error and
+    is retried, and the broker serves its clients meanwhile."""
+    with tempfile.TemporaryDirectory() as rtmp, tempfile.TemporaryDirectory() as ltmp:
+        remote, rport = fmtest.start_broker(rtmp)
+        http = fmtest.free_port()
+        byname = bridge_block("byname", rport, topics=("n/# out 1",)).replace(
+            "address 127.0.0.1:%d" % rport, "address localhost:%d" % rport)
+        noname = bridge_block("noname", rport, topics=("m/# out 1",)).replace(
+            "address 127.0.0.1:%d" % rport, "address no-such-host.invalid:%d" % rport)
+        local, lport = fmtest.start_broker(ltmp, "http_listener %d\n" % http + byname + noname)
+        try:
+            b = wait_bridge(http, "byname", lambda b: b["connected"], "a bridge to localhost did not connect")
+            if b["address"] != "localhost:%d" % rport:
+                fmtest.fail("address shown as %r" % b["address"])
+            there = Client(rport, "name-sub", ["n/#"])
+            here = Client(lport, "name-pub")
+            here.publish("n/a", "by-name")
+            there.wait_topic("n/a", "by-name", "message over a bridge to a host name did not arrive")
+            wait_bridge(http, "noname", lambda b: b["last_error"] and "resolv" in b["last_error"],
+                        "an unresolvable host name gives no clear error")
+            here.close()
+            there.close()
+            fmtest.stop(local, "local fleetmq")  # the resolver threads end with it
+        finally:
+            kill(local)
+            kill(remote)
+
+
 class FakeRemote:
     """A listening socket that answers each bridge CONNECT with the bytes
     a scenario gives (None: say nothing), counting the connections."""
@@ -657,6 +687,8 @@ def main():
     print("ok - TLS bridge: CA, name check, bridge_insecure, client certificate")
     test_failover_notifications_metrics_sys()
     print("ok - failover, notifications, /metrics, $SYS")
+    test_host_names()
+    print("ok - host names resolved off the worker; an unresolvable one reported")
     test_reserved_id_and_remote_max_qos()
     print("ok - the bridge's local client id is reserved; the remote's Maximum QoS is obeyed")
     test_lazy_and_once()
