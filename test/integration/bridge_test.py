@@ -19,6 +19,7 @@ subscriptions), [MQTT-3.3.1-12] (Retain As Published keeps a retained
 message retained across the bridge), [MQTT-4.6.0-6] (order kept for the
 queued messages), [MQTT-3.1.2-4]/[MQTT-3.1.2-5] (a persistent session keeps
 QoS 1/2 messages while the remote is away)."""
+import concurrent.futures
 import json
 import os
 import signal
@@ -667,7 +668,7 @@ def test_hostile_remotes():
                 f.close()
 
 
-def main():
+def lane_directions_and_qos():
     test_directions_with_mosquitto()
     print("ok - in/out/both with prefixes against mosquitto, no loop")
     test_directions_with_fleetmq("mqttv311")
@@ -677,6 +678,9 @@ def main():
     for kind, version in (("fleetmq", "mqttv50"), ("mosquitto", "mqttv311"), ("mosquitto", "mqttv50")):
         test_qos2_and_retained_end_to_end(kind, version)
         print("ok - QoS 2 both ways exactly once in order, retained kept (%s over %s)" % (kind, version))
+
+
+def lane_durability_and_tls():
     test_remote_killed_while_publishing("fleetmq")
     print("ok - remote fleetmq SIGKILLed mid-stream: every message, in order")
     test_remote_killed_while_publishing("mosquitto")
@@ -685,6 +689,9 @@ def main():
     print("ok - local SIGKILLed with a queue: none lost, in order")
     test_tls_bridge()
     print("ok - TLS bridge: CA, name check, bridge_insecure, client certificate")
+
+
+def lane_link_and_state():
     test_failover_notifications_metrics_sys()
     print("ok - failover, notifications, /metrics, $SYS")
     test_host_names()
@@ -695,6 +702,17 @@ def main():
     print("ok - start_type lazy (threshold, idle_timeout) and once")
     test_hostile_remotes()
     print("ok - hostile and broken remotes: a clear error each, retried, the broker serving")
+
+
+def main():
+    # three lanes at once: the scenarios are independent (their own
+    # brokers, ports and directories) and mostly wait on timers, so the
+    # suite takes a third of the time; a failure in any lane (SystemExit
+    # from fmtest.fail included) is raised here by result()
+    lanes = (lane_directions_and_qos, lane_durability_and_tls, lane_link_and_state)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+        for future in [pool.submit(lane) for lane in lanes]:
+            future.result()
     print("bridge: ok")
 
 
