@@ -2,6 +2,7 @@
  * its default, the defaults conf_finish derives, the errors (each names
  * file, line and option, or the connection line), several blocks, global
  * options among them, and the examples of mosquitto.conf(5). */
+#include "conf_fixture.h"
 #include "config/conf.h"
 #include "core/err.h"
 
@@ -12,18 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static struct conf c;
-static struct fm_errbuf eb;
-
-static void setup(void)
-{
-	conf_init(&c);
-	memset(&eb, 0, sizeof(eb));
-}
-
-static void teardown(void) { conf_fini(&c); }
-
-TestSuite(conf_bridge, .init = setup, .fini = teardown);
+TestSuite(conf_bridge, .init = conf_fixture_setup, .fini = conf_fixture_teardown);
 
 static void reset(void)
 {

@@ -7,6 +7,7 @@
  * build directory (or absolute); the build directory is the one above this
  * executable (BUILD/test/unit_config). So running the binary by hand from
  * any directory works too. */
+#include "conf_fixture.h"
 #include "config/conf.h"
 #include "core/log.h"
 #include "fleetmq/errors.h"
@@ -20,18 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static struct conf c;
-static struct fm_errbuf eb;
-
-static void setup(void)
-{
-	conf_init(&c);
-	memset(&eb, 0, sizeof(eb));
-}
-
-static void teardown(void) { conf_fini(&c); }
-
-TestSuite(conf, .init = setup, .fini = teardown);
+TestSuite(conf, .init = conf_fixture_setup, .fini = conf_fixture_teardown);
 
 static int load(const char *text) { return conf_load_string(&c, "test.conf", text, &eb); }
 

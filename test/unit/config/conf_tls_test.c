@@ -1,23 +1,13 @@
 /* Listener transport options: TLS settings, socket_domain, bind_interface,
  * and the combinations conf_finish refuses. */
+#include "conf_fixture.h"
 #include "config/conf.h"
 #include "core/err.h"
 
 #include <criterion/criterion.h>
 #include <string.h>
 
-static struct conf c;
-static struct fm_errbuf eb;
-
-static void setup(void)
-{
-	conf_init(&c);
-	memset(&eb, 0, sizeof(eb));
-}
-
-static void teardown(void) { conf_fini(&c); }
-
-TestSuite(conf_tls, .init = setup, .fini = teardown);
+TestSuite(conf_tls, .init = conf_fixture_setup, .fini = conf_fixture_teardown);
 
 /* Load and finish text into a fresh c; the return code of whichever failed. */
 static int load_finish(const char *text)
