@@ -90,11 +90,11 @@ NO_NATS_SHARE="nats-server's MQTT accepts \$share/ subscriptions but delivers no
 # nats-server (NATS=1): "yes" runs it there, anything else says why its
 # cell stays blank
 ALL_SCENARIOS=(
-	"fanin-qos0|fanin --pubs 100 --msgs 3000 --qos 0|rate|1|yes"
+	"fanin-qos0|fanin --pubs 100 --msgs 10000 --qos 0|rate|1|yes"
 	"fanin-qos1|fanin --pubs 100 --msgs 1000 --qos 1 --window 5|rate|1|yes"
 	"fanin-qos2|fanin --pubs 100 --msgs 500 --qos 2 --window 5|rate|1|QoS 2 is not supported by NATS MQTT"
-	"fanout-qos0|fanout --subs 1000 --msgs 200 --qos 0|rate|1|yes"
-	"cpu-per-msg-qos0|fanin --pubs 100 --msgs 3000 --qos 0|broker_cpu_us_per_msg|0|yes"
+	"fanout-qos0|fanout --subs 1000 --msgs 1000 --qos 0|rate|1|yes"
+	"cpu-per-msg-qos0|fanin --pubs 100 --msgs 10000 --qos 0|broker_cpu_us_per_msg|0|yes"
 	"latency-oneway-p99|latency --msgs 3000 --rate 1000|p99_us|0|yes"
 	"latency-puback-p50|latency --msgs 3000 --rate 1000|rtt_p50_us|0|yes"
 	"latency-rtt-p50|latency --msgs 5000 --rate 0|rtt_p50_us|0|yes"

@@ -116,21 +116,8 @@ def start_mosquitto(tmp, port, persist=False):
     log = open(os.path.join(tmp, "mosquitto.log"), "a")
     proc = subprocess.Popen(["mosquitto", "-c", conf], stdout=log, stderr=log, cwd=tmp)
     log.close()
-    wait_listening(port, proc, "mosquitto")
+    fmtest.wait_listening(port, proc, "mosquitto")
     return proc
-
-
-def wait_listening(port, proc, what):
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if proc.poll() is not None:
-                fmtest.fail("%s exited with %d at start" % (what, proc.returncode))
-            time.sleep(0.02)
-    fmtest.fail("%s did not start listening on %d" % (what, port))
 
 
 def start_fleetmq_on(tmp, port, extra=""):
@@ -141,7 +128,7 @@ def start_fleetmq_on(tmp, port, extra=""):
     log = open(os.path.join(tmp, "broker.log"), "a")
     proc = subprocess.Popen([fmtest.broker_binary(), "-c", conf], stdout=log, stderr=log, cwd=tmp)
     log.close()
-    wait_listening(port, proc, "fleetmq in " + tmp)
+    fmtest.wait_listening(port, proc, "fleetmq in " + tmp, tmp)
     return proc
 
 
@@ -512,7 +499,7 @@ def test_reserved_id_and_remote_max_qos():
         log = open(os.path.join(rtmp, "mosquitto.log"), "a")
         remote = subprocess.Popen(["mosquitto", "-c", conf], stdout=log, stderr=log, cwd=rtmp)
         log.close()
-        wait_listening(rport, remote, "mosquitto max_qos 1")
+        fmtest.wait_listening(rport, remote, "mosquitto max_qos 1")
         http = fmtest.free_port()
         local, lport = fmtest.start_broker(ltmp, "http_listener %d\n" % http +
                                            bridge_block("mq", rport, version="mqttv50", topics=("mq/# out 2",)))

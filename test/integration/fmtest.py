@@ -83,19 +83,31 @@ def start_broker(tmp, extra_conf=""):
     log = open(os.path.join(tmp, "broker.log"), "a")
     proc = subprocess.Popen([binary, "-c", conf], stdout=log, stderr=log, cwd=tmp)
     log.close()
+    try:
+        wait_listening(port, proc, "broker", tmp)
+    except SystemExit:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        raise
+    return proc, port
+
+
+def wait_listening(port, proc=None, what="broker", tmp=None):
+    """Wait until something accepts TCP connections on 127.0.0.1:port; fail
+    if proc (when given) exits first, or after TIMEOUT. tmp: the broker's
+    directory, whose log the failure message quotes."""
+    log = lambda: " (log: %s)" % log_tail(tmp) if tmp else ""  # noqa: E731
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, port
+            return
         except OSError:
-            if proc.poll() is not None:
-                fail("broker exited with %d at start (log: %s)"
-                     % (proc.returncode, log_tail(tmp)))
+            if proc is not None and proc.poll() is not None:
+                fail("%s exited with %d at start%s" % (what, proc.returncode, log()))
             time.sleep(0.02)
-    proc.kill()
-    proc.wait()
-    fail("broker did not start listening (log: %s)" % log_tail(tmp))
+    fail("%s did not start listening on %d%s" % (what, port, log()))
 
 
 def make_certs(tmp):

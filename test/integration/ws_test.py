@@ -31,7 +31,7 @@ import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from fmtest import TIMEOUT, broker_binary, fail, free_port, log_tail, start_broker, stop
+from fmtest import TIMEOUT, broker_binary, fail, free_port, log_tail, start_broker, stop, wait_listening
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WS_DIR = os.path.join(HERE, "ws")
@@ -164,20 +164,6 @@ def two_wss_refused(certs):
             problem("sanitizer reports from the refused start:\n" + "\n".join(reports[:20]))
 
 
-def wait_listening(port, tmp):
-    """fmtest waited for the tcp listener; the others open at the same
-    start, but check each rather than assume it."""
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                fail("nothing listening on WebSocket port %d (log: %s)" % (port, log_tail(tmp)))
-            time.sleep(0.02)
-
-
 def run_node(node, ports, certs):
     cmd = [node, os.path.join(WS_DIR, "ws_check.js"), "--tcp", str(ports["tcp"]),
            "--ws", str(ports["ws"]), "--wss", str(ports["wss"]), "--ws-path", str(ports["path"]),
@@ -275,7 +261,7 @@ def main():
             brokers.append((proc, mtls_tmp, "broker mtls"))
             for p, t in ((ports["ws"], tmp), (ports["wss"], tmp), (ports["path"], tmp),
                          (ports["mtls"], mtls_tmp), (ports["mtls_ws"], mtls_tmp)):
-                wait_listening(p, t)
+                wait_listening(p, what="WebSocket listener", tmp=t)
             run_node(node, ports, certs)
             check_log(tmp, mtls_tmp, ports)
         except BaseException:

@@ -123,6 +123,10 @@ int bench_subscribe(struct bench_run *r, struct bconn *c, const char *filter, ui
 uint16_t bench_publish(struct bench_run *r, struct bconn *c, const char *topic, uint8_t qos, uint32_t seq);
 /* The same with the RETAIN flag set: the broker keeps it for the topic. */
 uint16_t bench_publish_retained(struct bench_run *r, struct bconn *c, const char *topic, uint8_t qos, uint32_t seq);
+/* The publisher's steady state: queue its next messages (on
+ * TOPIC_PREFIX/INDEX) up to its limit
+ * (bytes at QoS 0, --window at QoS 1/2) and send them in one write. */
+void bench_pump_publisher(struct bench_run *r, struct bconn *c, const char *topic_prefix, uint32_t msgs);
 /* A retained PUBLISH with an empty payload: removes the topic's retained
  * message [MQTT-3.3.1-10]. */
 uint16_t bench_clear_retained(struct bench_run *r, struct bconn *c, const char *topic, uint8_t qos);

@@ -307,9 +307,8 @@ int bench_subscribe(struct bench_run *r, struct bconn *c, const char *filter, ui
 	return FM_OK;
 }
 
-/* Queue p (its packet id is assigned here for QoS 1/2) and send what the
- * socket takes. */
-static uint16_t send_publish(struct bench_run *r, struct bconn *c, struct mqtt_publish *p, uint64_t now)
+/* Queue p (its packet id is assigned here for QoS 1/2). */
+static uint16_t queue_publish(struct bconn *c, struct mqtt_publish *p, uint64_t now)
 {
 	if (p->qos) {
 		p->packet_id = ++c->next_pid ? c->next_pid : ++c->next_pid;
@@ -319,12 +318,20 @@ static uint16_t send_publish(struct bench_run *r, struct bconn *c, struct mqtt_p
 	}
 	mqtt_encode_publish(&c->out, MQTT_V311, p);
 	c->sent++;
-	flush(r, c);
 	return p->packet_id;
 }
 
-static uint16_t publish_with_header(struct bench_run *r, struct bconn *c, const char *topic, uint8_t qos,
-				    bool retain, uint32_t seq)
+/* Queue p and send what the socket takes. */
+static uint16_t send_publish(struct bench_run *r, struct bconn *c, struct mqtt_publish *p, uint64_t now)
+{
+	uint16_t pid = queue_publish(c, p, now);
+	flush(r, c);
+	return pid;
+}
+
+/* Queue one sequenced PUBLISH on c without sending it. */
+static uint16_t queue_with_header(struct bench_run *r, struct bconn *c, const char *topic, uint8_t qos,
+				  bool retain, uint32_t seq)
 {
 	uint8_t payload[65536];
 	uint32_t size = r->o->size < BENCH_HEADER ? BENCH_HEADER : r->o->size;
@@ -337,17 +344,57 @@ static uint16_t publish_with_header(struct bench_run *r, struct bconn *c, const 
 	memset(payload + BENCH_HEADER, 'x', size - BENCH_HEADER);
 	struct mqtt_publish p = {.qos = qos, .retain = retain, .topic = {topic, (uint16_t)strlen(topic)},
 				 .payload = {payload, size}};
-	return send_publish(r, c, &p, now);
+	return queue_publish(c, &p, now);
 }
 
 uint16_t bench_publish(struct bench_run *r, struct bconn *c, const char *topic, uint8_t qos, uint32_t seq)
 {
-	return publish_with_header(r, c, topic, qos, false, seq);
+	uint16_t pid = queue_with_header(r, c, topic, qos, false, seq);
+	flush(r, c);
+	return pid;
 }
 
 uint16_t bench_publish_retained(struct bench_run *r, struct bconn *c, const char *topic, uint8_t qos, uint32_t seq)
 {
-	return publish_with_header(r, c, topic, qos, true, seq);
+	uint16_t pid = queue_with_header(r, c, topic, qos, true, seq);
+	flush(r, c);
+	return pid;
+}
+
+/* A QoS 0 publisher keeps at most this much queued in the generator. */
+#define QOS0_OUT_LIMIT (64u * 1024u)
+/* Refills of one publisher per pump, so that one fast socket does not
+ * keep the others waiting. */
+#define PUMP_ROUNDS 4
+
+/* Publish c's next messages on TOPIC_PREFIX/INDEX, numbered by c->sent,
+ * up to msgs in all: as
+ * many as fit (QoS 0: QOS0_OUT_LIMIT bytes queued; QoS 1/2: window
+ * unacknowledged), written with one send per refill rather than one per
+ * message. A device fleet's publishers each send little, but here a few
+ * connections stand for many, and a send per message made the generator,
+ * not the broker, the bottleneck of the fan-in runs. */
+void bench_pump_publisher(struct bench_run *r, struct bconn *c, const char *topic_prefix, uint32_t msgs)
+{
+	const struct bench_opts *o = r->o;
+	if (c->sent >= msgs || (o->qos == 0 ? buf_used(&c->out) >= QOS0_OUT_LIMIT : c->inflight >= o->window))
+		return; /* the common case while the broker catches up: no formatting */
+	char topic[96];
+	snprintf(topic, sizeof(topic), "%s/%u", topic_prefix, c->index);
+	for (int round = 0; round < PUMP_ROUNDS && c->sent < msgs && c->fd >= 0; round++) {
+		uint32_t queued = 0;
+		while (c->sent < msgs) {
+			if (o->qos == 0 ? buf_used(&c->out) >= QOS0_OUT_LIMIT : c->inflight >= o->window)
+				break;
+			queue_with_header(r, c, topic, o->qos, false, c->sent);
+			queued++;
+		}
+		if (!queued)
+			break; /* full: EPOLLOUT or an acknowledgement sends the rest */
+		flush(r, c);
+		if (buf_used(&c->out) > 0 || (o->qos && c->inflight >= o->window))
+			break; /* the socket is full, or the window is: wait for the loop */
+	}
 }
 
 uint16_t bench_clear_retained(struct bench_run *r, struct bconn *c, const char *topic, uint8_t qos)
@@ -465,8 +512,11 @@ static void on_packet(struct bench_run *r, struct bconn *c, const struct mqtt_fr
 	}
 }
 
-/* Everything the socket has into c->in; false when c failed. */
-static bool read_tcp(struct bench_run *r, struct bconn *c)
+/* Everything the socket has into c->in; false when reading failed. A
+ * close or error after data is left in *closed_err (-1: none) for the
+ * caller to report once that data is handled: a refusal's CONNACK comes
+ * just before the broker closes, and says more than the close. */
+static bool read_tcp(struct bconn *c, int *closed_err)
 {
 	for (;;) {
 		if (buf_reserve(&c->in, 65536) != FM_OK)
@@ -477,8 +527,8 @@ static bool read_tcp(struct bench_run *r, struct bconn *c)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return true;
 		if (n <= 0) {
-			conn_failed(r, c, n < 0 ? errno : 0);
-			return false;
+			*closed_err = n < 0 ? errno : 0;
+			return true;
 		}
 		c->in.len += (size_t)n;
 	}
@@ -510,7 +560,8 @@ static bool read_tls(struct bench_run *r, struct bconn *c)
 
 static void on_readable(struct bench_run *r, struct bconn *c)
 {
-	if (!(c->tls ? read_tls(r, c) : read_tcp(r, c)))
+	int closed_err = -1;
+	if (!(c->tls ? read_tls(r, c) : read_tcp(c, &closed_err)))
 		return;
 	for (;;) {
 		struct mqtt_frame f;
@@ -527,6 +578,11 @@ static void on_readable(struct bench_run *r, struct bconn *c)
 		buf_consume(&c->in, used);
 		if (c->fd < 0)
 			return; /* a callback closed it (churn): the rest was for the old connection */
+	}
+	if (closed_err >= 0) {
+		if (!r->failed)
+			conn_failed(r, c, closed_err);
+		return;
 	}
 	flush(r, c);
 }

@@ -11,7 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define QOS0_OUT_LIMIT (64u * 1024u) /* bytes queued per QoS 0 publisher */
 #define QUIET_NS 2000000000ull       /* no delivery for 2 s: what was lost is lost */
 
 /* State shared by the throughput scenarios. */
@@ -66,13 +65,7 @@ static void flow_pump(struct bench_run *r)
 	const struct bench_opts *o = r->o;
 	for (uint32_t i = 0; i < fl->n_pubs; i++) {
 		struct bconn *c = &r->conns[fl->first_pub + i];
-		char topic[64];
-		snprintf(topic, sizeof(topic), "%s/%u", fl->topic_prefix, c->index);
-		while (c->sent < o->msgs) {
-			if (o->qos == 0 ? buf_used(&c->out) >= QOS0_OUT_LIMIT : c->inflight >= o->window)
-				break;
-			bench_publish(r, c, topic, o->qos, c->sent);
-		}
+		bench_pump_publisher(r, c, fl->topic_prefix, o->msgs);
 	}
 }
 

@@ -25,8 +25,8 @@
 #include <string.h>
 
 #define SHARE_FILTER "$share/bench/bench/in/#"
-#define SHARE_PREFIX "bench/in/"
-#define QOS0_OUT_LIMIT (64u * 1024u) /* bytes queued per QoS 0 publisher */
+#define SHARE_PREFIX_DIR "bench/in"
+#define SHARE_PREFIX SHARE_PREFIX_DIR "/"
 #define QUIET_NS 2000000000ull       /* no delivery for 2 s: what is missing is missing */
 
 /* Connections [0, pubs) publish; [pubs, pubs + subs) consume. A
@@ -112,13 +112,7 @@ static void share_pump(struct bench_run *r)
 	const struct bench_opts *o = r->o;
 	for (uint32_t i = 0; i < o->pubs; i++) {
 		struct bconn *c = &r->conns[i];
-		char topic[32];
-		snprintf(topic, sizeof(topic), SHARE_PREFIX "%u", c->index);
-		while (c->sent < o->msgs) {
-			if (o->qos == 0 ? buf_used(&c->out) >= QOS0_OUT_LIMIT : c->inflight >= o->window)
-				break;
-			bench_publish(r, c, topic, o->qos, c->sent);
-		}
+		bench_pump_publisher(r, c, SHARE_PREFIX_DIR, o->msgs);
 	}
 }
 
