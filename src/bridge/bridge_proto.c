@@ -66,8 +66,12 @@ static int encode_connect(struct bridge *br, struct client *c)
 	struct buf props;
 	buf_init(&props);
 	/* 5.0: a session kept (as 3.1.1 clean session 0 means) never expires */
-	if (cb->protocol_version == MQTT_V5 && !cb->cleansession &&
-	    mqtt_prop_put_u32(&props, MQTT_PROP_SESSION_EXPIRY, UINT32_MAX) != FM_OK) {
+	bool v5 = cb->protocol_version == MQTT_V5;
+	/* 5.0: the largest packet we take, as clients are told it in CONNACK;
+	 * the remote must not send more [MQTT-3.1.2-24] */
+	uint32_t max_packet = br->w->lim.max_packet_size;
+	if ((v5 && !cb->cleansession && mqtt_prop_put_u32(&props, MQTT_PROP_SESSION_EXPIRY, UINT32_MAX) != FM_OK) ||
+	    (v5 && max_packet && mqtt_prop_put_u32(&props, MQTT_PROP_MAXIMUM_PACKET_SIZE, max_packet) != FM_OK)) {
 		buf_fini(&props);
 		return FM_ENOMEM;
 	}

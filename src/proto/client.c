@@ -250,9 +250,13 @@ static uint32_t max_packet(const struct client *c)
 {
 	/* a bridge's remote (the operator's choice) is not cut off for a
 	 * large packet, which it would only send again: admit_from_remote
-	 * drops what is over message_size_limit */
-	if (c->outgoing)
-		return c->state == CLIENT_NEW ? FM_CONNECT_MAX : 0;
+	 * drops what is over message_size_limit. Over 5.0 it was told
+	 * max_packet_size in our CONNECT, so more is its violation. */
+	if (c->outgoing) {
+		if (c->state == CLIENT_NEW)
+			return FM_CONNECT_MAX;
+		return c->version == MQTT_V5 ? c->w->lim.max_packet_size : 0;
+	}
 	uint32_t lim = c->w->lim.message_size_limit;
 	uint32_t max = lim == 0 || lim > MQTT_MAX_REMAINING_LENGTH - 65536 ? 0 : lim + 65536 + 5;
 	uint32_t packet_lim = c->w->lim.max_packet_size;

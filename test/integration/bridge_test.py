@@ -487,6 +487,36 @@ def test_lazy_and_once():
             kill(remote)
 
 
+def test_local_max_packet_size_told_to_the_remote():
+    """Over 5.0 the bridge's CONNECT carries the local max_packet_size, so
+    the remote (fleetmq) does not send it a larger message
+    [MQTT-3.1.2-24] and the link stays up; the smaller ones arrive."""
+    with tempfile.TemporaryDirectory() as rtmp, tempfile.TemporaryDirectory() as ltmp:
+        remote, rport = fmtest.start_broker(rtmp)
+        http = fmtest.free_port()
+        local, lport = fmtest.start_broker(ltmp, "http_listener %d\nmax_packet_size 1000\n" % http +
+                                           bridge_block("mps", rport, version="mqttv50", topics=("big/# in 1",)))
+        try:
+            wait_bridge(http, "mps", lambda b: b["connected"], "a 5.0 bridge with max_packet_size did not connect")
+            here = Client(lport, "mps-sub", ["big/#"])
+            time.sleep(0.3)  # the bridge's SUBSCRIBE reaches the remote
+            there = Client(rport, "mps-pub")
+            there.publish("big/a", "x" * 2000)
+            there.publish("big/b", "small")
+            here.wait_topic("big/b", "small", "a message under max_packet_size did not come over the bridge")
+            if here.payloads("big/a"):
+                fmtest.fail("the remote sent a packet over the bridge's Maximum Packet Size")
+            b = bridges_api(http)["mps"]
+            if b["connects"] != 1 or not b["connected"]:
+                fmtest.fail("the link dropped over a message the remote should have kept: %s" % b)
+            here.close()
+            there.close()
+            fmtest.stop(local, "local fleetmq")
+        finally:
+            kill(local)
+            kill(remote)
+
+
 def test_reserved_id_and_remote_max_qos():
     """A client cannot take a bridge's local client id (it holds what waits
     for the remote); a remote whose CONNACK says Maximum QoS 1 gets QoS 2
@@ -619,34 +649,71 @@ HOSTILE_REMOTES = (
     ("silent", None, "no CONNACK within connect_timeout"),
 )
 
+CONNACK_OK = bytes([0x20, 2, 0, 0])
+
+# Remotes that accept the bridge, then break the protocol: each must end
+# that connection with a clear error, never reach a local subscriber, and
+# the bridge tries again.
+HOSTILE_AFTER_CONNACK = (
+    # QoS 3 [MQTT-3.3.1-4]
+    ("qos3", CONNACK_OK + bytes([0x36, 7, 0, 3]) + b"h/q" + bytes([0, 1]), "malformed fixed header"),
+    # a wildcard in a PUBLISH topic [MQTT-3.3.2-2]
+    ("wildcard", CONNACK_OK + bytes([0x30, 5, 0, 3]) + b"h/+", "malformed PUBLISH"),
+    # a topic that is not UTF-8 (an overlong encoding of '/') [MQTT-1.5.3-1]
+    ("bad-utf8", CONNACK_OK + bytes([0x30, 6, 0, 4]) + b"h" + bytes([0xC0, 0xAF]) + b"x", "malformed PUBLISH"),
+    # a QoS 1 PUBLISH with packet id 0 [MQTT-2.3.1-1]
+    ("packet-id-0", CONNACK_OK + bytes([0x32, 7, 0, 3]) + b"h/z" + bytes([0, 0]), "malformed PUBLISH"),
+    # reserved flags in a PUBACK [MQTT-2.2.2-2]
+    ("puback-flags", CONNACK_OK + bytes([0x41, 2, 0, 1]), "malformed fixed header"),
+    # a second CONNACK [MQTT-3.2.0-1]: the server sends one
+    ("connack-twice", CONNACK_OK + CONNACK_OK, "a broker may not send"),
+    # garbage after a good CONNACK
+    ("garbage-after", CONNACK_OK + bytes([0xFF] * 8), "malformed fixed header"),
+)
+
+# A 5.0 remote that ignores the Maximum Packet Size of our CONNECT
+# (max_packet_size 1000 on the local broker) [MQTT-3.1.2-24]: a PUBLISH of
+# 1,500 bytes ends the link with 0x95 Packet too large.
+OVERSIZED_V5_REMOTE = ("oversized-v5", bytes([0x20, 3, 0, 0, 0]) +
+                       bytes([0x30, 0xDC, 0x0B, 0, 3]) + b"h/o" + bytes([0]) + b"x" * 1494,
+                       "packet too large")
+
 
 def test_hostile_remotes():
-    """Each broken or hostile remote: the bridge reports why, retries
-    with backoff, and the local broker keeps serving its clients."""
-    fakes = [FakeRemote(answer) for _, answer, _ in HOSTILE_REMOTES]
-    blocks = "connect_timeout 1\n"
-    for (name, _, _), fake in zip(HOSTILE_REMOTES, fakes):
-        blocks += bridge_block(name, fake.port, topics=("h/# out 1",))
+    """Each broken or hostile remote, at the handshake or after it: the
+    bridge reports why, retries with backoff, nothing the remote sent
+    reaches a local subscriber, and the local broker keeps serving a canary
+    connected throughout."""
+    remotes = HOSTILE_REMOTES + HOSTILE_AFTER_CONNACK + (OVERSIZED_V5_REMOTE,)
+    fakes = [FakeRemote(answer) for _, answer, _ in remotes]
+    blocks = "connect_timeout 1\nmax_packet_size 1000\n"
+    for (name, _, _), fake in zip(remotes, fakes):
+        version = "mqttv50" if name.endswith("-v5") else "mqttv311"
+        blocks += bridge_block(name, fake.port, version=version, topics=("h/# both 1",))
     http = fmtest.free_port()
     with tempfile.TemporaryDirectory() as ltmp:
         local, lport = fmtest.start_broker(ltmp, "http_listener %d\n" % http + blocks)
         try:
-            for (name, _, want), fake in zip(HOSTILE_REMOTES, fakes):
+            canary = Client(lport, "hostile-canary", ["canary/#", "h/#"])
+            for (name, answer, want), fake in zip(remotes, fakes):
                 b = wait_bridge(http, name, lambda b: b["last_error"] and want in b["last_error"] and
                                 b["state"] in ("backoff", "connecting"),
                                 "hostile remote %s: no clear error (want %r)" % (name, want))
-                # only the one that sent a good CONNACK first connected
-                if (b["connects"] > 0) != (name == "subscribe-after-connack"):
+                # only those that sent a good CONNACK first connected
+                if (b["connects"] > 0) != (answer is not None and answer[:1] == CONNACK_OK[:1] and answer[3] == 0):
                     fmtest.fail("hostile remote %s: wrong connect count: %s" % (name, b))
-            for (name, _, _), fake in zip(HOSTILE_REMOTES, fakes):
+            for (name, _, _), fake in zip(remotes, fakes):
                 deadline = time.monotonic() + TIMEOUT
                 while fake.accepted < 2 and time.monotonic() < deadline:
                     time.sleep(0.05)
                 if fake.accepted < 2:
                     fmtest.fail("bridge %s did not try again after its remote failed" % name)
-            canary = Client(lport, "hostile-canary", ["canary/#"])
             canary.publish("canary/x", "alive")
             canary.wait_topic("canary/x", "alive", "the local broker stopped serving its clients")
+            with canary.cond:
+                leaked = [t for t, _, _, _ in canary.got if not t.startswith("canary/")]
+            if leaked:
+                fmtest.fail("a hostile remote's PUBLISH reached a local subscriber: %s" % leaked)
             canary.close()
             fmtest.stop(local, "local fleetmq")
         finally:
@@ -685,6 +752,8 @@ def lane_link_and_state():
     print("ok - host names resolved off the worker; an unresolvable one reported")
     test_reserved_id_and_remote_max_qos()
     print("ok - the bridge's local client id is reserved; the remote's Maximum QoS is obeyed")
+    test_local_max_packet_size_told_to_the_remote()
+    print("ok - over 5.0 the remote is told the local max_packet_size and keeps to it")
     test_lazy_and_once()
     print("ok - start_type lazy (threshold, idle_timeout) and once")
     test_hostile_remotes()
