@@ -34,6 +34,8 @@ void conf_init(struct conf *c)
 	c->log_dests = LOG_D_STDERR;
 	c->connect_timeout_s = 10;
 	c->sys_interval_s = 10;
+	c->max_output_buffer = CONF_OUTPUT_BUFFER_DEFAULT;
+	c->slow_consumer_timeout_s = 5;
 }
 
 void conf_fini(struct conf *c)
@@ -228,6 +230,9 @@ void conf_apply_reloadable(struct conf *live, struct conf *fresh)
 	live->store_max_size = fresh->store_max_size;
 	live->max_subscriptions = fresh->max_subscriptions;
 	live->max_topic_levels = fresh->max_topic_levels;
+	live->max_topic_length = fresh->max_topic_length;
+	live->max_output_buffer = fresh->max_output_buffer;
+	live->slow_consumer_timeout_s = fresh->slow_consumer_timeout_s;
 	live->max_publish_rate = fresh->max_publish_rate;
 	live->memory_limit = fresh->memory_limit;
 	live->max_keepalive = fresh->max_keepalive;

@@ -19,6 +19,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* max_output_buffer: its default, and its least (twice the output at
+ * which the publishers feeding a client pause, proto/broker.h) */
+#define CONF_OUTPUT_BUFFER_DEFAULT (8u * 1024u * 1024u)
+#define CONF_OUTPUT_BUFFER_MIN (2u * 1024u * 1024u)
+
 enum conf_protocol {
 	CONF_PROTO_MQTT = 0,
 	CONF_PROTO_WEBSOCKETS = 1,
@@ -165,6 +170,9 @@ struct conf {
 	uint16_t max_topic_alias;        /* 5.0 Topic Alias Maximum we announce; default 10 */
 	uint32_t max_subscriptions;      /* fleetmq: per client; default 0 = unlimited */
 	uint32_t max_topic_levels;       /* fleetmq: levels of a topic or filter; default 0 = unlimited */
+	uint32_t max_topic_length;       /* fleetmq: bytes of a topic or filter; default 0 = MQTT's 65535 */
+	uint32_t max_output_buffer;      /* fleetmq: bytes waiting for one client above which QoS 0 is dropped; default 8 MiB */
+	uint32_t slow_consumer_timeout_s; /* fleetmq: seconds a client may write nothing while saturated; default 5 */
 	uint32_t max_publish_rate;       /* fleetmq: PUBLISH per second per client; default 0 = unlimited */
 	uint64_t memory_limit;           /* RSS bytes above which new connections and QoS 0 deliveries are refused; 0 = none */
 	uint16_t max_keepalive;          /* seconds; default 65535 ("max_keepalive 0", no limit, is stored as 65535) */
@@ -239,7 +247,7 @@ bool conf_listener_allow_anonymous(const struct conf *c, const struct conf_liste
  * max_connections, max_inflight_messages, max_queued_messages,
  * max_queued_in_memory, max_queued_bytes, message_size_limit, max_publish_rate, memory_limit,
  * max_keepalive, retain_available, store_max_size, max_subscriptions,
- * max_topic_levels, log_types, connect_timeout_s, sys_interval_s; and for each live listener that fresh has
+ * max_topic_levels, max_topic_length, max_output_buffer, slow_consumer_timeout_s, log_types, connect_timeout_s, sys_interval_s; and for each live listener that fresh has
  * too (same port and bind_address), its allow_anonymous,
  * max_connections, password_file and acl_file. Everything else in live, listeners and bridges included, is
  * left as it is; nothing is allocated or freed, so it cannot fail. Both should have

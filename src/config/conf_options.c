@@ -274,6 +274,26 @@ static int opt_max_topic_levels(struct conf_parse *px, char **args, int n)
 	return conf_parse_u32(px, args[0], args[1], 0, 65535, &px->c->max_topic_levels);
 }
 
+static int opt_max_topic_length(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	return conf_parse_u32(px, args[0], args[1], 0, 65535, &px->c->max_topic_length);
+}
+
+/* At least twice the 1 MiB at which the publishers feeding a client pause
+ * (FM_OUT_HIGH), so that they pause before its QoS 0 is dropped. */
+static int opt_max_output_buffer(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	return conf_parse_u32(px, args[0], args[1], CONF_OUTPUT_BUFFER_MIN, 1u << 30, &px->c->max_output_buffer);
+}
+
+static int opt_slow_consumer_timeout(struct conf_parse *px, char **args, int n)
+{
+	(void)n;
+	return conf_parse_u32(px, args[0], args[1], 1, 3600, &px->c->slow_consumer_timeout_s);
+}
+
 /* 0 means "no limit" in mosquitto; our broker compares keepalive against the
  * limit, so no limit is stored as the largest keepalive MQTT can express. */
 static int opt_max_keepalive(struct conf_parse *px, char **args, int n)
@@ -560,6 +580,9 @@ static const struct conf_option options[] = {
 	{"max_queued_in_memory", 1, 1, opt_max_queued_in_memory},
 	{"max_subscriptions", 1, 1, opt_max_subscriptions},
 	{"max_topic_levels", 1, 1, opt_max_topic_levels},
+	{"max_topic_length", 1, 1, opt_max_topic_length},
+	{"max_output_buffer", 1, 1, opt_max_output_buffer},
+	{"slow_consumer_timeout", 1, 1, opt_slow_consumer_timeout},
 	{"max_publish_rate", 1, 1, opt_max_publish_rate},
 	{"memory_limit", 1, 1, opt_memory_limit},
 	{"max_packet_size", 1, 1, opt_max_packet_size},

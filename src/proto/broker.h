@@ -27,19 +27,21 @@
 #include <stdint.h>
 
 /* Output watermarks per connection. Above HIGH, publishers delivering to
- * this client stop being read until it drains below LOW; above HARD, QoS 0
+ * this client stop being read until it drains below LOW; above
+ * max_output_buffer (worker_limits.max_output, at least twice HIGH), QoS 0
  * deliveries are dropped and QoS 1/2 ones wait in the session queue (which
- * max_queued_messages/bytes bound), so output never grows without bound. */
+ * max_queued_messages/bytes bound), so output never grows without bound.
+ * A client saturated for slow_consumer_timeout without one byte written is
+ * closed (client.c). */
 #define FM_OUT_LOW (64u * 1024u)
 #define FM_OUT_HIGH (1024u * 1024u)
-#define FM_OUT_HARD (8u * 1024u * 1024u)
+_Static_assert(CONF_OUTPUT_BUFFER_MIN >= 2 * FM_OUT_HIGH, "max_output_buffer must stay above FM_OUT_HIGH");
 /* Retained messages sent on subscribe must all go [MQTT-3.3.1-6]: at QoS 0
  * they may fill the output up to this instead (a wildcard over a large
  * retained set is one burst, answered at once like mosquitto does); past
  * it they are dropped and counted, so one subscriber cannot take unbounded
  * memory. Pacing them as the output drains is the better answer to come. */
 #define FM_OUT_RETAINED_BURST (256u * 1024u * 1024u)
-#define FM_STALL_MS 5000u
 /* Deliveries to one session waiting in its home worker's inbox above which
  * the session counts as saturated (publishers on other workers pause). */
 #define FM_INBOUND_HIGH 256u
@@ -101,6 +103,9 @@ struct worker_limits {
 	uint16_t max_topic_alias;
 	uint32_t max_subscriptions; /* per client; 0 = unlimited */
 	uint32_t max_topic_levels;  /* 0 = unlimited */
+	uint32_t max_topic_length;  /* bytes; 0 = unlimited (MQTT's 65535) */
+	uint32_t max_output;        /* max_output_buffer: QoS 0 to a client with more waiting is dropped */
+	uint32_t slow_consumer_ms;  /* saturated this long with nothing written: closed */
 	uint32_t max_publish_rate;  /* PUBLISH per second per client; 0 = unlimited */
 	uint16_t max_keepalive;
 	bool retain_available;

@@ -535,7 +535,7 @@ static void arm_stall(struct client *c)
 {
 	c->stall->bytes_mark = c->bytes_written;
 	c->stall->acks = 0;
-	loop_timer_start(c->w->loop, &c->stall->timer, FM_STALL_MS);
+	loop_timer_start(c->w->loop, &c->stall->timer, c->w->lim.slow_consumer_ms);
 }
 
 static void watch_stall(struct client *c)
@@ -684,7 +684,7 @@ void client_wake_remote_waiters(struct worker *w)
 		resume_reading(list_entry(pos, struct client, wait_link));
 }
 
-/* The client has been saturated for FM_STALL_MS. Output not drained below
+/* The client has been saturated for slow_consumer_timeout. Output not drained below
  * FM_OUT_LOW with not one byte written meanwhile: the reader is stuck; drop it, which
  * frees the publishers waiting on it and the memory its output holds. A
  * queue kept full with not one acknowledgement meanwhile: the client reads

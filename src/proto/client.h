@@ -148,7 +148,7 @@ static inline bool client_out_over(const struct client *c, size_t limit) { retur
 
 /* Backpressure: publisher stops reading until target drains below FM_OUT_LOW.
  * A client whose output stays above FM_OUT_HIGH without one byte written
- * for FM_STALL_MS is a stuck consumer and is closed, so one dead reader can
+ * for slow_consumer_timeout is a stuck consumer and is closed, so one dead reader can
  * neither stall the publishers it shares with everyone else nor hold
  * memory. */
 void client_pause_for(struct client *publisher, struct client *target);

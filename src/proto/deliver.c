@@ -1,11 +1,11 @@
 /* Delivery to one session: send now, queue, or drop.
  *
  * Online session: QoS 0 goes straight to the connection's output (dropped
- * and counted when the output is over FM_OUT_HARD, or FM_OUT_RETAINED_BURST
+ * and counted when the output is over max_output_buffer, or FM_OUT_RETAINED_BURST
  * for retained messages sent on subscribe); QoS 1/2 takes an
  * inflight slot and a packet id, or waits in the session queue when the
  * window (max_inflight_messages) is full, when older messages are already
- * waiting (order [MQTT-4.6.0-6]), or when the output is over FM_OUT_HARD.
+ * waiting (order [MQTT-4.6.0-6]), or when the output is over max_output_buffer.
  * Offline persistent session: QoS 1/2 is queued [MQTT-3.1.2-5], QoS 0 is
  * dropped (as mosquitto does without queue_qos0_messages). */
 #include "core/clock.h"
@@ -114,7 +114,7 @@ static void send_pubrel(struct client *c, uint16_t packet_id)
 static bool can_send_now(struct worker *w, struct session *s, const struct client *c)
 {
 	return s->queued == 0 && !(s->spill && s->spill->count) && !session_inflight_full(s, &w->lim.session, client_receive_max(c)) &&
-	       !client_out_over(c, FM_OUT_HARD);
+	       !client_out_over(c, w->lim.max_output);
 }
 
 static void send_inflight(struct worker *w, struct session *s, struct client *c, struct msg *m, uint8_t qos,
@@ -214,7 +214,7 @@ void deliver_msg(struct worker *w, struct session *s, struct msg *m, uint8_t qos
 			counter_inc(&w->stats.dropped_memory); /* memory_limit: QoS 0 goes first */
 			return;
 		}
-		size_t limit = qos & DELIVER_RETAIN ? FM_OUT_RETAINED_BURST : FM_OUT_HARD;
+		size_t limit = qos & DELIVER_RETAIN ? FM_OUT_RETAINED_BURST : w->lim.max_output;
 		if (c && !client_out_over(c, limit))
 			encode_publish(c, m, qos, sub_id, 0, false);
 		else if (c)
@@ -235,7 +235,7 @@ void deliver_pump(struct worker *w, struct session *s)
 {
 	struct client *c = s->owner;
 	const struct session_limits *lim = &w->lim.session;
-	while (c && s->queued > 0 && !session_inflight_full(s, lim, client_receive_max(c)) && !client_out_over(c, FM_OUT_HARD)) {
+	while (c && s->queued > 0 && !session_inflight_full(s, lim, client_receive_max(c)) && !client_out_over(c, w->lim.max_output)) {
 		struct msg *m;
 		uint8_t qos;
 		uint32_t sub_id;

@@ -35,6 +35,10 @@ static inline int proto_malformed(struct client *c, uint8_t reason, const char *
 {
 	return proto_fail(c, reason ? reason : MQTT_RC_MALFORMED_PACKET, text, why);
 }
+/* A topic or filter past max_topic_levels or max_topic_length (the fleet's
+ * own limits, both off by default). */
+bool proto_topic_over_limits(const struct worker_limits *lim, const char *p, size_t len);
+
 /* Send a 5.0 DISCONNECT with rc (and text as Reason String when the client
  * wants problem information), never larger than its Maximum Packet Size. */
 void proto_send_disconnect(struct client *c, uint8_t rc, const char *text);

@@ -42,12 +42,18 @@ static bool has_wildcard(struct mqtt_bin s)
 	return memchr(s.p, '+', s.len) || memchr(s.p, '#', s.len);
 }
 
+bool proto_topic_over_limits(const struct worker_limits *lim, const char *p, size_t len)
+{
+	return (lim->max_topic_length && len > lim->max_topic_length) ||
+	       (lim->max_topic_levels && topic_levels(p, len) > lim->max_topic_levels);
+}
+
 static int publish_check(struct client *c, const struct mqtt_publish *pub, const char **why)
 {
 	const struct worker_limits *lim = &c->w->lim;
 	/* an empty (aliased) 5.0 topic was checked when its alias was set */
-	if (lim->max_topic_levels && pub->topic.len && topic_levels(pub->topic.p, pub->topic.len) > lim->max_topic_levels)
-		return proto_fail(c, MQTT_RC_QUOTA_EXCEEDED, "topic with more levels than max_topic_levels", why);
+	if (pub->topic.len && proto_topic_over_limits(lim, pub->topic.p, pub->topic.len))
+		return proto_fail(c, MQTT_RC_QUOTA_EXCEEDED, "topic past max_topic_levels or max_topic_length", why);
 	if (lim->message_size_limit && pub->payload.len > lim->message_size_limit) {
 		*why = "payload above message_size_limit";
 		return FM_ETOOBIG;
@@ -153,7 +159,7 @@ static bool admit_from_remote(struct client *c, struct mqtt_publish *pub)
 		return false;
 	if (!lim->retain_available)
 		pub->retain = false;
-	if ((lim->max_topic_levels && topic_levels(pub->topic.p, pub->topic.len) > lim->max_topic_levels) ||
+	if (proto_topic_over_limits(lim, pub->topic.p, pub->topic.len) ||
 	    (lim->message_size_limit && pub->payload.len > lim->message_size_limit)) {
 		counter_inc(&c->w->stats.dropped_too_large);
 		return false;

@@ -35,7 +35,7 @@ struct broker;
 	X(pub_out_qos2)                                                                          \
 	X(bytes_in)                                                                              \
 	X(bytes_out)                                                                             \
-	X(dropped_qos0)      /* output over FM_OUT_HARD */                                       \
+	X(dropped_qos0)      /* output over max_output_buffer */                                 \
 	X(slow_consumers)    /* closed for not reading their output */                           \
 	X(dropped_queue)     /* session queue limits */                                          \
 	X(dropped_offline)   /* QoS 0 for offline sessions */                                    \

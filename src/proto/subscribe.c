@@ -63,12 +63,13 @@ static uint8_t refusal(const struct client *c, uint8_t rc5)
 	return c->version == MQTT_V5 ? rc5 : MQTT_SUBACK_FAILURE;
 }
 
-/* Limits that protect the fleet (max_topic_levels, max_subscriptions):
- * a filter past them is refused on its own, 5.0 saying Quota Exceeded. */
+/* Limits that protect the fleet (max_topic_levels, max_topic_length,
+ * max_subscriptions): a filter past them is refused on its own, 5.0 saying
+ * Quota Exceeded. */
 static bool over_limits(struct client *c, const struct mqtt_str *f)
 {
 	const struct worker_limits *lim = &c->w->lim;
-	if (lim->max_topic_levels && topic_levels(f->p, f->len) > lim->max_topic_levels)
+	if (proto_topic_over_limits(lim, f->p, f->len))
 		return true;
 	/* at the limit, only a filter it has already (a replacement) is taken */
 	return lim->max_subscriptions && c->session->n_subs >= lim->max_subscriptions &&

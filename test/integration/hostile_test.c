@@ -180,8 +180,8 @@ Test(hostile, many_packets_in_one_write_all_processed)
 
 /* A subscriber that never reads. A publisher on its worker is paused
  * while its output is over the high watermark; either way its output is
- * capped (QoS 0 dropped above FM_OUT_HARD), and once it has written nothing
- * for FM_STALL_MS (5 s) with output over the high watermark it is closed as
+ * capped (QoS 0 dropped above max_output_buffer, 8 MiB), and once it has written nothing
+ * for slow_consumer_timeout (5 s) with output over the high watermark it is closed as
  * a stuck consumer. The broker does not grow without bound, and a reading
  * subscriber on the same topic gets every message meanwhile. */
 Test(hostile, subscriber_that_stops_reading_does_not_grow_the_broker)

@@ -378,6 +378,24 @@ Test(conf, out_of_range_values_name_file_line_and_option)
 	expect_error("workers 257\n", "test.conf:1: ", "option 'workers'");
 	expect_error("max_connections -2\n", "test.conf:1: ", "option 'max_connections'");
 	expect_error("sys_interval 86401\n", "test.conf:1: ", "option 'sys_interval': 86401 is out of range");
+	expect_error("max_topic_length 65536\n", "test.conf:1: ", "option 'max_topic_length': 65536 is out of range");
+	expect_error("max_output_buffer 2097151\n", "test.conf:1: ", "option 'max_output_buffer': 2097151 is out of range");
+	expect_error("max_output_buffer 1073741825\n", "test.conf:1: ", "option 'max_output_buffer'");
+	expect_error("slow_consumer_timeout 0\n", "test.conf:1: ", "option 'slow_consumer_timeout': 0 is out of range");
+	expect_error("slow_consumer_timeout 3601\n", "test.conf:1: ", "option 'slow_consumer_timeout'");
+}
+
+Test(conf, output_and_topic_length_limits_default_and_parse)
+{
+	cr_assert_eq(load("listener 1883\n"), FM_OK, "%s", eb.msg);
+	cr_assert_eq(c.max_output_buffer, 8u * 1024u * 1024u);
+	cr_assert_eq(c.slow_consumer_timeout_s, 5);
+	cr_assert_eq(c.max_topic_length, 0);
+	reset();
+	cr_assert_eq(load("max_output_buffer 2097152\nslow_consumer_timeout 1\nmax_topic_length 32\n"), FM_OK, "%s", eb.msg);
+	cr_assert_eq(c.max_output_buffer, 2097152);
+	cr_assert_eq(c.slow_consumer_timeout_s, 1);
+	cr_assert_eq(c.max_topic_length, 32);
 }
 
 Test(conf, sys_interval_defaults_to_mosquittos_and_zero_turns_it_off)
@@ -654,8 +672,11 @@ Test(conf, reload_copies_every_reloadable_option)
 		   "max_inflight_messages 2\n"
 		   "max_queued_messages 3\nmax_queued_bytes 4\nmessage_size_limit 5\nmax_keepalive 45\n"
 		   "retain_available false\nlog_type error\nconnect_timeout 4\nmax_publish_rate 7\nmemory_limit 123456\n"
-		   "sys_interval 3\n");
+		   "sys_interval 3\nmax_topic_length 9\nmax_output_buffer 3000000\nslow_consumer_timeout 2\n");
 	conf_apply_reloadable(&c, &fresh);
+	cr_assert_eq(c.max_topic_length, 9);
+	cr_assert_eq(c.max_output_buffer, 3000000);
+	cr_assert_eq(c.slow_consumer_timeout_s, 2);
 	cr_assert_eq(c.sys_interval_s, 3);
 	cr_assert_eq(c.max_publish_rate, 7);
 	cr_assert_eq(c.memory_limit, 123456);
@@ -854,7 +875,8 @@ Test(conf, shipped_config_file_says_which_options_sighup_reloads)
 		{"psk_hint", false}, {"psk_file", false}, {"socket_domain", false}, {"bind_interface", false},
 		{"websockets_path", false}, {"websockets_trust_x_forwarded_for", false},
 		{"websockets_headers_size", false}, {"password_file", true}, {"acl_file", true}, {"max_publish_rate", true}, {"memory_limit", true},
-		{"sys_interval", true},
+		{"sys_interval", true}, {"max_topic_length", true}, {"max_output_buffer", true},
+		{"slow_consumer_timeout", true},
 		/* bridges: restart only */
 		{"connection", false}, {"address", false}, {"addresses", false}, {"topic", false},
 		{"bridge_protocol_version", false}, {"remote_clientid", false}, {"local_clientid", false},
@@ -910,7 +932,7 @@ Test(conf, shipped_config_file_documents_every_supported_option)
 		"tls_version", "ciphers", "psk_hint", "psk_file", "socket_domain", "bind_interface",
 		"websockets_path", "websockets_trust_x_forwarded_for", "websockets_headers_size",
 		"password_file", "acl_file", "max_publish_rate", "memory_limit", "sys_interval",
-		"connection", "address", "topic", "bridge_protocol_version", "remote_clientid",
+		"max_topic_length", "max_output_buffer", "slow_consumer_timeout", "connection", "address", "topic", "bridge_protocol_version", "remote_clientid",
 		"local_clientid", "remote_username", "remote_password", "local_username", "local_password",
 		"cleansession", "local_cleansession", "keepalive_interval", "restart_timeout", "start_type",
 		"idle_timeout", "threshold", "try_private", "notifications", "notifications_local_only",
