@@ -8,7 +8,8 @@
  * property and hands back the raw bytes, so nothing here allocates.
  * Failure reasons follow the spec's wording: an id the packet may not carry
  * or a value that does not parse is a Malformed Packet (section 2.2.2.2);
- * a repeated single-use property or a forbidden value is a Protocol Error. */
+ * a repeated single-use property or a forbidden value is a Protocol Error
+ * (Topic Alias 0 being the Protocol Error reported as 0x94, section 3.3.4). */
 #include "mqtt/props.h"
 #include "mqtt/reader.h"
 
@@ -114,8 +115,8 @@ static void rd_prop(struct reader *r, enum props_ctx ctx, uint64_t *seen)
 		return;
 	if ((*seen & (1ull << id)) && !may_repeat(id, ctx))
 		rd_fail(r, MQTT_RC_PROTOCOL_ERROR);
-	else if (!value_allowed(id, v))
-		rd_fail(r, MQTT_RC_PROTOCOL_ERROR);
+	else if (!value_allowed(id, v)) /* 3.3.4 gives Topic Alias 0 a code of its own */
+		rd_fail(r, id == 0x23 ? MQTT_RC_TOPIC_ALIAS_INVALID : MQTT_RC_PROTOCOL_ERROR);
 	*seen |= 1ull << id;
 }
 

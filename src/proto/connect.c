@@ -558,6 +558,10 @@ int proto_on_connect(struct client *c, const struct mqtt_frame *f, const char **
 			return proto_refuse_connect(c, MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION, "unsupported protocol level",
 						    why); /* [MQTT-3.1.2-2] */
 		}
+		if (ct.version == MQTT_V5) { /* told why, as 4.13.1 allows: 0x81 or 0x82 */
+			c->version = MQTT_V5;
+			return proto_refuse_connect(c, reason, "malformed CONNECT", why);
+		}
 		c->close_rc = reason;
 		*why = "malformed CONNECT";
 		return rc;

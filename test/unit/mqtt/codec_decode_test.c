@@ -306,9 +306,10 @@ Test(publish, empty_topic_left_to_topic_alias_in_5_0_MQTT_3_3_2_8)
 	cr_assert(p.topic.len == 0 && p.props.len == 3 && p.payload.len == 1);
 }
 
-Test(publish, topic_alias_0_is_protocol_error_MQTT_3_3_2_8)
+/* A Protocol Error that 3.3.4 answers with 0x94 Topic Alias invalid. */
+Test(publish, topic_alias_0_is_topic_alias_invalid_MQTT_3_3_2_8)
 {
-	PUBLISH_FAILS_WITH(MQTT_V5, PROTO_ERR, 0x30, 0, 1, 't', 3, 0x23, 0, 0);
+	PUBLISH_FAILS_WITH(MQTT_V5, MQTT_RC_TOPIC_ALIAS_INVALID, 0x30, 0, 1, 't', 3, 0x23, 0, 0);
 }
 
 Test(publish, packet_id_0_is_malformed_MQTT_2_3_1_1)

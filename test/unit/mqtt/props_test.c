@@ -512,7 +512,7 @@ Test(props_valid, forbidden_values_are_protocol_errors_MQTT_3_3_2_8_3_1_2_11)
 	FAILS_IN(K_CONNACK, PROTO_ERR, 0x21, 0, 0);                 /* ... (3.2.2.3.3) */
 	FAILS_IN(K_CONNECT, PROTO_ERR, 0x27, 0, 0, 0, 0);           /* maximum packet size 0 (3.1.2.11.4) */
 	FAILS_IN(K_CONNACK, PROTO_ERR, 0x27, 0, 0, 0, 0);           /* ... (3.2.2.3.6) */
-	FAILS_IN(K_PUBLISH, PROTO_ERR, 0x23, 0, 0);                 /* topic alias 0 [MQTT-3.3.2-8] */
+	FAILS_IN(K_PUBLISH, MQTT_RC_TOPIC_ALIAS_INVALID, 0x23, 0, 0); /* topic alias 0 [MQTT-3.3.2-8], 0x94 (3.3.4) */
 	FAILS_IN(K_PUBLISH, PROTO_ERR, 0x0B, 0);                    /* subscription identifier 0 */
 	FAILS_IN(K_SUBSCRIBE, PROTO_ERR, 0x0B, 0);                  /* ... (3.8.2.1.2) */
 	FAILS_IN(K_CONNECT, PROTO_ERR, 0x17, 2);                    /* request problem information 2 */
