@@ -1,7 +1,8 @@
-/* Shared by the hostile-input tests (hostile_test.c, hostile_more_test.c):
- * the canary that proves an attack harmed no one else, the broker's memory
- * before and after, and hand-built packets with exactly the bytes a test
- * wants (the codec's encoders refuse to write broken packets). */
+/* Shared by the hostile-input tests (hostile_test.c, hostile_more_test.c,
+ * hostile_v5_test.c): the canary that proves an attack harmed no one else,
+ * the broker's memory before and after, and hand-built packets with
+ * exactly the bytes a test wants (the codec's encoders refuse to write
+ * broken packets). */
 #ifndef FM_TEST_HOSTILE_H
 #define FM_TEST_HOSTILE_H
 
@@ -47,6 +48,11 @@ long broker_rss_kb(const struct hb *b);
  * LeakSanitizer at the broker's exit is the precise check. Thresholds are
  * for leaks, not for tuning: keep them generous. */
 void rss_settles_near(const struct hb *b, long base_kb, long slack_kb, const char *what);
+/* Run round(arg) a few times to warm the broker up, read its RSS, run it
+ * `more` times, and check that RSS came back near that reading (under a
+ * sanitizer: two rounds, LeakSanitizer judging at the broker's exit). */
+void rounds_near_baseline(const struct hb *b, void (*round)(void *), void *arg, int more,
+			  long slack_kb, const char *what);
 
 /* The broker closes r within HOSTILE_CLOSE_MS, having sent nothing at all
  * (connack < 0) or exactly one CONNACK with that return code; r is closed. */
@@ -70,6 +76,8 @@ struct field {
 void put_u8(struct buf *b, uint8_t v);
 void put_u16(struct buf *b, uint16_t v);
 void put_bytes(struct buf *b, const void *p, size_t n);
+/* Variable Byte Integer (remaining lengths, 5.0 property lengths). */
+void put_varint(struct buf *b, uint32_t v);
 /* Two-byte length, then the bytes (any bytes: nothing is validated). */
 void put_field(struct buf *b, const void *p, size_t n);
 /* Append to out: first byte, the remaining length varint, body. */

@@ -654,30 +654,6 @@ static void disconnect(struct raw *r, const char *what)
 	expect_closed_after(r, NO_REPLY, what);
 }
 
-/* Run round(arg) a few times to warm the broker up, read its RSS, run it
- * `more` times, and check that RSS came back near that reading. Memory a
- * round frees stays with the allocator (an arena per worker thread, so
- * the warm-up has to reach every worker), which makes RSS plateau after
- * the warm-up; a round that leaks shows as growth proportional to `more`. */
-#define WARMUP_ROUNDS 5
-
-static void rounds_near_baseline(void (*round)(void *), void *arg, int more, long slack_kb,
-				 const char *what)
-{
-	if (broker_sanitized()) {
-		/* RSS means nothing there; LeakSanitizer checks at the broker's exit */
-		round(arg);
-		round(arg);
-		return;
-	}
-	for (int i = 0; i < WARMUP_ROUNDS; i++)
-		round(arg);
-	long base = broker_rss_kb(&broker);
-	for (int i = 0; i < more; i++)
-		round(arg);
-	rss_settles_near(&broker, base, slack_kb, what);
-}
-
 /* A server MAY allow client ids longer than 23 bytes [MQTT-3.1.3-5] or
  * refuse them with CONNACK 0x02 [MQTT-3.1.3-9]. fleetmq allows them: a
  * persistent session under a 65535-byte id is stored, resumed with what
@@ -713,7 +689,7 @@ Test(hostile_size, client_id_of_65535_bytes_MQTT_3_1_3_5)
 {
 	struct canary c;
 	canary_up(&c, &broker);
-	rounds_near_baseline(long_client_id_round, &c, SIZE_ROUNDS, SIZE_SLACK_KB, "65535-byte client id");
+	rounds_near_baseline(&broker, long_client_id_round, &c, SIZE_ROUNDS, SIZE_SLACK_KB, "65535-byte client id");
 	canary_down(&c, "65535-byte client id");
 }
 
@@ -751,7 +727,7 @@ Test(hostile_size, every_connect_string_at_65535_bytes_MQTT_1_5_3)
 {
 	struct canary c;
 	canary_up(&c, &broker);
-	rounds_near_baseline(long_connect_strings_round, NULL, SIZE_ROUNDS, SIZE_SLACK_KB,
+	rounds_near_baseline(&broker, long_connect_strings_round, NULL, SIZE_ROUNDS, SIZE_SLACK_KB,
 			     "65535-byte CONNECT strings");
 	canary_down(&c, "65535-byte CONNECT strings");
 }
@@ -817,7 +793,7 @@ Test(hostile_size, topic_of_65535_bytes_routes_and_retains_MQTT_1_5_3)
 	canary_up(&c, &broker);
 	char *topic = repeat("t", 65535);
 	struct retained_case rc = {topic, {topic}, 1, "+", "65535-byte topic"};
-	rounds_near_baseline(retained_round, &rc, SIZE_ROUNDS, SIZE_SLACK_KB, rc.what);
+	rounds_near_baseline(&broker, retained_round, &rc, SIZE_ROUNDS, SIZE_SLACK_KB, rc.what);
 	free(topic);
 	canary_down(&c, "65535-byte topic");
 }
@@ -830,7 +806,7 @@ Test(hostile_size, topic_of_32768_levels_routes_and_retains_MQTT_4_7_1)
 	canary_up(&c, &broker);
 	char *topic = repeat("a/", 65535), *pluses = repeat("+/", 65535);
 	struct retained_case rc = {topic, {topic, pluses, "a/#"}, 3, "#", "32768 levels"};
-	rounds_near_baseline(retained_round, &rc, SIZE_ROUNDS, DEEP_SLACK_KB, rc.what);
+	rounds_near_baseline(&broker, retained_round, &rc, SIZE_ROUNDS, DEEP_SLACK_KB, rc.what);
 	free(topic);
 	free(pluses);
 	canary_down(&c, "32768 levels");
@@ -843,7 +819,7 @@ Test(hostile_size, topic_of_65536_empty_levels_routes_and_retains_MQTT_4_7_1)
 	canary_up(&c, &broker);
 	char *topic = repeat("/", 65535);
 	struct retained_case rc = {topic, {topic, "/#"}, 2, "#", "65536 empty levels"};
-	rounds_near_baseline(retained_round, &rc, SIZE_ROUNDS, DEEP_SLACK_KB, rc.what);
+	rounds_near_baseline(&broker, retained_round, &rc, SIZE_ROUNDS, DEEP_SLACK_KB, rc.what);
 	free(topic);
 	canary_down(&c, "65536 empty levels");
 }
@@ -897,7 +873,7 @@ Test(hostile_size, subscribe_and_unsubscribe_5000_filters_in_one_packet_MQTT_3_8
 {
 	struct canary c;
 	canary_up(&c, &broker);
-	rounds_near_baseline(many_filters_round, &c, SIZE_ROUNDS, SIZE_SLACK_KB, "5000 filters");
+	rounds_near_baseline(&broker, many_filters_round, &c, SIZE_ROUNDS, SIZE_SLACK_KB, "5000 filters");
 	canary_down(&c, "5000 filters");
 }
 
@@ -924,7 +900,7 @@ Test(hostile_size, remaining_length_larger_than_what_follows_then_close_MQTT_2_2
 {
 	struct canary c;
 	canary_up(&c, &broker);
-	rounds_near_baseline(cut_short_round, &c, 20, SIZE_SLACK_KB, "PUBLISH cut short by a close");
+	rounds_near_baseline(&broker, cut_short_round, &c, 20, SIZE_SLACK_KB, "PUBLISH cut short by a close");
 	canary_down(&c, "PUBLISH cut short by a close");
 }
 
