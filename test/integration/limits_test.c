@@ -26,7 +26,7 @@ static double now_s(void)
 static struct hb broker;
 
 static void start(void) { hb_start(&broker, "max_subscriptions 3\nmax_topic_levels 4\nmax_publish_rate 20"); }
-static void stop(void) { hb_stop(&broker); }
+static void stop(void) { cr_assert_eq(hb_stop(&broker), 0, "broker exit status"); }
 
 TestSuite(limits, .init = start, .fini = stop, .timeout = 60);
 
@@ -168,7 +168,7 @@ Test(memory, memory_limit_refuses_connections_and_drops_qos0_only)
 	raw_close(&late);
 	raw_close(&sub);
 	raw_close(&pub);
-	hb_stop(&b);
+	cr_assert_eq(hb_stop(&b), 0, "broker exit status");
 }
 
 /* max_connections before any listener line caps all listeners together,
@@ -198,5 +198,5 @@ Test(memory, max_connections_global_and_per_listener)
 	raw_close(&again);
 	raw_close(&a);
 	raw_close(&c1);
-	hb_stop(&b);
+	cr_assert_eq(hb_stop(&b), 0, "broker exit status");
 }
