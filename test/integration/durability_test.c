@@ -23,7 +23,7 @@
 static struct hb broker;
 
 static void start(void) { hb_start(&broker, "workers 2\nmax_queued_messages 0\nmax_inflight_messages 20"); }
-static void stop(void) { hb_stop(&broker); }
+static void stop(void) { cr_assert_eq(hb_stop(&broker), 0, "broker exit status"); }
 
 TestSuite(durability, .init = start, .fini = stop, .timeout = 120);
 

@@ -15,7 +15,7 @@
 static struct hb broker;
 
 static void start(void) { hb_start(&broker, "persistent_client_expiration 2s"); }
-static void stop(void) { hb_stop(&broker); }
+static void stop(void) { cr_assert_eq(hb_stop(&broker), 0, "broker exit status"); }
 
 TestSuite(expiry, .init = start, .fini = stop, .timeout = 60);
 

@@ -25,7 +25,7 @@ static void start(void)
 {
 	hb_start(&broker, "max_queued_messages 0\nmax_queued_in_memory 100\nmax_inflight_messages 20");
 }
-static void stop(void) { hb_stop(&broker); }
+static void stop(void) { cr_assert_eq(hb_stop(&broker), 0, "broker exit status"); }
 
 TestSuite(spill, .init = start, .fini = stop, .timeout = 180);
 
@@ -161,7 +161,7 @@ static void start_small(const char *extra)
 	hb_start(&small, conf);
 }
 
-static void stop_small(void) { hb_stop(&small); }
+static void stop_small(void) { cr_assert_eq(hb_stop(&small), 0, "broker exit status"); }
 
 TestSuite(spill_cases, .fini = stop_small, .timeout = 120);
 

@@ -25,7 +25,7 @@ static const char *const conf_unlimited =
 static struct hb broker;
 
 static void start(void) { hb_start_raw(&broker, conf_small); }
-static void stop(void) { hb_stop(&broker); }
+static void stop(void) { cr_assert_eq(hb_stop(&broker), 0, "broker exit status"); }
 
 TestSuite(store_full, .init = start, .fini = stop, .timeout = 120);
 
