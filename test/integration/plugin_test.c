@@ -296,10 +296,12 @@ Test(jwt_auth, a_wrong_signature_is_refused)
 	const char *good = jwt_for("dev-1", 300);
 	const char *sig = strrchr(good, '.');
 	const char *other = jwt_for("dev-2", 300);
-	snprintf(forged, sizeof(forged), "%.*s%s", (int)(strrchr(other, '.') - other), other, sig);
+	int n = snprintf(forged, sizeof(forged), "%.*s%s", (int)(strrchr(other, '.') - other), other, sig);
+	cr_assert(n > 0 && (size_t)n < sizeof(forged), "the forged token fits");
 	expect_refused("dev-2", forged, "bad signature", "claims swapped under a signature");
 	/* a truncated signature */
-	snprintf(forged, sizeof(forged), "%.*s", (int)strlen(good) - 2, good);
+	n = snprintf(forged, sizeof(forged), "%.*s", (int)strlen(good) - 2, good);
+	cr_assert(n > 0 && (size_t)n < sizeof(forged), "the cut token fits");
 	expect_refused("dev-1", forged, "the signature is not an HS256 signature", "signature cut short");
 }
 
