@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct ws_host;
 struct ws_stream;
@@ -55,8 +56,9 @@ int ws_host_new(struct loop *lp, const struct ws_listener *ls, size_t n, ws_open
 		struct ws_host **out, struct fm_errbuf *eb);
 /* Hand an accepted socket of listener `listener` to libwebsockets (it
  * closes it on failure); peer: the client's address when a PROXY header
- * named it, else NULL (the socket's). */
-int ws_host_adopt(struct ws_host *h, size_t listener, int fd, const struct net_addr *peer);
+ * named it, else NULL (the socket's). A connection whose upgrade is not
+ * done within timeout_ms (connect_timeout) is closed and logged. */
+int ws_host_adopt(struct ws_host *h, size_t listener, int fd, const struct net_addr *peer, uint32_t timeout_ms);
 /* SIGHUP, on the thread that owns the host: re-read every wss listener's
  * certfile and keyfile (same paths) into libwebsockets, for new
  * connections; existing ones keep theirs. Failures are logged and keep

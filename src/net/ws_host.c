@@ -198,6 +198,9 @@ void ws_stream_free(struct ws_stream *s)
 struct ws_adopted {
 	size_t listener;
 	struct net_addr peer;     /* family 0: the socket's */
+	struct ws_host *h;        /* whose worker's wheel runs upgrade_timer */
+	struct lws *wsi;          /* the connection, once adopted */
+	struct loop_timer upgrade_timer; /* connect_timeout for the upgrade; stopped once established */
 };
 
 static size_t listener_of(const struct ws_host *h, const struct lws *wsi)
@@ -217,9 +220,9 @@ static bool path_allowed(const struct ws_listener *l, struct lws *wsi)
 	return strcmp(uri, l->path) == 0;
 }
 
-/* The peer's address: the socket's, or with trust_x_forwarded_for the
- * first X-Forwarded-For entry (the client a proxy in front of us saw). */
-static void peer_of(const struct ws_listener *l, struct lws *wsi, struct net_addr *peer)
+/* The address the connection came from: a PROXY header's, else the
+ * socket's. */
+static void socket_peer(struct lws *wsi, struct net_addr *peer)
 {
 	*peer = (struct net_addr){0};
 	struct sockaddr_storage ss;
@@ -229,6 +232,13 @@ static void peer_of(const struct ws_listener *l, struct lws *wsi, struct net_add
 		*peer = a->peer;
 	else if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&ss, &len) == 0)
 		net_addr_from_sockaddr(&ss, peer);
+}
+
+/* The peer's address: socket_peer's, or with trust_x_forwarded_for the
+ * first X-Forwarded-For entry (the client a proxy in front of us saw). */
+static void peer_of(const struct ws_listener *l, struct lws *wsi, struct net_addr *peer)
+{
+	socket_peer(wsi, peer);
 	char xff[128];
 	if (!l->trust_x_forwarded_for || lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR) <= 0)
 		return;
@@ -368,8 +378,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		/* no subprotocol offered: a client must offer "mqtt" [MQTT-6.0.0-3] */
 		return in == NULL ? 1 : 0;
-	case LWS_CALLBACK_ESTABLISHED:
+	case LWS_CALLBACK_ESTABLISHED: {
+		struct ws_adopted *a = lws_get_opaque_user_data(wsi);
+		if (a)
+			loop_timer_stop(h->lp, &a->upgrade_timer); /* MQTT's connect_timeout takes over */
 		return on_established(h, wsi, slot);
+	}
 	case LWS_CALLBACK_RECEIVE:
 		return s ? on_receive(s, wsi, in, len) : -1;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -382,14 +396,18 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			ws_stream_notify(s);
 		}
 		return 0;
-	case LWS_CALLBACK_WSI_DESTROY:
-		free(lws_get_opaque_user_data(wsi)); /* its struct ws_adopted */
+	case LWS_CALLBACK_WSI_DESTROY: {
+		struct ws_adopted *a = lws_get_opaque_user_data(wsi);
+		if (a)
+			loop_timer_stop(h->lp, &a->upgrade_timer);
+		free(a);
 		lws_set_opaque_user_data(wsi, NULL);
 		if (s) {
 			*slot = NULL;
 			on_destroy(s);
 		}
 		return 0;
+	}
 	default:
 		break;
 	}
@@ -496,7 +514,25 @@ int ws_host_new(struct loop *lp, const struct ws_listener *ls, size_t n, ws_open
 	return FM_OK;
 }
 
-int ws_host_adopt(struct ws_host *h, size_t listener, int fd, const struct net_addr *peer)
+/* connect_timeout passed before the upgrade was done (a silent socket, a
+ * request sent byte by byte): close it. A timer runs outside libwebsockets'
+ * callbacks, where closing at once is allowed (as in apply_actions). */
+static void on_upgrade_timeout(struct loop *lp, struct loop_timer *t)
+{
+	(void)lp;
+	struct ws_adopted *a = list_entry(t, struct ws_adopted, upgrade_timer);
+	struct ws_host *h = a->h;
+	struct net_addr peer;
+	char text[NET_ADDR_STRLEN];
+	socket_peer(a->wsi, &peer);
+	if (ws_log)
+		log_info(ws_log, "connection from %s closed: WebSocket upgrade not done within connect_timeout",
+			 net_addr_format(&peer, text, sizeof(text)));
+	lws_set_timeout(a->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC); /* may free a */
+	ws_host_touch(h);
+}
+
+int ws_host_adopt(struct ws_host *h, size_t listener, int fd, const struct net_addr *peer, uint32_t timeout_ms)
 {
 	if (listener >= h->n || !h->vhosts[listener]) {
 		close(fd);
@@ -512,14 +548,19 @@ int ws_host_adopt(struct ws_host *h, size_t listener, int fd, const struct net_a
 		close(fd);
 		return FM_ENOMEM;
 	}
-	*a = (struct ws_adopted){ .listener = listener, .peer = peer ? *peer : (struct net_addr){0} };
+	*a = (struct ws_adopted){ .listener = listener, .peer = peer ? *peer : (struct net_addr){0}, .h = h };
+	loop_timer_init(&a->upgrade_timer, on_upgrade_timeout);
 	ad.opaque = a; /* freed at WSI_DESTROY */
 	struct lws *wsi = lws_adopt_descriptor_vhost_via_info(&ad);
 	ws_host_touch(h);
 	/* on failure libwebsockets closed fd, and freed the copy through
 	 * WSI_DESTROY if it got as far as attaching it (else it is lost: a
 	 * few bytes, on a path that only out of memory takes) */
-	return wsi ? FM_OK : FM_ENOMEM;
+	if (!wsi)
+		return FM_ENOMEM;
+	a->wsi = wsi;
+	loop_timer_start(h->lp, &a->upgrade_timer, timeout_ms);
+	return FM_OK;
 }
 
 void ws_host_free(struct ws_host *h)

@@ -24,7 +24,7 @@ struct proxy_wait {
 int listener_hand_on(struct listener_rt *l, int fd, const struct net_addr *peer)
 {
 	if (l->conf->protocol == CONF_PROTO_WEBSOCKETS)
-		return ws_host_adopt(l->w->ws, l->index, fd, peer);
+		return ws_host_adopt(l->w->ws, l->index, fd, peer, l->w->lim.connect_timeout_s * 1000u);
 	return client_accept(l->w, l, fd, peer);
 }
 
