@@ -70,8 +70,10 @@ static ssize_t ws_writev(struct conn *c, const struct iovec *iov, int iovcnt)
 }
 
 /* The owner is done. What it wrote last still goes out (the WRITEABLE
- * callback then asks for the close); with nothing pending the close is
- * asked for now. A stream libwebsockets already destroyed is freed. */
+ * callback then asks for the close) if the peer takes it within
+ * WS_CLOSE_LINGER_S, else the connection is dropped with it; with nothing
+ * pending the close is asked for now. A stream libwebsockets already
+ * destroyed is freed. */
 static void ws_close(struct conn *c)
 {
 	struct ws_stream *s = ws_of(c);
@@ -85,10 +87,11 @@ static void ws_close(struct conn *c)
 		ws_stream_free(s);
 		return;
 	}
-	if (s->tx_len == 0) {
+	if (s->tx_len == 0)
 		s->want_close = true;
-		ws_stream_act(s);
-	}
+	else
+		s->want_linger = true;
+	ws_stream_act(s);
 	ws_host_touch(s->h);
 }
 

@@ -47,9 +47,14 @@ void ws_host_touch(struct ws_host *h)
 	h->dirty = true;
 }
 
+/* The queued calls. A timeout set here, outside libwebsockets' service,
+ * is not put on its libuv timer until libwebsockets next services a socket
+ * (4.1.6 schedules that timer only then): a closing connection whose peer
+ * stopped reading was seen to linger for 17 s instead of 5. Waking its
+ * service (lws_cancel_service) has the timer set now. */
 static bool apply_actions(struct ws_host *h)
 {
-	bool any = false;
+	bool any = false, timed = false;
 	while (!list_empty(&h->actions)) {
 		struct ws_stream *s = list_entry(h->actions.next, struct ws_stream, action_link);
 		list_del(&s->action_link);
@@ -65,13 +70,23 @@ static bool apply_actions(struct ws_host *h)
 			s->rx_off = false;
 		}
 		s->want_rx_off = s->want_rx_on = false;
+		if (s->want_linger) {
+			/* the owner closed with output pending: WRITEABLE then asks
+			 * for the close, unless the peer takes nothing until then */
+			s->want_linger = false;
+			lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, WS_CLOSE_LINGER_S);
+			timed = true;
+		}
 		if (s->want_close) {
+			timed = true; /* the close frame's own timeouts */
 			/* may destroy the wsi (and free s) at once */
 			lws_close_reason(s->wsi, s->close_code ? (enum lws_close_status)s->close_code
 							       : LWS_CLOSE_STATUS_NORMAL, NULL, 0);
 			lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 		}
 	}
+	if (timed)
+		lws_cancel_service(h->ctx);
 	return any;
 }
 

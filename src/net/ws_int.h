@@ -16,6 +16,10 @@
 /* Bytes accepted for sending before writev says EAGAIN: the rest waits in
  * the owner's output buffer, where its backpressure rules apply. */
 #define WS_TX_MAX (64u * 1024u)
+/* Seconds a closed owner's last bytes get to leave before the connection
+ * is dropped with them: a peer that stops reading must not keep its
+ * socket (and the output libwebsockets holds for it) once it is closed. */
+#define WS_CLOSE_LINGER_S 5
 
 struct ws_host {
 	struct loop *lp;
@@ -49,6 +53,7 @@ struct ws_stream {
 	bool peer_closed;
 	bool rx_off;                 /* libwebsockets is told not to read */
 	bool want_rx_off, want_rx_on, want_close;
+	bool want_linger;            /* closed with output pending: WS_CLOSE_LINGER_S for it */
 	uint16_t close_code;         /* the close frame's status; 0: 1000 */
 	char err[96];
 };
