@@ -230,8 +230,12 @@ static int decode_entries(const struct mqtt_frame *f, uint8_t version, bool with
 		read_entry(&r, version, with_options);
 		out->count++;
 	}
-	if (out->count == 0)
-		return malformed(reason); /* [MQTT-3.8.3-3], [MQTT-3.10.3-2] */
+	if (out->count == 0) {
+		/* 3.1.1 [MQTT-3.8.3-3], [MQTT-3.10.3-2]; 5.0 calls it a Protocol
+		 * Error [MQTT-3.8.3-2], [MQTT-3.10.3-2] */
+		*reason = is_v5(version) ? MQTT_RC_PROTOCOL_ERROR : MQTT_RC_MALFORMED_PACKET;
+		return FM_EPROTO;
+	}
 	return finish(&r, reason);
 }
 

@@ -392,3 +392,29 @@ Test(hostile_v5_all, every_case_in_turn_one_canary_throughout_memory_back_to_bas
 			     "the 5.0 catalogue, round after round");
 	canary_down(&c, "the 5.0 catalogue");
 }
+
+/* A 5.0 SUBSCRIBE or UNSUBSCRIBE with no topic filter at all: "a SUBSCRIBE
+ * packet with no Payload is a Protocol Error" [MQTT-3.8.3-2] (3.8.3), and
+ * likewise an UNSUBSCRIBE [MQTT-3.10.3-2] (3.10.3): DISCONNECT 0x82. */
+static void empty_filter_list(uint8_t first_byte, const char *what)
+{
+	struct canary c;
+	canary_up(&c, &broker);
+	struct raw r;
+	struct raw_connect_opts o = {.version = MQTT_V5, .client_id = "v5-empty", .clean = true, .keepalive = 60};
+	cr_assert_eq(raw_connect(&r, broker.port, &o, NULL), MQTT_RC_SUCCESS);
+	const uint8_t packet[] = {first_byte, 3, 0, 1, 0}; /* packet id 1, no properties, no filters */
+	raw_send(&r, packet, sizeof(packet));
+	expect_refusal(&r, MQTT_DISCONNECT, PROTOCOL, what);
+	canary_down(&c, what);
+}
+
+Test(hostile_v5, subscribe_without_filters_0x82_MQTT_3_8_3_2)
+{
+	empty_filter_list(0x82, "SUBSCRIBE without filters");
+}
+
+Test(hostile_v5, unsubscribe_without_filters_0x82_MQTT_3_10_3_2)
+{
+	empty_filter_list(0xA2, "UNSUBSCRIBE without filters");
+}

@@ -454,10 +454,10 @@ Test(subscribe, filter_syntax_left_to_the_topic_module)
 	cr_assert_eq(s.count, 2);
 }
 
-Test(subscribe, no_entries_is_malformed_MQTT_3_8_3_3)
+Test(subscribe, no_entries_is_malformed_MQTT_3_8_3_3_and_a_protocol_error_in_5_MQTT_3_8_3_2)
 {
 	SUBSCRIBE_FAILS_WITH(MQTT_V311, MALFORMED, 0, 5);
-	SUBSCRIBE_FAILS_WITH(MQTT_V5, MALFORMED, 0, 5, 0);
+	SUBSCRIBE_FAILS_WITH(MQTT_V5, PROTO_ERR, 0, 5, 0);
 }
 
 Test(subscribe, requested_qos_3_is_malformed_MQTT_3_8_3_4)

@@ -894,11 +894,13 @@ Test(subscribe, packet_id_0_MQTT_2_3_1_1)
 	MALFORMED(MQTT_SUBSCRIBE, 2, MQTT_V5, 0, 0, 0, 0, 1, 'a', 1);
 }
 
-Test(subscribe, no_entries_MQTT_3_8_3_3)
+/* 3.1.1: malformed [MQTT-3.8.3-3]; 5.0: "a SUBSCRIBE packet with no
+ * Payload is a Protocol Error" [MQTT-3.8.3-2] */
+Test(subscribe, no_entries_MQTT_3_8_3_3_and_MQTT_3_8_3_2)
 {
 	MALFORMED(MQTT_SUBSCRIBE, 2, MQTT_V311, 0, 1);
-	MALFORMED(MQTT_SUBSCRIBE, 2, MQTT_V5, 0, 1, 0);
-	MALFORMED(MQTT_SUBSCRIBE, 2, MQTT_V5, 0, 1, 2, 0x0B, 5);
+	PROTOCOL_ERROR(MQTT_SUBSCRIBE, 2, MQTT_V5, 0, 1, 0);
+	PROTOCOL_ERROR(MQTT_SUBSCRIBE, 2, MQTT_V5, 0, 1, 2, 0x0B, 5);
 }
 
 Test(subscribe, requested_qos_3_MQTT_3_8_3_4)
@@ -1003,10 +1005,11 @@ Test(subscribe, every_entry_returned_in_order_MQTT_3_8_3_1)
 
 /* --- UNSUBSCRIBE ------------------------------------------------------------- */
 
+/* malformed in 3.1.1, a Protocol Error in 5.0 (3.10.3) [MQTT-3.10.3-2] */
 Test(unsubscribe, no_entries_MQTT_3_10_3_2)
 {
 	MALFORMED(MQTT_UNSUBSCRIBE, 2, MQTT_V311, 0, 1);
-	MALFORMED(MQTT_UNSUBSCRIBE, 2, MQTT_V5, 0, 1, 0);
+	PROTOCOL_ERROR(MQTT_UNSUBSCRIBE, 2, MQTT_V5, 0, 1, 0);
 }
 
 Test(unsubscribe, packet_id_0_MQTT_2_3_1_1)
