@@ -33,10 +33,32 @@ struct client_stall {
 	uint32_t acks;            /* PUBACK/PUBCOMP received since armed */
 };
 
+/* A parked client (park_hung_up: not closed, yet out of the loop) goes
+ * back into the loop once it is to be read again; until then it stays
+ * out, whatever else it waits for. */
 static void set_events(struct client *c, unsigned events)
 {
-	if (c->state != CLIENT_CLOSED)
+	if (c->state == CLIENT_CLOSED)
+		return;
+	if (c->io.fn) {
 		conn_io_mod(&c->conn, c->w->loop, &c->io, events);
+		return;
+	}
+	if ((events & LOOP_READ) && conn_io_add(&c->conn, c->w->loop, &c->io, events, on_io) != FM_OK)
+		client_close(c, "out of memory watching the connection");
+}
+
+/* The peer hung up (reset, or closed both ways) while c is not being read
+ * (backpressure, a handoff). epoll reports a hang-up at every wait,
+ * whatever is watched, so the worker would spin until c is read again:
+ * the socket leaves the loop instead, and set_events puts it back when
+ * reading resumes, which reads what the peer sent before it went (a
+ * DISCONNECT among it must still count) and then its end. A WebSocket
+ * stream (no fd in the loop) reports a hang-up once and is left alone. */
+static void park_hung_up(struct client *c)
+{
+	if (c->io.fd >= 0)
+		conn_io_del(&c->conn, c->w->loop, &c->io);
 }
 
 static void close_raw_fd(int fd)
@@ -593,6 +615,8 @@ static void on_io(struct loop *lp, struct loop_io *io, unsigned events)
 		flush(c);
 	if (c->state != CLIENT_CLOSED && (events & (LOOP_READ | LOOP_HUP)))
 		on_readable(c);
+	if (c->state != CLIENT_CLOSED && (events & LOOP_HUP) && (c->read_paused || c->connect_pending))
+		park_hung_up(c);
 	if (c->state != CLIENT_CLOSED && (events & LOOP_HUP) && !(events & LOOP_READ))
 		client_close(c, "connection reset");
 }
