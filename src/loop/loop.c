@@ -34,6 +34,7 @@ struct loop {
 	struct wheel wheel;
 	struct task_queue tasks;
 	uint64_t now_ms;
+	uint64_t skew_ms;      /* added to the monotonic clock (loop_advance) */
 	atomic_bool stop_requested;
 	loop_task_fn *wake_fn;
 	void *wake_arg;
@@ -235,20 +236,22 @@ void loop_set_prepare_fn(struct loop *lp, loop_task_fn *fn, void *arg)
 	lp->prepare_arg = arg;
 }
 
-static int iterate(struct loop *lp)
+/* One iteration: wait up to timeout_ms (-1: wait_timeout's choice), then
+ * events, due timers, deferred tasks. Events dispatched, or an fm_err. */
+static int iterate(struct loop *lp, int timeout_ms)
 {
 	struct epoll_event evs[LOOP_MAX_EVENTS];
 	if (lp->prepare_fn)
 		lp->prepare_fn(lp, lp->prepare_arg); /* may defer tasks: then no sleep */
-	int n = epoll_wait(lp->epfd, evs, LOOP_MAX_EVENTS, wait_timeout(lp));
+	int n = epoll_wait(lp->epfd, evs, LOOP_MAX_EVENTS, timeout_ms < 0 ? wait_timeout(lp) : timeout_ms);
 	if (n < 0 && errno != EINTR)
 		return fm_err_errno(errno);
-	lp->now_ms = clock_mono_ms();
+	lp->now_ms = clock_mono_ms() + lp->skew_ms;
 	for (int i = 0; i < n; i++)
 		dispatch(lp, &evs[i]);
 	run_timers(lp);
 	run_tasks(lp);
-	return FM_OK;
+	return n > 0 ? n : 0;
 }
 
 int loop_run(struct loop *lp)
@@ -257,8 +260,19 @@ int loop_run(struct loop *lp)
 	/* A stop requested before the call still lets one iteration run, which
 	 * is how shutdown flushes deferred work. */
 	do {
-		rc = iterate(lp);
-	} while (rc == FM_OK && !atomic_load(&lp->stop_requested));
+		rc = iterate(lp, -1);
+	} while (rc >= 0 && !atomic_load(&lp->stop_requested));
 	atomic_store(&lp->stop_requested, false);
-	return rc;
+	return rc < 0 ? rc : FM_OK;
+}
+
+int loop_run_once(struct loop *lp)
+{
+	return iterate(lp, 0);
+}
+
+void loop_advance(struct loop *lp, uint64_t ms)
+{
+	lp->skew_ms += ms;
+	lp->now_ms += ms;
 }

@@ -83,6 +83,15 @@ uint64_t loop_now_ms(const struct loop *lp);
 
 /* Run until loop_stop(). Returns FM_OK, or an fm_err if epoll failed. */
 int loop_run(struct loop *lp);
+/* One iteration without waiting: the events ready now, due timers and
+ * deferred tasks, on the caller's thread (for a caller that drives the
+ * loop itself, such as fuzz/fuzz_session.c). Returns how many fd events
+ * were dispatched (0: nothing was ready), or an fm_err. */
+int loop_run_once(struct loop *lp);
+/* Move the loop's clock ms ahead of the monotonic one, for good: timers
+ * due by then fire at the next iteration. For a caller that drives the
+ * loop itself and must not wait for its timers (fuzz/fuzz_session.c). */
+void loop_advance(struct loop *lp, uint64_t ms);
 /* Ask the loop to return from loop_run() (thread- and signal-safe). */
 void loop_stop(struct loop *lp);
 /* Wake the loop from another thread so it runs its wake callback. */
