@@ -193,10 +193,7 @@ static cJSON *memory_json(struct broker *b)
 	cJSON *j = cJSON_CreateObject();
 	long kb = proc_rss_kb(getpid());
 	cJSON_AddNumberToObject(j, "rss_bytes", kb < 0 ? 0 : (double)kb * 1024);
-	pthread_rwlock_rdlock(&b->conf_lock);
-	uint64_t limit = b->conf.memory_limit;
-	pthread_rwlock_unlock(&b->conf_lock);
-	cJSON_AddNumberToObject(j, "limit_bytes", (double)limit);
+	cJSON_AddNumberToObject(j, "limit_bytes", (double)atomic_load(&b->memory_limit));
 	cJSON_AddBoolToObject(j, "over_limit", atomic_load(&b->over_memory));
 	return j;
 }

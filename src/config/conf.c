@@ -235,6 +235,7 @@ void conf_apply_reloadable(struct conf *live, struct conf *fresh)
 	live->slow_consumer_timeout_s = fresh->slow_consumer_timeout_s;
 	live->max_publish_rate = fresh->max_publish_rate;
 	live->memory_limit = fresh->memory_limit;
+	live->memory_limit_set = fresh->memory_limit_set;
 	live->max_keepalive = fresh->max_keepalive;
 	live->retain_available = fresh->retain_available;
 	if (!live->log_types_fixed)

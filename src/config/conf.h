@@ -175,6 +175,7 @@ struct conf {
 	uint32_t slow_consumer_timeout_s; /* fleetmq: seconds a client may write nothing while saturated; default 5 */
 	uint32_t max_publish_rate;       /* fleetmq: PUBLISH per second per client; default 0 = unlimited */
 	uint64_t memory_limit;           /* RSS bytes above which new connections and QoS 0 deliveries are refused; 0 = none */
+	bool memory_limit_set;           /* false: 90 % of what the process may use (proto/memory.c) */
 	uint16_t max_keepalive;          /* seconds; default 65535 ("max_keepalive 0", no limit, is stored as 65535) */
 	bool retain_available;           /* default true */
 	bool persistence;                /* default true (fleetmq: sqlite store) */

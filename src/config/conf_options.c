@@ -251,6 +251,7 @@ static int opt_max_subscriptions(struct conf_parse *px, char **args, int n)
 static int opt_memory_limit(struct conf_parse *px, char **args, int n)
 {
 	(void)n;
+	px->c->memory_limit_set = true;
 	return parse_u64(px, args[0], args[1], 0, UINT64_MAX, &px->c->memory_limit);
 }
 

@@ -203,6 +203,7 @@ struct broker {
 	struct loop_timer plugin_tick; /* FM_EVENT_TICK, once a second, while a plugin wants it */
 	atomic_bool over_memory;   /* RSS above memory_limit: refuse connections, drop QoS 0 (memory.c) */
 	struct loop_timer memory_timer; /* the control thread's RSS sample */
+	_Atomic uint64_t memory_limit; /* in force: memory_limit or its automatic default (memory.c); the HTTP thread reads it */
 	atomic_uint n_clients;     /* all connections (max_connections) */
 	_Atomic uint64_t peak_clients; /* most connections open at once (counter_peak at accept) */
 	struct topic_tree *subs;   /* shared, read-mostly: */
@@ -247,9 +248,10 @@ uint32_t broker_uptime_s(const struct broker *b);
  * takes one). */
 struct worker_limits broker_limits(const struct broker *b);
 
-/* memory_limit (memory.c): while one is set, sample the broker's RSS once
- * a second on the control thread and keep over_memory up to date. Called
- * at start and after each reload. */
+/* memory_limit (memory.c): while one is in force (by default 90 % of the
+ * memory the process may use), sample the broker's RSS once a second on the
+ * control thread and keep over_memory up to date. Called at start and
+ * after each reload. */
 void broker_memory_watch(struct broker *b);
 
 /* TLS listeners (tls_listeners.c). Build every TLS listener's server

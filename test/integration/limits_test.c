@@ -171,6 +171,43 @@ Test(memory, memory_limit_refuses_connections_and_drops_qos0_only)
 	cr_assert_eq(hb_stop(&b), 0, "broker exit status");
 }
 
+/* What the process may use, as the broker reads it: the cgroup's
+ * memory.max where it is a number, else MemTotal. */
+static unsigned long long memory_available(void)
+{
+	unsigned long long total = 0, cgroup = 0;
+	char line[256];
+	FILE *f = fopen("/proc/meminfo", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %llu kB", &total) == 1)
+			break;
+	if (f)
+		fclose(f);
+	total *= 1024;
+	f = fopen("/sys/fs/cgroup/memory.max", "r");
+	if (f && fscanf(f, "%llu", &cgroup) != 1)
+		cgroup = 0;
+	if (f)
+		fclose(f);
+	return cgroup && (!total || cgroup < total) ? cgroup : total;
+}
+
+/* Without the option the limit is 90 % of what the process may use, so a
+ * broker sheds QoS 0 and new connections before the OOM killer ends every
+ * connection at once; "memory_limit 0" (above) turns it off. */
+Test(memory, memory_limit_defaults_to_90_percent_of_the_memory_available)
+{
+	struct hb b;
+	hb_start_raw(&b, "listener %PORT% 127.0.0.1\nallow_anonymous true\n");
+	unsigned long long avail = memory_available();
+	cr_assert_gt(avail, 0);
+	char want[96];
+	snprintf(want, sizeof(want), "memory_limit: %llu MiB (90 %% of the memory this process may use)",
+		 (avail / 100 * 90) >> 20);
+	cr_assert(hb_log_contains(&b, want, 5000), "the log lacks '%s'", want);
+	cr_assert_eq(hb_stop(&b), 0, "broker exit status");
+}
+
 /* max_connections before any listener line caps all listeners together,
  * after a listener line that listener alone; a connection past either is
  * closed at accept (no CONNACK), and room comes back as clients leave. */

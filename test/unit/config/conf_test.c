@@ -391,6 +391,11 @@ Test(conf, output_and_topic_length_limits_default_and_parse)
 	cr_assert_eq(c.max_output_buffer, 8u * 1024u * 1024u);
 	cr_assert_eq(c.slow_consumer_timeout_s, 5);
 	cr_assert_eq(c.max_topic_length, 0);
+	cr_assert_not(c.memory_limit_set, "unset: the broker's automatic default");
+	reset();
+	cr_assert_eq(load("memory_limit 0\n"), FM_OK, "%s", eb.msg);
+	cr_assert(c.memory_limit_set, "0 is mosquitto's 'no limit', and a choice");
+	cr_assert_eq(c.memory_limit, 0);
 	reset();
 	cr_assert_eq(load("max_output_buffer 2097152\nslow_consumer_timeout 1\nmax_topic_length 32\n"), FM_OK, "%s", eb.msg);
 	cr_assert_eq(c.max_output_buffer, 2097152);
