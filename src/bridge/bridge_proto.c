@@ -250,6 +250,7 @@ static int on_connack(struct bridge *br, struct client *c, const struct mqtt_fra
 	bridge_set_error(br, "%s", "");
 	log_notice(&br->b->log, "bridge %s connected to %s as %s (session %s)", br->conf->name, br->address,
 		   br->conf->remote_clientid, ack.session_present ? "resumed" : "new");
+	bridge_session_send_retained(br);
 	int rc = send_remote_subscriptions(br, true);
 	if (rc == FM_OK && br->conf->attempt_unsubscribe)
 		rc = send_remote_subscriptions(br, false);

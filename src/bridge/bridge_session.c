@@ -119,6 +119,17 @@ int bridge_session_setup(struct bridge *br)
 	return FM_OK;
 }
 
+void bridge_session_send_retained(struct bridge *br)
+{
+	for (size_t i = 0; i < br->n_topics; i++) {
+		const struct bridge_topic *t = &br->topics[i];
+		if (t->conf->direction & CONF_BRIDGE_OUT)
+			proto_session_send_retained(br->w, br->session, t->local_filter, strlen(t->local_filter),
+						    t->conf->qos, 0);
+	}
+	persist_flush(br->w);
+}
+
 uint64_t bridge_session_queued(const struct bridge *br)
 {
 	const struct session *s = br->session;

@@ -28,5 +28,9 @@ int proto_session_subscribe(struct worker *w, struct session *s, const char *fil
 			    uint32_t sub_id, bool *replaced);
 /* Undo it; false if s had no such subscription. */
 bool proto_session_unsubscribe(struct worker *w, struct session *s, const char *filter, size_t len);
+/* Deliver to s (homed on w) the retained messages filter matches, with
+ * RETAIN set, at most at max_qos, as for a new subscription. */
+void proto_session_send_retained(struct worker *w, struct session *s, const char *filter, size_t len,
+				 uint8_t max_qos, uint32_t sub_id);
 
 #endif

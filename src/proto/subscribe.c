@@ -168,15 +168,20 @@ static bool wants_retained(const struct mqtt_sub_entry *e, bool replaced)
 	return handling == RETAIN_SEND || (handling == RETAIN_SEND_IF_NEW && !replaced);
 }
 
+void proto_session_send_retained(struct worker *w, struct session *s, const char *filter, size_t len,
+				 uint8_t max_qos, uint32_t sub_id)
+{
+	/* delivery only encodes into the session's output or queue, so it is
+	 * done under the read lock rather than copying the matches out */
+	struct retained_ctx rc = { .w = w, .s = s, .granted = max_qos, .sub_id = sub_id, .now_ms = clock_wall_ms() };
+	pthread_rwlock_rdlock(&w->b->retained_lock);
+	retain_tree_match(w->b->retained, filter, len, send_retained, &rc);
+	pthread_rwlock_unlock(&w->b->retained_lock);
+}
+
 static void deliver_retained_for(struct client *c, const struct mqtt_sub_entry *e, uint8_t granted, uint32_t sub_id)
 {
-	/* delivery only encodes into this client's output, so it is done
-	 * under the read lock rather than copying the matches out */
-	struct retained_ctx rc = { .w = c->w, .s = c->session, .granted = granted, .sub_id = sub_id,
-				   .now_ms = clock_wall_ms() };
-	pthread_rwlock_rdlock(&c->w->b->retained_lock);
-	retain_tree_match(c->w->b->retained, e->filter.p, e->filter.len, send_retained, &rc);
-	pthread_rwlock_unlock(&c->w->b->retained_lock);
+	proto_session_send_retained(c->w, c->session, e->filter.p, e->filter.len, granted, sub_id);
 }
 
 /* A persistent session's SUBACK/UNSUBACK leaves once the change it

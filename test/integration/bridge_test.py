@@ -517,6 +517,39 @@ def test_local_max_packet_size_told_to_the_remote():
             kill(remote)
 
 
+def test_retained_sent_on_every_connect():
+    """As mosquitto does, each time the bridge connects it sends the local
+    retained messages its out lines match, retained [MQTT-3.3.1-5]: a
+    remote restarted without a store has them again, and a new subscriber
+    there gets them [MQTT-3.3.1-6]."""
+    with tempfile.TemporaryDirectory() as rtmp, tempfile.TemporaryDirectory() as ltmp:
+        rport = fmtest.free_port()
+        remote = start_fleetmq_on(rtmp, rport, "persistence false")
+        http = fmtest.free_port()
+        local, lport = fmtest.start_broker(ltmp, "http_listener %d\n" % http +
+                                           bridge_block("ret", rport, topics=("st/# out 1",)))
+        try:
+            wait_bridge(http, "ret", lambda b: b["connected"], "the bridge did not connect")
+            here = Client(lport, "ret-pub")
+            here.publish("st/a", "on", retain=True)
+            first = Client(rport, "ret-sub1", ["st/#"])
+            first.wait_topic("st/a", "on", "the retained message did not reach the remote")
+            first.close()
+            kill(remote)  # no store: the remote forgets st/a
+            remote = start_fleetmq_on(rtmp, rport, "persistence false")
+            wait_bridge(http, "ret", lambda b: b["connected"] and b["connects"] >= 2,
+                        "the bridge did not connect to the restarted remote")
+            again = Client(rport, "ret-sub2", ["st/#"])
+            again.wait(lambda: any(t == "st/a" and p == "on" and r for t, p, _, r in again.got),
+                       "the restarted remote did not get the retained message back")
+            again.close()
+            here.close()
+            fmtest.stop(local, "local fleetmq")
+        finally:
+            kill(local)
+            kill(remote)
+
+
 def test_reserved_id_and_remote_max_qos():
     """A client cannot take a bridge's local client id (it holds what waits
     for the remote); a remote whose CONNACK says Maximum QoS 1 gets QoS 2
@@ -754,6 +787,8 @@ def lane_link_and_state():
     print("ok - the bridge's local client id is reserved; the remote's Maximum QoS is obeyed")
     test_local_max_packet_size_told_to_the_remote()
     print("ok - over 5.0 the remote is told the local max_packet_size and keeps to it")
+    test_retained_sent_on_every_connect()
+    print("ok - local retained messages go to the remote on every connect")
     test_lazy_and_once()
     print("ok - start_type lazy (threshold, idle_timeout) and once")
     test_hostile_remotes()
