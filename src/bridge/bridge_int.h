@@ -108,9 +108,12 @@ bool bridge_map_topic_in(const struct bridge *br, const char *topic, size_t len,
 int bridge_session_setup(struct bridge *br);
 /* Messages waiting for the remote (queued in memory and in the store). */
 uint64_t bridge_session_queued(const struct bridge *br);
-/* On each connect, as mosquitto does: the local retained messages each out
- * line matches go to the remote, retained, behind what already waits, so
- * a remote that lost them (restarted without a store, or new) has them. */
+/* On a connect where the remote has no session of ours (new, or it lost
+ * its state), as mosquitto does on every connect: the local retained
+ * messages each out-only line matches go to the remote, retained, so a
+ * remote that lost them has them again. Not over "both" lines, where a
+ * retained message may have come from the remote and an old copy would
+ * overwrite a newer value there; not where RETAIN is not sent. */
 void bridge_session_send_retained(struct bridge *br);
 
 /* --- bridge_link.c: the TCP/TLS link ------------------------------------ */

@@ -250,7 +250,6 @@ static int on_connack(struct bridge *br, struct client *c, const struct mqtt_fra
 	bridge_set_error(br, "%s", "");
 	log_notice(&br->b->log, "bridge %s connected to %s as %s (session %s)", br->conf->name, br->address,
 		   br->conf->remote_clientid, ack.session_present ? "resumed" : "new");
-	bridge_session_send_retained(br);
 	int rc = send_remote_subscriptions(br, true);
 	if (rc == FM_OK && br->conf->attempt_unsubscribe)
 		rc = send_remote_subscriptions(br, false);
@@ -262,6 +261,8 @@ static int on_connack(struct bridge *br, struct client *c, const struct mqtt_fra
 	}
 	notify_local(br, true);
 	deliver_resume(c->w, c->session); /* what waited while the remote was away */
+	if (!ack.session_present)
+		bridge_session_send_retained(br); /* after it: resent inflight goes first */
 	return FM_OK;
 }
 

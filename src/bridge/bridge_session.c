@@ -121,9 +121,11 @@ int bridge_session_setup(struct bridge *br)
 
 void bridge_session_send_retained(struct bridge *br)
 {
+	if (!br->conf->outgoing_retain || !br->remote_retain)
+		return; /* they would arrive as live messages, stale ones */
 	for (size_t i = 0; i < br->n_topics; i++) {
 		const struct bridge_topic *t = &br->topics[i];
-		if (t->conf->direction & CONF_BRIDGE_OUT)
+		if (t->conf->direction == CONF_BRIDGE_OUT)
 			proto_session_send_retained(br->w, br->session, t->local_filter, strlen(t->local_filter),
 						    t->conf->qos, 0);
 	}

@@ -214,7 +214,9 @@ void deliver_msg(struct worker *w, struct session *s, struct msg *m, uint8_t qos
 			counter_inc(&w->stats.dropped_memory); /* memory_limit: QoS 0 goes first */
 			return;
 		}
-		size_t limit = qos & DELIVER_RETAIN ? FM_OUT_RETAINED_BURST : w->lim.max_output;
+		size_t limit = w->lim.max_output;
+		if ((qos & DELIVER_RETAIN) && limit < FM_OUT_RETAINED_BURST)
+			limit = FM_OUT_RETAINED_BURST; /* never less than a live message's */
 		if (c && !client_out_over(c, limit))
 			encode_publish(c, m, qos, sub_id, 0, false);
 		else if (c)
