@@ -109,9 +109,16 @@ if finish_build build-tsan "clang tsan"; then
 		failed=$((failed + 1))
 	fi
 	tail -n 3 build-tsan/test-output.txt
-	echo "== clang tsan: integration tests against build-tsan/fleetmq"
+	# Every integration suite but the protocol-conformance ones, whose
+	# broker threads do what the other suites' do (one connection's
+	# packets on its worker); they run under ASan+UBSan and gcc above.
+	tsan_skip="v5 clients5 paho5 ws_hostile"
+	tsan_tests=$(meson test -C build --list --suite integration 2>/dev/null | sed -n 's|^[^ ]* / ||p' |
+		grep -vxF -f <(printf '%s\n' $tsan_skip))
+	echo "== clang tsan: integration tests against build-tsan/fleetmq (all but: $tsan_skip)"
+	# shellcheck disable=SC2086 # one test name per word
 	if ! FLEETMQ_TEST_BIN="$PWD/build-tsan/fleetmq" FLEETMQ_TEST_SANITIZED=1 meson test -C build --suite integration \
-		--print-errorlogs --num-processes 2 >build-tsan/integration-output.txt 2>&1; then
+		--print-errorlogs --num-processes 2 $tsan_tests >build-tsan/integration-output.txt 2>&1; then
 		status=1
 		grep -E '^(FAIL|TIMEOUT)|\[FAIL\]|Assertion|ThreadSanitizer' build-tsan/integration-output.txt | head -40
 	fi
