@@ -154,6 +154,7 @@ static int init_one(struct broker *b, struct bridge *br, const struct conf_bridg
 	br->b = b;
 	br->conf = cb;
 	br->fd = -1;
+	br->probe_fd = -1;
 	br->w = home_for(b, cb, i);
 	buf_init(&br->topic_buf);
 	pthread_mutex_init(&br->text_lock, NULL);

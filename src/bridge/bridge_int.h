@@ -56,6 +56,10 @@ struct bridge {
 	struct loop_io io;        /* its registration */
 	struct loop_timer retry;  /* backoff, or a connect taking too long */
 	struct loop_timer tick;   /* once a second: ping, lazy start, idle, status */
+	struct bridge_addrs primary; /* what the first address last resolved to (n 0: never) */
+	int probe_fd;             /* round_robin false, on a later address: a connect to the first, else -1 */
+	struct loop_io probe_io;
+	struct loop_timer probe;  /* the next probe, or the one in progress taking too long */
 	size_t addr_idx;          /* the address tried next */
 	unsigned failures;        /* attempts failed in a row (backoff) */
 	uint32_t since_ping_s;    /* seconds since the last PINGREQ */
@@ -127,6 +131,10 @@ void bridge_link_start(struct bridge *br);
 void bridge_link_down(struct bridge *br, bool was_connected);
 /* Stop timers and any connect in progress (worker stopping). */
 void bridge_link_stop(struct bridge *br);
+/* The MQTT link is up (CONNACK taken): with round_robin false on any
+ * address but the first, probe the first every restart_timeout BASE, and
+ * go back to it once it takes a TCP connection, as mosquitto does. */
+void bridge_link_connected(struct bridge *br);
 
 /* The resolver's answer for the address being tried (w's thread): err
  * NULL and the addresses, or why the name did not resolve. */
@@ -153,6 +161,9 @@ void bridge_resolve_fini(struct bridge *br);
 /* The TCP connect is done: a client takes the socket (TLS on top when
  * configured) and sends CONNECT. */
 void bridge_proto_open(struct bridge *br, int fd, const struct net_addr *peer);
+/* Leave the remote on purpose (DISCONNECT, the remote told "0" where
+ * notifications are on), saying why in the log, not as an error. */
+void bridge_proto_leave(struct bridge *br, const char *why);
 /* Once a second on the home worker. */
 void bridge_proto_tick(struct bridge *br);
 

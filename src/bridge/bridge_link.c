@@ -40,13 +40,29 @@ static uint64_t backoff_ms(struct bridge *br)
 	return base + (uint64_t)rand() % (ceiling - base + 1);
 }
 
+/* A socket of ours being connected (*fd, watched by io), if any, closed. */
+static void unwatch_and_close(struct bridge *br, struct loop_io *io, int *fd)
+{
+	if (*fd < 0)
+		return;
+	loop_io_del(br->w->loop, io);
+	close(*fd);
+	*fd = -1;
+}
+
 static void close_pending(struct bridge *br)
 {
-	if (br->fd < 0)
-		return;
-	loop_io_del(br->w->loop, &br->io);
-	close(br->fd);
-	br->fd = -1;
+	unwatch_and_close(br, &br->io, &br->fd);
+}
+
+/* How a non-blocking connect on fd ended: 0, or the errno. */
+static int connect_result(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		err = errno;
+	return err;
 }
 
 /* An attempt failed before the MQTT connection existed. */
@@ -90,10 +106,7 @@ static void on_connected(struct loop *lp, struct loop_io *io, unsigned events)
 	(void)lp;
 	(void)events;
 	struct bridge *br = list_entry(io, struct bridge, io);
-	int err = 0;
-	socklen_t len = sizeof(err);
-	if (getsockopt(br->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-		err = errno;
+	int err = connect_result(br->fd);
 	if (err) {
 		connect_failed(br, "cannot connect to", strerror(err));
 		return;
@@ -133,9 +146,91 @@ static void start_connect(struct bridge *br)
 	loop_timer_start(br->w->loop, &br->retry, (uint64_t)br->w->lim.connect_timeout_s * 1000u);
 }
 
+static void on_probe_timer(struct loop *lp, struct loop_timer *t);
+
 void bridge_link_init(struct bridge *br)
 {
 	loop_timer_init(&br->retry, on_retry);
+	loop_timer_init(&br->probe, on_probe_timer);
+	br->probe_fd = -1;
+}
+
+/* --- going back to the first address (round_robin false) ---------------- */
+
+static void probe_close(struct bridge *br)
+{
+	unwatch_and_close(br, &br->probe_io, &br->probe_fd);
+}
+
+static void probe_stop(struct bridge *br)
+{
+	probe_close(br);
+	loop_timer_stop(br->w->loop, &br->probe);
+}
+
+static uint64_t probe_interval_ms(const struct bridge *br)
+{
+	uint32_t s = br->conf->restart_base_s ? br->conf->restart_base_s : 1;
+	return (uint64_t)s * 1000u;
+}
+
+static void on_probe_done(struct loop *lp, struct loop_io *io, unsigned events)
+{
+	(void)events;
+	struct bridge *br = list_entry(io, struct bridge, probe_io);
+	int err = connect_result(br->probe_fd);
+	probe_close(br);
+	if (err || !br->c || br->addr_idx == 0) {
+		loop_timer_start(lp, &br->probe, probe_interval_ms(br));
+		return;
+	}
+	loop_timer_stop(lp, &br->probe);
+	log_notice(&br->b->log, "bridge %s: the first address takes connections again: going back to it",
+		   br->conf->name);
+	/* on_close then brings it down as connected: round_robin false
+	 * starts again from the first address */
+	bridge_proto_leave(br, "going back to the first address");
+}
+
+/* Timer: start a probe, or give up one that took connect_timeout. */
+static void on_probe_timer(struct loop *lp, struct loop_timer *t)
+{
+	struct bridge *br = list_entry(t, struct bridge, probe);
+	if (br->probe_fd >= 0) {
+		probe_close(br); /* no answer in time: the first address is still away */
+		loop_timer_start(lp, t, probe_interval_ms(br));
+		return;
+	}
+	if (!br->c || br->addr_idx == 0 || br->primary.n == 0)
+		return;
+	const struct bridge_addrs *a = &br->primary;
+	br->probe_fd = socket(a->family[0], SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (br->probe_fd >= 0 && connect(br->probe_fd, (const struct sockaddr *)&a->ss[0], a->len[0]) != 0 &&
+	    errno != EINPROGRESS) {
+		close(br->probe_fd);
+		br->probe_fd = -1;
+	}
+	if (br->probe_fd >= 0 && loop_io_add(lp, &br->probe_io, br->probe_fd, LOOP_WRITE, on_probe_done) != FM_OK) {
+		close(br->probe_fd);
+		br->probe_fd = -1;
+	}
+	loop_timer_start(lp, t, br->probe_fd >= 0 ? (uint64_t)br->w->lim.connect_timeout_s * 1000u
+						  : probe_interval_ms(br));
+}
+
+void bridge_link_connected(struct bridge *br)
+{
+	if (br->conf->round_robin || br->conf->start_type != CONF_BRIDGE_AUTOMATIC || br->addr_idx == 0 ||
+	    br->conf->n_addresses < 2)
+		return;
+	loop_timer_start(br->w->loop, &br->probe, probe_interval_ms(br));
+}
+
+/* The first address's socket addresses, kept for the probe. */
+static void remember_primary(struct bridge *br)
+{
+	if (br->addr_idx == 0)
+		br->primary = br->addrs;
 }
 
 void bridge_link_resolved(struct bridge *br, const char *err, const struct bridge_addrs *addrs)
@@ -149,6 +244,7 @@ void bridge_link_resolved(struct bridge *br, const char *err, const struct bridg
 		return;
 	}
 	br->addrs = *addrs;
+	remember_primary(br);
 	start_connect(br);
 }
 
@@ -158,6 +254,7 @@ static void resolve_and_connect(struct bridge *br, const struct conf_bridge_addr
 {
 	int rc = bridge_addrs_fill(&br->addrs, a->host, a->port, true);
 	if (rc == 0) {
+		remember_primary(br);
 		start_connect(br);
 		return;
 	}
@@ -211,6 +308,7 @@ static void on_retry(struct loop *lp, struct loop_timer *t)
 void bridge_link_down(struct bridge *br, bool was_connected)
 {
 	size_t n = br->conf->n_addresses;
+	probe_stop(br);
 	if (was_connected) {
 		br->failures = 0;
 		/* round_robin false: the first address is the preferred one */
@@ -243,6 +341,7 @@ void bridge_link_stop(struct bridge *br)
 	br->resolving = false;
 	loop_timer_stop(br->w->loop, &br->retry);
 	loop_timer_stop(br->w->loop, &br->tick);
+	probe_stop(br);
 	bridge_resolve_stop(br);
 	close_pending(br);
 }

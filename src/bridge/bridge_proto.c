@@ -260,6 +260,7 @@ static int on_connack(struct bridge *br, struct client *c, const struct mqtt_fra
 		return rc;
 	}
 	notify_local(br, true);
+	bridge_link_connected(br);
 	deliver_resume(c->w, c->session); /* what waited while the remote was away */
 	if (!ack.session_present)
 		bridge_session_send_retained(br); /* after it: resent inflight goes first */
@@ -369,10 +370,10 @@ static void on_close(struct client *c, const char *reason)
 	bridge_link_down(br, was_connected);
 }
 
-/* A lazy bridge leaves on purpose, but the remote's notification must
- * still say "0": 5.0 asks for the will (0x04); 3.1.1 cannot, so "0" is
- * published before a plain DISCONNECT. */
-static void disconnect_idle(struct bridge *br)
+/* Leaving on purpose, the remote's notification must still say "0": 5.0
+ * asks for the will (0x04); 3.1.1 cannot, so "0" is published before a
+ * plain DISCONNECT. */
+void bridge_proto_leave(struct bridge *br, const char *why)
 {
 	struct client *c = br->c;
 	int rc = FM_OK;
@@ -385,7 +386,7 @@ static void disconnect_idle(struct bridge *br)
 	if (rc == FM_OK)
 		client_mark_dirty(c);
 	br->idle_closing = true;
-	client_close(c, "lazy bridge idle for idle_timeout");
+	client_close(c, why);
 }
 
 /* Keepalive from our end: a PINGREQ every keepalive interval, so that a
@@ -409,7 +410,7 @@ static void watch_idle(struct bridge *br)
 	br->seen_traffic = traffic;
 	if (br->idle_s >= br->conf->idle_timeout_s && bridge_session_queued(br) == 0 &&
 	    (!br->session || br->session->n_inflight == 0))
-		disconnect_idle(br);
+		bridge_proto_leave(br, "lazy bridge idle for idle_timeout");
 }
 
 void bridge_proto_tick(struct bridge *br)

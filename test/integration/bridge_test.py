@@ -444,6 +444,40 @@ def test_failover_notifications_metrics_sys():
             kill(remote)
 
 
+def test_back_to_the_first_address():
+    """round_robin false (the default): on the second address the bridge
+    probes the first every restart_timeout BASE and goes back to it once
+    it takes connections, as mosquitto does; messages then flow there."""
+    with tempfile.TemporaryDirectory() as ptmp, tempfile.TemporaryDirectory() as stmp, \
+            tempfile.TemporaryDirectory() as ltmp:
+        second, sport = fmtest.start_broker(stmp)
+        pport = fmtest.free_port()  # the first address: nothing there yet
+        http = fmtest.free_port()
+        block = bridge_block("back", sport, topics=("bk/# out 1",)).replace(
+            "address 127.0.0.1:%d" % sport, "address 127.0.0.1:%d 127.0.0.1:%d" % (pport, sport))
+        local, lport = fmtest.start_broker(ltmp, "http_listener %d\n" % http + block)
+        primary = None
+        try:
+            wait_bridge(http, "back", lambda b: b["connected"] and b["address"].endswith(":%d" % sport),
+                        "the bridge did not fail over to the second address")
+            primary = start_fleetmq_on(ptmp, pport)
+            wait_bridge(http, "back", lambda b: b["connected"] and b["address"].endswith(":%d" % pport),
+                        "the bridge did not go back to the first address once it was up")
+            there = Client(pport, "back-sub", ["bk/#"])
+            time.sleep(0.3)  # the subscription is in place before the message
+            here = Client(lport, "back-pub")
+            here.publish("bk/x", "via-first")
+            there.wait_topic("bk/x", "via-first", "a message did not go through the first address")
+            here.close()
+            there.close()
+            fmtest.stop(local, "local fleetmq")
+        finally:
+            kill(local)
+            kill(second)
+            if primary:
+                kill(primary)
+
+
 def test_lazy_and_once():
     """start_type lazy connects once `threshold` messages wait and leaves
     after idle_timeout; start_type once never reconnects."""
@@ -781,6 +815,8 @@ def lane_durability_and_tls():
 def lane_link_and_state():
     test_failover_notifications_metrics_sys()
     print("ok - failover, notifications, /metrics, $SYS")
+    test_back_to_the_first_address()
+    print("ok - round_robin false: back to the first address once it is up")
     test_host_names()
     print("ok - host names resolved off the worker; an unresolvable one reported")
     test_reserved_id_and_remote_max_qos()
