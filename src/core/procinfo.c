@@ -3,21 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-long proc_rss_kb(pid_t pid)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	long kb = -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 /* The first number in path after prefix (a "key: N kB" line, or the file's
  * only line with prefix ""), times unit; 0 if none ("max" included). */
 static unsigned long long read_number(const char *path, const char *prefix, unsigned long long unit)
@@ -37,6 +22,14 @@ static unsigned long long read_number(const char *path, const char *prefix, unsi
 	}
 	fclose(f);
 	return v * unit;
+}
+
+long proc_rss_kb(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	unsigned long long kb = read_number(path, "VmRSS:", 1);
+	return kb ? (long)kb : -1;
 }
 
 /* cgroup v1 writes "no limit" as a number near 2^63. */
