@@ -380,6 +380,8 @@ static int init_shared(struct broker *b)
 	pthread_rwlock_init(&b->subs_lock, NULL);
 	pthread_rwlock_init(&b->retained_lock, NULL);
 	pthread_mutex_init(&b->sessions_lock, NULL);
+	pthread_mutex_init(&b->start_lock, NULL);
+	pthread_cond_init(&b->start_cond, NULL);
 	b->locks_ready = true;
 	b->subs = topic_tree_new();
 	b->shares = share_table_new();
@@ -516,6 +518,8 @@ int broker_run(struct broker *b)
 	int rc = b->store ? store_start(b->store) : FM_OK;
 	for (unsigned i = 0; i < b->n_workers && rc == FM_OK; i++)
 		rc = worker_start(&b->workers[i]);
+	if (rc != FM_OK)
+		worker_open_start_gate(b); /* the ones that started wait there; they stop below */
 	if (rc == FM_OK) {
 		atomic_store(&b->running, true);
 		log_notice(&b->log, "fleetmq %s running with %u worker%s", FLEETMQ_VERSION, b->n_workers,
@@ -577,6 +581,8 @@ void broker_fini(struct broker *b)
 		pthread_rwlock_destroy(&b->subs_lock);
 		pthread_rwlock_destroy(&b->retained_lock);
 		pthread_mutex_destroy(&b->sessions_lock);
+		pthread_mutex_destroy(&b->start_lock);
+		pthread_cond_destroy(&b->start_cond);
 	}
 	if (b->conf.pid_file)
 		unlink(b->conf.pid_file);

@@ -221,6 +221,13 @@ struct broker {
 	atomic_ullong client_seq;  /* for assigned client ids */
 	uint64_t start_ms;         /* wall clock at start */
 	atomic_bool running;       /* the workers run and the broker is not stopping (readiness) */
+	/* No worker runs its loop (accepts, routes) before every worker has
+	 * run its start hooks: a lazy bridge's subscriptions, for one, must be
+	 * in the tree before a client on another worker publishes. */
+	pthread_mutex_t start_lock;
+	pthread_cond_t start_cond;
+	unsigned started_hooks;    /* workers whose start hooks ran */
+	bool start_open;           /* all ran, or starting failed: loops may run */
 	/* called on the control thread when the broker starts stopping, before
 	 * the workers do (main.c stops the HTTP server there) */
 	void (*on_stopping)(struct broker *b, void *arg);

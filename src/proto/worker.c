@@ -274,6 +274,28 @@ static void shutdown_clients(struct worker *w)
 	loop_run(w->loop); /* one iteration: deferred frees */
 }
 
+void worker_open_start_gate(struct broker *b)
+{
+	pthread_mutex_lock(&b->start_lock);
+	b->start_open = true;
+	pthread_cond_broadcast(&b->start_cond);
+	pthread_mutex_unlock(&b->start_lock);
+}
+
+/* Counts this worker's start hooks as run, then waits for the others'. */
+static void wait_at_start_gate(struct worker *w)
+{
+	struct broker *b = w->b;
+	pthread_mutex_lock(&b->start_lock);
+	if (++b->started_hooks == b->n_workers) {
+		b->start_open = true;
+		pthread_cond_broadcast(&b->start_cond);
+	}
+	while (!b->start_open)
+		pthread_cond_wait(&b->start_cond, &b->start_lock);
+	pthread_mutex_unlock(&b->start_lock);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -281,6 +303,7 @@ static void *worker_main(void *arg)
 	sys_topics_configure(w);
 	if (bridges)
 		bridges->worker_started(w);
+	wait_at_start_gate(w);
 	w->rc = loop_run(w->loop);
 	sys_topics_stop(w); /* before the last iteration: no $SYS during shutdown */
 	if (bridges)

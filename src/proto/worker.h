@@ -27,8 +27,11 @@
 struct client;
 
 int worker_init(struct worker *w, struct broker *b, unsigned id);
-/* Start the worker's thread running its loop. */
+/* Start the worker's thread: its start hooks (bridges, $SYS), then its
+ * loop once every worker's hooks have run. */
 int worker_start(struct worker *w);
+/* Let the workers that started run, though not all did (start failed). */
+void worker_open_start_gate(struct broker *b);
 /* Stop the loop (any thread) and wait for the thread to finish closing its
  * connections. */
 void worker_stop_and_join(struct worker *w);

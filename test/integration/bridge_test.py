@@ -24,6 +24,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -521,6 +522,56 @@ def test_lazy_and_once():
             kill(remote)
 
 
+def mqtt_str(text):
+    data = text.encode()
+    return struct.pack(">H", len(data)) + data
+
+
+def raw_packet(first_byte, body):
+    """A packet with its remaining length (bodies under 128 bytes here)."""
+    assert len(body) < 128
+    return bytes([first_byte, len(body)]) + body
+
+
+def raw_connect(client_id):
+    """3.1.1 CONNECT, clean session, keepalive 30."""
+    return raw_packet(0x10, mqtt_str("MQTT") + bytes([4, 0x02, 0, 30]) + mqtt_str(client_id))
+
+
+def raw_publish_qos1(topic, payload, packet_id):
+    return raw_packet(0x32, mqtt_str(topic) + struct.pack(">H", packet_id) + payload)
+
+
+def test_lazy_subscribed_before_any_client():
+    """A lazy bridge's local subscriptions are in place before the broker
+    serves its first client, whichever worker the bridge and the client
+    are on: a message published at once is queued for the bridge, not
+    lost (it was, when a worker ran its loop before another worker had
+    set up its bridges). Eight workers, a bridge homed on each."""
+    n = 8
+    with tempfile.TemporaryDirectory() as rtmp, tempfile.TemporaryDirectory() as ltmp:
+        remote, rport = fmtest.start_broker(rtmp)
+        http = fmtest.free_port()
+        conf = "workers %d\nhttp_listener %d\n" % (n, http) + "".join(
+            bridge_block("early%d" % i, rport, "start_type lazy\nthreshold 100\n", topics=("e%d/# out 1" % i,))
+            for i in range(n))
+        local, lport = fmtest.start_broker(ltmp, conf)
+        try:
+            # raw and at once: CONNECT and the PUBLISHes are in the kernel
+            # before the workers start, so the first to run serves them
+            here = socket.create_connection(("127.0.0.1", lport), timeout=TIMEOUT)
+            here.sendall(raw_connect("early-pub") +
+                         b"".join(raw_publish_qos1("e%d/x" % i, b"first", i + 1) for i in range(n)))
+            for i in range(n):
+                wait_bridge(http, "early%d" % i, lambda b: b["queued"] == 1,
+                            "a message published at start was not queued for lazy bridge early%d" % i)
+            here.close()
+            fmtest.stop(local, "local fleetmq")
+        finally:
+            kill(local)
+            kill(remote)
+
+
 def test_local_max_packet_size_told_to_the_remote():
     """Over 5.0 the bridge's CONNECT carries the local max_packet_size, so
     the remote (fleetmq) does not send it a larger message
@@ -827,6 +878,8 @@ def lane_link_and_state():
     print("ok - local retained messages go to the remote on every connect")
     test_lazy_and_once()
     print("ok - start_type lazy (threshold, idle_timeout) and once")
+    test_lazy_subscribed_before_any_client()
+    print("ok - a lazy bridge's subscriptions are in place before the first client, on every worker")
     test_hostile_remotes()
     print("ok - hostile and broken remotes: a clear error each, retried, the broker serving")
 
