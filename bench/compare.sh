@@ -310,6 +310,15 @@ record() {
 
 RESULTS="$WORK/results.jsonl"
 : >"$RESULTS"
+# With latency rows: the machine's own floor under them, measured once
+# with no broker (fleetmq-bench wake), printed under the table.
+WAKE=
+for a in "${RUNS[@]}"; do
+	if [[ $a == latency* ]]; then
+		WAKE=$(timeout 60 "$BENCH" wake --msgs 2000 --rate 1000 --json 2>/dev/null) || WAKE=
+		break
+	fi
+done
 START=$SECONDS
 for round in $(seq "$ROUNDS"); do
 	for args in "${RUNS[@]}"; do
@@ -339,11 +348,12 @@ done
 [ -s "$RESULTS" ] || { echo "compare.sh: no run succeeded" >&2; exit 1; }
 [ -z "${RAW:-}" ] || cp "$RESULTS" "$RAW"
 printf '%s\n' "${ALL_SCENARIOS[@]}" >"$WORK/rows"
-"$PY" - "$RESULTS" "$WORK/rows" "${BROKERS[@]}" <<'PYEOF'
-import json, statistics, sys
+WAKE_JSON=$WAKE "$PY" - "$RESULTS" "$WORK/rows" "${BROKERS[@]}" <<'PYEOF'
+import json, os, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1])]
 rows = [l.rstrip("\n").split("|") for l in open(sys.argv[2]) if l.strip()]
 brokers = sys.argv[3:]
+wake = json.loads(os.environ["WAKE_JSON"]) if os.environ.get("WAKE_JSON") else None
 with_nats = "nats" in brokers
 def fmt(v):
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
@@ -390,6 +400,10 @@ print()
 print(f"{len(runs)} runs, up to {max(r['round'] for r in runs)} per argument list and broker, alternating.")
 for b in blank:
     print(f"nats-server blank: {b}")
+if wake:
+    print(f"Machine floor (fleetmq-bench wake --rate 1000, no broker): a thread-to-thread wake-up round trip "
+          f"takes p50 {wake['wake_same_p50_us']:.1f} us on one CPU and {wake['p50_us']:.1f} us across two "
+          f"(p99 {wake['p99_us']:.1f} us); every crossing to a sleeping CPU on a latency path costs about half that.")
 # TLS runs: how many handshakes the broker actually resumed, so a
 # "resumed" row made of full handshakes cannot pass unnoticed
 for args in dict.fromkeys(x["args"] for x in runs if x["r"].get("tls")):

@@ -126,12 +126,36 @@ def test_tls_scenarios_handshake_and_resume():
                 fmtest.fail("fleetmq-bench %s: no session resumed: %s" % (args, json.dumps(r)))
 
 
+def test_wake_measures_both_placements():
+    """The broker-less floor: both round trips measured, in order, as many
+    as asked; a run with no rounds is refused."""
+    if len(os.sched_getaffinity(0)) < 2:
+        print("# wake: skipped, this process may run on one CPU only")
+        return
+    cmd = [bench_binary(), "wake", "--msgs", "200", "--rate", "2000", "--json", "--duration-limit", "20"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=40)
+    if done.returncode != 0:
+        fmtest.fail("fleetmq-bench wake: exit %d: %s" % (done.returncode, done.stderr.strip()))
+    r = json.loads(done.stdout)
+    if r["count"] != 200:
+        fmtest.fail("fleetmq-bench wake: %d round trips, asked for 200" % r["count"])
+    if not 0 < r["wake_same_p50_us"] <= r["wake_same_p99_us"]:
+        fmtest.fail("fleetmq-bench wake: one-CPU percentiles: %s" % out_of(r, "wake_same_p50_us", "wake_same_p99_us"))
+    if not 0 < r["p50_us"] <= r["p99_us"] <= r["max_us"]:
+        fmtest.fail("fleetmq-bench wake: two-CPU percentiles: %s" % out_of(r, "p50_us", "p99_us", "max_us"))
+    done = subprocess.run([bench_binary(), "wake", "--msgs", "0"], capture_output=True, text=True, timeout=20)
+    if done.returncode != 2 or "--msgs" not in done.stderr:
+        fmtest.fail("fleetmq-bench wake --msgs 0 should be refused: %d %r" % (done.returncode, done.stderr))
+
+
 def main():
     with fmtest.broker("persistence false") as (port, proc, _tmp):
         test_every_scenario_counts_everything(port, proc.pid)
     test_tls_scenarios_handshake_and_resume()
     test_refused_connections_fail_the_run()
-    print("bench_smoke: %d scenarios clean, TLS handshakes and resumption, a refused run fails"
+    test_wake_measures_both_placements()
+    print("bench_smoke: %d scenarios clean, TLS handshakes and resumption, a refused run fails, "
+          "the wake floor measured"
           % len(SCENARIOS))
 
 

@@ -189,6 +189,10 @@ struct bench_result {
 	double share_min_pct, share_max_pct; /* shared: the smallest and largest
 				* share of all deliveries one consumer got */
 	struct tls_stats tls;  /* --tls: the handshakes measured */
+	/* wake (no broker): p50/p99/max_us are the cross-CPU round trip, these
+	 * the same-CPU one, between the two CPUs named */
+	double wake_same_p50_us, wake_same_p99_us;
+	int wake_cpus[2];
 	/* set when the run measured but its own checks failed (loss,
 	 * duplicates, failures): reported, then the exit status is 1 */
 	char check_failed[512];
@@ -201,6 +205,7 @@ int scenario_idle(const struct bench_opts *o, struct bench_result *res);
 int scenario_retained(const struct bench_opts *o, struct bench_result *res);
 int scenario_churn(const struct bench_opts *o, struct bench_result *res);
 int scenario_shared(const struct bench_opts *o, struct bench_result *res);
+int scenario_wake(const struct bench_opts *o, struct bench_result *res);
 
 /* Shared by the scenarios: a run with extra bytes of scenario state after
  * it (zeroed), its deadline set from --duration-limit; and the failure
@@ -209,6 +214,11 @@ struct bench_run *bench_run_new(const struct bench_opts *o, size_t extra);
 int bench_run_fail(struct bench_run *r);
 /* CPU and RSS of pid, or zeros when pid is 0 (no --broker-pid). */
 void bench_sample(pid_t pid, struct proc_sample *s);
+
+/* Sort samples in nanoseconds, then read the pct-th percentile (0-100) of
+ * the n sorted ones in microseconds (0 with none). */
+void bench_sort_ns(uint64_t *v, uint64_t n);
+double bench_pct_us(const uint64_t *sorted_ns, uint64_t n, double pct);
 
 /* Print one run's result: a line of text, or one JSON object (--json). */
 void bench_report(const struct bench_opts *o, const struct bench_result *r);

@@ -112,34 +112,19 @@ static bool loop_subscribed(struct bench_run *r)
 
 /* --- common --------------------------------------------------------------- */
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* The pct-th percentile of n sorted samples, in microseconds. */
-static double pct_us(const uint64_t *v, uint64_t n, double pct)
-{
-	if (n == 0)
-		return 0;
-	uint64_t i = (uint64_t)(pct / 100.0 * (double)(n - 1) + 0.5);
-	return (double)v[i < n ? i : n - 1] / 1000.0;
-}
-
 static void fill_result(struct bench_run *r, struct bconn *rx, uint64_t start_ns, struct bench_result *res)
 {
 	struct lat *l = lat_of(r);
-	qsort(r->latencies_ns, r->n_latencies, sizeof(uint64_t), cmp_u64);
-	qsort(l->rtt_ns, l->n_rtt, sizeof(uint64_t), cmp_u64);
+	bench_sort_ns(r->latencies_ns, r->n_latencies);
+	bench_sort_ns(l->rtt_ns, l->n_rtt);
 	res->count = r->n_latencies;
 	res->elapsed_s = (double)(bench_now_ns() - start_ns) / 1e9;
-	res->p50_us = pct_us(r->latencies_ns, r->n_latencies, 50);
-	res->p99_us = pct_us(r->latencies_ns, r->n_latencies, 99);
-	res->max_us = pct_us(r->latencies_ns, r->n_latencies, 100);
-	res->rtt_p50_us = pct_us(l->rtt_ns, l->n_rtt, 50);
-	res->rtt_p99_us = pct_us(l->rtt_ns, l->n_rtt, 99);
-	res->rtt_max_us = pct_us(l->rtt_ns, l->n_rtt, 100);
+	res->p50_us = bench_pct_us(r->latencies_ns, r->n_latencies, 50);
+	res->p99_us = bench_pct_us(r->latencies_ns, r->n_latencies, 99);
+	res->max_us = bench_pct_us(r->latencies_ns, r->n_latencies, 100);
+	res->rtt_p50_us = bench_pct_us(l->rtt_ns, l->n_rtt, 50);
+	res->rtt_p99_us = bench_pct_us(l->rtt_ns, l->n_rtt, 99);
+	res->rtt_max_us = bench_pct_us(l->rtt_ns, l->n_rtt, 100);
 	res->rate = res->elapsed_s > 0 ? (double)l->n_rtt / res->elapsed_s : 0;
 	res->lost = rx->lost;
 	res->dups = rx->dups;

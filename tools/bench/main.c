@@ -25,6 +25,8 @@ static void usage(FILE *out)
 		"  shared   --pubs P publishers (--msgs each to bench/in/<p>) -> --subs S consumers of\n"
 		"           $share/bench/bench/in/#: each message to exactly one consumer, in order per\n"
 		"           publisher (deliveries/s), and the smallest/largest consumer's share\n"
+		"  wake     no broker: --msgs thread-to-thread wake-up round trips (eventfd) at --rate,\n"
+		"           both threads on one CPU, then on two: the machine's floor under latency\n"
 		"\n"
 		"options:\n"
 		"  --host ADDR (127.0.0.1)  --port N (1883)  --qos 0|1|2 (0)\n"
@@ -191,6 +193,8 @@ int main(int argc, char **argv)
 		rc = scenario_churn(&o, &res);
 	else if (!strcmp(o.scenario, "shared"))
 		rc = scenario_shared(&o, &res);
+	else if (!strcmp(o.scenario, "wake"))
+		rc = scenario_wake(&o, &res);
 	else {
 		fprintf(stderr, "fleetmq-bench: unknown scenario '%s'\n", o.scenario);
 		usage(stderr);
