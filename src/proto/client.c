@@ -621,11 +621,9 @@ static void on_io(struct loop *lp, struct loop_io *io, unsigned events)
 		client_close(c, "connection reset");
 }
 
-static void flush_dirty(struct loop *lp, void *arg)
+void client_flush_dirty(struct worker *w)
 {
-	(void)lp;
-	struct worker *w = arg;
-	w->flush_pending = false;
+	w->flush_pending = false; /* a task already deferred finds the list empty */
 	struct list *pos, *tmp;
 	list_foreach_safe(pos, tmp, &w->dirty) {
 		struct client *c = list_entry(pos, struct client, dirty_link);
@@ -633,6 +631,12 @@ static void flush_dirty(struct loop *lp, void *arg)
 		if (c->state != CLIENT_CLOSED)
 			flush(c);
 	}
+}
+
+static void flush_dirty(struct loop *lp, void *arg)
+{
+	(void)lp;
+	client_flush_dirty(arg);
 }
 
 void client_mark_dirty(struct client *c)

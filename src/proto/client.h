@@ -144,6 +144,9 @@ void client_mark_dirty(struct client *c);
 /* Output already in c->out may go now (a store hold lifted): flush at the
  * end of this iteration without counting a packet. */
 void client_flush_soon(struct client *c);
+/* Write every connection of w with pending output now (the end of the
+ * iteration does it anyway). */
+void client_flush_dirty(struct worker *w);
 static inline bool client_out_over(const struct client *c, size_t limit) { return buf_used(&c->out) > limit; }
 
 /* Backpressure: publisher stops reading until target drains below FM_OUT_LOW.
