@@ -125,7 +125,22 @@ int net_listen(const struct net_listen_opts *o, int *fd, unsigned *bound_port, s
 
 /* Accept one connection: non-blocking, close-on-exec, TCP_NODELAY (no
  * Nagle: MQTT acks are small and latency-bound). FM_OK, FM_EAGAIN when the
- * backlog is empty, or an fm_err. */
+ * backlog is empty, FM_ECLOSED when the connection failed in the backlog
+ * (take the next), FM_ELIMIT when the process or the system is out of
+ * file descriptors, FM_ENOMEM when the kernel is out of socket memory, or
+ * another fm_err. */
 int net_accept(int lfd, int *fd, struct net_addr *peer);
+
+/* Out of file descriptors, a listener would stay readable and its
+ * connections wait in the backlog until their clients give up. A spare
+ * descriptor (/dev/null) held for the purpose is let go for a moment to
+ * accept the oldest connection and close it at once, so its client hears
+ * no at once. FM_OK (one refused), FM_EAGAIN (the backlog is empty), or
+ * FM_ELIMIT and the others of net_accept. *spare_fd is -1 when it could
+ * not be taken back (another thread took the slot); the next call tries
+ * again. */
+int net_accept_shed(int lfd, int *spare_fd);
+/* A spare descriptor for net_accept_shed, or -1. */
+int net_spare_fd_open(void);
 
 #endif

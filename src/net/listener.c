@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -132,6 +133,37 @@ const char *net_addr_format(const struct net_addr *a, char *out, size_t len)
 	return out;
 }
 
+/* accept(2) on Linux hands back the network errors of a connection that
+ * failed in the backlog; that one is gone, the next may be fine. */
+static bool gone_before_accept(int e)
+{
+	switch (e) {
+	case ECONNABORTED:
+	case EPROTO:
+	case ENETDOWN:
+	case ENOPROTOOPT:
+	case EHOSTDOWN:
+	case ENONET:
+	case EHOSTUNREACH:
+	case EOPNOTSUPP:
+	case ENETUNREACH:
+	case EPERM: /* a firewall rule refused it */
+		return true;
+	}
+	return false;
+}
+
+static int accept_error(int e)
+{
+	if (e == EAGAIN || e == EWOULDBLOCK)
+		return FM_EAGAIN;
+	if (gone_before_accept(e))
+		return FM_ECLOSED;
+	if (e == ENOBUFS)
+		return FM_ENOMEM;
+	return fm_err_errno(e);
+}
+
 int net_accept(int lfd, int *fd, struct net_addr *peer)
 {
 	struct sockaddr_storage ss;
@@ -141,10 +173,31 @@ int net_accept(int lfd, int *fd, struct net_addr *peer)
 		c = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	while (c < 0 && errno == EINTR);
 	if (c < 0)
-		return (errno == EAGAIN || errno == EWOULDBLOCK) ? FM_EAGAIN : fm_err_errno(errno);
+		return accept_error(errno);
 	int one = 1;
 	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	net_addr_from_sockaddr(&ss, peer);
 	*fd = c;
 	return FM_OK;
+}
+
+int net_spare_fd_open(void)
+{
+	return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+int net_accept_shed(int lfd, int *spare_fd)
+{
+	if (*spare_fd < 0 && (*spare_fd = net_spare_fd_open()) < 0)
+		return FM_ELIMIT;
+	close(*spare_fd);
+	int c;
+	do
+		c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	while (c < 0 && errno == EINTR);
+	int rc = c >= 0 ? FM_OK : accept_error(errno);
+	if (c >= 0)
+		close(c);
+	*spare_fd = net_spare_fd_open(); /* another thread may have taken the slot: -1, tried again next time */
+	return rc;
 }

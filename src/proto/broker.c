@@ -2,6 +2,7 @@
  * SIGTERM stop gracefully, SIGHUP reloads) and tear-down. Everything a
  * packet does is elsewhere. */
 #include "proto/broker.h"
+#include "proto/accept.h"
 #include "proto/auth_rules.h"
 #include "auth/plugin_host.h"
 #include "proto/client.h"
@@ -23,8 +24,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-#define ACCEPTS_PER_EVENT 64
 
 uint32_t broker_uptime_s(const struct broker *b)
 {
@@ -61,57 +60,6 @@ struct worker_limits broker_limits(const struct broker *b)
 	};
 }
 
-/* --- accepting ------------------------------------------------------------ */
-
-static bool over_connection_limits(struct broker *b, struct listener_rt *l)
-{
-	pthread_rwlock_rdlock(&b->conf_lock);
-	int per_listener = l->conf->max_connections;
-	int global = b->conf.max_connections;
-	pthread_rwlock_unlock(&b->conf_lock);
-	if (per_listener >= 0 && atomic_load(&b->listener_conns[l->index]) >= (unsigned)per_listener)
-		return true;
-	return global >= 0 && atomic_load(&b->n_clients) >= (unsigned)global;
-}
-
-static void on_accept(struct loop *lp, struct loop_io *io, unsigned events)
-{
-	(void)lp;
-	(void)events;
-	struct listener_rt *l = list_entry(io, struct listener_rt, io);
-	int fd = io->fd;
-	struct broker *b = l->b;
-	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
-		int cfd;
-		struct net_addr peer;
-		char peer_text[NET_ADDR_STRLEN];
-		int rc = net_accept(fd, &cfd, &peer);
-		if (rc == FM_EAGAIN)
-			return;
-		if (rc != FM_OK) {
-			log_warn(&b->log, "accept on port %u failed: %s", l->port, fm_strerror(rc));
-			return;
-		}
-		if (atomic_load_explicit(&b->over_memory, memory_order_relaxed)) {
-			log_notice(&b->log, "connection from %s refused: memory_limit reached",
-				   net_addr_format(&peer, peer_text, sizeof(peer_text)));
-			close(cfd);
-			continue;
-		}
-		if (over_connection_limits(b, l)) {
-			log_notice(&b->log, "connection from %s refused: max_connections reached",
-				   net_addr_format(&peer, peer_text, sizeof(peer_text)));
-			close(cfd);
-			continue;
-		}
-		int arc = l->conf->proxy_protocol ? proxy_wait_start(l->w, l, cfd, &peer)
-						  : listener_hand_on(l, cfd, &peer);
-		if (arc != FM_OK)
-			log_warn(&b->log, "connection from %s dropped: out of memory",
-				 net_addr_format(&peer, peer_text, sizeof(peer_text)));
-	}
-}
-
 static const char *listener_kind(const struct broker *b, size_t index)
 {
 	const struct conf_listener *cl = &b->conf.listeners[index];
@@ -144,7 +92,7 @@ static int open_listener(struct broker *b, size_t index, struct fm_errbuf *eb)
 		};
 		int rc = net_listen(&o, &l->fd, &l->port, eb);
 		if (rc == FM_OK)
-			rc = loop_io_add(w->loop, &l->io, l->fd, LOOP_READ, on_accept);
+			rc = listener_watch(l);
 		if (rc != FM_OK)
 			return rc;
 		port = l->port;

@@ -81,6 +81,9 @@ struct listener_rt {
 	struct loop_io io;
 	int fd;
 	unsigned port;                    /* bound port (ephemeral resolved) */
+	struct loop_timer resume;         /* accept failed for want of resources: watched again then (accept.c) */
+	uint64_t refused;                 /* connections refused since refused_logged_ms for want of descriptors */
+	uint64_t refused_logged_ms;       /* when that was last logged; 0: never */
 };
 
 /* A routing target collected during one fan-out, de-duplicated by session. */
@@ -161,6 +164,7 @@ struct worker {
 	struct list dirty;         /* clients with output to flush this iteration */
 	struct list remote_waiters; /* publishers paused on sessions homed elsewhere */
 	bool flush_pending;        /* a flush task is deferred */
+	int spare_fd;              /* held to refuse connections when out of descriptors (accept.c) */
 	uint8_t *scratch;          /* read buffer shared by this worker's connections */
 	size_t scratch_len;
 	struct buf props_scratch;  /* 5.0 properties being built (one message or delivery at a time) */

@@ -1,6 +1,7 @@
 /* Worker threads: start, stop, and the inbox messages between workers
  * (see worker.h for the protocol). */
 #include "proto/worker.h"
+#include "proto/accept.h"
 #include "net/ws.h"
 #include "proto/auth_rules.h"
 
@@ -232,6 +233,7 @@ int worker_init(struct worker *w, struct broker *b, unsigned id)
 	memset(w, 0, sizeof(*w));
 	w->b = b;
 	w->id = id;
+	w->spare_fd = -1;
 	list_init(&w->clients);
 	list_init(&w->dirty);
 	list_init(&w->remote_waiters);
@@ -251,7 +253,7 @@ static void close_listeners(struct worker *w)
 	for (size_t i = 0; w->listeners && i < w->b->conf.n_listeners; i++) {
 		struct listener_rt *l = &w->listeners[i];
 		if (l->fd >= 0) {
-			loop_io_del(w->loop, &l->io);
+			listener_unwatch(l);
 			close(l->fd);
 			l->fd = -1;
 		}
@@ -335,6 +337,9 @@ void worker_fini(struct worker *w)
 {
 	sys_topics_stop(w); /* a reload handled during the shutdown iteration may have restarted it */
 	close_listeners(w);
+	if (w->spare_fd >= 0)
+		close(w->spare_fd);
+	w->spare_fd = -1;
 	outbox_fini(w);
 	persist_fini(w);
 	free(w->listeners);

@@ -522,24 +522,13 @@ def test_lazy_and_once():
             kill(remote)
 
 
-def mqtt_str(text):
-    data = text.encode()
-    return struct.pack(">H", len(data)) + data
-
-
-def raw_packet(first_byte, body):
-    """A packet with its remaining length (bodies under 128 bytes here)."""
-    assert len(body) < 128
-    return bytes([first_byte, len(body)]) + body
-
-
 def raw_connect(client_id):
     """3.1.1 CONNECT, clean session, keepalive 30."""
-    return raw_packet(0x10, mqtt_str("MQTT") + bytes([4, 0x02, 0, 30]) + mqtt_str(client_id))
+    return fmtest.raw_packet(0x10, fmtest.mqtt_str("MQTT") + bytes([4, 0x02, 0, 30]) + fmtest.mqtt_str(client_id))
 
 
 def raw_publish_qos1(topic, payload, packet_id):
-    return raw_packet(0x32, mqtt_str(topic) + struct.pack(">H", packet_id) + payload)
+    return fmtest.raw_packet(0x32, fmtest.mqtt_str(topic) + struct.pack(">H", packet_id) + payload)
 
 
 def test_lazy_subscribed_before_any_client():

@@ -9,8 +9,10 @@ $FLEETMQ_BIN (set by meson test). Every wait is bounded by TIMEOUT."""
 import contextlib
 import http.client
 import os
+import resource
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -61,6 +63,19 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
     fail("no claimable free port in " + PORT_CLAIM_DIR)
 
 
+def mqtt_str(text):
+    """An MQTT UTF-8 string: two length bytes, then the bytes."""
+    data = text.encode()
+    return struct.pack(">H", len(data)) + data
+
+
+def raw_packet(first_byte, body):
+    """A hand-built packet: the first byte, the remaining length (bodies
+    under 128 bytes only: one length byte), the body."""
+    assert len(body) < 128
+    return bytes([first_byte, len(body)]) + body
+
+
 def broker_binary():
     binary = os.environ.get("FLEETMQ_TEST_BIN") or os.environ.get("FLEETMQ_BIN")
     if not binary:
@@ -68,11 +83,11 @@ def broker_binary():
     return binary
 
 
-def start_broker(tmp, extra_conf=""):
+def start_broker(tmp, extra_conf="", nofile=None):
     """Start the broker in directory tmp (its default store ./data is then
     this test's own) with a listener on a free port, anonymous access and
-    the config lines extra_conf. Returns (proc, port) once it accepts
-    connections."""
+    the config lines extra_conf; nofile: its open files limit. Returns
+    (proc, port) once it accepts connections."""
     binary = broker_binary()
     port = free_port()
     conf = os.path.join(tmp, "fleetmq.conf")
@@ -81,7 +96,8 @@ def start_broker(tmp, extra_conf=""):
         if extra_conf:
             f.write(extra_conf if extra_conf.endswith("\n") else extra_conf + "\n")
     log = open(os.path.join(tmp, "broker.log"), "a")
-    proc = subprocess.Popen([binary, "-c", conf], stdout=log, stderr=log, cwd=tmp)
+    limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))) if nofile else None
+    proc = subprocess.Popen([binary, "-c", conf], stdout=log, stderr=log, cwd=tmp, preexec_fn=limit)
     log.close()
     try:
         wait_listening(port, proc, "broker", tmp)

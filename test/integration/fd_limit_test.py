@@ -1,0 +1,161 @@
+"""The broker out of file descriptors (its open files limit set low): it
+refuses the connections it cannot take, at once and without spinning, says
+so in a bounded number of log lines, keeps serving a canary connected
+before, and accepts again once descriptors are free.
+
+Before this was handled, accept failing with EMFILE left the listening
+socket readable: each worker spun at full CPU and logged hundreds of
+thousands of lines a second, while the clients waited in the backlog."""
+
+import os
+import socket
+import struct
+import tempfile
+import time
+
+import fmtest
+NOFILE = 128
+FLOOD = 400           # raw sockets, far past what NOFILE leaves for clients
+CONNECT_TIMEOUT = 3   # the ones accepted are closed after this, never sending CONNECT
+
+
+from fmtest import mqtt_str, raw_packet as packet
+
+
+class RawClient:
+    """A 3.1.1 client over a raw socket, enough for CONNECT, SUBSCRIBE and
+    QoS 0 PUBLISH."""
+
+    def __init__(self, port, client_id):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=fmtest.TIMEOUT)
+        self.s.sendall(packet(0x10, mqtt_str("MQTT") + bytes([4, 0x02, 0, 60]) + mqtt_str(client_id)))
+        self.expect(b"\x20\x02\x00\x00", "CONNACK accepted")
+
+    def expect(self, want, what):
+        got = b""
+        while len(got) < len(want):
+            chunk = self.s.recv(len(want) - len(got))
+            if not chunk:
+                fmtest.fail("%s: connection closed (got %r)" % (what, got))
+            got += chunk
+        if got != want:
+            fmtest.fail("%s: expected %r, got %r" % (what, want, got))
+
+    def subscribe(self, topic):
+        self.s.sendall(packet(0x82, struct.pack(">H", 1) + mqtt_str(topic) + b"\x00"))
+        self.expect(b"\x90\x03\x00\x01\x00", "SUBACK")
+
+    def publish(self, topic, payload):
+        self.s.sendall(packet(0x30, mqtt_str(topic) + payload))
+
+    def expect_publish(self, topic, payload, what):
+        self.expect(packet(0x30, mqtt_str(topic) + payload), what)
+
+    def close(self):
+        self.s.close()
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def closed_by_peer(s):
+    """True when the broker has closed s (EOF or reset); s is non-blocking."""
+    try:
+        return s.recv(16) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def open_flood(port):
+    socks = []
+    for _ in range(FLOOD):
+        s = socket.create_connection(("127.0.0.1", port), timeout=fmtest.TIMEOUT)
+        s.setblocking(False)
+        socks.append(s)
+    return socks
+
+
+def wait_all_closed(socks, deadline_s):
+    open_ones = list(socks)
+    deadline = time.monotonic() + deadline_s
+    while open_ones and time.monotonic() < deadline:
+        open_ones = [s for s in open_ones if not closed_by_peer(s)]
+        time.sleep(0.05)
+    return len(open_ones)
+
+
+def refusal_lines(tmp):
+    with open(os.path.join(tmp, "broker.log")) as f:
+        return [line for line in f if "no file descriptor left" in line]
+
+
+def test_out_of_descriptors(workers):
+    """With one worker its spare descriptor always comes back, so every
+    connection past the limit is refused at once. With two, another
+    worker can take the slot the spare leaves for a moment (for a client
+    of its own); the spare is then gone until a descriptor is free, and
+    that worker's connections wait in the backlog instead (closed by
+    connect_timeout or refused later), still without spinning."""
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = "workers %d\nconnect_timeout %d\n" % (workers, CONNECT_TIMEOUT)
+        proc, port = fmtest.start_broker(tmp, conf, nofile=NOFILE)
+        try:
+            canary_sub = RawClient(port, "canary-sub")
+            canary_sub.subscribe("canary/#")
+            canary_pub = RawClient(port, "canary-pub")
+            cpu_before = cpu_seconds(proc.pid)
+            socks = open_flood(port)
+            time.sleep(1.0)
+            refused_at_once = sum(1 for s in socks if closed_by_peer(s))
+            time.sleep(1.0)
+            cpu_used = cpu_seconds(proc.pid) - cpu_before
+            # the canaries were connected before: they are served throughout
+            for i in range(5):
+                canary_pub.publish("canary/x", b"seq-%d" % i)
+                canary_sub.expect_publish("canary/x", b"seq-%d" % i, "the canary during the flood")
+            if workers == 1 and refused_at_once < FLOOD - NOFILE:
+                fmtest.fail("only %d of %d connections past the open files limit (%d) were refused at once"
+                            % (refused_at_once, FLOOD, NOFILE))
+            # a spinning worker burns about a CPU second per second; refusing
+            # 400 connections takes a few milliseconds
+            if cpu_used > 0.5:
+                fmtest.fail("the broker used %.2f s of CPU in 2 s while out of descriptors: spinning" % cpu_used)
+            print("# workers %d: %d of %d refused at once, broker CPU %.3f s in 2 s"
+                  % (workers, refused_at_once, FLOOD, cpu_used))
+            lines = refusal_lines(tmp)
+            if not lines or len(lines) > 8:
+                fmtest.fail("expected a few rate-limited refusal lines, got %d" % len(lines))
+            # the ones it took never send CONNECT: connect_timeout closes them
+            still_open = wait_all_closed(socks, CONNECT_TIMEOUT + fmtest.TIMEOUT)
+            if still_open:
+                fmtest.fail("%d flood connections still open after connect_timeout" % still_open)
+            for s in socks:
+                s.close()
+            # descriptors are free again: accepted as before
+            late = RawClient(port, "after-the-flood")
+            late.publish("canary/late", b"back")
+            canary_sub.expect_publish("canary/late", b"back", "a client connected after the flood")
+            late.close()
+            canary_sub.close()
+            canary_pub.close()
+            fmtest.stop(proc)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def main():
+    test_out_of_descriptors(workers=1)
+    test_out_of_descriptors(workers=2)
+    print("fd_limit: out of descriptors, connections are refused at once without spinning; "
+          "the canary is served; accepted again afterwards")
+
+
+if __name__ == "__main__":
+    main()
