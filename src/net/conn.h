@@ -142,5 +142,9 @@ int net_accept(int lfd, int *fd, struct net_addr *peer);
 int net_accept_shed(int lfd, int *spare_fd);
 /* A spare descriptor for net_accept_shed, or -1. */
 int net_spare_fd_open(void);
+/* net_accept_shed up to max times, counting into *refused: true when the
+ * backlog is empty or max were refused, false when the spare is gone or
+ * another error stopped it. */
+bool net_refuse_waiting(int lfd, int *spare_fd, unsigned max, uint64_t *refused);
 
 #endif

@@ -1,25 +1,46 @@
 /* The HTTP server of http.h: a libwebsockets context with its own poll
  * loop, serviced by one thread. A request is read into a struct
  * http_request, answered by the handler, and the answer written in
- * chunks as the socket takes them. */
+ * chunks as the socket takes them.
+ *
+ * The listening socket is ours, watched by libwebsockets as a raw file
+ * descriptor: libwebsockets' own accept, out of file descriptors, logged
+ * and returned to a poll that reported the socket readable again at once,
+ * so the thread spun and the log grew by hundreds of thousands of lines a
+ * second. Here the connections it cannot take are refused through a spare
+ * descriptor (net_accept_shed), as the MQTT listeners do, or the thread
+ * waits ACCEPT_REST_MS before it tries again. */
 #include "net/http.h"
+#include "net/conn.h"
+#include "core/clock.h"
 
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #define CHUNK 16384
+#define ACCEPTS_PER_EVENT 16
+#define ACCEPT_REST_MS 100
+#define REFUSAL_LOG_INTERVAL_MS 10000
 
 struct http_server {
 	struct lws_context *ctx;
+	struct lws_vhost *vhost;
 	pthread_t thread;
 	bool started;
 	atomic_bool stop;
 	http_handler_fn *handler;
 	void *arg;
 	struct log *log;
+	unsigned port;
+	int spare_fd;                 /* for net_accept_shed; -1 while another thread holds the slot */
+	uint64_t refused;             /* connections refused since refused_logged_ms */
+	uint64_t refused_logged_ms;   /* 0: never */
 	uint8_t out[LWS_PRE + CHUNK]; /* one chunk being written (the thread's own) */
 };
 
@@ -210,10 +231,90 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+/* --- accepting ------------------------------------------------------------------ */
+
+static void log_trouble(struct http_server *s, int rc)
+{
+	uint64_t now = clock_mono_ms();
+	if (s->refused_logged_ms && now - s->refused_logged_ms < REFUSAL_LOG_INTERVAL_MS)
+		return;
+	if (rc == FM_ELIMIT && s->refused == 0)
+		return; /* nothing was waiting after all (or it waits: logged once refused) */
+	struct rlimit rl = {0};
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rc == FM_ELIMIT)
+		log_warn(s->log, "HTTP port %u: no file descriptor left (the open files limit is %llu): "
+			 "%llu connection%s refused", s->port, (unsigned long long)rl.rlim_cur,
+			 (unsigned long long)s->refused, s->refused == 1 ? "" : "s");
+	else
+		log_warn(s->log, "HTTP port %u: accept failed: %s", s->port, fm_strerror(rc));
+	s->refused = 0;
+	s->refused_logged_ms = now ? now : 1;
+}
+
+/* The thread is this listener's alone: when not even refusing works, it
+ * sleeps rather than poll a socket that stays readable. */
+static void rest(void)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = ACCEPT_REST_MS * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static void accept_waiting(struct http_server *s, int lfd)
+{
+	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
+		int fd;
+		struct net_addr peer;
+		int rc = net_accept(lfd, &fd, &peer);
+		if (rc == FM_EAGAIN)
+			return;
+		if (rc == FM_ECLOSED)
+			continue;
+		if (rc == FM_OK) {
+			lws_adopt_socket_vhost(s->vhost, fd); /* which closes fd if it fails */
+			continue;
+		}
+		bool refused_all = rc == FM_ELIMIT &&
+				   net_refuse_waiting(lfd, &s->spare_fd, ACCEPTS_PER_EVENT, &s->refused);
+		log_trouble(s, rc);
+		if (!refused_all)
+			rest();
+		return;
+	}
+}
+
+static int accept_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct http_server *s = lws_context_user(lws_get_context(wsi));
+	if (reason == LWS_CALLBACK_RAW_RX_FILE)
+		accept_waiting(s, (int)lws_get_socket_fd(wsi));
+	(void)user;
+	(void)in;
+	(void)len;
+	return 0;
+}
+
 static const struct lws_protocols protocols[] = {
 	{"http", callback, sizeof(struct http_conn), 0, 0, NULL, 0},
+	{"fleetmq-http-accept", accept_callback, 0, 0, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
+
+/* Our listening socket, watched by libwebsockets (which closes it with
+ * the context, or at once if it cannot take it). */
+static int listen_on(struct http_server *s, const char *addr, unsigned port, struct fm_errbuf *eb)
+{
+	struct net_listen_opts o = { .addr = addr, .port = port, .first = true };
+	int fd;
+	struct fm_errbuf why;
+	if (net_listen(&o, &fd, &s->port, &why) != FM_OK)
+		return fm_errbuf_set(eb, "http_listener: %s", why.msg), FM_EIO;
+	s->vhost = lws_get_vhost_by_name(s->ctx, "default");
+	lws_sock_file_fd_type u = { .filefd = fd };
+	if (!s->vhost || !lws_adopt_descriptor_vhost(s->vhost, LWS_ADOPT_RAW_FILE_DESC, u, "fleetmq-http-accept", NULL))
+		return fm_errbuf_set(eb, "http_listener: cannot watch its socket"), FM_EIO;
+	return FM_OK;
+}
 
 /* --- the thread ------------------------------------------------------------------ */
 
@@ -226,6 +327,8 @@ static void *serve(void *arg)
 	return NULL;
 }
 
+static void http_server_free(struct http_server *s);
+
 int http_server_start(const char *addr, unsigned port, http_handler_fn *handler, void *arg, struct log *log,
 		      struct http_server **out, struct fm_errbuf *eb)
 {
@@ -235,32 +338,38 @@ int http_server_start(const char *addr, unsigned port, http_handler_fn *handler,
 	s->handler = handler;
 	s->arg = arg;
 	s->log = log;
+	s->spare_fd = net_spare_fd_open();
 	struct lws_context_creation_info ci;
 	memset(&ci, 0, sizeof(ci));
-	ci.port = (int)port;
-	ci.iface = addr;
+	ci.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	ci.protocols = protocols;
 	ci.user = s;
 	ci.server_string = "fleetmq";
 	ci.timeout_secs = 10;
 	ci.options = LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
-	if (!strchr(addr, ':'))
-		ci.options |= LWS_SERVER_OPTION_DISABLE_IPV6; /* an IPv4 address: an IPv4 socket */
 	s->ctx = lws_create_context(&ci);
-	if (!s->ctx) {
-		free(s);
-		return fm_errbuf_set(eb, "http_listener: cannot listen on %s port %u (address in use or not local?)", addr,
-				     port);
+	int rc = s->ctx ? listen_on(s, addr, port, eb) : (fm_errbuf_set(eb, "http_listener: out of memory"), FM_ENOMEM);
+	if (rc != FM_OK) {
+		http_server_free(s);
+		return rc;
 	}
 	if (pthread_create(&s->thread, NULL, serve, s) != 0) {
-		lws_context_destroy(s->ctx);
-		free(s);
+		http_server_free(s);
 		return fm_errbuf_set(eb, "http_listener: cannot start its thread"), FM_EIO;
 	}
 	s->started = true;
-	log_notice(log, "HTTP stats listening on %s port %u", addr, port);
+	log_notice(log, "HTTP stats listening on %s port %u", addr, s->port);
 	*out = s;
 	return FM_OK;
+}
+
+static void http_server_free(struct http_server *s)
+{
+	if (s->ctx)
+		lws_context_destroy(s->ctx);
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
+	free(s);
 }
 
 void http_server_stop(struct http_server *s)
@@ -272,6 +381,5 @@ void http_server_stop(struct http_server *s)
 		lws_cancel_service(s->ctx); /* wakes the thread out of its poll */
 		pthread_join(s->thread, NULL);
 	}
-	lws_context_destroy(s->ctx);
-	free(s);
+	http_server_free(s);
 }

@@ -201,3 +201,17 @@ int net_accept_shed(int lfd, int *spare_fd)
 	*spare_fd = net_spare_fd_open(); /* another thread may have taken the slot: -1, tried again next time */
 	return rc;
 }
+
+bool net_refuse_waiting(int lfd, int *spare_fd, unsigned max, uint64_t *refused)
+{
+	for (unsigned i = 0; i < max; i++) {
+		int rc = net_accept_shed(lfd, spare_fd);
+		if (rc == FM_EAGAIN)
+			return true;
+		if (rc == FM_OK)
+			(*refused)++;
+		else if (rc != FM_ECLOSED)
+			return false;
+	}
+	return true;
+}

@@ -41,6 +41,8 @@ static void log_trouble(struct listener_rt *l, int rc, bool resting)
 	uint64_t now = loop_now_ms(l->w->loop);
 	if (l->refused_logged_ms && now - l->refused_logged_ms < REFUSAL_LOG_INTERVAL_MS)
 		return;
+	if (rc == FM_ELIMIT && l->refused == 0 && !resting)
+		return; /* nothing was waiting after all */
 	struct rlimit rl = {0};
 	getrlimit(RLIMIT_NOFILE, &rl);
 	if (rc == FM_ELIMIT)
@@ -70,29 +72,14 @@ static void rest(struct listener_rt *l)
 	loop_timer_start(l->w->loop, &l->resume, ACCEPT_REST_MS);
 }
 
-/* Out of descriptors: refuse what waits. True when the backlog is empty
- * (or this event's share is done); false when not even that worked. */
-static bool refuse_waiting(struct listener_rt *l)
-{
-	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
-		int rc = net_accept_shed(l->fd, &l->w->spare_fd);
-		if (rc == FM_EAGAIN)
-			return true;
-		if (rc == FM_OK)
-			l->refused++;
-		else if (rc != FM_ECLOSED)
-			return false;
-	}
-	return true;
-}
-
 /* Out of descriptors, the waiting connections are refused while the
  * worker's spare descriptor lasts. Another worker can take the slot the
  * spare left for a moment (for a client of its own); until a descriptor
  * is free again the spare is gone, and the listener rests. */
 static void accept_failed(struct listener_rt *l, int rc)
 {
-	bool refused_all = rc == FM_ELIMIT && refuse_waiting(l);
+	bool refused_all = rc == FM_ELIMIT &&
+			   net_refuse_waiting(l->fd, &l->w->spare_fd, ACCEPTS_PER_EVENT, &l->refused);
 	log_trouble(l, rc, !refused_all);
 	if (!refused_all)
 		rest(l);

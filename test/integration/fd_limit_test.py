@@ -1,11 +1,13 @@
 """The broker out of file descriptors (its open files limit set low): it
-refuses the connections it cannot take, at once and without spinning, says
-so in a bounded number of log lines, keeps serving a canary connected
-before, and accepts again once descriptors are free.
+refuses the connections it cannot take, on its MQTT and HTTP listeners, at
+once and without spinning, says so in a bounded number of log lines, keeps
+serving a canary connected before, and accepts again once descriptors are
+free.
 
 Before this was handled, accept failing with EMFILE left the listening
-socket readable: each worker spun at full CPU and logged hundreds of
-thousands of lines a second, while the clients waited in the backlog."""
+socket readable: each worker (and the HTTP thread, in libwebsockets' own
+accept) spun at full CPU and logged hundreds of thousands of lines a
+second, while the clients waited in the backlog."""
 
 import os
 import socket
@@ -17,6 +19,8 @@ import fmtest
 NOFILE = 128
 FLOOD = 400           # raw sockets, far past what NOFILE leaves for clients
 CONNECT_TIMEOUT = 3   # the ones accepted are closed after this, never sending CONNECT
+HTTP_FLOOD = 60       # raw sockets to the HTTP listener at the same time
+HTTP_TIMEOUT = 10     # the HTTP server closes a silent connection after this (LIMITS.md)
 
 
 from fmtest import mqtt_str, raw_packet as packet
@@ -71,9 +75,9 @@ def closed_by_peer(s):
         return True
 
 
-def open_flood(port):
+def open_flood(port, n=FLOOD):
     socks = []
-    for _ in range(FLOOD):
+    for _ in range(n):
         s = socket.create_connection(("127.0.0.1", port), timeout=fmtest.TIMEOUT)
         s.setblocking(False)
         socks.append(s)
@@ -102,16 +106,21 @@ def test_out_of_descriptors(workers):
     that worker's connections wait in the backlog instead (closed by
     connect_timeout or refused later), still without spinning."""
     with tempfile.TemporaryDirectory() as tmp:
-        conf = "workers %d\nconnect_timeout %d\n" % (workers, CONNECT_TIMEOUT)
+        http = fmtest.free_port()
+        conf = "workers %d\nconnect_timeout %d\nhttp_listener %d\n" % (workers, CONNECT_TIMEOUT, http)
         proc, port = fmtest.start_broker(tmp, conf, nofile=NOFILE)
         try:
+            fmtest.wait_http_ready(http)
             canary_sub = RawClient(port, "canary-sub")
             canary_sub.subscribe("canary/#")
             canary_pub = RawClient(port, "canary-pub")
             cpu_before = cpu_seconds(proc.pid)
             socks = open_flood(port)
+            # the HTTP listener has its own thread and spare descriptor
+            http_socks = open_flood(http, HTTP_FLOOD)
             time.sleep(1.0)
             refused_at_once = sum(1 for s in socks if closed_by_peer(s))
+            http_refused = sum(1 for s in http_socks if closed_by_peer(s))
             time.sleep(1.0)
             cpu_used = cpu_seconds(proc.pid) - cpu_before
             # the canaries were connected before: they are served throughout
@@ -125,17 +134,25 @@ def test_out_of_descriptors(workers):
             # 400 connections takes a few milliseconds
             if cpu_used > 0.5:
                 fmtest.fail("the broker used %.2f s of CPU in 2 s while out of descriptors: spinning" % cpu_used)
-            print("# workers %d: %d of %d refused at once, broker CPU %.3f s in 2 s"
-                  % (workers, refused_at_once, FLOOD, cpu_used))
+            print("# workers %d: MQTT %d of %d and HTTP %d of %d refused at once, broker CPU %.3f s in 2 s"
+                  % (workers, refused_at_once, FLOOD, http_refused, HTTP_FLOOD, cpu_used))
             lines = refusal_lines(tmp)
-            if not lines or len(lines) > 8:
+            if not lines or len(lines) > 12:
                 fmtest.fail("expected a few rate-limited refusal lines, got %d" % len(lines))
             # the ones it took never send CONNECT: connect_timeout closes them
             still_open = wait_all_closed(socks, CONNECT_TIMEOUT + fmtest.TIMEOUT)
             if still_open:
                 fmtest.fail("%d flood connections still open after connect_timeout" % still_open)
-            for s in socks:
+            # then descriptors are free: the HTTP connections still waiting are
+            # taken (and closed by the HTTP server's own timeout) or refused
+            still_open = wait_all_closed(http_socks, HTTP_TIMEOUT + fmtest.TIMEOUT)
+            if still_open:
+                fmtest.fail("%d HTTP flood connections still open" % still_open)
+            for s in socks + http_socks:
                 s.close()
+            status = fmtest.http_request(http, "/readyz")[0]
+            if status != 200:
+                fmtest.fail("GET /readyz after the flood: %d" % status)
             # descriptors are free again: accepted as before
             late = RawClient(port, "after-the-flood")
             late.publish("canary/late", b"back")
