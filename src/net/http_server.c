@@ -233,21 +233,23 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 /* --- accepting ------------------------------------------------------------------ */
 
-static void log_trouble(struct http_server *s, int rc)
+static void log_trouble(struct http_server *s, int rc, bool resting)
 {
 	uint64_t now = clock_mono_ms();
 	if (s->refused_logged_ms && now - s->refused_logged_ms < REFUSAL_LOG_INTERVAL_MS)
 		return;
-	if (rc == FM_ELIMIT && s->refused == 0)
-		return; /* nothing was waiting after all (or it waits: logged once refused) */
+	if (rc == FM_ELIMIT && s->refused == 0 && !resting)
+		return; /* nothing was waiting after all */
 	struct rlimit rl = {0};
 	getrlimit(RLIMIT_NOFILE, &rl);
 	if (rc == FM_ELIMIT)
-		log_warn(s->log, "HTTP port %u: no file descriptor left (the open files limit is %llu): "
-			 "%llu connection%s refused", s->port, (unsigned long long)rl.rlim_cur,
-			 (unsigned long long)s->refused, s->refused == 1 ? "" : "s");
+		log_warn(s->log, "HTTP port %u: no file descriptor left (the open files limit is %llu, unless the "
+			 "system's fs.file-max ran out): %llu connection%s refused%s", s->port,
+			 (unsigned long long)rl.rlim_cur, (unsigned long long)s->refused, s->refused == 1 ? "" : "s",
+			 resting ? ", the others wait until one is free" : "");
 	else
-		log_warn(s->log, "HTTP port %u: accept failed: %s", s->port, fm_strerror(rc));
+		log_warn(s->log, "HTTP port %u: accept failed: %s; trying again every %u ms", s->port, fm_strerror(rc),
+			 ACCEPT_REST_MS);
 	s->refused = 0;
 	s->refused_logged_ms = now ? now : 1;
 }
@@ -262,6 +264,8 @@ static void rest(void)
 
 static void accept_waiting(struct http_server *s, int lfd)
 {
+	if (s->spare_fd < 0) /* lost in a shortage: before any connection takes the next free slot */
+		s->spare_fd = net_spare_fd_open();
 	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
 		int fd;
 		struct net_addr peer;
@@ -276,7 +280,7 @@ static void accept_waiting(struct http_server *s, int lfd)
 		}
 		bool refused_all = rc == FM_ELIMIT &&
 				   net_refuse_waiting(lfd, &s->spare_fd, ACCEPTS_PER_EVENT, &s->refused);
-		log_trouble(s, rc);
+		log_trouble(s, rc, !refused_all);
 		if (!refused_all)
 			rest();
 		return;
@@ -300,8 +304,9 @@ static const struct lws_protocols protocols[] = {
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-/* Our listening socket, watched by libwebsockets (which closes it with
- * the context, or at once if it cannot take it). */
+/* Our listening socket, watched by libwebsockets, which closes it with the
+ * context (also when adopting it failed after it was queued on the vhost;
+ * before that, on a missing vhost, it is ours to close). */
 static int listen_on(struct http_server *s, const char *addr, unsigned port, struct fm_errbuf *eb)
 {
 	struct net_listen_opts o = { .addr = addr, .port = port, .first = true };
@@ -310,9 +315,13 @@ static int listen_on(struct http_server *s, const char *addr, unsigned port, str
 	if (net_listen(&o, &fd, &s->port, &why) != FM_OK)
 		return fm_errbuf_set(eb, "http_listener: %s", why.msg), FM_EIO;
 	s->vhost = lws_get_vhost_by_name(s->ctx, "default");
+	if (!s->vhost) {
+		close(fd);
+		return fm_errbuf_set(eb, "http_listener: libwebsockets made no default vhost"), FM_EIO;
+	}
 	lws_sock_file_fd_type u = { .filefd = fd };
-	if (!s->vhost || !lws_adopt_descriptor_vhost(s->vhost, LWS_ADOPT_RAW_FILE_DESC, u, "fleetmq-http-accept", NULL))
-		return fm_errbuf_set(eb, "http_listener: cannot watch its socket"), FM_EIO;
+	if (!lws_adopt_descriptor_vhost(s->vhost, LWS_ADOPT_RAW_FILE_DESC, u, "fleetmq-http-accept", NULL))
+		return fm_errbuf_set(eb, "http_listener: libwebsockets cannot watch its socket"), FM_EIO;
 	return FM_OK;
 }
 
@@ -348,7 +357,8 @@ int http_server_start(const char *addr, unsigned port, http_handler_fn *handler,
 	ci.timeout_secs = 10;
 	ci.options = LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
 	s->ctx = lws_create_context(&ci);
-	int rc = s->ctx ? listen_on(s, addr, port, eb) : (fm_errbuf_set(eb, "http_listener: out of memory"), FM_ENOMEM);
+	int rc = s->ctx ? listen_on(s, addr, port, eb)
+			: (fm_errbuf_set(eb, "http_listener: libwebsockets cannot create its context"), FM_EIO);
 	if (rc != FM_OK) {
 		http_server_free(s);
 		return rc;

@@ -47,8 +47,9 @@ static void log_trouble(struct listener_rt *l, int rc, bool resting)
 	getrlimit(RLIMIT_NOFILE, &rl);
 	if (rc == FM_ELIMIT)
 		log_warn(&l->b->log,
-			 "port %u: no file descriptor left (the open files limit is %llu): %llu connection%s refused%s; "
-			 "raise the limit (ulimit -n, LimitNOFILE) or lower max_connections",
+			 "port %u: no file descriptor left (the open files limit is %llu, unless the system's "
+			 "fs.file-max ran out): %llu connection%s refused%s; raise the limit (ulimit -n, "
+			 "LimitNOFILE) or lower max_connections",
 			 l->port, (unsigned long long)rl.rlim_cur, (unsigned long long)l->refused,
 			 l->refused == 1 ? "" : "s", resting ? ", the others wait until one is free" : "");
 	else
@@ -98,6 +99,8 @@ static void on_accept(struct loop *lp, struct loop_io *io, unsigned events)
 	(void)events;
 	struct listener_rt *l = list_entry(io, struct listener_rt, io);
 	struct broker *b = l->b;
+	if (l->w->spare_fd < 0) /* lost in a shortage: before any connection takes the next free slot */
+		l->w->spare_fd = net_spare_fd_open();
 	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
 		int fd;
 		struct net_addr peer;

@@ -62,21 +62,27 @@ static void post_batch(struct worker *w, unsigned to)
 	counter_inc(&w->stats.remote_batches);
 }
 
+/* The store batch, then one DELIVER batch per destination. */
+static void post_all(struct worker *w)
+{
+	persist_flush(w); /* even with no deliveries to post */
+	for (unsigned i = 0; i < w->b->n_workers; i++)
+		if (w->outbox[i])
+			post_batch(w, i);
+}
+
 static void flush(struct loop *lp, void *arg)
 {
 	(void)lp;
 	struct worker *w = arg;
 	w->outbox_pending = false;
-	persist_flush(w); /* even with no deliveries to post */
 	/* This iteration's replies to its own clients (a PUBACK) go out
 	 * before another worker is woken: waking one can cost this thread its
-	 * CPU for a while (with 2 workers on 2 vCPUs the PUBACK round trip
-	 * fell from about 195 to 45 us when the publisher and the subscriber
-	 * were on different workers; docs/BENCHMARKS.md). */
+	 * CPU for a while (with 2 workers on 2 vCPUs, the PUBACK round trip
+	 * fell from 129-175 to 40-42 us at p50 when the publisher and the
+	 * subscriber were on different workers; docs/BENCHMARKS.md). */
 	client_flush_dirty(w);
-	for (unsigned i = 0; i < w->b->n_workers; i++)
-		if (w->outbox[i])
-			post_batch(w, i);
+	post_all(w);
 }
 
 /* The first delivery (or store operation) of an iteration arranges the
@@ -88,7 +94,9 @@ void worker_schedule_flush(struct worker *w)
 	if (loop_defer(w->loop, flush, w) == FM_OK)
 		w->outbox_pending = true;
 	else
-		flush(w->loop, w); /* out of memory: post now rather than later */
+		post_all(w); /* out of memory: post now rather than later; no client
+			      * flush here, whose closes (wills) would route again
+			      * inside the routing that called us */
 }
 
 static void append(struct deliver_batch *d, struct msg *m, const struct route_target *t)
