@@ -43,6 +43,16 @@ struct ws_listener {
 /* A connection finished its upgrade on listener `listener`: wrap s with
  * conn_ws_init and return FM_OK, or an error to close it. */
 typedef int ws_open_fn(void *arg, size_t listener, struct ws_stream *s, const struct net_addr *peer);
+/* An adopted socket of listener `listener` is no longer waiting for its
+ * upgrade: it was upgraded (just before on_open) or it is gone. Once per
+ * socket ws_host_adopt took. */
+typedef void ws_settled_fn(void *arg, size_t listener);
+
+struct ws_host_hooks {
+	ws_open_fn *on_open;
+	ws_settled_fn *on_settled;
+	void *arg;                   /* passed to both */
+};
 
 /* Once per process, before any libwebsockets context (a host, the HTTP
  * server): libwebsockets' logging goes to log (warnings and errors only).
@@ -52,7 +62,7 @@ void ws_global_init(struct log *log);
 /* A host for the loop lp (the worker's), serving ls[0..n). FM_OK, or an
  * error with eb naming the listener setting at fault (a wss certificate
  * that cannot be loaded, ...). */
-int ws_host_new(struct loop *lp, const struct ws_listener *ls, size_t n, ws_open_fn *on_open, void *arg,
+int ws_host_new(struct loop *lp, const struct ws_listener *ls, size_t n, const struct ws_host_hooks *hooks,
 		struct ws_host **out, struct fm_errbuf *eb);
 /* Hand an accepted socket of listener `listener` to libwebsockets (it
  * closes it on failure); peer: the client's address when a PROXY header

@@ -216,7 +216,17 @@ struct ws_adopted {
 	struct ws_host *h;        /* whose worker's wheel runs upgrade_timer */
 	struct lws *wsi;          /* the connection, once adopted */
 	struct loop_timer upgrade_timer; /* connect_timeout for the upgrade; stopped once established */
+	bool upgrading;           /* adopted, not yet upgraded: on_settled is owed */
 };
+
+/* The upgrade is over, done or not: tell the owner, once. */
+static void settle(struct ws_adopted *a)
+{
+	if (!a || !a->upgrading)
+		return;
+	a->upgrading = false;
+	a->h->hooks.on_settled(a->h->hooks.arg, a->listener);
+}
 
 static size_t listener_of(const struct ws_host *h, const struct lws *wsi)
 {
@@ -298,7 +308,7 @@ static int on_established(struct ws_host *h, struct lws *wsi, struct ws_stream *
 	struct net_addr peer;
 	peer_of(&h->ls[li], wsi, &peer);
 	*slot = s;
-	if (h->on_open(h->arg, li, s, &peer) != FM_OK) {
+	if (h->hooks.on_open(h->hooks.arg, li, s, &peer) != FM_OK) {
 		*slot = NULL;
 		ws_stream_free(s);
 		return -1;
@@ -397,6 +407,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		struct ws_adopted *a = lws_get_opaque_user_data(wsi);
 		if (a)
 			loop_timer_stop(h->lp, &a->upgrade_timer); /* MQTT's connect_timeout takes over */
+		settle(a); /* before on_open: from there it counts as a client */
 		return on_established(h, wsi, slot);
 	}
 	case LWS_CALLBACK_RECEIVE:
@@ -415,6 +426,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		struct ws_adopted *a = lws_get_opaque_user_data(wsi);
 		if (a)
 			loop_timer_stop(h->lp, &a->upgrade_timer);
+		settle(a);
 		free(a);
 		lws_set_opaque_user_data(wsi, NULL);
 		if (s) {
@@ -489,7 +501,7 @@ static int create_context(struct ws_host *h, struct fm_errbuf *eb)
 	return FM_OK;
 }
 
-int ws_host_new(struct loop *lp, const struct ws_listener *ls, size_t n, ws_open_fn *on_open, void *arg,
+int ws_host_new(struct loop *lp, const struct ws_listener *ls, size_t n, const struct ws_host_hooks *hooks,
 		struct ws_host **out, struct fm_errbuf *eb)
 {
 	struct ws_host *h = calloc(1, sizeof(*h));
@@ -502,8 +514,7 @@ int ws_host_new(struct loop *lp, const struct ws_listener *ls, size_t n, ws_open
 	memcpy(h->ls, ls, n * sizeof(*ls));
 	h->n = n;
 	h->lp = lp;
-	h->on_open = on_open;
-	h->arg = arg;
+	h->hooks = *hooks;
 	list_init(&h->notify);
 	list_init(&h->actions);
 	loop_timer_init(&h->uv_timer, on_uv_timer);
@@ -574,6 +585,7 @@ int ws_host_adopt(struct ws_host *h, size_t listener, int fd, const struct net_a
 	if (!wsi)
 		return FM_ENOMEM;
 	a->wsi = wsi;
+	a->upgrading = true; /* only now: a failed adoption above owes nothing */
 	loop_timer_start(h->lp, &a->upgrade_timer, timeout_ms);
 	return FM_OK;
 }

@@ -28,8 +28,7 @@ struct ws_host {
 	struct lws_vhost **vhosts;   /* per listener; NULL for non-WebSocket ones */
 	struct ws_listener *ls;      /* copies (strings borrowed from the config) */
 	size_t n;
-	ws_open_fn *on_open;
-	void *arg;
+	struct ws_host_hooks hooks;
 	struct loop_io uv_io;        /* libuv's backend fd in the worker's loop */
 	struct loop_timer uv_timer;  /* libuv's next timer */
 	bool in_pump;                /* inside uv_run: libwebsockets callbacks may run */

@@ -28,9 +28,22 @@ static bool over_connection_limits(struct broker *b, struct listener_rt *l)
 	int per_listener = l->conf->max_connections;
 	int global = b->conf.max_connections;
 	pthread_rwlock_unlock(&b->conf_lock);
-	if (per_listener >= 0 && atomic_load(&b->listener_conns[l->index]) >= (unsigned)per_listener)
+	unsigned here = atomic_load(&b->listener_conns[l->index]) + atomic_load(&b->listener_pending[l->index]);
+	if (per_listener >= 0 && here >= (unsigned)per_listener)
 		return true;
-	return global >= 0 && atomic_load(&b->n_clients) >= (unsigned)global;
+	return global >= 0 && atomic_load(&b->n_clients) + atomic_load(&b->n_pending) >= (unsigned)global;
+}
+
+void listener_pending_add(struct listener_rt *l)
+{
+	atomic_fetch_add(&l->b->n_pending, 1);
+	atomic_fetch_add(&l->b->listener_pending[l->index], 1);
+}
+
+void listener_pending_done(struct broker *b, size_t listener_index)
+{
+	atomic_fetch_sub(&b->n_pending, 1);
+	atomic_fetch_sub(&b->listener_pending[listener_index], 1);
 }
 
 /* Trouble accepting, logged the first time and then at most every
@@ -122,7 +135,7 @@ static void on_accept(struct loop *lp, struct loop_io *io, unsigned events)
 			continue;
 		}
 		int arc = l->conf->proxy_protocol ? proxy_wait_start(l->w, l, fd, &peer) : listener_hand_on(l, fd, &peer);
-		if (arc != FM_OK) {
+		if (arc != FM_OK) { /* fd closed, nothing left counted */
 			char text[NET_ADDR_STRLEN];
 			log_warn(&b->log, "connection from %s dropped: out of memory",
 				 net_addr_format(&peer, text, sizeof(text)));

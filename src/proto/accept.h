@@ -12,5 +12,10 @@
 int listener_watch(struct listener_rt *l);
 /* Stop watching (and any pending resume); the socket stays open. */
 void listener_unwatch(struct listener_rt *l);
+/* A socket of l that is not a client yet (PROXY wait, WebSocket upgrade)
+ * counts against max_connections from accept until it is one or is gone:
+ * add it, and say when it is done with listener_pending_done. */
+void listener_pending_add(struct listener_rt *l);
+void listener_pending_done(struct broker *b, size_t listener_index);
 
 #endif

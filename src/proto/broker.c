@@ -110,6 +110,14 @@ static int on_ws_open(void *arg, size_t listener, struct ws_stream *s, const str
 	return client_accept_ws(w, &w->listeners[listener], s, peer);
 }
 
+/* libwebsockets' on_settled: an adopted socket is past its upgrade (a
+ * client now, counted as one) or gone. */
+static void on_ws_settled(void *arg, size_t listener)
+{
+	struct worker *w = arg;
+	listener_pending_done(w->b, listener);
+}
+
 static struct ws_listener ws_listener_of(const struct conf_listener *cl)
 {
 	if (cl->protocol != CONF_PROTO_WEBSOCKETS)
@@ -144,7 +152,8 @@ static int open_ws_hosts(struct broker *b, struct fm_errbuf *eb)
 	if (any)
 		ws_global_init(&b->log);
 	for (unsigned i = 0; any && rc == FM_OK && i < b->n_workers; i++)
-		rc = ws_host_new(b->workers[i].loop, ls, n, on_ws_open, &b->workers[i], &b->workers[i].ws, eb);
+		rc = ws_host_new(b->workers[i].loop, ls, n, &(struct ws_host_hooks){ .on_open = on_ws_open,
+				 .on_settled = on_ws_settled, .arg = &b->workers[i] }, &b->workers[i].ws, eb);
 	free(ls);
 	return rc;
 }
@@ -155,7 +164,8 @@ static int open_listeners(struct broker *b, struct fm_errbuf *eb)
 	b->listener_conns = calloc(n, sizeof(*b->listener_conns));
 	b->listener_accepted = calloc(n, sizeof(*b->listener_accepted));
 	b->listener_peak = calloc(n, sizeof(*b->listener_peak));
-	if (!b->listener_conns || !b->listener_accepted || !b->listener_peak)
+	b->listener_pending = calloc(n, sizeof(*b->listener_pending));
+	if (!b->listener_conns || !b->listener_accepted || !b->listener_peak || !b->listener_pending)
 		return FM_ENOMEM;
 	for (unsigned i = 0; i < b->n_workers; i++) {
 		b->workers[i].listeners = calloc(n, sizeof(struct listener_rt));
@@ -513,6 +523,7 @@ void broker_fini(struct broker *b)
 	free(b->listener_conns);
 	free(b->listener_accepted);
 	free(b->listener_peak);
+	free(b->listener_pending);
 	broker_tls_close(b); /* after the workers: their connections held references */
 	auth_rules_unref(b->auth);
 	plugin_host_free(b->plugins); /* after the workers: no callback runs any more */

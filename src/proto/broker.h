@@ -209,6 +209,8 @@ struct broker {
 	struct loop_timer memory_timer; /* the control thread's RSS sample */
 	_Atomic uint64_t memory_limit; /* in force: memory_limit or its automatic default (memory.c); the HTTP thread reads it */
 	atomic_uint n_clients;     /* all connections (max_connections) */
+	atomic_uint n_pending;     /* sockets not yet clients: in a PROXY wait or a WebSocket upgrade (accept.c) */
+	atomic_uint *listener_pending; /* the same per configured listener */
 	_Atomic uint64_t peak_clients; /* most connections open at once (counter_peak at accept) */
 	struct topic_tree *subs;   /* shared, read-mostly: */
 	struct share_table *shares; /* shared subscription groups (in subs too), under subs_lock */

@@ -3,6 +3,7 @@
  * a complete one's length is known), so whatever the client sent after it
  * stays in the socket for TLS, WebSocket or MQTT to read. */
 #include "proto/proxy_wait.h"
+#include "proto/accept.h"
 #include "proto/client.h"
 #include "net/proxy.h"
 #include "net/ws.h"
@@ -23,9 +24,14 @@ struct proxy_wait {
 
 int listener_hand_on(struct listener_rt *l, int fd, const struct net_addr *peer)
 {
-	if (l->conf->protocol == CONF_PROTO_WEBSOCKETS)
-		return ws_host_adopt(l->w->ws, l->index, fd, peer, l->w->lim.connect_timeout_s * 1000u);
-	return client_accept(l->w, l, fd, peer);
+	if (l->conf->protocol != CONF_PROTO_WEBSOCKETS)
+		return client_accept(l->w, l, fd, peer);
+	/* until the upgrade is done or the socket gone (on_ws_settled) */
+	listener_pending_add(l);
+	int rc = ws_host_adopt(l->w->ws, l->index, fd, peer, l->w->lim.connect_timeout_s * 1000u);
+	if (rc != FM_OK)
+		listener_pending_done(l->b, l->index);
+	return rc;
 }
 
 static void free_later(struct loop *lp, void *arg)
@@ -38,6 +44,7 @@ static void finish(struct proxy_wait *pw, const char *failure)
 {
 	struct worker *w = pw->l->w;
 	int fd = pw->io.fd;
+	listener_pending_done(w->b, pw->l->index); /* counted again as what it becomes */
 	loop_io_del(w->loop, &pw->io);
 	loop_timer_stop(w->loop, &pw->timer);
 	char text[NET_ADDR_STRLEN];
@@ -102,6 +109,7 @@ int proxy_wait_start(struct worker *w, struct listener_rt *l, int fd, const stru
 		close(fd);
 		return FM_ENOMEM;
 	}
+	listener_pending_add(l); /* until finish() */
 	pw->l = l;
 	pw->peer = *peer;
 	loop_timer_init(&pw->timer, on_timeout);
