@@ -44,8 +44,10 @@ struct ws_listener {
  * conn_ws_init and return FM_OK, or an error to close it. */
 typedef int ws_open_fn(void *arg, size_t listener, struct ws_stream *s, const struct net_addr *peer);
 /* An adopted socket of listener `listener` is no longer waiting for its
- * upgrade: it was upgraded (just before on_open) or it is gone. Once per
- * socket ws_host_adopt took. */
+ * upgrade: it was upgraded (just after on_open) or it is gone. Once per
+ * socket for which ws_host_adopt returned FM_OK, never after an error
+ * return; it may run from inside ws_host_free, so what it counts must
+ * outlive the host. */
 typedef void ws_settled_fn(void *arg, size_t listener);
 
 struct ws_host_hooks {

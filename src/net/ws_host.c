@@ -407,8 +407,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		struct ws_adopted *a = lws_get_opaque_user_data(wsi);
 		if (a)
 			loop_timer_stop(h->lp, &a->upgrade_timer); /* MQTT's connect_timeout takes over */
-		settle(a); /* before on_open: from there it counts as a client */
-		return on_established(h, wsi, slot);
+		int rc = on_established(h, wsi, slot); /* counted as a client from there */
+		settle(a); /* after: an over-count for a moment, never an under-count */
+		return rc;
 	}
 	case LWS_CALLBACK_RECEIVE:
 		return s ? on_receive(s, wsi, in, len) : -1;

@@ -44,7 +44,6 @@ static void finish(struct proxy_wait *pw, const char *failure)
 {
 	struct worker *w = pw->l->w;
 	int fd = pw->io.fd;
-	listener_pending_done(w->b, pw->l->index); /* counted again as what it becomes */
 	loop_io_del(w->loop, &pw->io);
 	loop_timer_stop(w->loop, &pw->timer);
 	char text[NET_ADDR_STRLEN];
@@ -56,6 +55,9 @@ static void finish(struct proxy_wait *pw, const char *failure)
 		log_warn(&w->b->log, "connection from %s dropped: out of memory",
 			 net_addr_format(&pw->peer, text, sizeof(text)));
 	}
+	/* after the hand-on, which counts it as what it becomes: an
+	 * over-count for a moment, never an under-count */
+	listener_pending_done(w->b, pw->l->index);
 	/* an event for it may still be in this iteration's batch: freed after */
 	if (loop_defer(w->loop, free_later, pw) != FM_OK)
 		fm_panic("out of memory deferring a free");
