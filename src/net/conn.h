@@ -142,24 +142,9 @@ int net_accept(int lfd, int *fd, struct net_addr *peer);
 int net_accept_shed(int lfd, int *spare_fd);
 /* A spare descriptor for net_accept_shed, or -1. */
 int net_spare_fd_open(void);
-/* A listener's refusals for want of resources, and when they were last
- * logged (0: never). */
-struct net_refusals {
-	uint64_t count;
-	uint64_t logged_ms;
-};
-/* How long a listener that cannot even refuse rests before it tries again. */
-#define NET_ACCEPT_REST_MS 100
-/* net_accept_shed up to max times, counting into r: true when the backlog
- * is empty or max were refused, false when the spare is gone or another
- * error stopped it. */
-bool net_refuse_waiting(int lfd, int *spare_fd, unsigned max, struct net_refusals *r);
-struct log;
-/* Trouble accepting on `what` (e.g. "port 1883"): rc FM_ELIMIT (out of
- * descriptors) or another accept error; resting: the listener waits
- * NET_ACCEPT_REST_MS. Logged the first time, then at most every 10 s with
- * the refusals meanwhile; now_ms on any monotonic clock. */
-void net_log_accept_trouble(struct log *log, const char *what, struct net_refusals *r, uint64_t now_ms, int rc,
-			    bool resting);
+/* net_accept_shed up to max times, counting into *refused: true when the
+ * backlog is empty or max were refused, false when the spare is gone or
+ * another error stopped it. */
+bool net_refuse_waiting(int lfd, int *spare_fd, unsigned max, uint64_t *refused);
 
 #endif

@@ -9,7 +9,7 @@
  * so the thread spun and the log grew by hundreds of thousands of lines a
  * second. Here the connections it cannot take are refused through a spare
  * descriptor (net_accept_shed), as the MQTT listeners do, or the thread
- * waits NET_ACCEPT_REST_MS before it tries again. */
+ * waits ACCEPT_REST_MS before it tries again. */
 #include "net/http.h"
 #include "net/conn.h"
 #include "core/clock.h"
@@ -19,12 +19,14 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #define CHUNK 16384
 #define ACCEPTS_PER_EVENT 16
+#define ACCEPT_REST_MS 100
+#define REFUSAL_LOG_INTERVAL_MS 10000
 
 struct http_server {
 	struct lws_context *ctx;
@@ -37,7 +39,8 @@ struct http_server {
 	struct log *log;
 	unsigned port;
 	int spare_fd;                 /* for net_accept_shed; -1 while another thread holds the slot */
-	struct net_refusals refused;  /* for want of descriptors */
+	uint64_t refused;             /* connections refused since refused_logged_ms */
+	uint64_t refused_logged_ms;   /* 0: never */
 	uint8_t out[LWS_PRE + CHUNK]; /* one chunk being written (the thread's own) */
 };
 
@@ -232,16 +235,30 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 static void log_trouble(struct http_server *s, int rc, bool resting)
 {
-	char what[32];
-	snprintf(what, sizeof(what), "HTTP port %u", s->port);
-	net_log_accept_trouble(s->log, what, &s->refused, clock_mono_ms(), rc, resting);
+	uint64_t now = clock_mono_ms();
+	if (s->refused_logged_ms && now - s->refused_logged_ms < REFUSAL_LOG_INTERVAL_MS)
+		return;
+	if (rc == FM_ELIMIT && s->refused == 0 && !resting)
+		return; /* nothing was waiting after all */
+	struct rlimit rl = {0};
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rc == FM_ELIMIT)
+		log_warn(s->log, "HTTP port %u: no file descriptor left (the open files limit is %llu, unless the "
+			 "system's fs.file-max ran out): %llu connection%s refused%s", s->port,
+			 (unsigned long long)rl.rlim_cur, (unsigned long long)s->refused, s->refused == 1 ? "" : "s",
+			 resting ? ", the others wait until one is free" : "");
+	else
+		log_warn(s->log, "HTTP port %u: accept failed: %s; trying again every %u ms", s->port, fm_strerror(rc),
+			 ACCEPT_REST_MS);
+	s->refused = 0;
+	s->refused_logged_ms = now ? now : 1;
 }
 
 /* The thread is this listener's alone: when not even refusing works, it
  * sleeps rather than poll a socket that stays readable. */
 static void rest(void)
 {
-	struct timespec ts = { .tv_sec = 0, .tv_nsec = NET_ACCEPT_REST_MS * 1000000L };
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = ACCEPT_REST_MS * 1000000L };
 	nanosleep(&ts, NULL);
 }
 

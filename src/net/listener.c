@@ -1,6 +1,5 @@
 /* Listening sockets and accept(). */
 #include "net/conn.h"
-#include "core/log.h"
 
 #include <arpa/inet.h>
 #include <stdbool.h>
@@ -11,7 +10,6 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -204,41 +202,16 @@ int net_accept_shed(int lfd, int *spare_fd)
 	return rc;
 }
 
-bool net_refuse_waiting(int lfd, int *spare_fd, unsigned max, struct net_refusals *r)
+bool net_refuse_waiting(int lfd, int *spare_fd, unsigned max, uint64_t *refused)
 {
 	for (unsigned i = 0; i < max; i++) {
 		int rc = net_accept_shed(lfd, spare_fd);
 		if (rc == FM_EAGAIN)
 			return true;
 		if (rc == FM_OK)
-			r->count++;
+			(*refused)++;
 		else if (rc != FM_ECLOSED)
 			return false;
 	}
 	return true;
-}
-
-#define REFUSAL_LOG_INTERVAL_MS 10000
-
-void net_log_accept_trouble(struct log *log, const char *what, struct net_refusals *r, uint64_t now_ms, int rc,
-			    bool resting)
-{
-	if (r->logged_ms && now_ms - r->logged_ms < REFUSAL_LOG_INTERVAL_MS)
-		return;
-	if (rc == FM_ELIMIT && r->count == 0 && !resting)
-		return; /* nothing was waiting after all */
-	struct rlimit rl = {0};
-	getrlimit(RLIMIT_NOFILE, &rl);
-	if (rc == FM_ELIMIT)
-		log_warn(log,
-			 "%s: no file descriptor left (the open files limit is %llu, unless the system's fs.file-max "
-			 "ran out): %llu connection%s refused%s; raise the limit (ulimit -n, LimitNOFILE) or lower "
-			 "max_connections",
-			 what, (unsigned long long)rl.rlim_cur, (unsigned long long)r->count, r->count == 1 ? "" : "s",
-			 resting ? ", the others wait until one is free" : "");
-	else
-		log_warn(log, "%s: accept failed: %s; trying again every %u ms", what, fm_strerror(rc),
-			 NET_ACCEPT_REST_MS);
-	r->count = 0;
-	r->logged_ms = now_ms ? now_ms : 1;
 }

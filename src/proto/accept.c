@@ -7,18 +7,20 @@
  * worker refuses the waiting connections through its spare descriptor
  * (net_accept_shed), so each costs one accept and one close and its client
  * hears no at once; and when even that fails (no spare, or the kernel is
- * out of socket memory) the listener rests NET_ACCEPT_REST_MS before it is
+ * out of socket memory) the listener rests ACCEPT_REST_MS before it is
  * watched again, and its connections wait in the backlog until a
  * descriptor is free. Either way the log says so at most every
- * 10 s (net_log_accept_trouble). */
+ * REFUSAL_LOG_INTERVAL_MS. */
 #include "proto/accept.h"
 #include "proto/proxy_wait.h"
 #include "net/conn.h"
 
-#include <stdio.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define ACCEPTS_PER_EVENT 64
+#define ACCEPT_REST_MS 100
+#define REFUSAL_LOG_INTERVAL_MS 10000
 
 static bool over_connection_limits(struct broker *b, struct listener_rt *l)
 {
@@ -44,11 +46,30 @@ void listener_pending_done(struct broker *b, size_t listener_index)
 	atomic_fetch_sub(&b->listener_pending[listener_index], 1);
 }
 
+/* Trouble accepting, logged the first time and then at most every
+ * REFUSAL_LOG_INTERVAL_MS, with the refusals meanwhile. resting: the
+ * listener is not watched for ACCEPT_REST_MS. */
 static void log_trouble(struct listener_rt *l, int rc, bool resting)
 {
-	char what[32];
-	snprintf(what, sizeof(what), "port %u", l->port);
-	net_log_accept_trouble(&l->b->log, what, &l->refused, loop_now_ms(l->w->loop), rc, resting);
+	uint64_t now = loop_now_ms(l->w->loop);
+	if (l->refused_logged_ms && now - l->refused_logged_ms < REFUSAL_LOG_INTERVAL_MS)
+		return;
+	if (rc == FM_ELIMIT && l->refused == 0 && !resting)
+		return; /* nothing was waiting after all */
+	struct rlimit rl = {0};
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rc == FM_ELIMIT)
+		log_warn(&l->b->log,
+			 "port %u: no file descriptor left (the open files limit is %llu, unless the system's "
+			 "fs.file-max ran out): %llu connection%s refused%s; raise the limit (ulimit -n, "
+			 "LimitNOFILE) or lower max_connections",
+			 l->port, (unsigned long long)rl.rlim_cur, (unsigned long long)l->refused,
+			 l->refused == 1 ? "" : "s", resting ? ", the others wait until one is free" : "");
+	else
+		log_warn(&l->b->log, "port %u: accept failed: %s; trying again every %u ms", l->port, fm_strerror(rc),
+			 ACCEPT_REST_MS);
+	l->refused = 0;
+	l->refused_logged_ms = now ? now : 1;
 }
 
 static void on_resume(struct loop *lp, struct loop_timer *t)
@@ -56,13 +77,13 @@ static void on_resume(struct loop *lp, struct loop_timer *t)
 	(void)lp;
 	struct listener_rt *l = list_entry(t, struct listener_rt, resume);
 	if (listener_watch(l) != FM_OK)
-		loop_timer_start(l->w->loop, &l->resume, NET_ACCEPT_REST_MS);
+		loop_timer_start(l->w->loop, &l->resume, ACCEPT_REST_MS);
 }
 
 static void rest(struct listener_rt *l)
 {
 	loop_io_del(l->w->loop, &l->io);
-	loop_timer_start(l->w->loop, &l->resume, NET_ACCEPT_REST_MS);
+	loop_timer_start(l->w->loop, &l->resume, ACCEPT_REST_MS);
 }
 
 /* Out of descriptors, the waiting connections are refused while the

@@ -16,7 +16,6 @@
 #include "core/log.h"
 #include "loop/inbox.h"
 #include "loop/loop.h"
-#include "net/conn.h"
 #include "core/histogram.h"
 #include "proto/stats.h"
 #include "session/session.h"
@@ -83,7 +82,8 @@ struct listener_rt {
 	int fd;
 	unsigned port;                    /* bound port (ephemeral resolved) */
 	struct loop_timer resume;         /* accept failed for want of resources: watched again then (accept.c) */
-	struct net_refusals refused;      /* for want of descriptors (accept.c) */
+	uint64_t refused;                 /* connections refused since refused_logged_ms for want of descriptors */
+	uint64_t refused_logged_ms;       /* when that was last logged; 0: never */
 };
 
 /* A routing target collected during one fan-out, de-duplicated by session. */
